@@ -1,0 +1,130 @@
+/* One run's complete configuration, and the job (a base configuration plus a
+ * grid of overrides) that expands into runs. Plain data: the numerical
+ * modules read an rs_config and know nothing of YAML. */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_MAX_LAYERS 16 /* hidden layers */
+#define RS_MAX_EPS 8     /* absolute thresholds in the eps ladder */
+#define RS_MAX_RHO 32    /* canonical correlations (gaussian_ib) */
+#define RS_MAX_NOISE 8   /* noise levels of the information proxy */
+#define RS_MAX_CKPTS 512 /* explicit checkpoint list */
+#define RS_PATH_MAX 512
+
+typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX } rs_data_kind;
+typedef enum { RS_MODEL_MLP, RS_MODEL_VIB } rs_model_kind;
+typedef enum { RS_ACT_RELU, RS_ACT_TANH, RS_ACT_IDENTITY, RS_ACT_GELU } rs_activation;
+typedef enum { RS_INIT_NORMAL_FAN_IN, RS_INIT_HE, RS_INIT_XAVIER } rs_init;
+typedef enum { RS_LOSS_AUTO, RS_LOSS_CROSS_ENTROPY, RS_LOSS_MSE } rs_loss;
+typedef enum { RS_OPT_SGD, RS_OPT_ADAM, RS_OPT_ADAMW } rs_optimizer;
+typedef enum { RS_SCHED_CONSTANT, RS_SCHED_COSINE, RS_SCHED_STEP } rs_schedule;
+typedef enum { RS_PREC_FLOAT32, RS_PREC_FLOAT64 } rs_precision;
+typedef enum { RS_CKPT_LOG, RS_CKPT_LINEAR, RS_CKPT_LIST } rs_ckpt_schedule;
+typedef enum { RS_SAVE_NONE, RS_SAVE_FINAL, RS_SAVE_ALL } rs_save_weights;
+
+typedef struct {
+  char name[128];
+  int64_t seed; /* the run's seed: keys every random stream of the run */
+
+  struct {
+    rs_data_kind kind;
+    int64_t seed;      /* -1: use the run's seed; otherwise fixes the data across seeds */
+    int dim;           /* input dimension (synthetic kinds) */
+    int classes;       /* gaussian_mixture */
+    double mean_scale; /* std of the class-mean coordinates (gaussian_mixture) */
+    double noise;      /* isotropic noise std (gaussian_mixture, teacher output noise) */
+    int train_size;
+    int heldout_size;
+    int teacher_rank;  /* k: rank of the projection P (teacher) */
+    int teacher_width; /* hidden width of the random teacher f (teacher) */
+    int outputs;       /* regression output dimension (teacher) */
+    int nrho;
+    double rho[RS_MAX_RHO]; /* canonical correlations (gaussian_ib) */
+    char images[RS_PATH_MAX];         /* idx: training images (.gz or raw) */
+    char labels[RS_PATH_MAX];
+    char heldout_images[RS_PATH_MAX]; /* idx: "" = disjoint subset of `images` */
+    char heldout_labels[RS_PATH_MAX];
+    double mean, std; /* idx normalisation: (pixel/255 - mean) / std */
+  } data;
+
+  struct {
+    rs_model_kind kind;
+    int nwidths;
+    int widths[RS_MAX_LAYERS]; /* hidden widths (vib: encoder hidden widths) */
+    rs_activation activation;
+    rs_init init;
+    double bias_init;
+    int latent;       /* vib: K */
+    int eval_samples; /* vib: samples averaged in held-out evaluation */
+  } model;
+
+  struct {
+    rs_optimizer optimizer;
+    double lr, momentum, beta1, beta2, adam_eps, weight_decay;
+    bool decay_biases;
+    rs_schedule schedule;
+    int64_t step_every; /* step schedule: decay every this many steps */
+    double step_gamma;  /* step schedule: multiply lr by this */
+    int batch;
+    int64_t steps;
+    rs_precision precision;
+    rs_loss loss;
+    double beta;         /* vib: weight of the KL term (beta_vib) */
+    int64_t state_every; /* persist training state every this many steps (0: never) */
+  } train;
+
+  struct {
+    rs_ckpt_schedule schedule;
+    int log_points;  /* log: n of logspace(0, log10(steps), n) */
+    int64_t every;   /* linear: every k steps */
+    int nlist;
+    int64_t list[RS_MAX_CKPTS];
+    int points;      /* evaluation points for local rank */
+    int neps;
+    double eps[RS_MAX_EPS]; /* absolute thresholds */
+    rs_save_weights save_weights;
+    bool spectrum;   /* run the representation-spectrum pass after training */
+    int nnoise;
+    double noise[RS_MAX_NOISE]; /* noise levels of the Gaussian-channel proxy */
+    int shard;       /* evaluation points per measurement task (0: automatic) */
+  } measure;
+} rs_config;
+
+/* Fills every field with its documented default. */
+void rs_config_defaults(rs_config *c);
+/* The checkpoint steps of a run, ascending, unique, always including 0 and
+ * train.steps. Returns the count; writes at most cap entries to steps. */
+int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap);
+/* Loss actually used (resolves RS_LOSS_AUTO from the data kind). */
+rs_loss rs_config_loss(const rs_config *c);
+/* Input dimension and output dimension implied by the data section (idx: 784
+ * is read from the file, so this returns the configured value or 0). */
+
+/* ---- jobs ---- */
+typedef struct rs_job rs_job;
+
+/* Parses a job file. On error returns RS_EJOB with rs_error_message() set to
+ * one line "FILE:LINE: KEY: what was expected". */
+int rs_job_load(const char *path, rs_job **job);
+/* Same from text; `origin` names the source in messages. */
+int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **job);
+void rs_job_destroy(rs_job **job);
+
+const char *rs_job_name(const rs_job *job);
+int rs_job_nruns(const rs_job *job);
+const rs_config *rs_job_run(const rs_job *job, int run);
+/* "lr=0.0001,weight_decay=0.01,seed=3" (axis order; "base" for a 1-run job). */
+const char *rs_job_run_name(const rs_job *job, int run);
+/* Grid axes: dotted keys in file order, and each run's value as text. */
+int rs_job_naxes(const rs_job *job);
+const char *rs_job_axis_key(const rs_job *job, int axis);
+const char *rs_job_run_value(const rs_job *job, int run, int axis);
+/* The job file's exact text and its SHA-256 (64 hex characters). */
+const char *rs_job_text(const rs_job *job);
+const char *rs_job_hash(const rs_job *job);
+
+#endif

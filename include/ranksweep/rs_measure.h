@@ -1,0 +1,34 @@
+/* Measurement: local rank (singular values of the Jacobian of each measured
+ * layer's pre-activation with respect to the network input) at evaluation
+ * points, and the per-checkpoint summaries. Always float64. */
+#ifndef RS_MEASURE_H
+#define RS_MEASURE_H
+
+#include "ranksweep/rs_model.h"
+
+/* Length of layer l's stored spectrum: min(sizes[l], sizes[0]). */
+int rs_spectrum_len(const rs_netview *net, int layer);
+
+/* Per-point results for npoints points x (layers 1..nmeasure). Layouts are
+ * layer-major: index (l-1)*npoints + p. Spectra are concatenated per layer:
+ * layer l's block starts at spec_off[l-1] = npoints * sum_{k<l} len_k and
+ * point p's spectrum at spec_off[l-1] + p*len_l, descending, zero-padded. */
+typedef struct {
+  int neps;
+  const double *eps; /* absolute thresholds */
+  int32_t *counts;   /* [(l-1)*npoints + p] * (neps+1) + e; e = neps is the
+                        NumPy-default relative tolerance count */
+  double *spectra;   /* may be NULL: then not stored */
+  double *effrank;   /* exp(entropy of sigma/sum sigma) */
+  double *stablerank;/* ||J||_F^2 / ||J||_2^2 */
+} rs_lr_points;
+
+/* Computes everything above for the points x (npoints x sizes[0]). */
+int rs_localrank_points(const rs_netview *net, const double *x, int npoints,
+                        rs_lr_points *out);
+
+/* Number of singular values of A (m x n, row-major) above an absolute eps,
+ * and the full spectrum when sv != NULL (length min(m,n)). */
+int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv);
+
+#endif

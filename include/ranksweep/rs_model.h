@@ -1,0 +1,54 @@
+/* Models and training. An rs_netview is the float64 view of a feed-forward
+ * stack used by every measurement; an rs_trainer owns a model replica, its
+ * optimiser state and its batch stream, in float32 or float64. */
+#ifndef RS_MODEL_H
+#define RS_MODEL_H
+
+#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_data.h"
+
+/* A feed-forward stack x -> p_1 = W_1 x + b_1 -> s(p_1) -> p_2 = ... in
+ * float64. W_l is sizes[l] x sizes[l-1], row-major. Layers 1..nmeasure are the
+ * ones whose pre-activation Jacobians are measured (MLP: the hidden layers;
+ * VIB: the encoder hidden layers and the mean head). Layer nlayers is the
+ * output layer (linear). The activation applies after layers 1..nlayers-1,
+ * except that a VIB's mean head (layer nmeasure) is linear. */
+typedef struct {
+  int nlayers;
+  int nmeasure;
+  int sizes[RS_MAX_LAYERS + 3];
+  rs_activation act;
+  bool last_measured_linear; /* VIB mean head */
+  const double *W[RS_MAX_LAYERS + 2]; /* W[1..nlayers] (index 0 unused) */
+  const double *b[RS_MAX_LAYERS + 2];
+} rs_netview;
+
+typedef struct rs_trainer rs_trainer;
+
+/* Creates the model replica (weights from RS_STREAM_INIT), optimiser state
+ * and batch stream for one run. data must outlive the trainer. */
+int rs_trainer_create(const rs_config *cfg, const rs_dataset *data,
+                      rs_trainer **out);
+void rs_trainer_destroy(rs_trainer **t);
+/* Trains until step == target (no-op if already there). Stops early and sets
+ * *diverged when a loss is NaN or Inf. */
+int rs_trainer_run_to(rs_trainer *t, int64_t target, bool *diverged);
+int64_t rs_trainer_step(const rs_trainer *t);
+/* Loss of the most recent training step (NaN before the first step). */
+double rs_trainer_last_loss(const rs_trainer *t);
+/* A float64 view of the current weights (valid until the next call on t). */
+int rs_trainer_view(rs_trainer *t, rs_netview *view);
+/* Number of parameters and a flat float64 copy (layer by layer: W_l then b_l). */
+size_t rs_trainer_nparams(const rs_trainer *t);
+void rs_trainer_get_params(const rs_trainer *t, double *out);
+int rs_trainer_set_params(rs_trainer *t, const double *in);
+/* Complete training state (weights, optimiser moments, step, generator
+ * counters) as a byte blob of fixed size, for bit-identical resumption. */
+size_t rs_trainer_state_size(const rs_trainer *t);
+int rs_trainer_state_save(const rs_trainer *t, void *buf);
+int rs_trainer_state_load(rs_trainer *t, const void *buf);
+/* Builds a netview over a flat float64 parameter array (layout as above). */
+int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
+                           const double *params, rs_netview *view);
+
+#endif

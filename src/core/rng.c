@@ -1,0 +1,87 @@
+/* Philox4x32-10 and the draws built on it. Counters, not state transitions,
+ * so any stream position is reachable without replaying the stream. */
+#include "ranksweep/rs_rng.h"
+
+#include <math.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void rs_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                      uint32_t out[4]) {
+  uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+  uint32_t k0 = key[0], k1 = key[1];
+  for (int round = 0; round < 10; round++) {
+    uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+    uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+    uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+    k0 += PHILOX_W0;
+    k1 += PHILOX_W1;
+  }
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
+}
+
+void rs_rng_init(rs_rng *r, uint64_t seed, rs_stream purpose, uint32_t index) {
+  r->key[0] = (uint32_t)seed;
+  r->key[1] = (uint32_t)(seed >> 32);
+  r->ctr[0] = 0;
+  r->ctr[1] = 0;
+  r->ctr[2] = index;
+  r->ctr[3] = (uint32_t)purpose;
+  r->used = 4;
+}
+
+uint32_t rs_rng_u32(rs_rng *r) {
+  if (r->used >= 4) {
+    rs_philox4x32_10(r->ctr, r->key, r->buf);
+    if (++r->ctr[0] == 0) r->ctr[1]++;
+    r->used = 0;
+  }
+  return r->buf[r->used++];
+}
+
+uint64_t rs_rng_u64(rs_rng *r) {
+  uint64_t hi = rs_rng_u32(r);
+  return (hi << 32) | rs_rng_u32(r);
+}
+
+double rs_rng_uniform(rs_rng *r) {
+  return (double)(rs_rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+double rs_rng_normal(rs_rng *r) {
+  /* 1 - u lies in (0,1], so the log is finite. */
+  double u1 = 1.0 - rs_rng_uniform(r);
+  double u2 = rs_rng_uniform(r);
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+uint64_t rs_rng_below(rs_rng *r, uint64_t n) {
+  /* Rejection keeps the draw exactly uniform. */
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t v;
+  do {
+    v = rs_rng_u64(r);
+  } while (v >= limit);
+  return v % n;
+}
+
+void rs_rng_permutation(rs_rng *r, int64_t n, int64_t *perm) {
+  for (int64_t i = 0; i < n; i++) perm[i] = i;
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)rs_rng_below(r, (uint64_t)i + 1);
+    int64_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+}

@@ -1,0 +1,106 @@
+/* Unit tests of the core: Philox known answers, stream independence and
+ * position independence, the error table. */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_rng.h"
+
+START_TEST(philox_known_answers) {
+  /* Random123 kat_vectors for philox4x32 with 10 rounds. */
+  const uint32_t ctr[3][4] = {{0, 0, 0, 0},
+                              {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
+                              {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}};
+  const uint32_t key[3][2] = {{0, 0}, {0xffffffffu, 0xffffffffu}, {0xa4093822u, 0x299f31d0u}};
+  const uint32_t want[3][4] = {{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u},
+                               {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu},
+                               {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}};
+  for (int v = 0; v < 3; v++) {
+    uint32_t out[4];
+    rs_philox4x32_10(ctr[v], key[v], out);
+    for (int i = 0; i < 4; i++)
+      ck_assert_msg(out[i] == want[v][i], "vector %d word %d: got %08x want %08x",
+                    v, i, out[i], want[v][i]);
+  }
+}
+END_TEST
+
+START_TEST(streams_are_keyed) {
+  rs_rng a, b, c, d;
+  rs_rng_init(&a, 7, RS_STREAM_INIT, 0);
+  rs_rng_init(&b, 7, RS_STREAM_INIT, 0);
+  rs_rng_init(&c, 7, RS_STREAM_BATCH, 0);
+  rs_rng_init(&d, 8, RS_STREAM_INIT, 0);
+  int same_c = 0, same_d = 0;
+  for (int i = 0; i < 1000; i++) {
+    uint32_t x = rs_rng_u32(&a);
+    ck_assert_uint_eq(x, rs_rng_u32(&b));
+    same_c += x == rs_rng_u32(&c);
+    same_d += x == rs_rng_u32(&d);
+  }
+  ck_assert_int_le(same_c, 1);
+  ck_assert_int_le(same_d, 1);
+}
+END_TEST
+
+START_TEST(state_copy_resumes) {
+  rs_rng a;
+  rs_rng_init(&a, 123, RS_STREAM_DATA, 4);
+  for (int i = 0; i < 13; i++) rs_rng_u32(&a);
+  rs_rng saved = a; /* the state is plain data: persisting it resumes exactly */
+  double x1 = rs_rng_normal(&a), x2 = rs_rng_uniform(&a);
+  ck_assert(rs_rng_normal(&saved) == x1);
+  ck_assert(rs_rng_uniform(&saved) == x2);
+}
+END_TEST
+
+START_TEST(distributions) {
+  rs_rng r;
+  rs_rng_init(&r, 1, RS_STREAM_DATA, 0);
+  const int n = 200000;
+  double s = 0, s2 = 0, u = 0;
+  for (int i = 0; i < n; i++) {
+    double z = rs_rng_normal(&r);
+    s += z;
+    s2 += z * z;
+    double v = rs_rng_uniform(&r);
+    ck_assert(v >= 0.0 && v < 1.0);
+    u += v;
+  }
+  ck_assert_double_le(fabs(s / n), 0.01);
+  ck_assert_double_le(fabs(s2 / n - 1.0), 0.02);
+  ck_assert_double_le(fabs(u / n - 0.5), 0.005);
+  int64_t perm[50];
+  int seen[50] = {0};
+  rs_rng_permutation(&r, 50, perm);
+  for (int i = 0; i < 50; i++) seen[perm[i]]++;
+  for (int i = 0; i < 50; i++) ck_assert_int_eq(seen[i], 1);
+  for (int i = 0; i < 1000; i++) ck_assert_uint_lt(rs_rng_below(&r, 7), 7);
+}
+END_TEST
+
+START_TEST(error_table) {
+  ck_assert_str_eq(rs_err_name(RS_EJOB), "RS_EJOB");
+  ck_assert_str_eq(rs_strerror(RS_ENOMEM), "out of memory");
+  ck_assert_int_eq(rs_error(RS_EDATA, "file %s: bad magic", "x.idx"), RS_EDATA);
+  ck_assert_str_eq(rs_error_message(), "file x.idx: bad magic");
+  ck_assert_int_lt(RS_EJOB, 0);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("core");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, philox_known_answers);
+  tcase_add_test(tc, streams_are_keyed);
+  tcase_add_test(tc, state_copy_resumes);
+  tcase_add_test(tc, distributions);
+  tcase_add_test(tc, error_table);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
