@@ -31,4 +31,20 @@ int rs_localrank_points(const rs_netview *net, const double *x, int npoints,
  * and the full spectrum when sv != NULL (length min(m,n)). */
 int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv);
 
+/* Per-checkpoint summaries (float64, from a netview). Layer index l-1 for
+ * weight layer l = 1..nlayers (the output layer included). Accuracies are NaN
+ * for regression; rate and info_y are NaN except for VIB models. */
+typedef struct {
+  double train_loss, train_acc, heldout_loss, heldout_acc;
+  double rate, info_y;
+  int nlayers;
+  double wfro[RS_MAX_LAYERS + 2];
+  double wspec[RS_MAX_LAYERS + 2];
+  int32_t wrank[RS_MAX_LAYERS + 2][RS_MAX_EPS]; /* rank_eps(W_l) per eps */
+} rs_ckpt_metrics;
+
+int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data,
+                          rs_loss loss, int neps, const double *eps,
+                          rs_ckpt_metrics *out);
+
 #endif
