@@ -1,0 +1,82 @@
+/* The sweep's one parallel HDF5 archive. Structure is created collectively,
+ * once, from the expanded grid; afterwards every rank writes its own slices
+ * independently (raw data only, so a crash never leaves broken metadata), and
+ * a written mask per cell, set after the data, tells resume what is done. */
+#ifndef RS_ARCHIVE_H
+#define RS_ARCHIVE_H
+
+#include <mpi.h>
+
+#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_measure.h"
+
+/* What the archive needs to know of one run (computed by the engine). */
+typedef struct {
+  int nckpt;                 /* checkpoints of this run */
+  const int64_t *ckpt_steps; /* their steps, ascending */
+  int nlayers;               /* measured layers */
+  int widths[RS_MAX_LAYERS + 1]; /* sizes of the measured layers */
+  int spec_len[RS_MAX_LAYERS + 1]; /* rs_spectrum_len per measured layer */
+  int nweights;              /* weight layers (norm rows) */
+  int npoints;               /* evaluation points */
+  int neps;                  /* thresholds in the ladder (+1 NumPy count) */
+  int64_t nparams;           /* flat float64 parameter count */
+  int64_t state_size;        /* training-state blob bytes */
+  rs_save_weights save_weights;
+} rs_archive_run;
+
+typedef struct {
+  int nranks;
+  int blas_threads;
+  int shard;                 /* evaluation points per shard */
+} rs_archive_info;
+
+typedef struct rs_archive rs_archive;
+
+/* Collective. Creates PATH (refuses, RS_EEXISTS, if it exists) with the whole
+ * structure for every run of the job, flushes it, and records provenance. */
+int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
+                      const rs_archive_run *runs, const rs_archive_info *info,
+                      rs_archive **out);
+/* Collective. Opens PATH for resumption. RS_EARCHIVE (message names the file
+ * and both hashes) when it belongs to another job file. */
+int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
+                    const rs_archive_run *runs, const rs_archive_info *info,
+                    rs_archive **out);
+
+/* Independent writes, any rank, each followed by its mask. */
+int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard,
+                           int p0, int np, const rs_lr_points *res);
+int rs_archive_write_metrics(rs_archive *a, int run, int ckpt,
+                             const rs_ckpt_metrics *m);
+/* ckpt = -1: the final weights. */
+int rs_archive_write_weights(rs_archive *a, int run, int ckpt,
+                             const double *params, int64_t n);
+/* Two alternating slots per run; the slot's header is written last. */
+int rs_archive_write_state(rs_archive *a, int run, int64_t step,
+                           const void *blob, int64_t n);
+/* The newest valid state with step <= max_step; *step = -1 if none. */
+int rs_archive_read_state(rs_archive *a, int run, int64_t max_step,
+                          int64_t *step, void *blob, int64_t n);
+int rs_archive_write_run_done(rs_archive *a, int run, bool diverged,
+                              int64_t last_step);
+
+/* Progress queries (any rank; reads the masks). */
+int rs_archive_shard_done(rs_archive *a, int run, int ckpt, int shard, bool *done);
+int rs_archive_metrics_done(rs_archive *a, int run, int ckpt, bool *done);
+int rs_archive_run_done(rs_archive *a, int run, bool *done, bool *diverged);
+/* Reads all masks at once into caller arrays (sizes nruns*C*S, nruns*C, nruns). */
+int rs_archive_read_masks(rs_archive *a, uint8_t *shards, uint8_t *metrics,
+                          uint8_t *runs);
+
+/* Collective. When complete is true: computes the per-layer mean local ranks
+ * from the per-point counts and marks the archive complete. Records end time. */
+int rs_archive_finalize(rs_archive *a, bool complete);
+/* Collective close; nulls the pointer. */
+int rs_archive_close(rs_archive **a);
+
+/* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
+int rs_archive_show(const char *path, int run, FILE *out);
+int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs);
+
+#endif
