@@ -1,0 +1,40 @@
+/* The sweep engine: rank 0 expands the grid and hands out training runs and
+ * evaluation-point shards; workers train replicas, measure and write their own
+ * slices of the one archive. */
+#ifndef RS_SWEEP_H
+#define RS_SWEEP_H
+
+#include <mpi.h>
+#include <stdbool.h>
+
+#include "ranksweep/rs_config.h"
+
+/* Process exit codes (documented in README and used by the SLURM templates). */
+enum {
+  RS_EXIT_DONE = 0,        /* the sweep is complete */
+  RS_EXIT_ERROR = 1,       /* an error; the message says what */
+  RS_EXIT_USAGE = 2,       /* bad command line */
+  RS_EXIT_WORK_REMAINS = 3 /* drained on a signal: resume with --resume */
+};
+
+typedef struct {
+  const char *archive;   /* output path */
+  bool resume;           /* continue an existing archive */
+  int blas_threads;      /* OpenBLAS threads per rank (default 1) */
+  int shard;             /* evaluation points per shard (0: job's measure.shard or automatic) */
+  int slice_index;       /* --slice I/N: this process group runs runs r with r % N == I */
+  int slice_count;       /* 0: all runs */
+  bool quiet;            /* no progress lines */
+  double progress_every; /* seconds between progress lines (default 2) */
+  int drain_signal;      /* signal that drains (default SIGUSR1); SIGTERM always drains */
+  int bench_dispatch;    /* >0: hand out this many empty tasks and report the rate */
+} rs_sweep_opts;
+
+void rs_sweep_opts_default(rs_sweep_opts *o);
+/* Collective over comm. Returns an RS_EXIT_* code, identical on every rank. */
+int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o);
+
+/* Status file next to the archive (ARCHIVE.status), replaced atomically. */
+int rs_status_print(const char *archive, FILE *out);
+
+#endif

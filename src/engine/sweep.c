@@ -1,0 +1,1005 @@
+/* The sweep: rank 0 dispatches (training runs, then evaluation-point shards of
+ * each checkpoint as the weights arrive), workers train and measure, everyone
+ * writes its own slices of the archive. With one rank, the same steps run
+ * inline. Results never depend on who computed them or in what order. */
+#include "ranksweep/rs_sweep.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ranksweep/rs_archive.h"
+#include "ranksweep/rs_data.h"
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_measure.h"
+#include "ranksweep/rs_model.h"
+
+void openblas_set_num_threads(int n);
+
+/* ---- signals: the handler only sets a flag ---- */
+static volatile sig_atomic_t rs__drain_flag = 0;
+static void rs__on_signal(int sig) {
+  (void)sig;
+  rs__drain_flag = 1;
+}
+
+void rs_sweep_opts_default(rs_sweep_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->blas_threads = 1;
+  o->progress_every = 2.0;
+  o->drain_signal = SIGUSR1;
+}
+
+/* ---- messages ---- */
+enum { TAG_REQ = 1, TAG_TASK, TAG_PARAMS, TAG_CKPT, TAG_PROGRESS, TAG_DRAIN };
+enum {
+  K_NONE = 0,   /* REQ: nothing completed (first request) */
+  K_SHARD,      /* TASK: measure a shard / REQ: shard completed */
+  K_TRAIN,      /* TASK: train a run / REQ: run trained to the end */
+  K_DRAINED,    /* REQ: training stopped early on a drain request */
+  K_STOP,       /* TASK: no more work, leave the loop */
+  K_BENCH,      /* TASK/REQ: an empty task for the dispatcher benchmark */
+  K_ERROR       /* REQ: the worker failed (message printed by the worker) */
+};
+typedef struct {
+  int64_t kind, run, ckpt, shard, p0, np, step, flag, nparams;
+} rs__msg;
+
+static double rs__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void rs__sleep_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Open MPI's blocking receive spins on a core. Idle ranks would steal the
+ * cores of working ones, so waiting is a short spin then backed-off sleeps. */
+static int rs__probe_sleepy(MPI_Comm comm, int src, int tag, MPI_Status *st,
+                            bool stop_on_drain) {
+  double t0 = rs__now();
+  long nap = 20;
+  for (;;) {
+    int flag = 0;
+    if (MPI_Iprobe(src, tag, comm, &flag, st) != MPI_SUCCESS)
+      return rs_error(RS_EMPI, "MPI_Iprobe failed");
+    if (flag) return RS_OK;
+    if (stop_on_drain && rs__drain_flag) return RS_EINTERRUPTED;
+    if (rs__now() - t0 < 2e-4) continue;
+    rs__sleep_us(nap);
+    if (nap < 1000) nap *= 2;
+  }
+}
+
+static int rs__send(MPI_Comm comm, const rs__msg *m, int dest, int tag) {
+  if (MPI_Send(m, (int)sizeof *m, MPI_BYTE, dest, tag, comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Send failed");
+  return RS_OK;
+}
+
+/* ---- the engine's shared state ---- */
+typedef struct {
+  int run;
+  rs_dataset *data;
+  uint64_t used;
+} rs__ctx;
+
+#define RS__NCTX 4
+
+typedef struct {
+  MPI_Comm comm;
+  int rank, size;
+  const rs_job *job;
+  const rs_sweep_opts *o;
+  rs_archive *ar;
+  int nruns;
+  rs_archive_run *runs;
+  int64_t **steps;       /* checkpoint steps per run */
+  int shard;             /* points per shard */
+  int maxc, maxs;        /* checkpoint and shard maxima (mask strides) */
+  uint8_t *mask_shard;   /* [r][c][s], rank 0 (and serial) */
+  uint8_t *mask_metrics; /* [r][c] */
+  uint8_t *mask_run;     /* [r] */
+  rs__ctx ctx[RS__NCTX];
+  uint64_t ctx_clock;
+  /* buffers for one shard's results */
+  int32_t *counts;
+  double *spectra, *effrank, *stablerank;
+  size_t cap_counts, cap_spectra, cap_pl;
+} rs__engine;
+
+static bool rs__in_slice(const rs__engine *E, int r) {
+  return E->o->slice_count <= 0 || r % E->o->slice_count == E->o->slice_index;
+}
+
+static int rs__nshards(const rs__engine *E, int r) {
+  return (E->runs[r].npoints + E->shard - 1) / E->shard;
+}
+
+static uint8_t *rs__mshard(rs__engine *E, int r, int c, int s) {
+  return &E->mask_shard[((size_t)r * E->maxc + c) * E->maxs + s];
+}
+
+static int rs__dataset(rs__engine *E, int run, rs_dataset **out) {
+  rs__ctx *victim = &E->ctx[0];
+  for (int i = 0; i < RS__NCTX; i++) {
+    if (E->ctx[i].data && E->ctx[i].run == run) {
+      E->ctx[i].used = ++E->ctx_clock;
+      *out = E->ctx[i].data;
+      return RS_OK;
+    }
+    if (!E->ctx[i].data || E->ctx[i].used < victim->used) victim = &E->ctx[i];
+  }
+  rs_dataset_destroy(&victim->data);
+  RS_CALL(rs_dataset_create(rs_job_run(E->job, run), &victim->data));
+  victim->run = run;
+  victim->used = ++E->ctx_clock;
+  *out = victim->data;
+  return RS_OK;
+}
+
+/* ---- per-run shapes (rank 0 computes, everyone receives) ---- */
+static int rs__describe_runs(rs__engine *E) {
+  E->runs = calloc((size_t)E->nruns, sizeof *E->runs);
+  E->steps = calloc((size_t)E->nruns, sizeof *E->steps);
+  if (!E->runs || !E->steps) return rs_error(RS_ENOMEM, "out of memory");
+  int err = RS_OK;
+  if (E->rank == 0) {
+    for (int r = 0; r < E->nruns && err == RS_OK; r++) {
+      const rs_config *cfg = rs_job_run(E->job, r);
+      rs_archive_run *ri = &E->runs[r];
+      int64_t tmp[1];
+      int n = rs_config_checkpoints(cfg, tmp, 0);
+      E->steps[r] = malloc(sizeof(int64_t) * (size_t)n);
+      if (!E->steps[r]) return rs_error(RS_ENOMEM, "out of memory");
+      rs_config_checkpoints(cfg, E->steps[r], n);
+      ri->nckpt = n;
+      rs_dataset *data = NULL;
+      rs_trainer *t = NULL;
+      rs_netview v;
+      err = rs__dataset(E, r, &data);
+      if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
+      if (err == RS_OK) err = rs_trainer_view(t, &v);
+      if (err == RS_OK) {
+        ri->nlayers = v.nmeasure;
+        for (int l = 1; l <= v.nmeasure; l++) {
+          ri->widths[l - 1] = v.sizes[l];
+          ri->spec_len[l - 1] = rs_spectrum_len(&v, l);
+        }
+        ri->nweights = v.nlayers;
+        ri->npoints = data->neval;
+        ri->neps = cfg->measure.neps;
+        ri->nparams = (int64_t)rs_trainer_nparams(t);
+        ri->state_size = (int64_t)rs_trainer_state_size(t);
+        ri->save_weights = cfg->measure.save_weights;
+      }
+      rs_trainer_destroy(&t);
+    }
+  }
+  /* Everyone learns whether rank 0 succeeded before any further collective. */
+  int ok = err == RS_OK;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, E->comm);
+  if (!ok) return err != RS_OK ? err : rs_error(RS_EINTERNAL, "rank 0 failed to describe the runs");
+  MPI_Bcast(E->runs, (int)(sizeof *E->runs * (size_t)E->nruns), MPI_BYTE, 0, E->comm);
+  for (int r = 0; r < E->nruns; r++) {
+    if (E->rank != 0) {
+      E->steps[r] = malloc(sizeof(int64_t) * (size_t)E->runs[r].nckpt);
+      if (!E->steps[r]) return rs_error(RS_ENOMEM, "out of memory");
+    }
+    MPI_Bcast(E->steps[r], E->runs[r].nckpt, MPI_INT64_T, 0, E->comm);
+    E->runs[r].ckpt_steps = E->steps[r];
+  }
+  E->maxc = E->maxs = 1;
+  for (int r = 0; r < E->nruns; r++) {
+    if (E->runs[r].nckpt > E->maxc) E->maxc = E->runs[r].nckpt;
+    int s = rs__nshards(E, r);
+    if (s > E->maxs) E->maxs = s;
+  }
+  return RS_OK;
+}
+
+/* ---- measurement of one shard ---- */
+static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
+                             const double *params) {
+  const rs_config *cfg = rs_job_run(E->job, run);
+  const rs_archive_run *ri = &E->runs[run];
+  rs_dataset *data;
+  RS_CALL(rs__dataset(E, run, &data));
+  rs_netview v;
+  RS_CALL(rs_netview_from_params(cfg, data, params, &v));
+  int p0 = shard * E->shard;
+  int np = ri->npoints - p0 < E->shard ? ri->npoints - p0 : E->shard;
+  size_t nc = (size_t)ri->nlayers * np * (ri->neps + 1);
+  size_t ns = 0;
+  for (int l = 0; l < ri->nlayers; l++) ns += (size_t)np * ri->spec_len[l];
+  size_t npl = (size_t)ri->nlayers * np;
+  if (nc > E->cap_counts) {
+    free(E->counts);
+    E->counts = malloc(nc * sizeof *E->counts);
+    E->cap_counts = nc;
+  }
+  if (ns > E->cap_spectra) {
+    free(E->spectra);
+    E->spectra = malloc(ns * sizeof *E->spectra);
+    E->cap_spectra = ns;
+  }
+  if (npl > E->cap_pl) {
+    free(E->effrank);
+    free(E->stablerank);
+    E->effrank = malloc(npl * sizeof *E->effrank);
+    E->stablerank = malloc(npl * sizeof *E->stablerank);
+    E->cap_pl = npl;
+  }
+  if (!E->counts || !E->spectra || !E->effrank || !E->stablerank)
+    return rs_error(RS_ENOMEM, "out of memory for a shard of %d points", np);
+  rs_lr_points res = {.neps = cfg->measure.neps, .eps = cfg->measure.eps,
+                      .counts = E->counts, .spectra = E->spectra,
+                      .effrank = E->effrank, .stablerank = E->stablerank};
+  RS_CALL(rs_localrank_points(&v, data->xeval + (size_t)p0 * data->dim, np, &res));
+  RS_CALL(rs_archive_write_shard(E->ar, run, ckpt, shard, p0, np, &res));
+  return RS_OK;
+}
+
+/* ---- training one run ---- */
+typedef int (*rs__emit_fn)(rs__engine *E, int run, int ckpt, int64_t step,
+                           const double *params, int64_t n);
+
+/* Drain requests reach a worker as a signal of its own or a message. */
+static bool rs__drain_requested(rs__engine *E) {
+  if (rs__drain_flag) return true;
+  if (E->size > 1 && E->rank != 0) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(0, TAG_DRAIN, E->comm, &flag, &st);
+    if (flag) {
+      rs__msg m;
+      MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DRAIN, E->comm, MPI_STATUS_IGNORE);
+      rs__drain_flag = 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void rs__send_progress(rs__engine *E, int run, int64_t step, double *last) {
+  if (E->size == 1 || E->rank == 0) return;
+  double t = rs__now();
+  if (t - *last < 0.5) return;
+  *last = t;
+  rs__msg m = {.kind = K_NONE, .run = run, .step = step};
+  MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
+}
+
+/* Trains run `run` from the newest persisted state at or before
+ * resume_max_step, emitting every checkpoint from there on. Sets *drained when
+ * it stopped early on a drain request (its state persisted first). */
+static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
+                         rs__emit_fn emit, bool *diverged, bool *drained,
+                         int64_t *last_step) {
+  const rs_config *cfg = rs_job_run(E->job, run);
+  const rs_archive_run *ri = &E->runs[run];
+  rs_dataset *data;
+  rs_trainer *t = NULL;
+  double *params = NULL;
+  void *blob = NULL;
+  int err = RS_OK;
+  *diverged = *drained = false;
+  RS_CALL(rs__dataset(E, run, &data));
+  RS_CALL(rs_trainer_create(cfg, data, &t));
+  params = malloc(sizeof(double) * (size_t)ri->nparams);
+  blob = malloc((size_t)ri->state_size);
+  if (!params || !blob) {
+    err = rs_error(RS_ENOMEM, "out of memory for run %d", run);
+    goto done;
+  }
+  if (resume_max_step > 0) {
+    int64_t s = -1;
+    err = rs_archive_read_state(E->ar, run, resume_max_step, &s, blob, ri->state_size);
+    if (err == RS_OK && s > 0) err = rs_trainer_state_load(t, blob);
+    if (err != RS_OK) goto done;
+  }
+  int64_t every = cfg->train.state_every;
+  const int64_t check = 256; /* steps between drain checks */
+  double last_progress = 0;
+  for (int c = 0; c < ri->nckpt && err == RS_OK; c++) {
+    int64_t target = E->steps[run][c];
+    if (target < rs_trainer_step(t)) continue;
+    while (rs_trainer_step(t) < target) {
+      int64_t s = rs_trainer_step(t);
+      int64_t next = target;
+      if (s + check < next) next = s + check;
+      if (every > 0 && (s / every + 1) * every < next) next = (s / every + 1) * every;
+      if ((err = rs_trainer_run_to(t, next, diverged)) != RS_OK || *diverged) break;
+      if (every > 0 && next % every == 0 && next != target) {
+        if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
+        if ((err = rs_archive_write_state(E->ar, run, next, blob, ri->state_size)) != RS_OK) break;
+      }
+      rs__send_progress(E, run, next, &last_progress);
+      if (rs__drain_requested(E)) {
+        if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
+        err = rs_archive_write_state(E->ar, run, rs_trainer_step(t), blob, ri->state_size);
+        *drained = true;
+        break;
+      }
+    }
+    if (err != RS_OK || *diverged || *drained) break;
+    rs_netview v;
+    bool mdone = false;
+    if ((err = rs_archive_metrics_done(E->ar, run, c, &mdone)) != RS_OK) break;
+    if (!mdone) {
+      rs_ckpt_metrics m;
+      if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
+      if ((err = rs_checkpoint_metrics(&v, data, rs_config_loss(cfg), cfg->measure.neps,
+                                       cfg->measure.eps, &m)) != RS_OK) break;
+      if ((err = rs_archive_write_metrics(E->ar, run, c, &m)) != RS_OK) break;
+    }
+    rs_trainer_get_params(t, params);
+    if (ri->save_weights == RS_SAVE_ALL &&
+        (err = rs_archive_write_weights(E->ar, run, c, params, ri->nparams)) != RS_OK) break;
+    if ((err = emit(E, run, c, target, params, ri->nparams)) != RS_OK) break;
+  }
+  *last_step = rs_trainer_step(t);
+  if (err == RS_OK && !*drained && ri->save_weights != RS_SAVE_NONE) {
+    rs_trainer_get_params(t, params);
+    err = rs_archive_write_weights(E->ar, run, -1, params, ri->nparams);
+  }
+done:
+  free(params);
+  free(blob);
+  rs_trainer_destroy(&t);
+  if (err != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
+  return err;
+}
+
+/* The first checkpoint not yet complete: training resumes at or before it. */
+static int64_t rs__resume_step(rs__engine *E, int r) {
+  for (int c = 0; c < E->runs[r].nckpt; c++) {
+    bool complete = E->mask_metrics[(size_t)r * E->maxc + c];
+    for (int s = 0; s < rs__nshards(E, r) && complete; s++)
+      complete = *rs__mshard(E, r, c, s);
+    if (!complete) return E->steps[r][c];
+  }
+  return E->steps[r][E->runs[r].nckpt - 1];
+}
+
+/* ---- progress and status ---- */
+typedef struct {
+  double t_start, t_last_print, t_last_status;
+  int64_t steps_total, steps_at_start;
+  int64_t *run_step; /* current step per run */
+  int64_t ckpts_total, ckpts_done, ckpts_at_start;
+  int runs_total, runs_done, runs_training;
+  double rate; /* steps per second, smoothed */
+  int64_t rate_steps;
+  double rate_t;
+} rs__progress;
+
+static int64_t rs__steps_done(const rs__engine *E, const rs__progress *P) {
+  int64_t s = 0;
+  for (int r = 0; r < E->nruns; r++)
+    if (rs__in_slice(E, r)) s += P->run_step[r];
+  return s;
+}
+
+static int rs__status_write(const rs__engine *E, const rs__progress *P,
+                            const char *state, double eta) {
+  char path[RS_PATH_MAX + 16], tmp[RS_PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s.status", E->o->archive);
+  snprintf(tmp, sizeof tmp, "%s.status.tmp%d", E->o->archive, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return rs_error(RS_EIO, "%s: cannot write the status file: %s", tmp, strerror(errno));
+  time_t now = time(NULL);
+  char stamp[64];
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  fprintf(f,
+          "{\"state\": \"%s\", \"archive\": \"%s\", \"job\": \"%s\", \"updated\": \"%s\",\n"
+          " \"runs_done\": %d, \"runs_total\": %d, \"runs_training\": %d,\n"
+          " \"checkpoints_done\": %lld, \"checkpoints_total\": %lld,\n"
+          " \"steps_done\": %lld, \"steps_total\": %lld, \"steps_per_second\": %.1f,\n"
+          " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d, \"pid\": %d}\n",
+          state, E->o->archive, rs_job_name(E->job), stamp, P->runs_done, P->runs_total,
+          P->runs_training, (long long)P->ckpts_done, (long long)P->ckpts_total,
+          (long long)rs__steps_done(E, P), (long long)P->steps_total, P->rate,
+          rs__now() - P->t_start, eta, E->size, (int)getpid());
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    fclose(f);
+    return rs_error(RS_EIO, "%s: cannot write the status file", tmp);
+  }
+  fclose(f);
+  if (rename(tmp, path) != 0)
+    return rs_error(RS_EIO, "%s: cannot replace the status file: %s", path, strerror(errno));
+  return RS_OK;
+}
+
+static double rs__eta(const rs__engine *E, const rs__progress *P) {
+  double el = rs__now() - P->t_start;
+  double fs = P->steps_total > P->steps_at_start
+                  ? (double)(rs__steps_done(E, P) - P->steps_at_start) /
+                        (double)(P->steps_total - P->steps_at_start)
+                  : 1.0;
+  double fc = P->ckpts_total > P->ckpts_at_start
+                  ? (double)(P->ckpts_done - P->ckpts_at_start) /
+                        (double)(P->ckpts_total - P->ckpts_at_start)
+                  : 1.0;
+  double f = 0.5 * (fs + fc);
+  return f > 1e-6 ? el * (1 - f) / f : -1;
+}
+
+static void rs__progress_tick(const rs__engine *E, rs__progress *P, bool force,
+                              const char *state) {
+  double t = rs__now();
+  int64_t sd = rs__steps_done(E, P);
+  if (t - P->rate_t >= 1.0) {
+    double inst = (sd - P->rate_steps) / (t - P->rate_t);
+    P->rate = P->rate > 0 ? 0.5 * P->rate + 0.5 * inst : inst;
+    P->rate_t = t;
+    P->rate_steps = sd;
+  }
+  double eta = rs__eta(E, P);
+  if (force || t - P->t_last_status >= 1.0) {
+    P->t_last_status = t;
+    if (rs__status_write(E, P, state, eta) != RS_OK) rs_error_print(RS_EIO);
+  }
+  if (!E->o->quiet && (force || t - P->t_last_print >= E->o->progress_every)) {
+    P->t_last_print = t;
+    char etas[32] = "?";
+    if (eta >= 0) snprintf(etas, sizeof etas, "%.0fs", eta);
+    fprintf(stderr,
+            "[%7.1fs] runs %d/%d done (%d training) | checkpoints %lld/%lld measured | "
+            "%.0f steps/s | ETA %s\n",
+            t - P->t_start, P->runs_done, P->runs_total, P->runs_training,
+            (long long)P->ckpts_done, (long long)P->ckpts_total, P->rate, etas);
+  }
+}
+
+static void rs__progress_init(rs__engine *E, rs__progress *P) {
+  memset(P, 0, sizeof *P);
+  P->t_start = P->rate_t = rs__now();
+  P->t_last_print = P->t_start;
+  P->run_step = calloc((size_t)E->nruns, sizeof *P->run_step);
+  for (int r = 0; r < E->nruns; r++) {
+    if (!rs__in_slice(E, r)) continue;
+    const rs_config *cfg = rs_job_run(E->job, r);
+    P->steps_total += cfg->train.steps;
+    P->runs_total++;
+    P->ckpts_total += E->runs[r].nckpt;
+    if (E->mask_run[r]) {
+      P->runs_done++;
+      P->run_step[r] = cfg->train.steps;
+    } else {
+      P->run_step[r] = rs__resume_step(E, r);
+    }
+    for (int c = 0; c < E->runs[r].nckpt; c++) {
+      bool complete = E->mask_run[r] || E->mask_metrics[(size_t)r * E->maxc + c];
+      for (int s = 0; s < rs__nshards(E, r) && complete && !E->mask_run[r]; s++)
+        complete = *rs__mshard(E, r, c, s);
+      P->ckpts_done += complete;
+    }
+  }
+  P->steps_at_start = P->rate_steps = rs__steps_done(E, P);
+  P->ckpts_at_start = P->ckpts_done;
+}
+
+/* ---- serial mode: one rank does everything inline ---- */
+static rs__progress *rs__serial_progress;
+
+static int rs__emit_inline(rs__engine *E, int run, int ckpt, int64_t step,
+                           const double *params, int64_t n) {
+  (void)n;
+  for (int s = 0; s < rs__nshards(E, run); s++) {
+    if (*rs__mshard(E, run, ckpt, s)) continue;
+    RS_CALL(rs__measure_shard(E, run, ckpt, s, params));
+    *rs__mshard(E, run, ckpt, s) = 1;
+  }
+  E->mask_metrics[(size_t)run * E->maxc + ckpt] = 1;
+  rs__progress *P = rs__serial_progress;
+  P->run_step[run] = step;
+  P->ckpts_done++;
+  rs__progress_tick(E, P, false, "running");
+  return RS_OK;
+}
+
+static int rs__serial(rs__engine *E, rs__progress *P, bool *complete) {
+  rs__serial_progress = P;
+  *complete = true;
+  for (int r = 0; r < E->nruns; r++) {
+    if (!rs__in_slice(E, r) || E->mask_run[r]) continue;
+    if (rs__drain_flag) {
+      *complete = false;
+      break;
+    }
+    bool diverged, drained;
+    int64_t last;
+    P->runs_training = 1;
+    RS_CALL(rs__train_run(E, r, rs__resume_step(E, r), rs__emit_inline, &diverged,
+                          &drained, &last));
+    P->runs_training = 0;
+    if (drained) {
+      *complete = false;
+      break;
+    }
+    RS_CALL(rs_archive_write_run_done(E->ar, r, diverged, last));
+    E->mask_run[r] = 1;
+    P->runs_done++;
+    P->run_step[r] = rs_job_run(E->job, r)->train.steps;
+    if (diverged)
+      fprintf(stderr, "ranksweep: run %d (%s) diverged at step %lld\n", r,
+              rs_job_run_name(E->job, r), (long long)last);
+    rs__progress_tick(E, P, false, "running");
+  }
+  return RS_OK;
+}
+
+/* ---- parallel mode: the dispatcher ---- */
+typedef struct {
+  int run, ckpt;
+  double *params; /* shared by the shards of one checkpoint */
+  int *refs;
+  int shard;
+} rs__task;
+
+typedef struct {
+  rs__task *q;
+  size_t head, tail, cap;
+} rs__queue;
+
+static int rs__queue_push(rs__queue *Q, rs__task t) {
+  if (Q->tail == Q->cap) {
+    if (Q->head > 0) {
+      memmove(Q->q, Q->q + Q->head, (Q->tail - Q->head) * sizeof *Q->q);
+      Q->tail -= Q->head;
+      Q->head = 0;
+    } else {
+      size_t cap = Q->cap ? 2 * Q->cap : 256;
+      rs__task *q = realloc(Q->q, cap * sizeof *q);
+      if (!q) return rs_error(RS_ENOMEM, "out of memory for the task queue");
+      Q->q = q;
+      Q->cap = cap;
+    }
+  }
+  Q->q[Q->tail++] = t;
+  return RS_OK;
+}
+
+static void rs__release(rs__task *t) {
+  if (--*t->refs == 0) {
+    free(t->params);
+    free(t->refs);
+  }
+}
+
+typedef struct {
+  int *outstanding;   /* shards queued or running per run */
+  bool *trained;      /* training finished (not drained) */
+  bool *run_diverged;
+  int64_t *last_step;
+  int next_run;       /* next run to hand out for training */
+  int *idle;          /* workers waiting for a task */
+  int nidle;
+  int active;         /* workers not yet stopped */
+  bool draining, failed;
+} rs__disp;
+
+static int rs__finish_run_if_done(rs__engine *E, rs__disp *D, rs__progress *P, int r) {
+  if (!D->trained[r] || D->outstanding[r] > 0 || E->mask_run[r]) return RS_OK;
+  RS_CALL(rs_archive_write_run_done(E->ar, r, D->run_diverged[r], D->last_step[r]));
+  E->mask_run[r] = 1;
+  P->runs_done++;
+  P->run_step[r] = rs_job_run(E->job, r)->train.steps;
+  if (D->run_diverged[r])
+    fprintf(stderr, "ranksweep: run %d (%s) diverged at step %lld\n", r,
+            rs_job_run_name(E->job, r), (long long)D->last_step[r]);
+  return RS_OK;
+}
+
+/* Gives worker w its next task, or parks it. Shards first: they free memory
+ * and unblock checkpoints; then new runs. */
+static int rs__assign(rs__engine *E, rs__disp *D, rs__queue *Q, rs__progress *P, int w) {
+  rs__msg m = {0};
+  if (D->draining || D->failed) {
+    m.kind = K_STOP;
+    D->active--;
+    return rs__send(E->comm, &m, w, TAG_TASK);
+  }
+  if (Q->head < Q->tail) {
+    rs__task t = Q->q[Q->head++];
+    m = (rs__msg){.kind = K_SHARD, .run = t.run, .ckpt = t.ckpt, .shard = t.shard,
+                  .nparams = E->runs[t.run].nparams};
+    RS_CALL(rs__send(E->comm, &m, w, TAG_TASK));
+    if (MPI_Send(t.params, (int)m.nparams, MPI_DOUBLE, w, TAG_PARAMS, E->comm) != MPI_SUCCESS)
+      return rs_error(RS_EMPI, "MPI_Send of weights failed");
+    rs__release(&t);
+    return RS_OK;
+  }
+  while (D->next_run < E->nruns &&
+         (!rs__in_slice(E, D->next_run) || E->mask_run[D->next_run]))
+    D->next_run++;
+  if (D->next_run < E->nruns) {
+    int r = D->next_run++;
+    m = (rs__msg){.kind = K_TRAIN, .run = r, .step = rs__resume_step(E, r)};
+    P->runs_training++;
+    return rs__send(E->comm, &m, w, TAG_TASK);
+  }
+  D->idle[D->nidle++] = w;
+  return RS_OK;
+}
+
+static bool rs__all_done(const rs__engine *E) {
+  for (int r = 0; r < E->nruns; r++)
+    if (rs__in_slice(E, r) && !E->mask_run[r]) return false;
+  return true;
+}
+
+static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
+  int nw = E->size - 1;
+  rs__disp D = {0};
+  rs__queue Q = {0};
+  int err = RS_OK;
+  D.outstanding = calloc((size_t)E->nruns, sizeof *D.outstanding);
+  D.trained = calloc((size_t)E->nruns, sizeof *D.trained);
+  D.run_diverged = calloc((size_t)E->nruns, sizeof *D.run_diverged);
+  D.last_step = calloc((size_t)E->nruns, sizeof *D.last_step);
+  D.idle = calloc((size_t)nw, sizeof *D.idle);
+  if (!D.outstanding || !D.trained || !D.run_diverged || !D.last_step || !D.idle)
+    return rs_error(RS_ENOMEM, "out of memory");
+  D.active = nw;
+  while (D.active > 0) {
+    if (rs__drain_flag && !D.draining) {
+      D.draining = true;
+      fprintf(stderr, "ranksweep: drain requested: stopping the hand-out, workers persist their state\n");
+      rs__msg dm = {.kind = K_STOP};
+      for (int w = 1; w <= nw; w++) rs__send(E->comm, &dm, w, TAG_DRAIN);
+    }
+    /* Stop parked workers once nothing can come any more. */
+    if (D.nidle > 0 && (D.draining || D.failed || rs__all_done(E))) {
+      while (D.nidle > 0) {
+        rs__msg m = {.kind = K_STOP};
+        rs__send(E->comm, &m, D.idle[--D.nidle], TAG_TASK);
+        D.active--;
+      }
+      if (D.active == 0) break;
+    }
+    MPI_Status st;
+    double t0 = rs__now();
+    long nap = 20;
+    int flag = 0;
+    while (!flag) {
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, E->comm, &flag, &st);
+      if (flag) break;
+      if (rs__drain_flag && !D.draining) break;
+      double t = rs__now();
+      if (t - P->t_last_status >= 1.0 || t - P->t_last_print >= E->o->progress_every)
+        rs__progress_tick(E, P, false, D.draining ? "draining" : "running");
+      if (t - t0 < 2e-4) continue;
+      rs__sleep_us(nap);
+      if (nap < 1000) nap *= 2;
+    }
+    if (!flag) continue;
+    rs__msg m;
+    int w = st.MPI_SOURCE;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, w, st.MPI_TAG, E->comm, MPI_STATUS_IGNORE);
+    switch (st.MPI_TAG) {
+    case TAG_PROGRESS:
+      P->run_step[m.run] = m.step;
+      break;
+    case TAG_CKPT: {
+      double *params = malloc(sizeof(double) * (size_t)m.nparams);
+      int *refs = malloc(sizeof *refs);
+      if (!params || !refs) {
+        err = rs_error(RS_ENOMEM, "out of memory for checkpoint weights");
+        D.failed = true;
+        free(params);
+        free(refs);
+        params = NULL;
+      }
+      MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, w,
+               TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
+      if (!params) break;
+      int r = (int)m.run, c = (int)m.ckpt;
+      E->mask_metrics[(size_t)r * E->maxc + c] = 1;
+      P->run_step[r] = m.step;
+      *refs = 1; /* held by this loop until the shards are queued */
+      int queued = 0;
+      for (int s = 0; s < rs__nshards(E, r); s++) {
+        if (*rs__mshard(E, r, c, s)) continue;
+        (*refs)++;
+        queued++;
+        D.outstanding[r]++;
+        if ((err = rs__queue_push(&Q, (rs__task){r, c, params, refs, s})) != RS_OK) {
+          D.failed = true;
+          break;
+        }
+      }
+      rs__task self = {r, c, params, refs, -1};
+      rs__release(&self);
+      if (queued == 0) P->ckpts_done++;
+      while (D.nidle > 0 && Q.head < Q.tail && !D.draining && !D.failed)
+        if ((err = rs__assign(E, &D, &Q, P, D.idle[--D.nidle])) != RS_OK) D.failed = true;
+      break;
+    }
+    case TAG_REQ: {
+      int r = (int)m.run;
+      if (m.kind == K_SHARD) {
+        *rs__mshard(E, r, (int)m.ckpt, (int)m.shard) = 1;
+        D.outstanding[r]--;
+        bool complete_c = true;
+        for (int s = 0; s < rs__nshards(E, r) && complete_c; s++)
+          complete_c = *rs__mshard(E, r, (int)m.ckpt, s);
+        if (complete_c) P->ckpts_done++;
+        if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
+      } else if (m.kind == K_TRAIN) {
+        P->runs_training--;
+        D.trained[r] = true;
+        D.run_diverged[r] = m.flag != 0;
+        D.last_step[r] = m.step;
+        if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
+      } else if (m.kind == K_DRAINED) {
+        P->runs_training--;
+        if (!D.draining) {
+          /* A worker saw the signal first: drain everyone. */
+          rs__drain_flag = 1;
+        }
+      } else if (m.kind == K_ERROR) {
+        D.failed = true;
+        if (m.flag == K_TRAIN) P->runs_training--;
+      }
+      if (rs__drain_flag && !D.draining) {
+        D.draining = true;
+        fprintf(stderr, "ranksweep: drain requested: stopping the hand-out, workers persist their state\n");
+        rs__msg dm = {.kind = K_STOP};
+        for (int v = 1; v <= nw; v++)
+          if (v != w) rs__send(E->comm, &dm, v, TAG_DRAIN);
+      }
+      if ((err = rs__assign(E, &D, &Q, P, w)) != RS_OK) D.failed = true;
+      break;
+    }
+    default:
+      err = rs_error(RS_EINTERNAL, "unexpected message tag %d from rank %d", st.MPI_TAG, w);
+      D.failed = true;
+    }
+    rs__progress_tick(E, P, false, D.draining ? "draining" : "running");
+  }
+  /* Shards still queued (drain or failure) are redone after a resume. */
+  while (Q.head < Q.tail) rs__release(&Q.q[Q.head++]);
+  free(Q.q);
+  /* Consume DRAIN notices that crossed a STOP. */
+  for (;;) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, TAG_PROGRESS, E->comm, &flag, &st);
+    if (!flag) break;
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, st.MPI_SOURCE, TAG_PROGRESS, E->comm, MPI_STATUS_IGNORE);
+  }
+  *complete = !D.failed && rs__all_done(E);
+  free(D.outstanding);
+  free(D.trained);
+  free(D.run_diverged);
+  free(D.last_step);
+  free(D.idle);
+  if (D.failed && err == RS_OK)
+    err = rs_error(RS_EINTERNAL, "a worker failed (see its message above)");
+  return err;
+}
+
+/* ---- parallel mode: a worker ---- */
+static int rs__emit_send(rs__engine *E, int run, int ckpt, int64_t step,
+                         const double *params, int64_t n) {
+  rs__msg m = {.kind = K_NONE, .run = run, .ckpt = ckpt, .step = step, .nparams = n};
+  RS_CALL(rs__send(E->comm, &m, 0, TAG_CKPT));
+  if (MPI_Send(params, (int)n, MPI_DOUBLE, 0, TAG_PARAMS, E->comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Send of checkpoint weights failed");
+  return RS_OK;
+}
+
+static int rs__worker(rs__engine *E) {
+  rs__msg req = {.kind = K_NONE};
+  double *params = NULL;
+  int64_t cap = 0;
+  int err = RS_OK;
+  for (;;) {
+    RS_CALL(rs__send(E->comm, &req, 0, TAG_REQ));
+    MPI_Status st;
+    RS_CALL(rs__probe_sleepy(E->comm, 0, TAG_TASK, &st, false));
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_TASK, E->comm, MPI_STATUS_IGNORE);
+    if (m.kind == K_STOP) break;
+    req = (rs__msg){.kind = m.kind, .run = m.run, .ckpt = m.ckpt, .shard = m.shard};
+    if (m.kind == K_BENCH) continue;
+    if (m.kind == K_SHARD) {
+      if (m.nparams > cap) {
+        free(params);
+        params = malloc(sizeof(double) * (size_t)m.nparams);
+        cap = m.nparams;
+      }
+      MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, 0,
+               TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
+      err = params ? rs__measure_shard(E, (int)m.run, (int)m.ckpt, (int)m.shard, params)
+                   : rs_error(RS_ENOMEM, "out of memory for weights");
+    } else if (m.kind == K_TRAIN) {
+      bool diverged, drained;
+      int64_t last = 0;
+      err = rs__train_run(E, (int)m.run, m.step, rs__emit_send, &diverged, &drained, &last);
+      req.kind = drained ? K_DRAINED : K_TRAIN;
+      req.flag = diverged;
+      req.step = last;
+    }
+    if (err != RS_OK) {
+      rs_error_print(err);
+      req.flag = req.kind;
+      req.kind = K_ERROR;
+      err = RS_OK; /* reported; the dispatcher stops everyone */
+    }
+  }
+  free(params);
+  /* A DRAIN notice may have crossed the STOP: consume it. */
+  int flag = 0;
+  MPI_Status st;
+  MPI_Iprobe(0, TAG_DRAIN, E->comm, &flag, &st);
+  if (flag) {
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DRAIN, E->comm, MPI_STATUS_IGNORE);
+  }
+  return err;
+}
+
+/* ---- dispatcher benchmark: empty tasks, no archive ---- */
+static int rs__bench_dispatch(rs__engine *E, int ntasks) {
+  if (E->size < 2) return rs_error(RS_EARG, "--bench-dispatch needs at least 2 ranks");
+  if (E->rank != 0) {
+    RS_CALL(rs__worker(E));
+    return RS_OK;
+  }
+  int handed = 0, active = E->size - 1;
+  double t0 = rs__now();
+  while (active > 0) {
+    MPI_Status st;
+    RS_CALL(rs__probe_sleepy(E->comm, MPI_ANY_SOURCE, TAG_REQ, &st, false));
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, st.MPI_SOURCE, TAG_REQ, E->comm, MPI_STATUS_IGNORE);
+    rs__msg t = {.kind = handed < ntasks ? K_BENCH : K_STOP};
+    if (t.kind == K_BENCH) handed++;
+    else active--;
+    RS_CALL(rs__send(E->comm, &t, st.MPI_SOURCE, TAG_TASK));
+  }
+  double dt = rs__now() - t0;
+  printf("dispatch: %d tasks to %d workers in %.3f s: %.0f tasks/s\n", ntasks, E->size - 1,
+         dt, ntasks / dt);
+  return RS_OK;
+}
+
+/* ---- the whole sweep ---- */
+static int rs__agree(MPI_Comm comm, int err) {
+  /* Every rank learns the worst outcome, so all take the same path. */
+  int worst = err, out;
+  MPI_Allreduce(&worst, &out, 1, MPI_INT, MPI_MIN, comm);
+  return out;
+}
+
+int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
+  rs__engine E = {0};
+  E.comm = comm;
+  MPI_Comm_rank(comm, &E.rank);
+  MPI_Comm_size(comm, &E.size);
+  E.job = job;
+  E.o = o;
+  E.nruns = rs_job_nruns(job);
+  openblas_set_num_threads(o->blas_threads > 0 ? o->blas_threads : 1);
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = rs__on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(o->drain_signal > 0 ? o->drain_signal : SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+
+  if (o->bench_dispatch > 0) {
+    int err = rs__bench_dispatch(&E, o->bench_dispatch);
+    if (err != RS_OK) rs_error_print(err);
+    return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+  }
+
+  /* The shard size is part of the job (so archives compare across rank counts). */
+  const rs_config *c0 = rs_job_run(job, 0);
+  E.shard = o->shard > 0 ? o->shard : c0->measure.shard > 0 ? c0->measure.shard : 16;
+
+  int cflag = 0;
+  int err = rs__describe_runs(&E);
+  err = rs__agree(comm, err);
+  if (err != RS_OK) goto out;
+
+  rs_archive_info info = {.nranks = E.size, .blas_threads = o->blas_threads, .shard = E.shard};
+  if (o->resume && access(o->archive, F_OK) == 0)
+    err = rs_archive_open(comm, o->archive, job, E.runs, &info, &E.ar);
+  else
+    err = rs_archive_create(comm, o->archive, job, E.runs, &info, &E.ar);
+  err = rs__agree(comm, err);
+  if (err != RS_OK) goto out;
+
+  size_t nrc = (size_t)E.nruns * E.maxc;
+  E.mask_shard = calloc(nrc * E.maxs, 1);
+  E.mask_metrics = calloc(nrc, 1);
+  E.mask_run = calloc((size_t)E.nruns, 1);
+  if (!E.mask_shard || !E.mask_metrics || !E.mask_run) {
+    err = rs_error(RS_ENOMEM, "out of memory for the masks");
+  } else if (E.rank == 0) {
+    err = rs_archive_read_masks(E.ar, E.mask_shard, E.mask_metrics, E.mask_run);
+  }
+  err = rs__agree(comm, err);
+  bool complete = false;
+  rs__progress P = {0};
+  if (err == RS_OK) {
+    if (E.rank == 0) {
+      rs__progress_init(&E, &P);
+      if (!o->quiet)
+        fprintf(stderr,
+                "ranksweep: job %s: %d runs (%d in this process group), %lld checkpoints, "
+                "%d ranks, shard %d points%s\n",
+                rs_job_name(job), E.nruns, P.runs_total, (long long)P.ckpts_total, E.size,
+                E.shard, o->resume ? ", resuming" : "");
+      if (E.size == 1) err = rs__serial(&E, &P, &complete);
+      else err = rs__dispatch(&E, &P, &complete);
+    } else {
+      err = rs__worker(&E);
+    }
+  }
+  if (err != RS_OK) rs_error_print(err);
+  cflag = complete && err == RS_OK;
+  MPI_Bcast(&cflag, 1, MPI_INT, 0, comm);
+  err = rs__agree(comm, err);
+  int ferr = rs_archive_finalize(E.ar, cflag != 0);
+  int cerr = rs_archive_close(&E.ar);
+  if (ferr != RS_OK || cerr != RS_OK) {
+    rs_error_print(ferr != RS_OK ? ferr : cerr);
+    if (err == RS_OK) err = ferr != RS_OK ? ferr : cerr;
+  }
+  err = rs__agree(comm, err);
+  if (E.rank == 0) {
+    const char *state = err != RS_OK ? "error" : cflag ? "complete" : "drained";
+    rs__progress_tick(&E, &P, true, state);
+    if (!o->quiet)
+      fprintf(stderr, "ranksweep: %s: %s (%d/%d runs done, %.1f s)\n", o->archive, state,
+              P.runs_done, P.runs_total, rs__now() - P.t_start);
+  }
+  free(P.run_step);
+out:
+  if (err != RS_OK && E.rank == 0 && !E.ar) rs_error_print(err);
+  for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E.ctx[i].data);
+  if (E.steps)
+    for (int r = 0; r < E.nruns; r++) free(E.steps[r]);
+  free(E.steps);
+  free(E.runs);
+  free(E.mask_shard);
+  free(E.mask_metrics);
+  free(E.mask_run);
+  free(E.counts);
+  free(E.spectra);
+  free(E.effrank);
+  free(E.stablerank);
+  if (err != RS_OK) return RS_EXIT_ERROR;
+  return cflag ? RS_EXIT_DONE : RS_EXIT_WORK_REMAINS;
+}
+
+int rs_status_print(const char *archive, FILE *out) {
+  char path[RS_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s.status", archive);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return rs_error(RS_EIO, "%s: no status file (is a sweep writing %s?): %s", path, archive,
+                    strerror(errno));
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  fputs(buf, out);
+  return RS_OK;
+}
