@@ -1,0 +1,27 @@
+# Shared helpers of the end-to-end tests (sourced). Each test runs in its own
+# temporary directory, removed on exit.
+set -euo pipefail
+: "${RANKSWEEP_BUILD_ROOT:?run through meson test}"
+: "${RANKSWEEP_SOURCE_ROOT:?run through meson test}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+RS="$RANKSWEEP_BUILD_ROOT/src/cli/ranksweep"
+E2E="$RANKSWEEP_SOURCE_ROOT/tests/e2e"
+PY=/usr/bin/python3
+WORK="$(mktemp -d /tmp/ranksweep-e2e.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+npass=0
+nfail=0
+ok() { echo "ok: $*"; npass=$((npass + 1)); }
+bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+finish() {
+  echo "$npass passed, $nfail failed"
+  [[ $nfail -eq 0 ]]
+}
+sweep() { # sweep NRANKS ARGS... : mpirun the sweep, quietly, bounded in time
+  local n="$1"; shift
+  timeout 300 mpirun -np "$n" "$RS" run "$@" --quiet
+}
+same() { # same A B : identical scientific content
+  "$PY" "$E2E/compare_archives.py" "$1" "$2"
+}
