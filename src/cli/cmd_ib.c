@@ -1,0 +1,227 @@
+/* `ranksweep ib`: the closed-form Gaussian information bottleneck for given
+ * canonical correlations (or a job's gaussian_ib data section): critical
+ * trade-offs in both conventions, the optimal rank and informations at chosen
+ * beta, and the whole curve as CSV. Thin: the numbers come from rs_ib. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_ib.h"
+
+int rs_cmd_ib(int argc, char **argv);
+
+#define RS__IB_MAX_BETA 256
+
+static const char rs__ib_usage[] =
+    "usage: ranksweep ib (--rho R1,R2,... | --job FILE.yaml) [--beta B ...] [--beta-vib V ...]\n"
+    "                    [--curve [--beta-min X] [--beta-max Y] [--points N]]\n"
+    "  --rho LIST      canonical correlations in [0, 1), comma separated, any order\n"
+    "  --job FILE      take rho from the job's data section (kind: gaussian_ib)\n"
+    "  --beta B        IB trade-off (minimise I(X;T) - B I(T;Y)); repeatable\n"
+    "  --beta-vib V    deep-VIB weight of the KL term, i.e. beta = 1/V; repeatable\n"
+    "  --curve         CSV beta,beta_vib,rank,I_TX,I_TY on a log grid (other lines\n"
+    "                  are '#' comments); default grid 1 .. 10 x the largest\n"
+    "                  critical beta, 200 points\n"
+    "Informations are in nats.\n";
+
+__attribute__((format(printf, 1, 2))) static int rs__ib_bad(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  rs_error(RS_EARG, "ib: %s (see ranksweep ib --help)", msg);
+  rs_error_print(RS_EARG);
+  return 2;
+}
+
+static int rs__parse_double(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v)) return 0;
+  *out = v;
+  return 1;
+}
+
+static int rs__parse_rho(const char *s, double *rho, int cap, int *n) {
+  char buf[4096];
+  if (strlen(s) >= sizeof buf) return 0;
+  strcpy(buf, s);
+  *n = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (*n >= cap) return 0;
+    if (!rs__parse_double(tok, &rho[*n])) return 0;
+    if (!(rho[*n] >= 0.0 && rho[*n] < 1.0)) return 0;
+    (*n)++;
+  }
+  /* "0.9,,0.5" or a trailing comma would be silently shortened by strtok. */
+  if (strstr(s, ",,") || s[0] == ',' || s[strlen(s) - 1] == ',') return 0;
+  return *n > 0;
+}
+
+static void rs__print_point(const char *lead, const rs_gib_point *p, const char *sep) {
+  if (sep[0] == ',')
+    printf("%s%.10g,%.10g,%d,%.10g,%.10g\n", lead, p->beta, p->beta_vib, p->rank,
+           p->info_tx, p->info_ty);
+  else
+    printf("%s%12.6g %12.6g %5d %12.6f %12.6f\n", lead, p->beta, p->beta_vib, p->rank,
+           p->info_tx, p->info_ty);
+}
+
+static int rs__ib_report(const rs_gib *g, const double *betas, int nbetas, int curve,
+                         double bmin, double bmax, int npoints) {
+  const char *c = curve ? "# " : "";
+  int n = rs_gib_dim(g);
+  printf("%sGaussian information bottleneck: %d canonical correlations, I(X;Y) = %.6f nats\n",
+         c, n, rs_gib_info_xy(g));
+  printf("%s%3s %10s %10s %14s %14s\n", c, "i", "rho", "lambda", "beta_crit", "beta_vib_crit");
+  for (int i = 0; i < n; i++)
+    printf("%s%3d %10.6f %10.6f %14.6g %14.6g\n", c, i + 1, sqrt(rs_gib_beta_vib_crit(g, i)),
+           rs_gib_lambda(g, i), rs_gib_beta_crit(g, i), rs_gib_beta_vib_crit(g, i));
+  if (nbetas > 0) {
+    printf("%s%12s %12s %5s %12s %12s\n", c, "beta", "beta_vib", "rank", "I(T;X)", "I(T;Y)");
+    for (int k = 0; k < nbetas; k++) {
+      rs_gib_point p;
+      RS_CALL(rs_gib_at(g, betas[k], &p));
+      rs__print_point(c, &p, " ");
+    }
+  }
+  if (curve) {
+    if (bmax <= 0.0) {
+      double top = 0.0;
+      for (int i = 0; i < n; i++)
+        if (isfinite(rs_gib_beta_crit(g, i)) && rs_gib_beta_crit(g, i) > top)
+          top = rs_gib_beta_crit(g, i);
+      bmax = 10.0 * (top > 0.0 ? top : 1.0);
+      if (bmax <= bmin) bmax = 10.0 * bmin;
+    }
+    rs_gib_point *pts = malloc((size_t)npoints * sizeof *pts);
+    if (!pts) return RS_ENOMEM;
+    int err = rs_gib_curve(g, bmin, bmax, npoints, pts);
+    if (err == RS_OK) {
+      printf("beta,beta_vib,rank,I_TX,I_TY\n");
+      for (int k = 0; k < npoints; k++) rs__print_point("", &pts[k], ",");
+    }
+    free(pts);
+    RS_CALL(err);
+  }
+  return RS_OK;
+}
+
+/* rho from the job's runs: every run of kind gaussian_ib must agree, since the
+ * closed form describes one joint distribution. */
+static int rs__rho_from_job(const char *path, double *rho, int *nrho) {
+#ifdef RS_IB_NO_JOB /* test driver built before the job module existed */
+  (void)rho;
+  (void)nrho;
+  return rs_error(RS_EJOB, "%s: --job is unavailable in this build", path);
+#else
+  rs_job *job = NULL;
+  RS_CALL(rs_job_load(path, &job));
+  int found = 0, err = RS_OK;
+  for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
+    const rs_config *cfg = rs_job_run(job, r);
+    if (cfg->data.kind != RS_DATA_GAUSSIAN_IB) continue;
+    if (!found) {
+      *nrho = cfg->data.nrho;
+      memcpy(rho, cfg->data.rho, (size_t)cfg->data.nrho * sizeof *rho);
+      found = 1;
+    } else if (cfg->data.nrho != *nrho ||
+               memcmp(rho, cfg->data.rho, (size_t)*nrho * sizeof *rho) != 0) {
+      err = rs_error(RS_EJOB, "%s: data.rho: runs of this job use different rho; "
+                     "pass one set with --rho", path);
+    }
+  }
+  if (err == RS_OK && !found)
+    err = rs_error(RS_EJOB, "%s: data.kind: expected gaussian_ib (no run has it)", path);
+  rs_job_destroy(&job);
+  return err;
+#endif
+}
+
+int rs_cmd_ib(int argc, char **argv) {
+  double rho[RS_MAX_RHO], betas[RS__IB_MAX_BETA];
+  int nrho = 0, nbetas = 0, curve = 0, npoints = 200;
+  double bmin = 1.0, bmax = 0.0;
+  int have_bmin = 0, have_bmax = 0, have_points = 0;
+  const char *job = NULL, *rho_arg = NULL;
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(rs__ib_usage, stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--curve")) {
+      curve = 1;
+      continue;
+    }
+    int takes = !strcmp(a, "--rho") || !strcmp(a, "--job") || !strcmp(a, "--beta") ||
+                !strcmp(a, "--beta-vib") || !strcmp(a, "--beta-min") ||
+                !strcmp(a, "--beta-max") || !strcmp(a, "--points");
+    if (!takes) return rs__ib_bad("unknown argument '%s'", a);
+    if (i + 1 >= argc) return rs__ib_bad("%s: expected a value", a);
+    const char *v = argv[++i];
+    double x;
+    if (!strcmp(a, "--rho")) {
+      if (rho_arg) return rs__ib_bad("--rho given twice");
+      rho_arg = v;
+      if (!rs__parse_rho(v, rho, RS_MAX_RHO, &nrho))
+        return rs__ib_bad("--rho '%s': expected up to 32 comma-separated numbers in [0, 1)", v);
+    } else if (!strcmp(a, "--job")) {
+      if (job) return rs__ib_bad("--job given twice");
+      job = v;
+    } else if (!strcmp(a, "--beta") || !strcmp(a, "--beta-vib")) {
+      if (!rs__parse_double(v, &x) || !(x > 0.0))
+        return rs__ib_bad("%s '%s': expected a number > 0", a, v);
+      if (nbetas >= RS__IB_MAX_BETA) return rs__ib_bad("%s: at most 256 values", a);
+      betas[nbetas++] = !strcmp(a, "--beta") ? x : 1.0 / x;
+    } else if (!strcmp(a, "--beta-min") || !strcmp(a, "--beta-max")) {
+      if (!rs__parse_double(v, &x) || !(x > 0.0))
+        return rs__ib_bad("%s '%s': expected a number > 0", a, v);
+      if (!strcmp(a, "--beta-min")) {
+        bmin = x;
+        have_bmin = 1;
+      } else {
+        bmax = x;
+        have_bmax = 1;
+      }
+    } else { /* --points */
+      char *end;
+      errno = 0;
+      long p = strtol(v, &end, 10);
+      if (end == v || *end || errno || p < 2 || p > 10000000)
+        return rs__ib_bad("--points '%s': expected an integer in [2, 10000000]", v);
+      npoints = (int)p;
+      have_points = 1;
+    }
+  }
+  if (!!rho_arg + !!job != 1)
+    return rs__ib_bad("expected exactly one of --rho LIST and --job FILE");
+  if (!curve && (have_bmin || have_bmax || have_points))
+    return rs__ib_bad("--beta-min, --beta-max and --points need --curve");
+  if (have_bmax && !(bmax > bmin))
+    return rs__ib_bad("--beta-max: expected a value above --beta-min");
+
+  int err;
+  if (job && (err = rs__rho_from_job(job, rho, &nrho)) != RS_OK) {
+    rs_error_print(err);
+    return 2;
+  }
+  rs_gib *g = NULL;
+  err = rs_gib_from_rho(rho, nrho, &g);
+  if (err == RS_OK) err = rs__ib_report(g, betas, nbetas, curve, bmin, bmax, npoints);
+  rs_gib_destroy(&g);
+  if (err != RS_OK) {
+    rs_error_print(err);
+    return err == RS_EARG || err == RS_EJOB ? 2 : 1;
+  }
+  return 0;
+}
