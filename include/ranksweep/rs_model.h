@@ -47,6 +47,12 @@ int rs_trainer_set_params(rs_trainer *t, const double *in);
 size_t rs_trainer_state_size(const rs_trainer *t);
 int rs_trainer_state_save(const rs_trainer *t, void *buf);
 int rs_trainer_state_load(rs_trainer *t, const void *buf);
+/* Minibatch order: epoch e = step / floor(ntrain / batch) uses the permutation
+ * of the training indices drawn from (seed, RS_STREAM_BATCH, e); step's batch
+ * is its (step mod floor(ntrain / batch))-th block of `batch` consecutive
+ * entries (the incomplete tail is never used). Writes batch indices to idx. */
+int rs_trainer_batch_size(const rs_trainer *t);
+int rs_trainer_batch_indices(const rs_trainer *t, int64_t step, int64_t *idx);
 /* Builds a netview over a flat float64 parameter array (layout as above). */
 int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
                            const double *params, rs_netview *view);

@@ -1,0 +1,95 @@
+/* Internal interfaces of the model module: the model vtable the trainer drives
+ * (MLP now, VIB later), the flat parameter layout, and the optimiser. Tests and
+ * benchmarks include this header; nothing outside src/model, tests/model and
+ * bench does. */
+#ifndef RS_MODEL_INTERNAL_H
+#define RS_MODEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranksweep/rs_model.h"
+#include "ranksweep/rs_rng.h"
+
+/* A contiguous run of parameters that the optimiser treats alike: weights
+ * (decayed) or biases (decayed only with train.decay_biases). */
+typedef struct {
+  size_t off, n;
+  bool is_weight;
+} rs__segment;
+
+#define RS__MAX_SEGMENTS (2 * (RS_MAX_LAYERS + 4))
+
+/* Called by a model's backward pass as soon as segment `seg`'s gradient is
+ * final and the backward pass no longer reads its parameters, so the
+ * optimiser can update it while the gradient is still in cache. */
+typedef void (*rs__segment_hook)(void *ctx, int seg);
+
+typedef struct rs__model rs__model;
+
+typedef struct {
+  const char *name;
+  void (*destroy)(rs__model *m);
+  /* Initial parameters in float64 (the trainer rounds them to float32). */
+  void (*init_params)(const rs__model *m, double *params);
+  /* Loss of the batch idx[0..nb) at params (precision m->prec). When grad is
+   * not NULL and the loss is finite, also the gradient; hook (may be NULL) is
+   * called once per segment once that segment is final. */
+  int (*loss_grad)(rs__model *m, const void *params, void *grad,
+                   const int64_t *idx, int nb, rs_rng *noise, double *loss,
+                   rs__segment_hook hook, void *ctx);
+  /* A float64 netview over a float64 flat parameter array. */
+  int (*view)(const rs__model *m, const double *params, rs_netview *v);
+  /* Exactly the BLAS calls of one loss_grad with nb rows, and nothing else:
+   * the benchmark's floor. */
+  void (*gemm_only)(rs__model *m, const void *params, void *grad, int nb);
+} rs__model_ops;
+
+struct rs__model {
+  const rs__model_ops *ops;
+  rs_precision prec;
+  size_t nparams;
+  int nseg;
+  rs__segment seg[RS__MAX_SEGMENTS];
+};
+
+/* The MLP of cfg->model over data (dims from data). batch_cap bounds nb. */
+int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
+                   rs__model **out);
+/* Loss actually used: RS_LOSS_AUTO resolves from data->classification. */
+rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data);
+
+/* ---- optimiser (PyTorch 1.13 torch.optim formulas, see docs/model.md) ---- */
+typedef struct {
+  rs_optimizer kind;
+  rs_precision prec;
+  double lr, momentum, beta1, beta2, eps, wd;
+  bool decay_biases;
+  rs_schedule schedule;
+  int64_t steps, step_every;
+  double gamma;
+  size_t n;
+  void *m, *v; /* SGD: m = momentum buffer; Adam(W): first/second moments */
+  int64_t t;   /* updates completed */
+  /* scalars of the update in progress (set by rs__optim_begin) */
+  double lr_t;
+} rs__optim;
+
+int rs__optim_init(rs__optim *o, const rs_config *cfg, rs_precision prec,
+                   size_t n);
+void rs__optim_free(rs__optim *o);
+/* Learning rate of update t (0-based): base lr times the schedule factor. */
+double rs__schedule_lr(const rs__optim *o, int64_t t);
+/* Prepares update number o->t; then update every segment once; then end. */
+void rs__optim_begin(rs__optim *o);
+void rs__optim_update(rs__optim *o, void *params, const void *grad,
+                      const rs__segment *seg);
+void rs__optim_end(rs__optim *o);
+
+/* ---- trainer internals for tests and the benchmark ---- */
+rs__model *rs__trainer_model(rs_trainer *t);
+/* Runs exactly the BLAS calls of one training step (benchmark floor). */
+void rs__trainer_gemm_only(rs_trainer *t);
+
+#endif
