@@ -31,5 +31,9 @@ void rs_dataset_destroy(rs_dataset **d);
  * dimensions (n, and for images rows*cols) and the raw bytes (malloc'd). */
 int rs_idx_read(const char *path, int expect_ndim, int64_t *n, int64_t *itemsize,
                 unsigned char **bytes);
+/* rs_dataset_create keeps the IDX files it decodes in a small per-process
+ * cache (keyed by path, device, inode, size and mtime) so a sweep decodes
+ * each file once. This frees it; datasets never point into it. */
+void rs_data_cache_clear(void);
 
 #endif

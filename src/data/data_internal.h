@@ -1,0 +1,63 @@
+/* Internals of the data module shared between its source files and its unit
+ * tests: the data seed, the synthetic task definitions (so tests can check the
+ * generated data against the task that produced it), the idx subset choice and
+ * the cached IDX reader. Not part of the public API. */
+#ifndef RS_DATA_INTERNAL_H
+#define RS_DATA_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_data.h"
+#include "ranksweep/rs_rng.h"
+
+/* The seed that keys every data stream: data.seed when >= 0, else the run's. */
+uint64_t rs__data_seed(const rs_config *cfg);
+
+/* Gaussian mixture class means, classes x dim row-major, from
+ * RS_STREAM_TEACHER index 0 (mean_scale * N(0,1) in row-major order). */
+void rs__mixture_means(const rs_config *cfg, uint64_t seed, double *mu);
+
+/* The random teacher of the `teacher` kind: y = W2 tanh(W1 P^T x). */
+typedef struct {
+  int dim, rank, width, outputs;
+  double *P;  /* dim x rank, N(0, 1/dim) */
+  double *W1; /* width x rank, N(0, 1/rank) */
+  double *W2; /* outputs x width, N(0, 1/width) */
+} rs__teacher;
+
+int rs__teacher_create(const rs_config *cfg, uint64_t seed, rs__teacher **out);
+void rs__teacher_destroy(rs__teacher **t);
+/* y (outputs) = f(P^T x) without noise. work: rank + width doubles. */
+void rs__teacher_eval(const rs__teacher *t, const double *x, double *y,
+                      double *work);
+
+/* Generates the train and held-out sets of a synthetic kind into d, whose
+ * arrays are already allocated for d->ntrain and d->nheld samples. */
+int rs__synthetic_fill(const rs_config *cfg, uint64_t seed, rs_dataset *d);
+
+/* idx subset choice from RS_STREAM_DATA index 2. separate == 0: one file of
+ * navail items holds both sets; a permutation of 0..navail-1 gives train =
+ * its first ntrain entries and held = the next nheld. separate != 0: train is
+ * the first ntrain of a permutation of 0..navail-1, then held is the first
+ * nheld of a permutation of 0..nheld_avail-1 drawn next from the same stream.
+ * Returns RS_ENOMEM or RS_OK. */
+int rs__idx_subsets(uint64_t seed, int64_t navail, int separate,
+                    int64_t nheld_avail, int64_t ntrain, int64_t nheld,
+                    int64_t *train_idx, int64_t *held_idx);
+
+/* A decoded IDX file shared between the cache and its users. */
+typedef struct {
+  int refs; /* guarded by the cache lock */
+  int64_t n, itemsize;
+  unsigned char *bytes; /* n * itemsize, read-only once published */
+} rs__idx_buf;
+
+/* rs_idx_read, but repeated reads of an unchanged file (same path, device,
+ * inode, size and mtime) are served from a small per-process cache without
+ * decoding or copying. Each successful get must be paired with a put; the
+ * buffer stays valid until then even if the cache is cleared meanwhile. */
+int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out);
+void rs__idx_put(rs__idx_buf **b);
+
+#endif

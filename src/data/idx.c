@@ -1,0 +1,327 @@
+/* MNIST-format IDX files: reading (gzip or raw, told apart by zlib from the
+ * content), strict validation with one-line messages naming the file, and a
+ * small per-process cache so a sweep of many runs decodes each file once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ranksweep/rs_data.h"
+#include "ranksweep/rs_error.h"
+#include "data_internal.h"
+
+#define RS__IDX_MAX_DIMS 4
+/* Grow the buffer as data arrive instead of trusting the header's size, so a
+ * corrupt header claiming terabytes gives "truncated", not an allocation
+ * failure. */
+#define RS__IDX_CHUNK ((size_t)64 << 20)
+
+static const char *rs__idx_kind(int ndim) {
+  switch (ndim) {
+  case 1: return "unsigned-byte labels, 1 dimension";
+  case 3: return "unsigned-byte images, 3 dimensions";
+  default: return "unsigned-byte data";
+  }
+}
+
+/* Reads up to len bytes; returns the count, or -1 with the zlib error. */
+static int64_t rs__gz_read(gzFile f, unsigned char *buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    size_t want = len - got;
+    if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
+    int r = gzread(f, buf + got, (unsigned)want);
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  return (int64_t)got;
+}
+
+/* "unexpected end of file" and friends: the detail of a short read. */
+static const char *rs__gz_detail(gzFile f) {
+  int code = Z_OK;
+  const char *msg = gzerror(f, &code);
+  if (code == Z_OK || msg == NULL || msg[0] == '\0') return "end of file";
+  /* zlib prefixes the name it was opened with, "<fd:N>: " under gzdopen. */
+  if (strncmp(msg, "<fd:", 4) == 0) {
+    const char *p = strstr(msg, ": ");
+    if (p) return p + 2;
+  }
+  return msg;
+}
+
+static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
+                           int64_t *n_out, int64_t *itemsize_out,
+                           unsigned char **bytes_out) {
+  const unsigned expect_magic = 0x00000800u | (unsigned)expect_ndim;
+  gzFile f = gzdopen(fd, "rb");
+  if (f == NULL) {
+    close(fd);
+    return rs_error(RS_ENOMEM, "%s: cannot start zlib reader", path);
+  }
+  gzbuffer(f, 1u << 18);
+  int err = RS_OK;
+  unsigned char *data = NULL;
+
+  unsigned char hdr[4 + 4 * RS__IDX_MAX_DIMS];
+  int64_t got = rs__gz_read(f, hdr, 4);
+  if (got < 0) {
+    err = rs_error(RS_EDATA, "%s: %s (expected a gzip or raw IDX file)", path,
+                   rs__gz_detail(f));
+    goto done;
+  }
+  if (got < 4) {
+    err = rs_error(RS_EDATA,
+                   "%s: truncated header: %lld of 4 magic bytes (expected "
+                   "magic 0x%08x, %s)",
+                   path, (long long)got, expect_magic, rs__idx_kind(expect_ndim));
+    goto done;
+  }
+  unsigned magic = (unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 |
+                   (unsigned)hdr[2] << 8 | hdr[3];
+  if (hdr[0] != 0 || hdr[1] != 0 || hdr[3] == 0 || hdr[3] > RS__IDX_MAX_DIMS) {
+    err = rs_error(RS_EDATA,
+                   "%s: not an IDX file: bad magic 0x%08x (expected 0x%08x, %s)",
+                   path, magic, expect_magic, rs__idx_kind(expect_ndim));
+    goto done;
+  }
+  if (hdr[2] != 0x08) {
+    err = rs_error(RS_EDATA,
+                   "%s: bad magic 0x%08x: element type 0x%02x is not unsigned "
+                   "byte (expected 0x%08x, %s)",
+                   path, magic, hdr[2], expect_magic, rs__idx_kind(expect_ndim));
+    goto done;
+  }
+  int ndim = hdr[3];
+  if (ndim != expect_ndim) {
+    err = rs_error(RS_EDATA,
+                   "%s: bad magic 0x%08x: %d dimension%s (expected 0x%08x, %s)",
+                   path, magic, ndim, ndim == 1 ? "" : "s", expect_magic, rs__idx_kind(expect_ndim));
+    goto done;
+  }
+  got = rs__gz_read(f, hdr + 4, 4 * (size_t)ndim);
+  if (got != 4 * ndim) {
+    err = rs_error(RS_EDATA,
+                   "%s: truncated header: %lld of %d dimension bytes (expected "
+                   "%d big-endian 32-bit sizes after the magic)",
+                   path, got < 0 ? 0LL : (long long)got, 4 * ndim, ndim);
+    goto done;
+  }
+  int64_t dims[RS__IDX_MAX_DIMS];
+  int64_t itemsize = 1;
+  for (int i = 0; i < ndim; i++) {
+    const unsigned char *p = hdr + 4 + 4 * i;
+    dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                        (uint32_t)p[2] << 8 | p[3]);
+    if (dims[i] <= 0 || dims[i] > INT32_MAX) {
+      err = rs_error(RS_EDATA,
+                     "%s: dimension %d is %lld (expected a size between 1 and "
+                     "2^31-1)",
+                     path, i, (long long)dims[i]);
+      goto done;
+    }
+    if (i > 0) itemsize *= dims[i];
+  }
+  int64_t n = dims[0];
+  if (itemsize > INT32_MAX || n > INT64_MAX / itemsize) {
+    err = rs_error(RS_EDATA, "%s: %lld items of %lld bytes is too large "
+                   "(expected a plausible IDX header)",
+                   path, (long long)n, (long long)itemsize);
+    goto done;
+  }
+  size_t total = (size_t)(n * itemsize), have = 0, cap = 0;
+  while (have < total) {
+    size_t want = total - have;
+    if (want > RS__IDX_CHUNK) want = RS__IDX_CHUNK;
+    if (have + want > cap) {
+      size_t ncap = cap ? cap * 2 : want;
+      if (ncap < have + want) ncap = have + want;
+      if (ncap > total) ncap = total;
+      unsigned char *nd = realloc(data, ncap);
+      if (nd == NULL) {
+        err = rs_error(RS_ENOMEM, "%s: out of memory reading %zu bytes", path,
+                       total);
+        goto done;
+      }
+      data = nd;
+      cap = ncap;
+    }
+    got = rs__gz_read(f, data + have, want);
+    if (got < 0 || (size_t)got < want) {
+      if (got > 0) have += (size_t)got;
+      err = rs_error(RS_EDATA,
+                     "%s: truncated data: %zu of %zu bytes after the header, "
+                     "%s (expected %lld items of %lld bytes)",
+                     path, have, total, rs__gz_detail(f), (long long)n,
+                     (long long)itemsize);
+      goto done;
+    }
+    have += (size_t)got;
+  }
+  unsigned char extra;
+  got = rs__gz_read(f, &extra, 1);
+  if (got != 0) {
+    err = rs_error(RS_EDATA,
+                   "%s: %s after %lld items (expected exactly %lld x %lld data "
+                   "bytes after the header)",
+                   path, got < 0 ? rs__gz_detail(f) : "trailing bytes",
+                   (long long)n, (long long)n, (long long)itemsize);
+    goto done;
+  }
+  *n_out = n;
+  *itemsize_out = itemsize;
+  *bytes_out = data;
+  data = NULL;
+done:
+  free(data);
+  gzclose_r(f);
+  return err;
+}
+
+static int rs__idx_open(const char *path, struct stat *st, int *fd_out) {
+  if (path == NULL || path[0] == '\0')
+    return rs_error(RS_EDATA, "(empty path): cannot open (expected an IDX file name)");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return rs_error(RS_EDATA, "%s: cannot open: %s (expected a readable IDX file)",
+                    path, strerror(errno));
+  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return rs_error(RS_EDATA, "%s: not a regular file (expected an IDX file)",
+                    path);
+  }
+  *fd_out = fd;
+  return RS_OK;
+}
+
+int rs_idx_read(const char *path, int expect_ndim, int64_t *n, int64_t *itemsize,
+                unsigned char **bytes) {
+  RS_ASSERT(expect_ndim >= 1 && expect_ndim <= RS__IDX_MAX_DIMS);
+  struct stat st;
+  int fd = -1;
+  RS_CALL(rs__idx_open(path, &st, &fd));
+  RS_CALL(rs__idx_read_fd(path, fd, expect_ndim, n, itemsize, bytes));
+  return RS_OK;
+}
+
+/* ---- cache: a handful of entries, replaced only when the file under a
+ * path changes; the engine reads at most four files (train and held-out
+ * images and labels), so a small fixed table suffices. ---- */
+#define RS__IDX_CACHE 8
+
+typedef struct {
+  char path[RS_PATH_MAX];
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  int ndim;
+  rs__idx_buf *buf; /* holds one reference */
+} rs__idx_entry;
+
+static rs__idx_entry rs__cache[RS__IDX_CACHE];
+static pthread_mutex_t rs__cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int rs__same_file(const rs__idx_entry *e, const struct stat *st) {
+  return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+         e->mtime.tv_sec == st->st_mtim.tv_sec &&
+         e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Drops one reference; the caller holds the lock. */
+static void rs__idx_unref(rs__idx_buf *b) {
+  if (b != NULL && --b->refs == 0) {
+    free(b->bytes);
+    free(b);
+  }
+}
+
+void rs__idx_put(rs__idx_buf **b) {
+  if (b == NULL || *b == NULL) return;
+  pthread_mutex_lock(&rs__cache_lock);
+  rs__idx_unref(*b);
+  pthread_mutex_unlock(&rs__cache_lock);
+  *b = NULL;
+}
+
+int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
+  RS_ASSERT(expect_ndim >= 1 && expect_ndim <= RS__IDX_MAX_DIMS);
+  *out = NULL;
+  struct stat st;
+  int fd = -1;
+  RS_CALL(rs__idx_open(path, &st, &fd));
+  size_t plen = strlen(path);
+
+  pthread_mutex_lock(&rs__cache_lock);
+  for (int i = 0; i < RS__IDX_CACHE; i++) {
+    rs__idx_entry *e = &rs__cache[i];
+    if (e->buf && e->ndim == expect_ndim && strcmp(e->path, path) == 0 &&
+        rs__same_file(e, &st)) {
+      e->buf->refs++;
+      *out = e->buf;
+      pthread_mutex_unlock(&rs__cache_lock);
+      close(fd);
+      return RS_OK;
+    }
+  }
+  pthread_mutex_unlock(&rs__cache_lock);
+
+  rs__idx_buf *b = calloc(1, sizeof *b);
+  if (b == NULL) {
+    close(fd);
+    return rs_error(RS_ENOMEM, "%s: out of memory", path);
+  }
+  /* Decode outside the lock; two threads may both decode one file, which
+   * costs time but never correctness. */
+  int err = rs__idx_read_fd(path, fd, expect_ndim, &b->n, &b->itemsize, &b->bytes);
+  if (err != RS_OK) {
+    free(b);
+    rs__error_trace(__FILE__, __LINE__, __func__);
+    return err;
+  }
+  b->refs = 1;
+  *out = b;
+  if (plen >= RS_PATH_MAX) return RS_OK; /* usable, just not cached */
+
+  pthread_mutex_lock(&rs__cache_lock);
+  int slot = -1;
+  for (int i = 0; i < RS__IDX_CACHE; i++) {
+    rs__idx_entry *e = &rs__cache[i];
+    if (e->buf && e->ndim == expect_ndim && strcmp(e->path, path) == 0) {
+      if (rs__same_file(e, &st)) { /* another thread got here first */
+        slot = -2;
+        break;
+      }
+      rs__idx_unref(e->buf); /* the file under this path changed */
+      e->buf = NULL;
+    }
+    if (e->buf == NULL && slot == -1) slot = i;
+  }
+  if (slot >= 0) {
+    rs__idx_entry *e = &rs__cache[slot];
+    memcpy(e->path, path, plen + 1);
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    e->size = st.st_size;
+    e->mtime = st.st_mtim;
+    e->ndim = expect_ndim;
+    e->buf = b;
+    b->refs++;
+  }
+  pthread_mutex_unlock(&rs__cache_lock);
+  return RS_OK;
+}
+
+void rs_data_cache_clear(void) {
+  pthread_mutex_lock(&rs__cache_lock);
+  for (int i = 0; i < RS__IDX_CACHE; i++) {
+    rs__idx_unref(rs__cache[i].buf);
+    rs__cache[i].buf = NULL;
+  }
+  pthread_mutex_unlock(&rs__cache_lock);
+}
