@@ -1,0 +1,144 @@
+/* One run's configuration: defaults (read from the key table's default
+ * texts, so the documented defaults are the applied ones), checkpoint
+ * schedules, the loss resolution and the layer sizes the plan assumes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_internal.h"
+#include "ranksweep/rs_error.h"
+
+/* Default texts are a scalar, a quoted string or a flow list of scalars. */
+static void apply_default(const rs__key *k, rs_config *c) {
+  char err[512], text[RS_PATH_MAX];
+  const char *d = k->def;
+  bool ok;
+  if (d[0] == '[') {
+    char buf[256];
+    const char *items[RS_MAX_CKPTS];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", d + 1);
+    char *close = strchr(buf, ']');
+    RS_ASSERT(close);
+    *close = '\0';
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save))
+      items[n++] = tok;
+    ok = rs__key_set_list(k, items, n, c, err, sizeof err, NULL);
+  } else {
+    size_t len = strlen(d);
+    if (len >= 2 && d[0] == '"' && d[len - 1] == '"') {
+      memcpy(text, d + 1, len - 2);
+      text[len - 2] = '\0';
+    } else {
+      snprintf(text, sizeof text, "%s", d);
+    }
+    ok = rs__key_set_scalar(k, text, c, err, sizeof err);
+  }
+  if (!ok) fprintf(stderr, "ranksweep: default of %s: %s\n", k->key, err);
+  RS_ASSERT(ok);
+}
+
+void rs_config_defaults(rs_config *c) {
+  memset(c, 0, sizeof *c);
+  for (int i = 0; i < rs__nkeys; i++) apply_default(&rs__keys[i], c);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Appends v unless it repeats the previous value (inputs are ascending). */
+static void push(int64_t v, int64_t *steps, int cap, int *n, int64_t *last) {
+  if (*n > 0 && v == *last) return;
+  if (*n < cap) steps[*n] = v;
+  *last = v;
+  (*n)++;
+}
+
+int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap) {
+  int64_t total = c->train.steps, last = 0;
+  int n = 0;
+  RS_ASSERT(total >= 1);
+  switch (c->measure.schedule) {
+  case RS_CKPT_LOG: {
+    /* numpy: logspace(0, log10(T), P) = 10 ** (i * (log10(T) / (P-1))), the
+     * last exponent set to log10(T) exactly; .astype(int) truncates. The
+     * values ascend, so uniqueness only needs the previous value. */
+    int p = c->measure.log_points;
+    double stop = log10((double)total);
+    double step = p > 1 ? stop / (p - 1) : 0.0;
+    push(0, steps, cap, &n, &last);
+    for (int i = 0; i < p; i++) {
+      double y = (p > 1 && i == p - 1) ? stop : (double)i * step;
+      int64_t v = (int64_t)pow(10.0, y);
+      /* 10**log10(T) can round to T-1: the last point is T exactly. */
+      if (i == p - 1 || v > total) v = total;
+      push(v, steps, cap, &n, &last);
+    }
+    break;
+  }
+  case RS_CKPT_LINEAR: {
+    int64_t every = c->measure.every;
+    RS_ASSERT(every >= 1);
+    for (int64_t s = 0; s < total; s += every) push(s, steps, cap, &n, &last);
+    push(total, steps, cap, &n, &last);
+    break;
+  }
+  case RS_CKPT_LIST: {
+    int64_t all[RS_MAX_CKPTS + 2];
+    int m = 0;
+    all[m++] = 0;
+    for (int i = 0; i < c->measure.nlist; i++) all[m++] = c->measure.list[i];
+    all[m++] = total;
+    qsort(all, (size_t)m, sizeof all[0], cmp_i64);
+    for (int i = 0; i < m; i++) push(all[i], steps, cap, &n, &last);
+    break;
+  }
+  }
+  return n;
+}
+
+rs_loss rs_config_loss(const rs_config *c) {
+  if (c->train.loss != RS_LOSS_AUTO) return c->train.loss;
+  switch (c->data.kind) {
+  case RS_DATA_GAUSSIAN_MIXTURE:
+  case RS_DATA_IDX: return RS_LOSS_CROSS_ENTROPY;
+  case RS_DATA_TEACHER:
+  case RS_DATA_GAUSSIAN_IB: return RS_LOSS_MSE;
+  }
+  return RS_LOSS_MSE;
+}
+
+static int output_dim(const rs_config *c) {
+  switch (c->data.kind) {
+  case RS_DATA_GAUSSIAN_MIXTURE: return c->data.classes;
+  case RS_DATA_TEACHER: return c->data.outputs;
+  case RS_DATA_GAUSSIAN_IB: return c->data.nrho;
+  case RS_DATA_IDX: return 10;
+  }
+  return 1;
+}
+
+int rs__config_measured(const rs_config *c, int *d0, int *widths) {
+  *d0 = c->data.kind == RS_DATA_IDX ? 28 * 28 : c->data.dim;
+  int n = 0;
+  for (int i = 0; i < c->model.nwidths; i++) widths[n++] = c->model.widths[i];
+  if (c->model.kind == RS_MODEL_VIB) widths[n++] = c->model.latent; /* the mean head */
+  return n;
+}
+
+int64_t rs__config_nparams(const rs_config *c) {
+  int64_t p = 0, in = c->data.kind == RS_DATA_IDX ? 28 * 28 : c->data.dim;
+  for (int i = 0; i < c->model.nwidths; i++) {
+    p += in * c->model.widths[i] + c->model.widths[i];
+    in = c->model.widths[i];
+  }
+  if (c->model.kind == RS_MODEL_VIB) {
+    int64_t k = c->model.latent;
+    p += in * 2 * k + 2 * k; /* mean and scale heads */
+    in = k;
+  }
+  return p + in * output_dim(c) + output_dim(c);
+}

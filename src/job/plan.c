@@ -1,0 +1,143 @@
+/* What a job will cost before it runs (`ranksweep plan`), and the key
+ * reference generated from the key table (docs/jobfile.md is checked against
+ * it by a test, so the documentation cannot drift from the parser). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_internal.h"
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_job.h"
+
+/* Stated in the plan's output; rough single-core rates of this machine kind. */
+#define RS__TRAIN_FLOPS_F32 30e9
+#define RS__TRAIN_FLOPS_F64 15e9
+#define RS__MEASURE_FLOPS 5e9
+
+static void human_time(double s, char *buf, size_t len) {
+  if (s < 120)
+    snprintf(buf, len, "%.1f s", s);
+  else if (s < 7200)
+    snprintf(buf, len, "%.1f min", s / 60);
+  else if (s < 3 * 86400)
+    snprintf(buf, len, "%.1f h", s / 3600);
+  else
+    snprintf(buf, len, "%.1f days", s / 86400);
+}
+
+/* FLOPs of one evaluation point's measurement: forming every measured
+ * layer's Jacobian (J_l = W_l D J_{l-1}) and its SVD. */
+static double point_flops(const rs_config *c, int *nlayers) {
+  int d0, w[RS_MAX_LAYERS + 1];
+  int L = rs__config_measured(c, &d0, w);
+  double f = 0;
+  for (int l = 0; l < L; l++) {
+    double n = w[l], m = n < d0 ? n : d0;
+    if (l > 0) f += 2.0 * n * w[l - 1] * d0;
+    f += 4.0 * n * d0 * m;
+  }
+  *nlayers = L;
+  return f;
+}
+
+int rs_job_plan_print(const rs_job *job, FILE *out) {
+  int R = rs_job_nruns(job), A = rs_job_naxes(job);
+  size_t wname = strlen("name");
+  int *wax = calloc((size_t)(A > 0 ? A : 1), sizeof(int));
+  if (!wax) return rs_error(RS_ENOMEM, "out of memory");
+  for (int r = 0; r < R; r++) {
+    size_t n = strlen(rs_job_run_name(job, r));
+    if (n > wname) wname = n;
+    for (int a = 0; a < A; a++) {
+      int v = (int)strlen(rs_job_run_value(job, r, a));
+      if (v > wax[a]) wax[a] = v;
+    }
+  }
+  for (int a = 0; a < A; a++) {
+    int k = (int)strlen(rs_job_axis_key(job, a));
+    if (k > wax[a]) wax[a] = k;
+  }
+  fprintf(out, "job     %s\norigin  %s\nsha256  %s\n\n", rs_job_name(job), rs_job_origin(job),
+          rs_job_hash(job));
+  fprintf(out, "%5s  %-*s", "index", (int)wname, "name");
+  for (int a = 0; a < A; a++) fprintf(out, "  %-*s", wax[a], rs_job_axis_key(job, a));
+  fputc('\n', out);
+
+  double steps = 0, ckpts = 0, svds = 0, train_s = 0, measure_s = 0;
+  int64_t pmin = INT64_MAX, pmax = 0;
+  for (int r = 0; r < R; r++) {
+    fprintf(out, "%5d  %-*s", r, (int)wname, rs_job_run_name(job, r));
+    for (int a = 0; a < A; a++) fprintf(out, "  %-*s", wax[a], rs_job_run_value(job, r, a));
+    fputc('\n', out);
+    const rs_config *c = rs_job_run(job, r);
+    if (!c) {
+      free(wax);
+      return rs_error(RS_ENOMEM, "out of memory");
+    }
+    int64_t np = rs__config_nparams(c);
+    if (np < pmin) pmin = np;
+    if (np > pmax) pmax = np;
+    int nck = rs_config_checkpoints(c, NULL, 0), nl;
+    double pf = point_flops(c, &nl);
+    steps += (double)c->train.steps;
+    ckpts += nck;
+    svds += (double)nck * c->measure.points * nl;
+    train_s += 6.0 * (double)np * c->train.batch * (double)c->train.steps /
+               (c->train.precision == RS_PREC_FLOAT64 ? RS__TRAIN_FLOPS_F64 : RS__TRAIN_FLOPS_F32);
+    measure_s += pf * nck * c->measure.points / RS__MEASURE_FLOPS;
+  }
+  free(wax);
+  char tt[32], tm[32], tsum[32];
+  human_time(train_s, tt, sizeof tt);
+  human_time(measure_s, tm, sizeof tm);
+  human_time(train_s + measure_s, tsum, sizeof tsum);
+  fprintf(out, "\ntotals\n");
+  fprintf(out, "  runs                 %d\n", R);
+  fprintf(out, "  training steps       %.0f\n", steps);
+  fprintf(out, "  checkpoints          %.0f (including step 0 and the last step of each run)\n",
+          ckpts);
+  fprintf(out, "  Jacobian SVDs        %.0f (checkpoints x points x measured layers)\n", svds);
+  if (pmin == pmax)
+    fprintf(out, "  parameters per run   %" PRId64 "\n", pmin);
+  else
+    fprintf(out, "  parameters per run   %" PRId64 " to %" PRId64 "\n", pmin, pmax);
+  fprintf(out, "  time on one core     %s (training %s, measurement %s)\n", tsum, tt, tm);
+  fprintf(out,
+          "assumptions: a training step costs 6 x parameters x batch FLOPs at %.0f GFLOP/s "
+          "(float32) or %.0f GFLOP/s (float64); measuring one point costs, per layer, "
+          "2 x n_l x n_(l-1) x d0 FLOPs to form the Jacobian and 4 x n_l x d0 x min(n_l, d0) "
+          "for its SVD, at %.0f GFLOP/s; data, I/O and communication are ignored; idx input "
+          "is taken as 784 pixels and 10 classes.\n",
+          RS__TRAIN_FLOPS_F32 / 1e9, RS__TRAIN_FLOPS_F64 / 1e9, RS__MEASURE_FLOPS / 1e9);
+  return ferror(out) ? rs_error(RS_EIO, "cannot write the plan") : RS_OK;
+}
+
+/* Markdown cells: a '|' would end the cell. */
+static void cell(FILE *out, const char *s, bool code) {
+  fputs(code ? " `" : " ", out);
+  for (; *s; s++) {
+    if (*s == '|') fputc('\\', out);
+    fputc(*s, out);
+  }
+  fputs(code ? "` |" : " |", out);
+}
+
+int rs_job_describe_keys(FILE *out) {
+  fprintf(out, "| Key | Type | Default | Allowed | Meaning |\n|---|---|---|---|---|\n");
+  for (int i = 0; i < rs__nkeys; i++) {
+    const rs__key *k = &rs__keys[i];
+    char allowed[512];
+    rs__key_allowed(k, allowed, sizeof allowed);
+    if (k->no_grid) snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed),
+                             "%s(not a grid axis)", allowed[0] ? " " : "");
+    fputc('|', out);
+    cell(out, k->key, true);
+    cell(out, rs__key_type_name(k), false);
+    cell(out, k->def, true);
+    cell(out, allowed, false);
+    cell(out, k->doc, false);
+    fputc('\n', out);
+  }
+  return ferror(out) ? rs_error(RS_EIO, "cannot write the key reference") : RS_OK;
+}
