@@ -26,6 +26,8 @@ typedef struct {
   void *G[2];                 /* backward ping-pong, cap x max width */
   int *lab;
   void *Y;
+  float *xtrain32; /* float32 training: the inputs rounded once, so a batch
+                      gather is a row copy of half the bytes */
 } rs__mlp;
 
 #define REAL float
@@ -75,6 +77,7 @@ static void mlp_destroy(rs__model *base) {
   free(m->G[1]);
   free(m->lab);
   free(m->Y);
+  free(m->xtrain32);
   free(m);
 }
 
@@ -215,6 +218,13 @@ int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   m->G[1] = calloc((size_t)batch_cap * (size_t)maxw, es);
   m->lab = calloc((size_t)batch_cap, sizeof(int));
   m->Y = calloc((size_t)batch_cap * (size_t)m->sizes[m->L], es);
+  if (m->base.prec == RS_PREC_FLOAT32) {
+    size_t nx = (size_t)data->ntrain * (size_t)data->dim;
+    m->xtrain32 = malloc(nx * sizeof(float));
+    ok = ok && m->xtrain32;
+    if (m->xtrain32)
+      for (size_t i = 0; i < nx; i++) m->xtrain32[i] = (float)data->xtrain[i];
+  }
   if (!ok || !m->G[0] || !m->G[1] || !m->lab || !m->Y) {
     mlp_destroy(&m->base);
     return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");

@@ -7,11 +7,11 @@ static void S(gather)(rs__mlp *m, const int64_t *idx, int nb) {
   const rs_dataset *d = m->data;
   int din = m->sizes[0], K = m->sizes[m->L];
   REAL *restrict x = m->A[0];
-  for (int i = 0; i < nb; i++) {
-    const double *src = d->xtrain + (size_t)idx[i] * (size_t)din;
-    REAL *dst = x + (size_t)i * (size_t)din;
-    for (int j = 0; j < din; j++) dst[j] = (REAL)src[j];
-  }
+  const REAL *xs = sizeof(REAL) == sizeof(float) ? (const REAL *)(const void *)m->xtrain32
+                                                 : (const REAL *)(const void *)d->xtrain;
+  for (int i = 0; i < nb; i++)
+    memcpy(x + (size_t)i * (size_t)din, xs + (size_t)idx[i] * (size_t)din,
+           (size_t)din * sizeof(REAL));
   if (m->loss == RS_LOSS_CROSS_ENTROPY) {
     for (int i = 0; i < nb; i++) m->lab[i] = d->ltrain[idx[i]];
   } else {

@@ -112,18 +112,27 @@ void rs__optim_update(rs__optim *o, void *params, const void *grad,
   double bc2 = 1.0 - pow(o->beta2, step);
   double step_size = o->lr_t / bc1;
   double bc2s = sqrt(bc2);
-  bool adamw = o->kind == RS_OPT_ADAMW;
-  double decay = adamw ? 1.0 - o->lr_t * wd : 1.0;
-  double l2 = adamw ? 0.0 : wd;
-  if (f32)
-    adam_f32((float *)params + off, (const float *)grad + off,
-             (float *)o->m + off, (float *)o->v + off, n, (float)decay,
-             (float)l2, (float)o->beta1, (float)(1.0 - o->beta1),
-             (float)o->beta2, (float)(1.0 - o->beta2), (float)-step_size,
-             (float)bc2s, (float)o->eps);
-  else
-    adam_f64((double *)params + off, (const double *)grad + off,
-             (double *)o->m + off, (double *)o->v + off, n, decay, l2,
-             o->beta1, 1.0 - o->beta1, o->beta2, 1.0 - o->beta2, -step_size,
-             bc2s, o->eps);
+  double negstep = -step_size * bc2s, eps = o->eps * bc2s;
+  if (o->kind == RS_OPT_ADAMW) {
+    double decay = 1.0 - o->lr_t * wd;
+    if (f32)
+      adamw_f32((float *)params + off, (const float *)grad + off,
+                (float *)o->m + off, (float *)o->v + off, n, (float)decay,
+                (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2,
+                (float)(1.0 - o->beta2), (float)negstep, (float)eps);
+    else
+      adamw_f64((double *)params + off, (const double *)grad + off,
+                (double *)o->m + off, (double *)o->v + off, n, decay, o->beta1,
+                1.0 - o->beta1, o->beta2, 1.0 - o->beta2, negstep, eps);
+  } else {
+    if (f32)
+      adam_f32((float *)params + off, (const float *)grad + off,
+               (float *)o->m + off, (float *)o->v + off, n, (float)wd,
+               (float)o->beta1, (float)(1.0 - o->beta1), (float)o->beta2,
+               (float)(1.0 - o->beta2), (float)negstep, (float)eps);
+    else
+      adam_f64((double *)params + off, (const double *)grad + off,
+               (double *)o->m + off, (double *)o->v + off, n, wd, o->beta1,
+               1.0 - o->beta1, o->beta2, 1.0 - o->beta2, negstep, eps);
+  }
 }

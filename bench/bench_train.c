@@ -1,0 +1,92 @@
+/* Training-step benchmark on the paper's MNIST shape (784-200-200-200-200-10,
+ * ReLU, batch 64, AdamW): time per full step against the floor, the same
+ * BLAS calls the step makes, timed alone on the same buffers.
+ * Usage: bench_train [threads=1] [steps=2000] [float32|float64] */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_model.h"
+#include "src/model/model_internal.h"
+#include "tests/model/model_fixture.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  int steps = argc > 2 ? atoi(argv[2]) : 2000;
+  bool f64 = argc > 3 && strcmp(argv[3], "float64") == 0;
+  if (threads < 1 || steps < 10) {
+    fprintf(stderr, "usage: bench_train [threads>=1] [steps>=10] [float32|float64]\n");
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+  const int widths[4] = {200, 200, 200, 200};
+  rs_config c;
+  fixture_config(&c, 4, widths);
+  c.train.optimizer = RS_OPT_ADAMW;
+  c.train.lr = 1e-4;
+  c.train.weight_decay = 0.01;
+  c.train.batch = 64;
+  c.train.steps = 1000000;
+  c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+  rs_dataset *d = fixture_data(1, 1000, 784, 10, 0, 1.0);
+  rs_trainer *t;
+  int rc = rs_trainer_create(&c, d, &t);
+  if (rc != RS_OK) {
+    rs_error_print(rc);
+    return 1;
+  }
+  bool div;
+  int64_t done = 0;
+  done += 200;
+  rs_trainer_run_to(t, done, &div); /* warm-up */
+  for (int i = 0; i < 200; i++) rs__trainer_gemm_only(t);
+  /* Alternate rounds so both measurements see the same machine state. */
+  enum { ROUNDS = 7 };
+  double step_t[ROUNDS], floor_t[ROUNDS];
+  int per = steps / ROUNDS > 0 ? steps / ROUNDS : 1;
+  for (int r = 0; r < ROUNDS; r++) {
+    double t0 = now();
+    done += per;
+    rs_trainer_run_to(t, done, &div);
+    double t1 = now();
+    for (int i = 0; i < per; i++) rs__trainer_gemm_only(t);
+    double t2 = now();
+    step_t[r] = (t1 - t0) / per;
+    floor_t[r] = (t2 - t1) / per;
+  }
+  if (div) {
+    fprintf(stderr, "bench_train: training diverged\n");
+    return 1;
+  }
+  qsort(step_t, ROUNDS, sizeof(double), cmp);
+  qsort(floor_t, ROUNDS, sizeof(double), cmp);
+  double st = step_t[ROUNDS / 2], ft = floor_t[ROUNDS / 2];
+  const char *core = getenv("OPENBLAS_CORETYPE");
+  printf("ranksweep train step: 784-200x4-10 relu batch 64 adamw %s\n",
+         f64 ? "float64" : "float32");
+  printf("threads %d\n", threads);
+  printf("openblas_get_config %s\n", openblas_get_config());
+  printf("openblas_get_corename %s\n", openblas_get_corename());
+  printf("OPENBLAS_CORETYPE %s\n", core ? core : "(unset)");
+  printf("step_ms %.4f\n", 1e3 * st);
+  printf("floor_ms %.4f\n", 1e3 * ft);
+  printf("ratio_step_over_floor %.3f\n", st / ft);
+  printf("final_loss %.6f\n", rs_trainer_last_loss(t));
+  rs_trainer_destroy(&t);
+  fixture_data_free(&d);
+  return 0;
+}

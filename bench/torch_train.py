@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""PyTorch reference for bench_train: one training step of the paper's MNIST
+shape (784-200-200-200-200-10, ReLU, batch 64, AdamW with weight decay on the
+weights only, float32), and the floor of the same matrix products in torch.
+
+Usage: OPENBLAS_NUM_THREADS=1 torch_train.py [threads=1] [steps=2000]
+"""
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    sizes = [784, 200, 200, 200, 200, 10]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01},
+                             {"params": biases, "weight_decay": 0.0}], lr=1e-4)
+    n, batch = 1000, 64
+    X = torch.randn(n, 784)
+    Y = torch.randint(0, 10, (n,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(k):
+        idx = perms[k % len(perms)]
+        x, y = X[idx], Y[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    perms = [torch.randperm(n)[:batch] for _ in range(15)]
+
+    # The matrix products of one step: forward x W^T, backward G^T A (all
+    # layers) and G W (all but the first layer).
+    ws = [l.weight.detach().clone() for l in model if isinstance(l, torch.nn.Linear)]
+    acts = [torch.randn(batch, s) for s in sizes]
+    outs = [torch.empty(batch, s) for s in sizes]
+    dws = [torch.empty_like(w) for w in ws]
+
+    def floor():
+        for i, w in enumerate(ws):
+            torch.mm(acts[i], w.t(), out=outs[i + 1])
+        for i in reversed(range(len(ws))):
+            torch.mm(acts[i + 1].t(), acts[i], out=dws[i])
+            if i > 0:
+                torch.mm(acts[i + 1], ws[i], out=outs[i])
+
+    for k in range(200):
+        step(k)
+        floor()
+    rounds = 7
+    per = max(steps // rounds, 1)
+    st, ft = [], []
+    k = 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(per):
+            loss = step(k)
+            k += 1
+        t1 = time.perf_counter()
+        for _ in range(per):
+            floor()
+        t2 = time.perf_counter()
+        st.append((t1 - t0) / per)
+        ft.append((t2 - t1) / per)
+    s, f = statistics.median(st), statistics.median(ft)
+    print("torch train step: 784-200x4-10 relu batch 64 adamw float32")
+    print("torch", torch.__version__)
+    print("threads", torch.get_num_threads())
+    print("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "(unset)"))
+    print("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
+    print("step_ms %.4f" % (1e3 * s))
+    print("floor_ms %.4f" % (1e3 * f))
+    print("ratio_step_over_floor %.3f" % (s / f))
+    print("final_loss %.6f" % float(loss))
+
+
+if __name__ == "__main__":
+    main()
