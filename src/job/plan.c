@@ -60,15 +60,18 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
   }
   fprintf(out, "job     %s\norigin  %s\nsha256  %s\n\n", rs_job_name(job), rs_job_origin(job),
           rs_job_hash(job));
-  fprintf(out, "%5s  %-*s", "index", (int)wname, "name");
-  for (int a = 0; a < A; a++) fprintf(out, "  %-*s", wax[a], rs_job_axis_key(job, a));
+  /* The last column is not padded: no trailing blanks. */
+  fprintf(out, "%5s  %-*s", "index", A ? (int)wname : 0, "name");
+  for (int a = 0; a < A; a++)
+    fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_axis_key(job, a));
   fputc('\n', out);
 
   double steps = 0, ckpts = 0, svds = 0, train_s = 0, measure_s = 0;
   int64_t pmin = INT64_MAX, pmax = 0;
   for (int r = 0; r < R; r++) {
-    fprintf(out, "%5d  %-*s", r, (int)wname, rs_job_run_name(job, r));
-    for (int a = 0; a < A; a++) fprintf(out, "  %-*s", wax[a], rs_job_run_value(job, r, a));
+    fprintf(out, "%5d  %-*s", r, A ? (int)wname : 0, rs_job_run_name(job, r));
+    for (int a = 0; a < A; a++)
+      fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_run_value(job, r, a));
     fputc('\n', out);
     const rs_config *c = rs_job_run(job, r);
     if (!c) {
@@ -104,11 +107,13 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     fprintf(out, "  parameters per run   %" PRId64 " to %" PRId64 "\n", pmin, pmax);
   fprintf(out, "  time on one core     %s (training %s, measurement %s)\n", tsum, tt, tm);
   fprintf(out,
-          "assumptions: a training step costs 6 x parameters x batch FLOPs at %.0f GFLOP/s "
-          "(float32) or %.0f GFLOP/s (float64); measuring one point costs, per layer, "
-          "2 x n_l x n_(l-1) x d0 FLOPs to form the Jacobian and 4 x n_l x d0 x min(n_l, d0) "
-          "for its SVD, at %.0f GFLOP/s; data, I/O and communication are ignored; idx input "
-          "is taken as 784 pixels and 10 classes.\n",
+          "assumptions (rough; small networks run well below these rates):\n"
+          "  training: 6 x parameters x batch FLOPs per step, at %.0f GFLOP/s in float32 or\n"
+          "    %.0f GFLOP/s in float64;\n"
+          "  measurement, per point and measured layer l: 2 x n_l x n_(l-1) x d0 FLOPs to form\n"
+          "    the Jacobian and 4 x n_l x d0 x min(n_l, d0) for its SVD, at %.0f GFLOP/s;\n"
+          "  data, I/O and communication are ignored; idx input is taken as 784 pixels and\n"
+          "    10 classes.\n",
           RS__TRAIN_FLOPS_F32 / 1e9, RS__TRAIN_FLOPS_F64 / 1e9, RS__MEASURE_FLOPS / 1e9);
   return ferror(out) ? rs_error(RS_EIO, "cannot write the plan") : RS_OK;
 }
