@@ -71,8 +71,8 @@ static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
   unsigned char hdr[4 + 4 * RS__IDX_MAX_DIMS];
   int64_t got = rs__gz_read(f, hdr, 4);
   if (got < 0) {
-    err = rs_error(RS_EDATA, "%s: %s (expected a gzip or raw IDX file)", path,
-                   rs__gz_detail(f));
+    err = rs_error(RS_EDATA, "%s: corrupt gzip data: %s (expected a gzip or raw "
+                   "IDX file)", path, rs__gz_detail(f));
     goto done;
   }
   if (got < 4) {
@@ -152,8 +152,15 @@ static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
       cap = ncap;
     }
     got = rs__gz_read(f, data + have, want);
-    if (got < 0 || (size_t)got < want) {
-      if (got > 0) have += (size_t)got;
+    if (got < 0) {
+      err = rs_error(RS_EDATA,
+                     "%s: corrupt gzip data after %zu of %zu data bytes: %s "
+                     "(expected a readable gzip stream)",
+                     path, have, total, rs__gz_detail(f));
+      goto done;
+    }
+    if ((size_t)got < want) {
+      have += (size_t)got;
       err = rs_error(RS_EDATA,
                      "%s: truncated data: %zu of %zu bytes after the header, "
                      "%s (expected %lld items of %lld bytes)",
@@ -169,7 +176,7 @@ static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
     err = rs_error(RS_EDATA,
                    "%s: %s after %lld items (expected exactly %lld x %lld data "
                    "bytes after the header)",
-                   path, got < 0 ? rs__gz_detail(f) : "trailing bytes",
+                   path, got < 0 ? "corrupt gzip data" : "trailing bytes",
                    (long long)n, (long long)n, (long long)itemsize);
     goto done;
   }

@@ -684,6 +684,10 @@ START_TEST(idx_bad_files) {
     ck_assert(len > 200);
     write_bytes("cut.gz", buf, len / 2);
     expect_idx_error("cut.gz", 3, "truncated");
+    /* Corrupt deflate data after an intact gzip header. */
+    for (size_t i = 10; i < len; i++) buf[i] = 0xff;
+    write_bytes("corrupt.gz", buf, len);
+    expect_idx_error("corrupt.gz", 3, "corrupt gzip data");
   }
 
   /* Dataset-level checks. */
