@@ -1,0 +1,71 @@
+/* Distributed singular values of a large matrix (e.g. the centred
+ * representation matrix H of a layer over the full training set) with
+ * ScaLAPACK: a BLACS process grid, a block-cyclic matrix filled in place by
+ * each rank from a callback that computes GLOBAL rows, and pdgesvd.
+ * Uses MPI; the spectrum summaries themselves are pure numerics in rs_ib.h. */
+#ifndef RS_SPECTRUM_H
+#define RS_SPECTRUM_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#define RS_SPECTRUM_BLOCK 64 /* default block size (rows and columns) */
+
+/* ---- process grid ---- */
+typedef struct rs_pgrid rs_pgrid;
+
+/* The most nearly square nprow x npcol = nprocs with nprow >= npcol. */
+void rs_pgrid_shape(int nprocs, int *nprow, int *npcol);
+/* A BLACS grid over all ranks of comm (collective over comm). nprow = npcol = 0
+ * chooses rs_pgrid_shape(size); otherwise nprow * npcol must equal the size of
+ * comm (RS_EARG). Row-major rank order. */
+int rs_pgrid_create(MPI_Comm comm, int nprow, int npcol, rs_pgrid **out);
+/* Collective: every rank of the grid must call it. */
+void rs_pgrid_destroy(rs_pgrid **g);
+void rs_pgrid_info(const rs_pgrid *g, int *nprow, int *npcol, int *myrow, int *mycol);
+MPI_Comm rs_pgrid_comm(const rs_pgrid *g);
+
+/* ---- block-cyclic distributed matrix (column-major local storage) ---- */
+typedef struct rs_pmat rs_pmat;
+
+/* An M x N matrix on grid g with block size nb x nb (nb = 0: the default
+ * RS_SPECTRUM_BLOCK; pdgesvd wants square blocks). Zero-initialised.
+ * The grid must outlive the matrix. Collective over the grid. */
+int rs_pmat_create(rs_pgrid *g, int m, int n, int nb, rs_pmat **out);
+void rs_pmat_destroy(rs_pmat **a);
+void rs_pmat_size(const rs_pmat *a, int *m, int *n, int *nb);
+/* Local part: rows x cols, column-major with leading dimension ld >= 1. */
+double *rs_pmat_local(rs_pmat *a, int *rows, int *cols, int *ld);
+/* Global index of local row i (0-based) / local column j. */
+int rs_pmat_global_row(const rs_pmat *a, int i);
+int rs_pmat_global_col(const rs_pmat *a, int j);
+/* Bytes of matrix storage held by this rank. */
+size_t rs_pmat_local_bytes(const rs_pmat *a);
+
+/* Computes global rows row0 .. row0 + nrows - 1, all N columns, into out
+ * (nrows x N, row-major, leading dimension N). Returns RS_OK or an error. */
+typedef int (*rs_pmat_rows_fn)(void *ctx, int row0, int nrows, double *out);
+
+/* Each rank fills its own local entries by calling fn on the row blocks it
+ * owns (at most nb rows per call, rows ascending), never gathering the matrix.
+ * With npcol > 1 the ranks of one process row all compute the same rows and
+ * keep their own columns: prefer npcol = 1 when rows are expensive. Not
+ * collective, but an error on one rank is not seen by the others: callers
+ * should agree on success (e.g. MPI_Allreduce of the code) before the SVD. */
+int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx);
+/* Sets entry (i, j) on the rank that owns it; a no-op elsewhere. For tests. */
+void rs_pmat_set(rs_pmat *a, int i, int j, double v);
+/* Subtracts each column's mean over all M rows (collective), so that a
+ * representation matrix becomes the centred H. means (length N, may be NULL)
+ * receives the means on every rank. */
+int rs_pmat_center_columns(rs_pmat *a, double *means);
+/* Gathers the whole matrix to every rank as M x N row-major (collective; for
+ * tests and small matrices only). */
+int rs_pmat_gather(const rs_pmat *a, double *out);
+
+/* All min(M, N) singular values, descending, on every rank (collective), via
+ * pdgesvd with JOBU = JOBVT = 'N' after a workspace query. The content of a is
+ * destroyed. RS_ELAPACK (with the info value in the message) on failure. */
+int rs_pdsvd_values(rs_pmat *a, double *s);
+
+#endif

@@ -1,0 +1,269 @@
+/* Distributed singular values with ScaLAPACK: the BLACS grid, the
+ * block-cyclic matrix that each rank fills from a global-rows callback, column
+ * centring, and pdgesvd. No ScaLAPACK/BLACS C header ships, so the few entry
+ * points used are declared here (gfortran ABI: hidden string lengths last). */
+#include "ranksweep/rs_spectrum.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ranksweep/rs_error.h"
+
+void Cblacs_pinfo(int *mypnum, int *nprocs);
+void Cblacs_get(int icontxt, int what, int *val);
+void Cblacs_gridinit(int *icontxt, char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int icontxt, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int icontxt);
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc,
+            const int *nprocs);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
+               const int *irsrc, const int *icsrc, const int *ictxt, const int *lld,
+               int *info);
+void pdgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
+              const int *ia, const int *ja, const int *desca, double *s, double *u,
+              const int *iu, const int *ju, const int *descu, double *vt, const int *ivt,
+              const int *jvt, const int *descvt, double *work, const int *lwork, int *info,
+              size_t jobu_len, size_t jobvt_len);
+
+struct rs_pgrid {
+  MPI_Comm comm;
+  int handle; /* BLACS system handle of comm */
+  int ctxt;
+  int nprow, npcol, myrow, mycol;
+};
+
+struct rs_pmat {
+  rs_pgrid *g;
+  int m, n, nb;
+  int mloc, nloc, lld;
+  int desc[9];
+  double *a; /* lld x nloc, column-major */
+};
+
+void rs_pgrid_shape(int nprocs, int *nprow, int *npcol) {
+  int c = (int)floor(sqrt((double)nprocs));
+  while (c > 1 && nprocs % c) c--;
+  *npcol = c < 1 ? 1 : c;
+  *nprow = nprocs / *npcol;
+}
+
+int rs_pgrid_create(MPI_Comm comm, int nprow, int npcol, rs_pgrid **out) {
+  *out = NULL;
+  int size;
+  if (MPI_Comm_size(comm, &size) != MPI_SUCCESS) return rs_error(RS_EMPI, "MPI_Comm_size failed");
+  if (nprow == 0 && npcol == 0) rs_pgrid_shape(size, &nprow, &npcol);
+  if (nprow < 1 || npcol < 1 || nprow * npcol != size)
+    return rs_error(RS_EARG, "process grid %d x %d: expected nprow * npcol = %d ranks",
+                    nprow, npcol, size);
+  rs_pgrid *g = calloc(1, sizeof *g);
+  if (!g) return RS_ENOMEM;
+  int me, np;
+  Cblacs_pinfo(&me, &np); /* initialises BLACS on an already running MPI */
+  g->comm = comm;
+  g->handle = Csys2blacs_handle(comm);
+  g->ctxt = g->handle;
+  char order[] = "Row";
+  Cblacs_gridinit(&g->ctxt, order, nprow, npcol);
+  Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
+  RS_ASSERT(g->nprow == nprow && g->npcol == npcol && g->myrow >= 0 && g->mycol >= 0);
+  *out = g;
+  return RS_OK;
+}
+
+void rs_pgrid_destroy(rs_pgrid **g) {
+  if (!g || !*g) return;
+  Cblacs_gridexit((*g)->ctxt);
+  Cfree_blacs_system_handle((*g)->handle);
+  free(*g);
+  *g = NULL;
+}
+
+void rs_pgrid_info(const rs_pgrid *g, int *nprow, int *npcol, int *myrow, int *mycol) {
+  if (nprow) *nprow = g->nprow;
+  if (npcol) *npcol = g->npcol;
+  if (myrow) *myrow = g->myrow;
+  if (mycol) *mycol = g->mycol;
+}
+
+MPI_Comm rs_pgrid_comm(const rs_pgrid *g) { return g->comm; }
+
+int rs_pmat_create(rs_pgrid *g, int m, int n, int nb, rs_pmat **out) {
+  *out = NULL;
+  if (nb == 0) nb = RS_SPECTRUM_BLOCK;
+  if (m < 1 || n < 1 || nb < 1)
+    return rs_error(RS_EARG, "distributed matrix %d x %d, block %d: expected positive sizes",
+                    m, n, nb);
+  rs_pmat *a = calloc(1, sizeof *a);
+  if (!a) return RS_ENOMEM;
+  const int zero = 0;
+  a->g = g;
+  a->m = m;
+  a->n = n;
+  a->nb = nb;
+  a->mloc = numroc_(&m, &nb, &g->myrow, &zero, &g->nprow);
+  a->nloc = numroc_(&n, &nb, &g->mycol, &zero, &g->npcol);
+  a->lld = a->mloc > 1 ? a->mloc : 1;
+  int info;
+  descinit_(a->desc, &m, &n, &nb, &nb, &zero, &zero, &g->ctxt, &a->lld, &info);
+  if (info != 0) {
+    free(a);
+    return rs_error(RS_ELAPACK, "descinit failed (info %d)", info);
+  }
+  size_t count = (size_t)a->lld * (size_t)(a->nloc > 0 ? a->nloc : 1);
+  a->a = calloc(count, sizeof *a->a);
+  if (!a->a) {
+    free(a);
+    return rs_error(RS_ENOMEM, "distributed matrix %d x %d: cannot allocate %zu MB per rank",
+                    m, n, count * sizeof(double) >> 20);
+  }
+  *out = a;
+  return RS_OK;
+}
+
+void rs_pmat_destroy(rs_pmat **a) {
+  if (!a || !*a) return;
+  free((*a)->a);
+  free(*a);
+  *a = NULL;
+}
+
+void rs_pmat_size(const rs_pmat *a, int *m, int *n, int *nb) {
+  if (m) *m = a->m;
+  if (n) *n = a->n;
+  if (nb) *nb = a->nb;
+}
+
+double *rs_pmat_local(rs_pmat *a, int *rows, int *cols, int *ld) {
+  if (rows) *rows = a->mloc;
+  if (cols) *cols = a->nloc;
+  if (ld) *ld = a->lld;
+  return a->a;
+}
+
+/* Block-cyclic map with source process 0: local index -> global index. */
+static int rs__l2g(int l, int nb, int p, int np) {
+  return (l / nb) * np * nb + p * nb + l % nb;
+}
+
+int rs_pmat_global_row(const rs_pmat *a, int i) {
+  return rs__l2g(i, a->nb, a->g->myrow, a->g->nprow);
+}
+
+int rs_pmat_global_col(const rs_pmat *a, int j) {
+  return rs__l2g(j, a->nb, a->g->mycol, a->g->npcol);
+}
+
+size_t rs_pmat_local_bytes(const rs_pmat *a) {
+  return (size_t)a->lld * (size_t)a->nloc * sizeof(double);
+}
+
+int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx) {
+  if (a->mloc == 0 || a->nloc == 0) return RS_OK;
+  double *buf = malloc((size_t)a->nb * (size_t)a->n * sizeof *buf);
+  if (!buf) return RS_ENOMEM;
+  int err = RS_OK;
+  /* Local rows come in runs of nb that are contiguous globally. */
+  for (int l0 = 0; l0 < a->mloc && err == RS_OK; l0 += a->nb) {
+    int rows = a->mloc - l0 < a->nb ? a->mloc - l0 : a->nb;
+    int g0 = rs_pmat_global_row(a, l0);
+    err = fn(ctx, g0, rows, buf);
+    if (err != RS_OK) break;
+    for (int j = 0; j < a->nloc; j++) {
+      int gj = rs_pmat_global_col(a, j);
+      double *col = a->a + (size_t)j * a->lld + l0;
+      for (int i = 0; i < rows; i++) col[i] = buf[(size_t)i * a->n + gj];
+    }
+  }
+  free(buf);
+  if (err != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
+  return err;
+}
+
+void rs_pmat_set(rs_pmat *a, int i, int j, double v) {
+  int nb = a->nb;
+  if ((i / nb) % a->g->nprow != a->g->myrow || (j / nb) % a->g->npcol != a->g->mycol) return;
+  int li = (i / nb / a->g->nprow) * nb + i % nb;
+  int lj = (j / nb / a->g->npcol) * nb + j % nb;
+  a->a[(size_t)lj * a->lld + li] = v;
+}
+
+int rs_pmat_center_columns(rs_pmat *a, double *means) {
+  double *sum = calloc((size_t)a->n, sizeof *sum);
+  if (!sum) return RS_ENOMEM;
+  /* Each rank adds its local column sums at their global positions; one
+   * allreduce of N numbers then gives every column's total. */
+  for (int j = 0; j < a->nloc; j++) {
+    const double *col = a->a + (size_t)j * a->lld;
+    double s = 0.0;
+    for (int i = 0; i < a->mloc; i++) s += col[i];
+    sum[rs_pmat_global_col(a, j)] = s;
+  }
+  if (MPI_Allreduce(MPI_IN_PLACE, sum, a->n, MPI_DOUBLE, MPI_SUM, a->g->comm) != MPI_SUCCESS) {
+    free(sum);
+    return rs_error(RS_EMPI, "MPI_Allreduce of column sums failed");
+  }
+  for (int j = 0; j < a->n; j++) sum[j] /= (double)a->m;
+  for (int j = 0; j < a->nloc; j++) {
+    double mu = sum[rs_pmat_global_col(a, j)], *col = a->a + (size_t)j * a->lld;
+    for (int i = 0; i < a->mloc; i++) col[i] -= mu;
+  }
+  if (means) memcpy(means, sum, (size_t)a->n * sizeof *means);
+  free(sum);
+  return RS_OK;
+}
+
+int rs_pmat_gather(const rs_pmat *a, double *out) {
+  size_t total = (size_t)a->m * a->n;
+  memset(out, 0, total * sizeof *out);
+  for (int j = 0; j < a->nloc; j++) {
+    int gj = rs_pmat_global_col(a, j);
+    for (int i = 0; i < a->mloc; i++)
+      out[(size_t)rs_pmat_global_row(a, i) * a->n + gj] = a->a[(size_t)j * a->lld + i];
+  }
+  /* Every entry is owned by exactly one rank: summing the zero-padded copies
+   * assembles the matrix. Chunked so counts fit in an int. */
+  const size_t chunk = (size_t)1 << 28;
+  for (size_t off = 0; off < total; off += chunk) {
+    int cnt = (int)(total - off < chunk ? total - off : chunk);
+    if (MPI_Allreduce(MPI_IN_PLACE, out + off, cnt, MPI_DOUBLE, MPI_SUM, a->g->comm) !=
+        MPI_SUCCESS)
+      return rs_error(RS_EMPI, "MPI_Allreduce in gather failed");
+  }
+  return RS_OK;
+}
+
+int rs_pdsvd_values(rs_pmat *a, double *s) {
+  const int one = 1;
+  int info = 0, lwork = -1;
+  double wq = 0.0, dummy = 0.0;
+  int dummy_desc[9];
+  memcpy(dummy_desc, a->desc, sizeof dummy_desc); /* U and VT are not referenced */
+  /* Workspace query. */
+  pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
+           dummy_desc, &dummy, &one, &one, dummy_desc, &wq, &lwork, &info, 1, 1);
+  if (info != 0) return rs_error(RS_ELAPACK, "pdgesvd workspace query failed (info %d)", info);
+  /* Some ScaLAPACK versions under-report; the margin is cheap next to A. */
+  double want = wq * 1.05 + 1024.0;
+  if (want > 2147483647.0)
+    return rs_error(RS_ELAPACK, "pdgesvd wants %g doubles of workspace (more than an int)", wq);
+  lwork = (int)want;
+  double *work = malloc((size_t)lwork * sizeof *work);
+  if (!work) return rs_error(RS_ENOMEM, "pdgesvd workspace of %d doubles", lwork);
+  pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
+           dummy_desc, &dummy, &one, &one, dummy_desc, work, &lwork, &info, 1, 1);
+  free(work);
+  /* All ranks must agree on the outcome and on the bits of s, so that any
+   * decision taken from the spectrum is the same everywhere. */
+  int mine[2] = {info, -info}, ext[2];
+  if (MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, a->g->comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Allreduce of pdgesvd info failed");
+  if (ext[0] != 0 || ext[1] != 0)
+    return rs_error(RS_ELAPACK, "pdgesvd failed (info %d)", ext[0] != 0 ? ext[0] : -ext[1]);
+  int k = a->m < a->n ? a->m : a->n;
+  if (MPI_Bcast(s, k, MPI_DOUBLE, 0, a->g->comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Bcast of singular values failed");
+  return RS_OK;
+}
