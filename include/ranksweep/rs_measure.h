@@ -26,6 +26,19 @@ typedef struct {
 /* Computes everything above for the points x (npoints x sizes[0]). */
 int rs_localrank_points(const rs_netview *net, const double *x, int npoints,
                         rs_lr_points *out);
+/* Same, with the points split over nthreads POSIX threads. Each thread calls
+ * OpenBLAS itself, so OpenBLAS is set to one thread for the duration of the
+ * call (and restored); do not run other OpenBLAS work concurrently. Results
+ * are identical to rs_localrank_points for any nthreads. */
+int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints,
+                           int nthreads, rs_lr_points *out);
+
+/* float64 forward pass of n points x (n x sizes[0]). out (n x sizes[nlayers],
+ * the output layer's values: logits) may be NULL. pre may be NULL, else an
+ * array indexed 1..nlayers (entry 0 unused) of NULL or n x sizes[l] buffers
+ * receiving the pre-activations p_l. */
+int rs_netview_forward(const rs_netview *net, const double *x, int n,
+                       double *out, double *const *pre);
 
 /* Number of singular values of A (m x n, row-major) above an absolute eps,
  * and the full spectrum when sv != NULL (length min(m,n)). */
