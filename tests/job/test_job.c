@@ -538,6 +538,9 @@ static const bad_case bad[] = {
     {"grid:\n  train.lr: [0.1, abc]\n", 2, "train.lr", "'abc' is not a number"},
     {"grid:\n  train.lr:\n    - 0.1\n    - -3\n", 4, "train.lr", "-3 is out of range"},
     {"grid:\n  seed: [1, 2, 1]\n", 2, "seed", "value 3 (1) repeats value 1 (line 2)"},
+    {"grid:\n  data.images: [/a, /" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb]\n", 2, "grid",
+     "run 1's name 'images=/bbb"},
     /* structure */
     {"data: 3\n", 1, "data", "got a scalar; expected a mapping of data keys"},
     {"data:\n", 1, "data", "got no value; expected a mapping"},
@@ -738,6 +741,17 @@ START_TEST(docs_up_to_date) {
   ck_assert_msg(glen == (size_t)(e - b) && memcmp(gen, b, glen) == 0,
                 "docs/jobfile.md is out of date: run "
                 "build/src/job/rs-job-doc --update docs/jobfile.md");
+  /* The README's example is a valid job. */
+  const char *y = strstr(doc, "```yaml\n");
+  ck_assert_ptr_nonnull(y);
+  y += 8;
+  const char *ye = strstr(y, "```");
+  ck_assert_ptr_nonnull(ye);
+  rs_job *j = NULL;
+  int rc = rs_job_parse(y, (size_t)(ye - y), "docs/jobfile.md example", &j);
+  ck_assert_msg(rc == RS_OK, "%s", rs_error_message());
+  ck_assert_int_eq(rs_job_nruns(j), 8);
+  rs_job_destroy(&j);
   /* one row per key, and every key present */
   int rows = 0;
   for (const char *p = gen; (p = strchr(p, '\n')); p++) rows++;
