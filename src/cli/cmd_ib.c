@@ -21,7 +21,9 @@ static const char rs__ib_usage[] =
     "usage: ranksweep ib (--rho R1,R2,... | --job FILE.yaml) [--beta B ...] [--beta-vib V ...]\n"
     "                    [--curve [--beta-min X] [--beta-max Y] [--points N]]\n"
     "  --rho LIST      canonical correlations in [0, 1), comma separated, any order\n"
-    "  --job FILE      take rho from the job's data section (kind: gaussian_ib)\n"
+    "  --job FILE      take rho from the job's data section (kind: gaussian_ib);\n"
+    "                  for a VIB job, the table also lists each run's train.beta\n"
+    "                  as beta_vib unless --beta/--beta-vib is given\n"
     "  --beta B        IB trade-off (minimise I(X;T) - B I(T;Y)); repeatable\n"
     "  --beta-vib V    deep-VIB weight of the KL term, i.e. beta = 1/V; repeatable\n"
     "  --curve         CSV beta,beta_vib,rank,I_TX,I_TY on a log grid (other lines\n"
@@ -117,18 +119,21 @@ static int rs__ib_report(const rs_gib *g, const double *betas, int nbetas, int c
 
 /* rho from the job's runs: every run of kind gaussian_ib must agree, since the
  * closed form describes one joint distribution. */
-static int rs__rho_from_job(const char *path, double *rho, int *nrho) {
-#ifdef RS_IB_NO_JOB /* test driver built before the job module existed */
-  (void)rho;
-  (void)nrho;
-  return rs_error(RS_EJOB, "%s: --job is unavailable in this build", path);
-#else
+/* A VIB job's runs also give beta_vib values (train.beta), in run order,
+ * without repeats: the table then predicts each run's optimal rank. */
+static int rs__rho_from_job(const char *path, double *rho, int *nrho, double *betas,
+                            int *nbetas, int cap) {
   rs_job *job = NULL;
   RS_CALL(rs_job_load(path, &job));
   int found = 0, err = RS_OK;
   for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
     const rs_config *cfg = rs_job_run(job, r);
     if (cfg->data.kind != RS_DATA_GAUSSIAN_IB) continue;
+    if (cfg->model.kind == RS_MODEL_VIB && cfg->train.beta > 0.0) {
+      int seen = 0;
+      for (int k = 0; k < *nbetas; k++) seen |= betas[k] == 1.0 / cfg->train.beta;
+      if (!seen && *nbetas < cap) betas[(*nbetas)++] = 1.0 / cfg->train.beta;
+    }
     if (!found) {
       *nrho = cfg->data.nrho;
       memcpy(rho, cfg->data.rho, (size_t)cfg->data.nrho * sizeof *rho);
@@ -143,7 +148,6 @@ static int rs__rho_from_job(const char *path, double *rho, int *nrho) {
     err = rs_error(RS_EJOB, "%s: data.kind: expected gaussian_ib (no run has it)", path);
   rs_job_destroy(&job);
   return err;
-#endif
 }
 
 int rs_cmd_ib(int argc, char **argv) {
@@ -211,9 +215,18 @@ int rs_cmd_ib(int argc, char **argv) {
     return rs__ib_bad("--beta-max: expected a value above --beta-min");
 
   int err;
-  if (job && (err = rs__rho_from_job(job, rho, &nrho)) != RS_OK) {
-    rs_error_print(err);
-    return 2;
+  if (job) {
+    /* Explicit --beta/--beta-vib values take precedence over the job's. */
+    double jb[RS__IB_MAX_BETA];
+    int njb = 0;
+    if ((err = rs__rho_from_job(job, rho, &nrho, jb, &njb, RS__IB_MAX_BETA)) != RS_OK) {
+      rs_error_print(err);
+      return 2;
+    }
+    if (nbetas == 0) {
+      memcpy(betas, jb, (size_t)njb * sizeof *jb);
+      nbetas = njb;
+    }
   }
   rs_gib *g = NULL;
   err = rs_gib_from_rho(rho, nrho, &g);

@@ -4,8 +4,10 @@ arguments that must give one error line and exit code 2."""
 import csv
 import io
 import math
+import os
 import subprocess
 import sys
+import tempfile
 
 exe = sys.argv[1]
 failures = 0
@@ -69,12 +71,44 @@ check(len(steps) == 4 and all(s > 1 / r0**2 and s / 1.02 < 1 / r0**2
                               for s, r0 in zip(steps, [0.9, 0.7, 0.5, 0.3])),
       "rank steps just after 1/rho^2: %s" % steps)
 
+# --job: rho from a job's data section, the same numbers as --rho; a VIB job's
+# train.beta values become table rows (beta = 1/beta_vib).
+with tempfile.TemporaryDirectory() as tmp:
+    def job(name, text):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+    base = ("name: ib-test\ndata:\n  kind: gaussian_ib\n  dim: 8\n"
+            "  rho: [0.3, 0.9, 0.5, 0.7]\n")
+    j = job("ib.yaml", base + "grid:\n  seed: [0, 1]\n")
+    a = run("--job", j, "--beta", "3", "--beta", "20")
+    b = run("--rho", "0.9,0.7,0.5,0.3", "--beta", "3", "--beta", "20")
+    check(a.returncode == 0 and a.stdout == b.stdout, "--job gives the same as --rho")
+    j = job("vib.yaml", base + "model:\n  kind: vib\ngrid:\n  seed: [0, 1]\n  train.beta: [0.6, 0.3, 0.01]\n")
+    r = run("--job", j)
+    rows = [l.split() for l in r.stdout.splitlines()[7:]]
+    check(r.returncode == 0 and [float(x[1]) for x in rows] == [0.6, 0.3, 0.01]
+          and [int(x[2]) for x in rows] == [1, 2, 4],
+          "VIB job: one row per distinct train.beta, ranks 1, 2, 4: %s" % rows)
+    j = job("mix.yaml", "name: mix\ndata:\n  kind: gaussian_mixture\n")
+    r = run("--job", j)
+    check(r.returncode == 2 and "gaussian_ib" in r.stderr and len(r.stderr.splitlines()) == 1,
+          "non-IB job refused: %r" % r.stderr.strip())
+    j = job("typo.yaml", base + "  rhoo: [0.5]\n")
+    r = run("--job", j)
+    check(r.returncode == 2 and "rhoo" in r.stderr and len(r.stderr.splitlines()) == 1,
+          "job with an unknown key refused: %r" % r.stderr.strip())
+    r = run("--job", os.path.join(tmp, "missing.yaml"))
+    check(r.returncode == 2 and len(r.stderr.splitlines()) == 1,
+          "missing job file: %r" % r.stderr.strip())
+
 # Bad arguments: exit 2, one line on stderr, nothing on stdout.
 bad = [[], ["--rho"], ["--rho", "0.9,1.0"], ["--rho", "0.9,,0.5"], ["--rho", "abc"],
        ["--rho", "0.5", "--beta", "0"], ["--rho", "0.5", "--beta", "x"],
        ["--rho", "0.5", "--frobnicate"], ["--rho", "0.5", "--points", "10"],
        ["--rho", "0.5", "--curve", "--beta-min", "5", "--beta-max", "2"],
-       ["--rho", "0.5", "--job", "x.yaml"]]
+       ["--rho", "0.5", "--job", "x.yaml"], ["--rho", "0.5", "--rho", "0.6"]]
 for b in bad:
     r = run(*b)
     check(r.returncode == 2 and r.stdout == "" and len(r.stderr.splitlines()) == 1
