@@ -613,6 +613,11 @@ const rs_config *rs_job_run(const rs_job *job, int run) {
   return job->runs[run];
 }
 
+void rs__job_run_into(const rs_job *job, int run, rs_config *c) {
+  RS_ASSERT(run >= 0 && run < job->nruns);
+  materialize(job, run, c, NULL);
+}
+
 const char *rs_job_run_name(const rs_job *job, int run) {
   RS_ASSERT(run >= 0 && run < job->nruns);
   return job->run_names[run];

@@ -70,6 +70,11 @@ void rs__key_format(const rs__key *k, const rs_config *c, char *buf, size_t len)
 int rs__config_measured(const rs_config *c, int *d0, int *widths);
 int64_t rs__config_nparams(const rs_config *c);
 
+/* Writes run `run` of a job into c without keeping it (rs_job_run keeps
+ * every run it returns; the plan walks all runs of a possibly huge grid). */
+struct rs_job;
+void rs__job_run_into(const struct rs_job *job, int run, rs_config *c);
+
 /* SHA-256 */
 typedef struct {
   uint32_t h[8];

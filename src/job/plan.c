@@ -66,6 +66,11 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_axis_key(job, a));
   fputc('\n', out);
 
+  rs_config *c = malloc(sizeof *c);
+  if (!c) {
+    free(wax);
+    return rs_error(RS_ENOMEM, "out of memory");
+  }
   double steps = 0, ckpts = 0, svds = 0, train_s = 0, measure_s = 0;
   int64_t pmin = INT64_MAX, pmax = 0;
   for (int r = 0; r < R; r++) {
@@ -73,11 +78,7 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     for (int a = 0; a < A; a++)
       fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_run_value(job, r, a));
     fputc('\n', out);
-    const rs_config *c = rs_job_run(job, r);
-    if (!c) {
-      free(wax);
-      return rs_error(RS_ENOMEM, "out of memory");
-    }
+    rs__job_run_into(job, r, c);
     int64_t np = rs__config_nparams(c);
     if (np < pmin) pmin = np;
     if (np > pmax) pmax = np;
@@ -91,6 +92,7 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     measure_s += pf * nck * c->measure.points / RS__MEASURE_FLOPS;
   }
   free(wax);
+  free(c);
   char tt[32], tm[32], tsum[32];
   human_time(train_s, tt, sizeof tt);
   human_time(measure_s, tm, sizeof tm);
