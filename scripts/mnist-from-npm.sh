@@ -18,10 +18,9 @@ repo="$(dirname "$here")"
 converter="$here/mnist_json_to_idx.py"
 python=/usr/bin/python3
 
-if [[ $# -gt 1 || ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
-  exit $(( $# > 1 ? 2 : 0 ))
-fi
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+if [[ $# -gt 1 || ${1:-} == -* ]]; then usage >&2; exit 2; fi
 out="${1:-$repo/data/mnist}"
 files=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
        t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
