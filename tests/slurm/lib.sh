@@ -36,7 +36,7 @@ cleanup() {
     done
   fi
   bash "$cluster" stop "$state" || echo "warning: stopping the cluster failed" >&2
-  rm -rf "$work"
+  [[ -n "${RANKSWEEP_SLURM_KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
   note "total $(($(date +%s) - t_start))s"
   exit "$rc"
 }

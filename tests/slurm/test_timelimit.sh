@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The real time-limit path of slurm/ranksweep.sbatch, with nobody sending signals by hand: a job
+# with --time=1 and --signal=USR1@50 whose work (about 50 s on 3 ranks) outlasts the point where
+# SLURM sends SIGUSR1, so SLURM itself makes the stand-in drain; the template requeues it until the
+# work is done. SLURM checks time limits about every 30 s, so the signal lands 10-40 s into each run
+# and a run can drain more than once: the test takes 1-3 minutes. Run as root.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+template="$src_root/slurm/ranksweep.sbatch"
+mpicc -O1 -std=c11 -D_GNU_SOURCE -o "$work/fake_sweep" "$src_root/tests/slurm/fake_sweep.c"
+start_cluster
+cd "$work"
+
+units=150
+want_sum=$((units * (units - 1) / 2))
+printf 'units %d\nunit_ms 1000\n' "$units" >job.txt
+jid="$(sbatch --parsable --job-name=timelimit --ntasks=3 --time=1 --signal=USR1@50 \
+  --output="$work/timelimit-%j.out" \
+  --export="ALL,RANKSWEEP=$work/fake_sweep,JOB=job.txt,ARCHIVE=t.state,MAX_RESTARTS=5" "$template")"
+note "submitted job $jid (--time=1 --signal=USR1@50)"
+final="$(wait_job "$jid" 300)"
+out="timelimit-$jid.out"
+echo "---- job log ----"; cat "$out"; echo "----"
+[[ "$final" == COMPLETED && "$(job_field "$jid" ExitCode)" == 0:0 ]] \
+  || fail "expected COMPLETED 0:0, got $final $(job_field "$jid" ExitCode)"
+restarts="$(job_field "$jid" Restarts)"
+((restarts >= 1)) || fail "Restarts=$restarts: SLURM's SIGUSR1 never made the job drain"
+grep -q "TIME LIMIT" "$out" && fail "a run hit the time limit instead of draining before it"
+n_drains="$(grep -c "fake_sweep: got SIGUSR1; drained" "$out" || true)"
+[[ "$n_drains" == "$restarts" ]] || fail "$n_drains drains but $restarts requeues"
+grep -q "ranksweep.sbatch: job $jid run 2 (SLURM_RESTART_COUNT=1," "$out" || fail "no run with SLURM_RESTART_COUNT=1"
+[[ "$(cat t.state)" == "done $units total $units sum $want_sum runs $((restarts + 1))" ]] \
+  || fail "state $(cat t.state): want every unit once (sum $want_sum) over $((restarts + 1)) runs"
+ok "SLURM's own SIGUSR1 before the time limit: $restarts drain(s) and requeue(s), all $units units once"
+
+summary slurm-timelimit
