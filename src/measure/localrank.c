@@ -360,26 +360,22 @@ int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, 
   if (npoints == 0) return RS_OK;
   if (nthreads < 1) nthreads = 1;
   if (nthreads > npoints) nthreads = npoints;
+  if (nthreads > 64) nthreads = 64;
+  /* One OpenBLAS thread per worker, also for nthreads == 1: results then do
+   * not depend on the OpenBLAS thread count (threaded kernels sum in other
+   * orders) and are bitwise identical for every nthreads. */
+  int saved = openblas_get_num_threads();
+  openblas_set_num_threads(1);
   rs__lr_plan P;
   int rc = rs__lr_plan_build(&P, net, x, npoints, out);
-  if (rc != RS_OK) {
-    rs__lr_plan_free(&P);
-    return rc;
-  }
-  rs__lr_task tasks[64];
-  if (nthreads > 64) nthreads = 64;
-  for (int t = 0; t < nthreads; t++) {
-    tasks[t].P = &P;
-    tasks[t].p0 = (int)((int64_t)npoints * t / nthreads);
-    tasks[t].p1 = (int)((int64_t)npoints * (t + 1) / nthreads);
-    tasks[t].rc = RS_OK;
-  }
-  if (nthreads == 1) {
-    rs__lr_worker(&tasks[0]);
-    rc = tasks[0].rc;
-  } else {
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+  if (rc == RS_OK) {
+    rs__lr_task tasks[64];
+    for (int t = 0; t < nthreads; t++) {
+      tasks[t].P = &P;
+      tasks[t].p0 = (int)((int64_t)npoints * t / nthreads);
+      tasks[t].p1 = (int)((int64_t)npoints * (t + 1) / nthreads);
+      tasks[t].rc = RS_OK;
+    }
     pthread_t th[64];
     int started = 0;
     for (int t = 1; t < nthreads; t++) {
@@ -391,9 +387,9 @@ int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, 
     }
     rs__lr_worker(&tasks[0]);
     for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    openblas_set_num_threads(saved);
     for (int t = 0; t < nthreads && rc == RS_OK; t++) rc = tasks[t].rc;
   }
+  openblas_set_num_threads(saved);
   rs__lr_plan_free(&P);
   return rc;
 }
