@@ -101,8 +101,6 @@ void rs_config_defaults(rs_config *c);
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap);
 /* Loss actually used (resolves RS_LOSS_AUTO from the data kind). */
 rs_loss rs_config_loss(const rs_config *c);
-/* Input dimension and output dimension implied by the data section (idx: 784
- * is read from the file, so this returns the configured value or 0). */
 
 /* ---- jobs ---- */
 typedef struct rs_job rs_job;

@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "ranksweep/rs_config.h"
 
