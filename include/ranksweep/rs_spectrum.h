@@ -64,8 +64,19 @@ int rs_pmat_center_columns(rs_pmat *a, double *means);
 int rs_pmat_gather(const rs_pmat *a, double *out);
 
 /* All min(M, N) singular values, descending, on every rank (collective), via
- * pdgesvd with JOBU = JOBVT = 'N' after a workspace query. The content of a is
- * destroyed. RS_ELAPACK (with the info value in the message) on failure. */
+ * pdgesvd with JOBU = JOBVT = 'N' after a workspace query. When max(M, N) >=
+ * 5/3 min(M, N) the matrix is first reduced to its min x min triangular
+ * factor by a distributed QR (tall) or LQ (wide), as LAPACK's dgesvd does:
+ * same singular values, about half the flops, mostly BLAS-3. The content of a
+ * is destroyed. RS_ELAPACK (with the info value in the message) on failure;
+ * every rank returns the same code and bit-identical s. */
 int rs_pdsvd_values(rs_pmat *a, double *s);
+
+enum {
+  RS_PDSVD_NO_REDUCE = 1,    /* plain pdgesvd on the whole matrix */
+  RS_PDSVD_FORCE_REDUCE = 2, /* QR/LQ first whenever M != N */
+};
+/* rs_pdsvd_values with the reduction chosen by flags (0: automatic). */
+int rs_pdsvd_values_opt(rs_pmat *a, double *s, int flags);
 
 #endif

@@ -1,7 +1,8 @@
 /* MPI tests of the distributed spectrum (run under mpirun -np 1, 2, 4): every
  * process grid that fits the ranks, tall, wide and square matrices with sizes
  * that are not multiples of the block, against LAPACK dgesdd on the full
- * matrix; the fill callback, centring, and agreement between grid shapes.
+ * matrix, with and without the QR/LQ reduction; the fill callback, centring,
+ * and agreement between grid shapes.
  * Asserts come after the collectives so a failure cannot deadlock the rest. */
 #include <check.h>
 #include <lapacke.h>
@@ -107,7 +108,10 @@ static void check_matrix(int m, int n, int nb, int deficient) {
   double *sfirst = malloc((size_t)k * sizeof *sfirst);
   double *s = malloc((size_t)k * sizeof *s), *got = malloc((size_t)m * n * sizeof *got);
   double *means = malloc((size_t)n * sizeof *means);
-  for (int gi = 0; gi < ng; gi++) {
+  /* Each grid twice: plain pdgesvd, and after the QR/LQ reduction. */
+  const int flags[2] = {RS_PDSVD_NO_REDUCE, RS_PDSVD_FORCE_REDUCE};
+  for (int run = 0; run < 2 * ng; run++) {
+    int gi = run / 2, fl = flags[run % 2];
     rs_pgrid *g = NULL;
     rs_pmat *a = NULL;
     ck_assert_int_eq(rs_pgrid_create(MPI_COMM_WORLD, shapes[gi][0], shapes[gi][1], &g), RS_OK);
@@ -123,11 +127,11 @@ static void check_matrix(int m, int n, int nb, int deficient) {
     double cen_diff = 0, mean_diff = 0;
     for (size_t t = 0; t < (size_t)m * n; t++) cen_diff = fmax(cen_diff, fabs(got[t] - cen[t]));
     for (int j = 0; j < n; j++) mean_diff = fmax(mean_diff, fabs(means[j] - mu[j]));
-    int sv_err = rs_pdsvd_values(a, s);
+    int sv_err = rs_pdsvd_values_opt(a, s, fl);
     double sv_diff = 0, grid_diff = 0, spread = 0;
     for (int i = 0; i < k; i++) {
       sv_diff = fmax(sv_diff, fabs(s[i] - sref[i]));
-      if (gi > 0) grid_diff = fmax(grid_diff, fabs(s[i] - sfirst[i]));
+      if (run > 0) grid_diff = fmax(grid_diff, fabs(s[i] - sfirst[i]));
       if (i > 0) ck_assert_msg(s[i] <= s[i - 1], "not descending at %d", i);
     }
     /* Bit-identical on every rank. */
@@ -148,14 +152,15 @@ static void check_matrix(int m, int n, int nb, int deficient) {
                   "%dx%d on %dx%d: centring differs by %g / means by %g", m, n, nprow, npcol,
                   cen_diff, mean_diff);
     ck_assert_msg(sv_diff <= 1e-10 * scale,
-                  "%dx%d nb %d on %dx%d: pdgesvd vs dgesdd max diff %g (s_max %g)", m, n, nb,
-                  nprow, npcol, sv_diff, scale);
-    ck_assert_msg(grid_diff <= 1e-10 * scale, "%dx%d: grid %dx%d differs from grid %dx%d by %g",
-                  m, n, nprow, npcol, shapes[0][0], shapes[0][1], grid_diff);
+                  "%dx%d nb %d on %dx%d, flags %d: pdgesvd vs dgesdd max diff %g (s_max %g)", m,
+                  n, nb, nprow, npcol, fl, sv_diff, scale);
+    ck_assert_msg(grid_diff <= 1e-10 * scale,
+                  "%dx%d: grid %dx%d flags %d differs from grid %dx%d plain by %g", m, n, nprow,
+                  npcol, fl, shapes[0][0], shapes[0][1], grid_diff);
     ck_assert_msg(spread == 0.0, "singular values differ across ranks by %g", spread);
     if (deficient) /* rank 3: the rest vanish up to rounding */
       for (int i = 3; i < k; i++) ck_assert_msg(s[i] <= 1e-12 * scale, "s[%d] = %g", i, s[i]);
-    if (gi == 0) memcpy(sfirst, s, (size_t)k * sizeof *s);
+    if (run == 0) memcpy(sfirst, s, (size_t)k * sizeof *s);
   }
   free(ref);
   free(cen);
