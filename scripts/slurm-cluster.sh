@@ -196,7 +196,12 @@ do_stop() {
     local mine
     mine="$(tr -dc 0-9 <"$munge_ours")"
     if [[ -n "$mine" ]] && p="$(live_pid /run/munge/munged.pid)" && [[ "$p" == "$mine" ]]; then
-      stop_pid munged "$p"
+      # Another cluster (another state directory) may be using the same munged.
+      if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+        say "leaving munged (pid $p) running: other slurm daemons still use it"
+      else
+        stop_pid munged "$p"
+      fi
     fi
     rm -f "$munge_ours"
   fi

@@ -5,7 +5,9 @@
  *   fake_sweep run JOB -o STATE [--resume] [--slice I/N]
  *
  * JOB is a text file of `key value` lines: `units U` (required), `unit_ms M` (time per unit per rank,
- * default 200), `fail_at K` (exit 1 when unit K would start; tests the error path). Each step hands
+ * default 200), `fail_at K` (exit 1 when global unit K would start; tests the error path),
+ * `drain_at K` (act as if SIGUSR1 arrived once K units are done, in a run that started with fewer;
+ * a deterministic drain for tests without a cluster). Each step hands
  * one unit to each rank; after a step rank 0 rewrites STATE atomically (tmp, fsync, rename) as
  *   done D total T sum S runs R
  * (S = sum of the global indices of finished units, R = number of runs that touched the file), so a
@@ -63,7 +65,7 @@ static void logmsg(const char *fmt, ...)
 }
 
 typedef struct {
-    long units, unit_ms, fail_at;
+    long units, unit_ms, fail_at, drain_at;
 } job_t;
 
 static int read_job(const char *path, job_t *job)
@@ -71,6 +73,7 @@ static int read_job(const char *path, job_t *job)
     job->units = -1;
     job->unit_ms = 200;
     job->fail_at = -1;
+    job->drain_at = -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         logmsg("error: cannot open job file %s: %s", path, strerror(errno));
@@ -93,8 +96,10 @@ static int read_job(const char *path, job_t *job)
             job->unit_ms = value;
         } else if (strcmp(key, "fail_at") == 0) {
             job->fail_at = value;
+        } else if (strcmp(key, "drain_at") == 0) {
+            job->drain_at = value;
         } else {
-            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at)", path, line, key);
+            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at, drain_at)", path, line, key);
             rc = EXIT_ERROR;
         }
     }
@@ -222,7 +227,10 @@ static int run(int argc, char **argv)
            p.done ? "resuming" : "starting", p.done, total, size, slice_i, slice_n,
            restarts ? restarts : "unset");
 
+    long start = p.done;
     while (p.done < total) {
+        if (job.drain_at >= 0 && start < job.drain_at && p.done >= job.drain_at)
+            g_stop_signal = SIGUSR1;
         /* Safe point: every rank agrees whether to stop before any starts a new step. */
         int mine = g_stop_signal, any = 0;
         MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
