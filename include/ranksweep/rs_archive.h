@@ -6,6 +6,7 @@
 #define RS_ARCHIVE_H
 
 #include <mpi.h>
+#include <stdio.h>
 
 #include "ranksweep/rs_config.h"
 #include "ranksweep/rs_measure.h"
@@ -68,6 +69,26 @@ int rs_archive_run_done(rs_archive *a, int run, bool *done, bool *diverged);
 /* Reads all masks at once into caller arrays (sizes nruns*C*S, nruns*C, nruns). */
 int rs_archive_read_masks(rs_archive *a, uint8_t *shards, uint8_t *metrics,
                           uint8_t *runs);
+
+/* Padded dimensions of an open archive (maxima over runs). */
+typedef struct {
+  int64_t nruns, nckpt, nlayers, npoints, neps, nspectrum, nweights, nshards,
+      nparams, state_size, shard;
+} rs_archive_dims;
+int rs_archive_dims_get(const rs_archive *a, rs_archive_dims *out);
+
+/* What is at a path, without MPI (serial, read-only). INCOMPLETE: an archive
+ * whose creation was interrupted (empty file, an HDF5 file that cannot be
+ * opened, or one without the "structure_complete" marker): nothing can have
+ * been written to it, so the engine may delete and recreate it. FOREIGN:
+ * something else; never delete it. */
+typedef enum {
+  RS_ARCHIVE_ABSENT,
+  RS_ARCHIVE_INCOMPLETE,
+  RS_ARCHIVE_FOREIGN,
+  RS_ARCHIVE_READY
+} rs_archive_status;
+int rs_archive_probe(const char *path, rs_archive_status *status);
 
 /* Collective. When complete is true: computes the per-layer mean local ranks
  * from the per-point counts and marks the archive complete. Records end time. */
