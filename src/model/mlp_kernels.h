@@ -1,11 +1,12 @@
-/* Forward, loss and backward of the MLP for one floating-point type. Included
- * by mlp.c once per training precision with REAL, S(name) and GEMM defined;
- * everything here is static and suffixed, so the two copies coexist. */
+/* Forward, loss and backward of an rs__mlp stack for one floating-point type.
+ * Included by mlp.c and vib.c once per training precision with REAL, S(name),
+ * GEMM and the math functions defined; everything here is static and
+ * suffixed, so the copies coexist. */
 
-/* Rows of the batch into A[0] (converted to REAL), and their labels/targets. */
-static void S(gather)(rs__mlp *m, const int64_t *idx, int nb) {
+/* Rows of the batch into A[0] (a row copy), and their labels/targets. */
+static inline void S(gather)(rs__mlp *m, const int64_t *idx, int nb) {
   const rs_dataset *d = m->data;
-  int din = m->sizes[0], K = m->sizes[m->L];
+  int din = m->sizes[0], K = m->nout;
   REAL *restrict x = m->A[0];
   const REAL *xs = sizeof(REAL) == sizeof(float) ? (const REAL *)(const void *)m->xtrain32
                                                  : (const REAL *)(const void *)d->xtrain;
@@ -29,7 +30,7 @@ static void S(gather)(rs__mlp *m, const int64_t *idx, int nb) {
 }
 
 /* A <- s(A + b) in place (relu, tanh, identity); rows x cols. */
-static void S(bias_act)(REAL *restrict A, const REAL *restrict b, int rows,
+static inline void S(bias_act)(REAL *restrict A, const REAL *restrict b, int rows,
                         int cols, rs_activation act) {
   for (int i = 0; i < rows; i++) {
     REAL *restrict a = A + (size_t)i * (size_t)cols;
@@ -51,7 +52,7 @@ static void S(bias_act)(REAL *restrict A, const REAL *restrict b, int rows,
 }
 
 /* Z <- Z + b, A <- gelu(Z) (exact erf form). */
-static void S(bias_gelu)(REAL *restrict Z, REAL *restrict A,
+static inline void S(bias_gelu)(REAL *restrict Z, REAL *restrict A,
                          const REAL *restrict b, int rows, int cols) {
   for (int i = 0; i < rows; i++) {
     REAL *restrict z = Z + (size_t)i * (size_t)cols;
@@ -66,7 +67,7 @@ static void S(bias_gelu)(REAL *restrict Z, REAL *restrict A,
 
 /* D <- D * s'(p) elementwise, from the stored activation A (relu: A > 0 iff
  * p > 0, so the derivative at exactly 0 is 0; tanh: 1 - A^2) or Z (gelu). */
-static void S(act_grad)(REAL *restrict D, const REAL *restrict A,
+static inline void S(act_grad)(REAL *restrict D, const REAL *restrict A,
                         const REAL *restrict Z, size_t n, rs_activation act) {
   switch (act) {
   case RS_ACT_RELU:
@@ -89,7 +90,7 @@ static void S(act_grad)(REAL *restrict D, const REAL *restrict A,
   }
 }
 
-static void S(forward)(rs__mlp *m, const REAL *params, int nb) {
+static inline void S(forward)(rs__mlp *m, const REAL *params, int nb) {
   int L = m->L;
   for (int l = 1; l <= L; l++) {
     int n = m->sizes[l], k = m->sizes[l - 1];
@@ -105,10 +106,11 @@ static void S(forward)(rs__mlp *m, const REAL *params, int nb) {
   }
 }
 
-/* Mean loss over the batch; when G != NULL also d loss / d logits into G. */
-static double S(loss)(rs__mlp *m, int nb, REAL *restrict G) {
-  int K = m->sizes[m->L];
-  const REAL *restrict Zo = m->A[m->L];
+/* Mean loss over the batch of the outputs Zo (nb x m->nout) against the
+ * gathered labels/targets; when G != NULL also d loss / d Zo into G. */
+static inline double S(loss)(rs__mlp *m, const REAL *restrict Zo, int nb,
+                             REAL *restrict G) {
+  int K = m->nout;
   double total = 0;
   if (m->loss == RS_LOSS_CROSS_ENTROPY) {
     REAL inv = (REAL)1 / (REAL)nb;
@@ -140,8 +142,10 @@ static double S(loss)(rs__mlp *m, int nb, REAL *restrict G) {
   return total / (double)n;
 }
 
-static void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int nb,
-                        rs__segment_hook hook, void *ctx) {
+/* d loss / d A[L] must be in m->G[0]. Segment s of layer l is reported as
+ * seg0 + 2(l-1) (weights) and seg0 + 2(l-1) + 1 (biases). */
+static inline void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int nb,
+                               rs__segment_hook hook, void *ctx, int seg0) {
   int L = m->L;
   REAL *G = m->G[0], *D = m->G[1];
   for (int l = L; l >= 1; l--) {
@@ -165,29 +169,26 @@ static void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int nb,
       D = t;
     }
     if (hook) {
-      hook(ctx, 2 * (l - 1));
-      hook(ctx, 2 * (l - 1) + 1);
+      hook(ctx, seg0 + 2 * (l - 1));
+      hook(ctx, seg0 + 2 * (l - 1) + 1);
     }
   }
 }
 
-static int S(loss_grad)(rs__model *base, const void *params, void *grad,
-                        const int64_t *idx, int nb, rs_rng *noise,
-                        double *loss, rs__segment_hook hook, void *ctx) {
-  (void)noise;
-  rs__mlp *m = (rs__mlp *)base;
+static inline int S(loss_grad)(rs__mlp *m, const void *params, void *grad,
+                               const int64_t *idx, int nb, double *loss,
+                               rs__segment_hook hook, void *ctx) {
   RS_ASSERT(nb > 0 && nb <= m->cap);
   S(gather)(m, idx, nb);
   S(forward)(m, params, nb);
-  double f = S(loss)(m, nb, grad ? (REAL *)m->G[0] : NULL);
+  double f = S(loss)(m, m->A[m->L], nb, grad ? (REAL *)m->G[0] : NULL);
   *loss = f;
-  if (grad && isfinite(f)) S(backward)(m, params, grad, nb, hook, ctx);
+  if (grad && isfinite(f)) S(backward)(m, params, grad, nb, hook, ctx, 0);
   return RS_OK;
 }
 
-static void S(gemm_only)(rs__model *base, const void *vparams, void *vgrad,
-                         int nb) {
-  rs__mlp *m = (rs__mlp *)base;
+static inline void S(gemm_only)(rs__mlp *m, const void *vparams, void *vgrad,
+                                int nb) {
   const REAL *params = vparams;
   REAL *grad = vgrad;
   int L = m->L;

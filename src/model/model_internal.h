@@ -57,6 +57,11 @@ struct rs__model {
 /* The MLP of cfg->model over data (dims from data). batch_cap bounds nb. */
 int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
                    rs__model **out);
+/* The deep VIB of cfg->model (see vib.c). */
+int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
+                   rs__model **out);
+int rs__vib_view_from_params(const rs_config *cfg, const rs_dataset *data,
+                             const double *params, rs_netview *view);
 /* Loss actually used: RS_LOSS_AUTO resolves from data->classification. */
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data);
 

@@ -35,8 +35,8 @@ static void batch_permutation(const rs_trainer *t, int64_t epoch, int64_t *perm)
 int rs_trainer_create(const rs_config *cfg, const rs_dataset *data,
                       rs_trainer **out) {
   *out = NULL;
-  if (cfg->model.kind != RS_MODEL_MLP)
-    return rs_error(RS_EARG, "model.kind: only mlp is implemented (vib is not yet)");
+  if (cfg->model.kind != RS_MODEL_MLP && cfg->model.kind != RS_MODEL_VIB)
+    return rs_error(RS_EARG, "model.kind: expected mlp or vib");
   if (cfg->train.precision != RS_PREC_FLOAT32 && cfg->train.precision != RS_PREC_FLOAT64)
     return rs_error(RS_EARG, "train.precision: expected float32 or float64");
   if (cfg->train.batch <= 0 || cfg->train.batch > data->ntrain)
@@ -53,7 +53,8 @@ int rs_trainer_create(const rs_config *cfg, const rs_dataset *data,
   t->perm_epoch = -1;
   t->last_loss = NAN;
   rs_rng_init(&t->noise, (uint64_t)cfg->seed, RS_STREAM_NOISE, 0);
-  int rc = rs__mlp_create(cfg, data, t->batch, &t->model);
+  int rc = cfg->model.kind == RS_MODEL_VIB ? rs__vib_create(cfg, data, t->batch, &t->model)
+                                           : rs__mlp_create(cfg, data, t->batch, &t->model);
   if (rc != RS_OK) {
     free(t);
     rs__error_trace(__FILE__, __LINE__, __func__);

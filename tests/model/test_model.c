@@ -548,6 +548,150 @@ START_TEST(float32_tracks_float64) {
 }
 END_TEST
 
+
+/* ---- VIB ---- */
+
+static void vib_config(rs_config *c, rs_activation act) {
+  const int widths[2] = {9, 7};
+  fixture_config(c, 2, widths);
+  c->model.kind = RS_MODEL_VIB;
+  c->model.latent = 3;
+  c->model.activation = act;
+  c->model.bias_init = 0.1;
+  c->train.beta = 0.3;
+}
+
+START_TEST(vib_gradient) {
+  rs_activation act = ACTS[_i % 4];
+  rs_loss loss = _i / 4 ? RS_LOSS_MSE : RS_LOSS_CROSS_ENTROPY;
+  rs_config c;
+  vib_config(&c, act);
+  c.train.loss = loss;
+  rs_dataset *d = fixture_data(13, 40, 5, loss == RS_LOSS_CROSS_ENTROPY ? 3 : 0, 2, 1.0);
+  rs__model *m;
+  ck_assert_int_eq(rs__vib_create(&c, d, 8, &m), RS_OK);
+  size_t n = m->nparams;
+  double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
+  m->ops->init_params(m, p);
+  rs_netview v;
+  m->ops->view(m, p, &v);
+  ck_assert_int_eq(v.nmeasure, 3);
+  /* Raise the pre-std biases so sigma is O(1) and the noise path matters. */
+  double *sbias = (double *)v.b[3] + 3;
+  for (int k = 0; k < 3; k++) sbias[k] = 5.0;
+  int64_t idx[8] = {0, 5, 9, 13, 21, 22, 30, 39};
+  rs_rng noise0, r;
+  rs_rng_init(&noise0, 99, RS_STREAM_NOISE, 0);
+  double f, fp, fm;
+  r = noise0;
+  ck_assert_int_eq(m->ops->loss_grad(m, p, g, idx, 8, &r, &f, NULL, NULL), RS_OK);
+  ck_assert(isfinite(f));
+  double gmax = 0, num2 = 0, den2 = 0;
+  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i]));
+  const double h = 1e-5;
+  for (size_t i = 0; i < n; i++) {
+    double save = p[i];
+    p[i] = save + h;
+    r = noise0;
+    m->ops->loss_grad(m, p, NULL, idx, 8, &r, &fp, NULL, NULL);
+    p[i] = save - h;
+    r = noise0;
+    m->ops->loss_grad(m, p, NULL, idx, 8, &r, &fm, NULL, NULL);
+    p[i] = save;
+    double fd = (fp - fm) / (2 * h);
+    num2 += (fd - g[i]) * (fd - g[i]);
+    den2 += g[i] * g[i];
+    ck_assert_msg(fabs(fd - g[i]) <= 1e-6 * gmax, "vib %s: parameter %zu: %.12g vs %.12g",
+                  ACT_NAMES[act], i, g[i], fd);
+  }
+  ck_assert(sqrt(num2 / den2) < 1e-6);
+  /* The noise matters: another draw gives another loss. */
+  rs_rng other;
+  rs_rng_init(&other, 100, RS_STREAM_NOISE, 0);
+  m->ops->loss_grad(m, p, NULL, idx, 8, &other, &fp, NULL, NULL);
+  ck_assert(fp != f);
+  free(p);
+  free(g);
+  m->ops->destroy(m);
+  fixture_data_free(&d);
+}
+END_TEST
+
+START_TEST(vib_view_and_training) {
+  rs_config c;
+  vib_config(&c, RS_ACT_RELU);
+  c.train.precision = _i ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+  c.train.beta = 1e-3;
+  c.train.lr = 3e-3;
+  rs_dataset *d = fixture_data(8, 256, 10, 4, 0, 1.0);
+  rs_trainer *t;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_OK);
+  size_t n = rs_trainer_nparams(t);
+  /* encoder 10-9-7, head 7 -> 6, decoder 3 -> 4 */
+  ck_assert_uint_eq(n, 9 * 11 + 7 * 10 + 6 * 8 + 4 * 4);
+  rs_netview v, w;
+  ck_assert_int_eq(rs_trainer_view(t, &v), RS_OK);
+  ck_assert_int_eq(v.nlayers, 4);
+  ck_assert_int_eq(v.nmeasure, 3);
+  ck_assert(v.last_measured_linear);
+  int want[5] = {10, 9, 7, 3, 4};
+  for (int l = 0; l <= 4; l++) ck_assert_int_eq(v.sizes[l], want[l]);
+  double *p = malloc(n * sizeof(double));
+  rs_trainer_get_params(t, p);
+  ck_assert_int_eq(rs_netview_from_params(&c, d, p, &w), RS_OK);
+  for (int l = 1; l <= 4; l++) {
+    ck_assert_int_eq(v.sizes[l], w.sizes[l]);
+    ck_assert(memcmp(v.W[l], w.W[l], sizeof(double) * v.sizes[l] * v.sizes[l - 1]) == 0);
+    ck_assert(memcmp(v.b[l], w.b[l], sizeof(double) * v.sizes[l]) == 0);
+  }
+  ck_assert(w.W[4] == p + (n - 16) && w.b[3] == w.W[3] + 6 * 7);
+  bool div;
+  double first = 0, last = 0;
+  for (int s = 1; s <= 600; s++) {
+    rs_trainer_run_to(t, s, &div);
+    ck_assert(!div);
+    if (s <= 20) first += rs_trainer_last_loss(t);
+    if (s > 580) last += rs_trainer_last_loss(t);
+  }
+  ck_assert_msg(last < 0.3 * first, "vib loss %g -> %g", first / 20, last / 20);
+  free(p);
+  rs_trainer_destroy(&t);
+  fixture_data_free(&d);
+}
+END_TEST
+
+START_TEST(vib_resume_is_bit_identical) {
+  rs_config c;
+  vib_config(&c, RS_ACT_GELU);
+  c.train.precision = _i ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+  rs_dataset *d = fixture_data(11, 100, 6, 3, 0, 1.0);
+  rs_trainer *a, *b;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &a), RS_OK);
+  ck_assert_int_eq(rs_trainer_create(&c, d, &b), RS_OK);
+  bool div;
+  rs_trainer_run_to(a, 23, &div);
+  size_t sz = rs_trainer_state_size(a);
+  char *blob = malloc(sz), *sa = malloc(sz), *sb = malloc(sz);
+  rs_trainer_state_save(a, blob);
+  rs_trainer_run_to(a, 60, &div);
+  ck_assert_int_eq(rs_trainer_state_load(b, blob), RS_OK);
+  rs_trainer_run_to(b, 60, &div);
+  rs_trainer_state_save(a, sa);
+  rs_trainer_state_save(b, sb);
+  ck_assert(memcmp(sa, sb, sz) == 0);
+  ck_assert(rs_trainer_last_loss(a) == rs_trainer_last_loss(b));
+  /* A fresh trainer at step 23 without the state's noise position would
+   * differ: the saved blob is not just weights. */
+  ck_assert(memcmp(sa, blob, sz) != 0);
+  free(blob);
+  free(sa);
+  free(sb);
+  rs_trainer_destroy(&a);
+  rs_trainer_destroy(&b);
+  fixture_data_free(&d);
+}
+END_TEST
+
 START_TEST(bad_configurations) {
   const int widths[2] = {4, 0};
   rs_config c;
@@ -558,6 +702,15 @@ START_TEST(bad_configurations) {
   ck_assert(strstr(rs_error_message(), "model.widths[1]") != NULL);
   c.model.widths[1] = 4;
   c.model.kind = RS_MODEL_VIB;
+  c.model.latent = 0;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EARG);
+  ck_assert(strstr(rs_error_message(), "model.latent") != NULL);
+  c.model.latent = 2;
+  c.train.beta = -1;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EARG);
+  ck_assert(strstr(rs_error_message(), "train.beta") != NULL);
+  c.train.beta = 0.1;
+  c.model.kind = (rs_model_kind)7;
   ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EARG);
   ck_assert(strstr(rs_error_message(), "model.kind") != NULL);
   c.model.kind = RS_MODEL_MLP;
@@ -590,6 +743,9 @@ int main(void) {
   tcase_add_loop_test(tc, divergence_is_flagged, 0, 2);
   tcase_add_loop_test(tc, state_resume_is_bit_identical, 0, 6);
   tcase_add_loop_test(tc, float32_tracks_float64, 0, 4);
+  tcase_add_loop_test(tc, vib_gradient, 0, 8);
+  tcase_add_loop_test(tc, vib_view_and_training, 0, 2);
+  tcase_add_loop_test(tc, vib_resume_is_bit_identical, 0, 2);
   tcase_add_test(tc, bad_configurations);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

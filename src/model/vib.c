@@ -1,0 +1,218 @@
+/* Deep variational information bottleneck (Alemi et al. 2017): an encoder MLP
+ * whose last layer is a linear head to 2K (mean mu, pre-std s, sigma =
+ * softplus(s - 5)), z = mu + sigma eps, a linear decoder, and the loss
+ * task loss + beta KL(N(mu, sigma^2) || N(0, I)). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ranksweep/rs_error.h"
+#include "src/model/mlp_internal.h"
+
+#define RS__VIB_SHIFT 5.0
+
+typedef struct {
+  rs__model base;
+  rs__mlp enc; /* layers 1..L: hidden layers, then the head (2K outputs) */
+  int K, nout;
+  double beta;
+  size_t dwoff, dboff; /* decoder W (nout x K) and b, after the encoder */
+  void *eps, *z, *dz;  /* cap x K */
+  void *logits, *gd;   /* cap x nout */
+  double last_rate;    /* mean KL of the last batch */
+} vib_model;
+
+#define REAL float
+#define S(name) name##_f32
+#define GEMM cblas_sgemm
+#define TANH tanhf
+#define ERF erff
+#define EXP expf
+#define LOG logf
+#define LOG1P log1pf
+#include "src/model/mlp_kernels.h"
+#include "src/model/vib_kernels.h"
+#undef REAL
+#undef S
+#undef GEMM
+#undef TANH
+#undef ERF
+#undef EXP
+#undef LOG
+#undef LOG1P
+
+#define REAL double
+#define S(name) name##_f64
+#define GEMM cblas_dgemm
+#define TANH tanh
+#define ERF erf
+#define EXP exp
+#define LOG log
+#define LOG1P log1p
+#include "src/model/mlp_kernels.h"
+#include "src/model/vib_kernels.h"
+#undef REAL
+#undef S
+#undef GEMM
+#undef TANH
+#undef ERF
+#undef EXP
+#undef LOG
+#undef LOG1P
+
+static void vib_destroy(rs__model *base) {
+  vib_model *v = (vib_model *)base;
+  rs__mlp_release(&v->enc);
+  free(v->eps);
+  free(v->z);
+  free(v->dz);
+  free(v->logits);
+  free(v->gd);
+  free(v);
+}
+
+/* Streams (seed, RS_STREAM_INIT, l) for the encoder layers and the head
+ * (l = 1..L), then l = L + 1 for the decoder; each as in the MLP. */
+static void vib_init_params(const rs__model *base, double *params) {
+  const vib_model *v = (const vib_model *)base;
+  const rs__mlp *m = &v->enc;
+  for (int l = 1; l <= m->L; l++)
+    rs__init_layer(m, (uint32_t)l, m->sizes[l], m->sizes[l - 1], params + m->woff[l],
+                   params + m->boff[l]);
+  rs__init_layer(m, (uint32_t)(m->L + 1), v->nout, v->K, params + v->dwoff,
+                 params + v->dboff);
+}
+
+/* Measured layers: the encoder's hidden layers and the mean head (the first K
+ * rows of the head); then the decoder as the output layer. */
+static void fill_view(int L, const int *sizes, const size_t *woff, const size_t *boff,
+                      int K, int nout, size_t dwoff, size_t dboff, rs_activation act,
+                      const double *params, rs_netview *view) {
+  memset(view, 0, sizeof *view);
+  view->nlayers = L + 1;
+  view->nmeasure = L;
+  view->act = act;
+  view->last_measured_linear = true;
+  for (int l = 0; l < L; l++) view->sizes[l] = sizes[l];
+  view->sizes[L] = K;
+  view->sizes[L + 1] = nout;
+  for (int l = 1; l <= L; l++) {
+    view->W[l] = params + woff[l];
+    view->b[l] = params + boff[l];
+  }
+  view->W[L + 1] = params + dwoff;
+  view->b[L + 1] = params + dboff;
+}
+
+static int vib_view(const rs__model *base, const double *params, rs_netview *view) {
+  const vib_model *v = (const vib_model *)base;
+  const rs__mlp *m = &v->enc;
+  fill_view(m->L, m->sizes, m->woff, m->boff, v->K, v->nout, v->dwoff, v->dboff, m->act,
+            params, view);
+  return RS_OK;
+}
+
+static int vib_loss_grad(rs__model *base, const void *params, void *grad,
+                         const int64_t *idx, int nb, rs_rng *noise, double *loss,
+                         rs__segment_hook hook, void *ctx) {
+  vib_model *v = (vib_model *)base;
+  RS_ASSERT(noise != NULL);
+  if (base->prec == RS_PREC_FLOAT32)
+    return vib_loss_grad_f32(v, params, grad, idx, nb, noise, loss, hook, ctx);
+  return vib_loss_grad_f64(v, params, grad, idx, nb, noise, loss, hook, ctx);
+}
+
+static void vib_gemm_only(rs__model *base, const void *params, void *grad, int nb) {
+  vib_model *v = (vib_model *)base;
+  if (base->prec == RS_PREC_FLOAT32)
+    vib_gemm_only_f32(v, params, grad, nb);
+  else
+    vib_gemm_only_f64(v, params, grad, nb);
+}
+
+static const rs__model_ops vib_ops = {
+    .name = "vib",
+    .destroy = vib_destroy,
+    .init_params = vib_init_params,
+    .loss_grad = vib_loss_grad,
+    .view = vib_view,
+    .gemm_only = vib_gemm_only,
+};
+
+static int vib_sizes(const rs_config *cfg, const rs_dataset *data, int *sizes, int *L) {
+  if (cfg->model.nwidths > RS_MAX_LAYERS - 1)
+    return rs_error(RS_EARG, "model.widths: a vib encoder has at most %d hidden layers, got %d",
+                    RS_MAX_LAYERS - 1, cfg->model.nwidths);
+  RS_CALL(rs__model_sizes(cfg, data, sizes));
+  if (cfg->model.latent <= 0)
+    return rs_error(RS_EARG, "model.latent: expected a positive latent size, got %d",
+                    cfg->model.latent);
+  if (!(cfg->train.beta >= 0) || !isfinite(cfg->train.beta))
+    return rs_error(RS_EARG, "train.beta: expected a finite value >= 0, got %g",
+                    cfg->train.beta);
+  *L = cfg->model.nwidths + 1;
+  sizes[*L] = 2 * cfg->model.latent;
+  return RS_OK;
+}
+
+int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
+                   rs__model **out) {
+  *out = NULL;
+  int sizes[RS_MAX_LAYERS + 3], L;
+  RS_CALL(vib_sizes(cfg, data, sizes, &L));
+  vib_model *v = calloc(1, sizeof *v);
+  if (!v) return rs_error(RS_ENOMEM, "model: out of memory");
+  int rc = rs__mlp_setup(&v->enc, cfg, data, cfg->train.precision, batch_cap, L, sizes,
+                         data->outputs);
+  if (rc != RS_OK) {
+    free(v);
+    return rc;
+  }
+  v->K = cfg->model.latent;
+  v->nout = data->outputs;
+  v->beta = cfg->train.beta;
+  v->dwoff = v->enc.nparams;
+  v->dboff = v->dwoff + (size_t)v->nout * (size_t)v->K;
+  v->base.ops = &vib_ops;
+  v->base.prec = cfg->train.precision;
+  v->base.nparams = v->dboff + (size_t)v->nout;
+  v->base.nseg = 2 * L + 2;
+  for (int l = 1; l <= L; l++) {
+    v->base.seg[2 * (l - 1)] =
+        (rs__segment){v->enc.woff[l], v->enc.boff[l] - v->enc.woff[l], true};
+    v->base.seg[2 * (l - 1) + 1] = (rs__segment){v->enc.boff[l], (size_t)sizes[l], false};
+  }
+  v->base.seg[2 * L] = (rs__segment){v->dwoff, v->dboff - v->dwoff, true};
+  v->base.seg[2 * L + 1] = (rs__segment){v->dboff, (size_t)v->nout, false};
+  size_t es = v->base.prec == RS_PREC_FLOAT32 ? sizeof(float) : sizeof(double);
+  size_t bk = (size_t)batch_cap * (size_t)v->K, bo = (size_t)batch_cap * (size_t)v->nout;
+  v->eps = calloc(bk, es);
+  v->z = calloc(bk, es);
+  v->dz = calloc(bk, es);
+  v->logits = calloc(bo, es);
+  v->gd = calloc(bo, es);
+  if (!v->eps || !v->z || !v->dz || !v->logits || !v->gd) {
+    vib_destroy(&v->base);
+    return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");
+  }
+  *out = &v->base;
+  return RS_OK;
+}
+
+int rs__vib_view_from_params(const rs_config *cfg, const rs_dataset *data,
+                             const double *params, rs_netview *view) {
+  int sizes[RS_MAX_LAYERS + 3], L;
+  RS_CALL(vib_sizes(cfg, data, sizes, &L));
+  size_t woff[RS_MAX_LAYERS + 2], boff[RS_MAX_LAYERS + 2], off = 0;
+  for (int l = 1; l <= L; l++) {
+    woff[l] = off;
+    off += (size_t)sizes[l] * (size_t)sizes[l - 1];
+    boff[l] = off;
+    off += (size_t)sizes[l];
+  }
+  int K = cfg->model.latent;
+  fill_view(L, sizes, woff, boff, K, data->outputs, off, off + (size_t)data->outputs * K,
+            cfg->model.activation, params, view);
+  return RS_OK;
+}

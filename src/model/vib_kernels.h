@@ -1,0 +1,82 @@
+/* The VIB's sampling, decoder, loss and their gradients for one
+ * floating-point type; the encoder runs on the shared MLP kernels. Included
+ * by vib.c once per training precision (REAL, S(name), GEMM, math macros). */
+
+static inline REAL S(softplus)(REAL x) {
+  return x > 0 ? x + LOG1P(EXP(-x)) : LOG1P(EXP(x));
+}
+
+static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
+                            const int64_t *idx, int nb, rs_rng *noise,
+                            double *loss, rs__segment_hook hook, void *ctx) {
+  rs__mlp *m = &v->enc;
+  int K = v->K, O = v->nout, K2 = 2 * v->K;
+  RS_ASSERT(nb > 0 && nb <= m->cap);
+  S(gather)(m, idx, nb);
+  /* The noise of a step: nb x K standard normals, row-major, drawn in
+   * double from the trainer's noise stream. */
+  REAL *restrict eps = v->eps;
+  for (size_t i = 0; i < (size_t)nb * (size_t)K; i++) eps[i] = (REAL)rs_rng_normal(noise);
+  S(forward)(m, params, nb);
+  const REAL *restrict H = m->A[m->L];
+  REAL *restrict z = v->z;
+  double kl = 0;
+  for (int i = 0; i < nb; i++)
+    for (int k = 0; k < K; k++) {
+      REAL mu = H[(size_t)i * K2 + k], s = H[(size_t)i * K2 + K + k];
+      REAL sig = S(softplus)(s - (REAL)RS__VIB_SHIFT);
+      z[(size_t)i * K + k] = mu + sig * eps[(size_t)i * K + k];
+      kl += (double)((REAL)0.5 * (mu * mu + sig * sig - (REAL)1) - LOG(sig));
+    }
+  kl /= nb;
+  const REAL *Wd = params + v->dwoff, *bd = params + v->dboff;
+  REAL *restrict logits = v->logits;
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, O, K, (REAL)1, z, K, Wd, K,
+       (REAL)0, logits, O);
+  S(bias_act)(logits, bd, nb, O, RS_ACT_IDENTITY);
+  double ce = S(loss)(m, logits, nb, grad ? (REAL *)v->gd : NULL);
+  double f = ce + v->beta * kl;
+  v->last_rate = kl;
+  *loss = f;
+  if (!grad || !isfinite(f)) return RS_OK;
+
+  const REAL *gd = v->gd;
+  REAL *dWd = grad + v->dwoff, *restrict dbd = grad + v->dboff;
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, K, nb, (REAL)1, gd, O, z, K,
+       (REAL)0, dWd, K);
+  for (int j = 0; j < O; j++) dbd[j] = 0;
+  for (int i = 0; i < nb; i++)
+    for (int j = 0; j < O; j++) dbd[j] += gd[(size_t)i * O + j];
+  REAL *restrict dz = v->dz;
+  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, O, (REAL)1, gd, O, Wd,
+       K, (REAL)0, dz, K);
+  if (hook) {
+    hook(ctx, 2 * m->L);
+    hook(ctx, 2 * m->L + 1);
+  }
+  /* d/d mu = dz + beta mu / nb; d/d s = (dz eps + beta (sig - 1/sig) / nb)
+   * * sigmoid(s - shift), into the head's gradient rows. */
+  REAL *restrict G = m->G[0];
+  REAL bnb = (REAL)(v->beta / nb);
+  for (int i = 0; i < nb; i++)
+    for (int k = 0; k < K; k++) {
+      REAL mu = H[(size_t)i * K2 + k], x = H[(size_t)i * K2 + K + k] - (REAL)RS__VIB_SHIFT;
+      REAL sig = S(softplus)(x), sg = (REAL)1 / ((REAL)1 + EXP(-x));
+      REAL d = dz[(size_t)i * K + k];
+      G[(size_t)i * K2 + k] = d + bnb * mu;
+      G[(size_t)i * K2 + K + k] = (d * eps[(size_t)i * K + k] + bnb * (sig - (REAL)1 / sig)) * sg;
+    }
+  S(backward)(m, params, grad, nb, hook, ctx, 0);
+  return RS_OK;
+}
+
+static void S(vib_gemm_only)(vib_model *v, const REAL *params, REAL *grad, int nb) {
+  int K = v->K, O = v->nout;
+  S(gemm_only)(&v->enc, params, grad, nb);
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, O, K, (REAL)1,
+       (const REAL *)v->z, K, params + v->dwoff, K, (REAL)0, (REAL *)v->logits, O);
+  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, K, nb, (REAL)1,
+       (const REAL *)v->gd, O, (const REAL *)v->z, K, (REAL)0, grad + v->dwoff, K);
+  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, O, (REAL)1,
+       (const REAL *)v->gd, O, params + v->dwoff, K, (REAL)0, (REAL *)v->dz, K);
+}
