@@ -78,7 +78,22 @@ static int export_run(FILE *man, const char *name, const char *dsname,
   if (rc == RS_OK) rc = write_raw(f_losses, loss, (size_t)steps * sizeof(double));
   rs_trainer_get_params(t, p);
   if (rc == RS_OK) rc = write_raw(f_final, p, n * sizeof(double));
+  /* VIB: the documented noise sequence, regenerated independently of the
+   * trainer: stream (seed, RS_STREAM_NOISE, 0), batch x latent normals per
+   * step in row-major order. */
+  char f_noise[256] = "none";
+  if (rc == RS_OK && c->model.kind == RS_MODEL_VIB) {
+    size_t cnt = (size_t)steps * (size_t)B * (size_t)c->model.latent;
+    double *eps = malloc(cnt * sizeof(double));
+    rs_rng r;
+    rs_rng_init(&r, (uint64_t)c->seed, RS_STREAM_NOISE, 0);
+    for (size_t i = 0; i < cnt; i++) eps[i] = rs_rng_normal(&r);
+    snprintf(f_noise, sizeof f_noise, "%s_noise.f64", name);
+    rc = write_raw(f_noise, eps, cnt * sizeof(double));
+    free(eps);
+  }
   if (rc == RS_OK) {
+    /* sizes: input, hidden widths, output (MLP) or decoder output (VIB). */
     fprintf(man, "run %s dataset=%s sizes=%d", name, dsname, d->dim);
     for (int l = 0; l < c->model.nwidths; l++) fprintf(man, ",%d", c->model.widths[l]);
     fprintf(man, ",%d activation=%s loss=%s optimizer=%s", d->outputs, ACT[c->model.activation],
@@ -91,6 +106,9 @@ static int export_run(FILE *man, const char *name, const char *dsname,
             (long long)c->train.steps);
     fprintf(man, " step_every=%lld step_gamma=%.17g batch=%d steps=%lld nparams=%zu",
             (long long)c->train.step_every, c->train.step_gamma, B, (long long)steps, n);
+    fprintf(man, " model=%s latent=%d beta=%.17g noise=%s",
+            c->model.kind == RS_MODEL_VIB ? "vib" : "mlp", c->model.latent, c->train.beta,
+            f_noise);
     fprintf(man, " init=%s batches=%s losses=%s final=%s\n", f_init, f_batches, f_losses,
             f_final);
   }
@@ -160,6 +178,31 @@ static int run(int64_t steps) {
   c.train.weight_decay = 0;
   c.train.steps = steps;
   if (rc == RS_OK) rc = export_run(man, "sgd_tanh", "mixture", &c, mix, steps);
+  /* Deep VIB: encoder 20-16-16, head to 2 x 4, decoder 4 -> 3, AdamW. */
+  const int vw[2] = {16, 16};
+  fixture_config(&c, 2, vw);
+  c.seed = 9;
+  c.model.kind = RS_MODEL_VIB;
+  c.model.latent = 4;
+  c.train.beta = 0.05;
+  c.train.lr = 3e-3;
+  c.train.steps = steps;
+  if (rc == RS_OK) rc = export_run(man, "vib", "mixture", &c, mix, steps);
+  /* VIB regression: tanh encoder, MSE, Adam, one-step-every-50 schedule. */
+  fixture_config(&c, 2, vw);
+  c.seed = 10;
+  c.model.kind = RS_MODEL_VIB;
+  c.model.latent = 3;
+  c.model.activation = RS_ACT_TANH;
+  c.model.bias_init = 0.5;
+  c.train.beta = 0.2;
+  c.train.optimizer = RS_OPT_ADAM;
+  c.train.lr = 2e-3;
+  c.train.schedule = RS_SCHED_STEP;
+  c.train.step_every = 50;
+  c.train.step_gamma = 0.7;
+  c.train.steps = steps;
+  if (rc == RS_OK) rc = export_run(man, "vib_tanh_mse", "teacher", &c, reg, steps);
 
   if (fclose(man) != 0 && rc == RS_OK) rc = rs_error(RS_EIO, "%s: write failed", path);
   fixture_data_free(&mix);

@@ -74,21 +74,46 @@ def replay(d, ds, run):
 
     act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "identity": torch.nn.Identity,
            "gelu": torch.nn.GELU}[run["activation"]]
-    layers, linears = [], []
+    vib = run["model"] == "vib"
+    latent = int(run["latent"])
+    # Layer shapes (in, out) in the flat layout's order: MLP: the sizes chain;
+    # VIB: the encoder chain, the head to 2K, then the decoder K -> outputs.
+    if vib:
+        shapes = list(zip(sizes[:-2], sizes[1:-1])) + [(sizes[-2], 2 * latent),
+                                                        (latent, sizes[-1])]
+    else:
+        shapes = list(zip(sizes[:-1], sizes[1:]))
+    linears = []
     off = 0
-    for l in range(1, len(sizes)):
-        lin = torch.nn.Linear(sizes[l - 1], sizes[l]).double()
-        nw = sizes[l] * sizes[l - 1]
+    for fan_in, fan_out in shapes:
+        lin = torch.nn.Linear(fan_in, fan_out).double()
+        nw = fan_in * fan_out
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(init[off:off + nw].reshape(sizes[l], sizes[l - 1])))
-            lin.bias.copy_(torch.from_numpy(init[off + nw:off + nw + sizes[l]]))
-        off += nw + sizes[l]
-        layers.append(lin)
+            lin.weight.copy_(torch.from_numpy(init[off:off + nw].reshape(fan_out, fan_in)))
+            lin.bias.copy_(torch.from_numpy(init[off + nw:off + nw + fan_out]))
+        off += nw + fan_out
         linears.append(lin)
-        if l < len(sizes) - 1:
-            layers.append(act())
     assert off == init.size
+    nenc = len(linears) - 1 if vib else len(linears)
+    layers = []
+    for i in range(nenc):
+        layers.append(linears[i])
+        if i < nenc - 1:
+            layers.append(act())
     model = torch.nn.Sequential(*layers)
+    if vib:
+        noise = torch.from_numpy(load(d, run["noise"], "f8").reshape(steps, batch, latent).copy())
+        beta = float(run["beta"])
+
+        def forward(xb, s):
+            h = model(xb)
+            mu, sigma = h[:, :latent], torch.nn.functional.softplus(h[:, latent:] - 5.0)
+            z = mu + sigma * noise[s]
+            kl = (0.5 * (mu * mu + sigma * sigma - 1.0) - torch.log(sigma)).sum(1).mean()
+            return linears[-1](z), beta * kl
+    else:
+        def forward(xb, s):
+            return model(xb), 0.0
 
     wd = float(run["weight_decay"])
     groups = [{"params": [m.weight for m in linears], "weight_decay": wd},
@@ -112,11 +137,11 @@ def replay(d, ds, run):
     for s in range(steps):
         idx = batches[s]
         opt.zero_grad()
-        out = model(x[idx])
+        out, extra = forward(x[idx], s)
         if run["loss"] == "cross_entropy":
-            loss = torch.nn.functional.cross_entropy(out, labels[idx])
+            loss = torch.nn.functional.cross_entropy(out, labels[idx]) + extra
         else:
-            loss = torch.nn.functional.mse_loss(out, targets[idx])
+            loss = torch.nn.functional.mse_loss(out, targets[idx]) + extra
         loss.backward()
         opt.step()
         sched.step()
@@ -135,8 +160,8 @@ def replay(d, ds, run):
     if not (moved > 1e-3 and losses_c[-1] < losses_c[0]):
         raise AssertionError("%s: training did not move (weights %.3g, loss %.4g -> %.4g)"
                              % (run["name"], moved, losses_c[0], losses_c[-1]))
-    print("%-14s %s %s: %d steps, loss %.5f -> %.5f, max loss rel diff %.2e, "
-          "final weights rel diff %.2e" % (run["name"], opt_name, run["activation"], steps,
+    print("%-14s %s %s %s: %d steps, loss %.5f -> %.5f, max loss rel diff %.2e, "
+          "final weights rel diff %.2e" % (run["name"], run["model"], opt_name, run["activation"], steps,
                                            losses_c[0], losses_c[-1], worst, wrel))
 
 
