@@ -53,6 +53,11 @@ int rs_trainer_state_load(rs_trainer *t, const void *buf);
  * entries (the incomplete tail is never used). Writes batch indices to idx. */
 int rs_trainer_batch_size(const rs_trainer *t);
 int rs_trainer_batch_indices(const rs_trainer *t, int64_t step, int64_t *idx);
+/* VIB only: the mean over the n points x of KL(N(mu(x), sigma(x)^2) || N(0,I))
+ * (the rate, an upper bound on I(Z;X)), in closed form. In a VIB's netview
+ * W[nmeasure] is the head: its first sizes[nmeasure] = K rows give mu, the
+ * next K rows (and b[nmeasure] + K) the pre-std s, sigma = softplus(s - 5). */
+int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl);
 /* Builds a netview over a flat float64 parameter array (layout as above). */
 int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
                            const double *params, rs_netview *view);

@@ -216,3 +216,54 @@ int rs__vib_view_from_params(const rs_config *cfg, const rs_dataset *data,
             cfg->model.activation, params, view);
   return RS_OK;
 }
+
+/* ---- evaluation on a netview (float64) ---- */
+
+static double act64(rs_activation a, double x) {
+  switch (a) {
+  case RS_ACT_RELU: return x > 0 ? x : 0;
+  case RS_ACT_TANH: return tanh(x);
+  case RS_ACT_GELU: return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
+  default: return x;
+  }
+}
+
+int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
+  if (!v->last_measured_linear || v->nmeasure < 1)
+    return rs_error(RS_EARG, "rs_vib_kl: the netview is not a VIB's");
+  int Lh = v->nmeasure, K = v->sizes[Lh], maxw = 2 * K;
+  for (int l = 0; l < Lh; l++) maxw = v->sizes[l] > maxw ? v->sizes[l] : maxw;
+  double *a = malloc((size_t)n * maxw * sizeof(double));
+  double *b = malloc((size_t)n * maxw * sizeof(double));
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
+  }
+  memcpy(a, x, (size_t)n * v->sizes[0] * sizeof(double));
+  for (int l = 1; l <= Lh; l++) {
+    /* The head's W points at 2K rows: mu rows, then the pre-std rows. */
+    int k = v->sizes[l - 1], m = l < Lh ? v->sizes[l] : 2 * K;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0, a, k, v->W[l], k,
+                0.0, b, m);
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < m; j++) {
+        double p = b[(size_t)i * m + j] + v->b[l][j];
+        b[(size_t)i * m + j] = l < Lh ? act64(v->act, p) : p;
+      }
+    double *t = a;
+    a = b;
+    b = t;
+  }
+  double kl = 0;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < K; k++) {
+      double mu = a[(size_t)i * 2 * K + k], s = a[(size_t)i * 2 * K + K + k] - RS__VIB_SHIFT;
+      double sig = s > 0 ? s + log1p(exp(-s)) : log1p(exp(s));
+      kl += 0.5 * (mu * mu + sig * sig - 1.0) - log(sig);
+    }
+  *mean_kl = kl / n;
+  free(a);
+  free(b);
+  return RS_OK;
+}

@@ -605,6 +605,26 @@ START_TEST(vib_gradient) {
                   ACT_NAMES[act], i, g[i], fd);
   }
   ck_assert(sqrt(num2 / den2) < 1e-6);
+  /* The KL term of the loss is rs_vib_kl on the batch's points: the loss at
+   * beta minus the loss at beta = 0 (same weights, same noise). */
+  {
+    rs_config c0 = c;
+    c0.train.beta = 0;
+    rs__model *m0;
+    ck_assert_int_eq(rs__vib_create(&c0, d, 8, &m0), RS_OK);
+    double f0, kl;
+    r = noise0;
+    m->ops->loss_grad(m, p, NULL, idx, 8, &r, &f, NULL, NULL);
+    r = noise0;
+    m0->ops->loss_grad(m0, p, NULL, idx, 8, &r, &f0, NULL, NULL);
+    double *xb = malloc(8 * 5 * sizeof(double));
+    for (int i = 0; i < 8; i++) memcpy(xb + i * 5, d->xtrain + idx[i] * 5, 5 * sizeof(double));
+    ck_assert_int_eq(rs_vib_kl(&v, xb, 8, &kl), RS_OK);
+    ck_assert(kl > 0);
+    ck_assert_msg(fabs((f - f0) / 0.3 - kl) < 1e-10 * kl, "KL %.15g vs %.15g", (f - f0) / 0.3, kl);
+    free(xb);
+    m0->ops->destroy(m0);
+  }
   /* The noise matters: another draw gives another loss. */
   rs_rng other;
   rs_rng_init(&other, 100, RS_STREAM_NOISE, 0);
