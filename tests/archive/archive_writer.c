@@ -1,8 +1,10 @@
 /* Writes the synthetic sweep of synth.h into an archive, for the h5py and
- * crash tests:  archive_writer full PATH | loop PATH PIDFILE | resume PATH
- * (loop: after creation, rewrites its cells slowly forever until killed;
- * resume: reopens, writes only what the masks say is missing, finalizes). */
+ * crash tests:  archive_writer full PATH | slow PATH PIDFILE | resume PATH
+ * (slow: after creation, writes its cells slowly, then waits to be killed;
+ * resume: reopens and, like the engine, writes only what the masks say is
+ * missing, restarting from the newest saved state; then finalizes). */
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,10 +42,13 @@ static void pass(rs_archive *a, const uint8_t *sm, const uint8_t *mm, const uint
     }
     if (k++ % size == rank && !(rm && rm[r])) {
       unsigned char blob[64];
+      int64_t have = -1;
+      if (rm) CALL(rs_archive_read_state(a, r, INT64_MAX, &have, blob, syn_state_size(r)));
       syn_blob(r, 30, blob);
-      CALL(rs_archive_write_state(a, r, 30, blob, syn_state_size(r)));
+      if (have < 30) CALL(rs_archive_write_state(a, r, 30, blob, syn_state_size(r)));
+      if (delay_us) usleep((useconds_t)delay_us);
       syn_blob(r, 60, blob);
-      CALL(rs_archive_write_state(a, r, 60, blob, syn_state_size(r)));
+      if (have < 60) CALL(rs_archive_write_state(a, r, 60, blob, syn_state_size(r)));
       CALL(syn_write_weights(a, r, -1));
       CALL(rs_archive_write_run_done(a, r, r == 2, 100 + r));
     }
@@ -54,8 +59,8 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (argc < 3 || (strcmp(argv[1], "loop") == 0 && argc < 4)) {
-    if (rank == 0) fprintf(stderr, "usage: archive_writer full PATH | loop PATH PIDFILE | resume PATH\n");
+  if (argc < 3 || (strcmp(argv[1], "slow") == 0 && argc < 4)) {
+    if (rank == 0) fprintf(stderr, "usage: archive_writer full PATH | slow PATH PIDFILE | resume PATH\n");
     MPI_Finalize();
     return 2;
   }
@@ -72,14 +77,15 @@ int main(int argc, char **argv) {
     pass(a, sm, mm, rm, 0);
   } else {
     CALL(rs_archive_create(MPI_COMM_WORLD, argv[2], job, runs, &info, &a));
-    if (strcmp(argv[1], "loop") == 0) {
+    if (strcmp(argv[1], "slow") == 0) {
       char pf[1024];
       snprintf(pf, sizeof pf, "%s.%d", argv[3], rank);
       FILE *f = fopen(pf, "w");
       if (!f) MPI_Abort(MPI_COMM_WORLD, 1);
       fprintf(f, "%d\n", (int)getpid());
       fclose(f);
-      for (;;) pass(a, NULL, NULL, NULL, 3000); /* until SIGKILL */
+      pass(a, NULL, NULL, NULL, 8000);
+      for (;;) pause(); /* until SIGKILL */
     }
     pass(a, NULL, NULL, NULL, 0);
   }

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Writes the synthetic sweep with 2 ranks, then reads the archive back with
+Debian's h5py only (no ranksweep code): every dataset is readable, every
+value is what the writer put there, padding holds the fill values, the
+strings/attributes/job text are right, and the means come from the counts.
+Usage: test_h5py.py MPIRUN ARCHIVE_WRITER"""
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synth_ref as S  # noqa: E402
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def main(mpirun, writer):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "a.h5")
+        subprocess.run([mpirun, "-np", "2", writer, "full", path], check=True, timeout=120)
+        with h5py.File(path, "r") as f:
+            names = []
+            f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            for n in names:
+                f[n][()]  # every dataset reads
+            print(f"read {len(names)} datasets")
+            for n in ["lr/mean", "lr/counts", "lr/spectra", "lr/effrank", "lr/stablerank",
+                      "metrics/train_loss", "metrics/train_acc", "metrics/heldout_loss", "metrics/heldout_acc",
+                      "metrics/rate", "metrics/info_y", "metrics/weight_fro", "metrics/weight_spec",
+                      "metrics/weight_rank", "runs/name", "runs/steps", "runs/nckpt", "runs/nlayers",
+                      "runs/widths", "runs/npoints", "runs/nparams", "runs/diverged", "runs/last_step",
+                      "runs/params/train.lr", "runs/values/train.lr", "weights/final", "weights/all",
+                      "state/blob", "state/header", "done/shards", "done/metrics", "done/runs", "job/text"]:
+                check(n in f, f"missing /{n}")
+            A = f.attrs
+            check(A["format"] == b"ranksweep-archive", "format attribute")
+            check(A["complete"] == 1 and A["structure_complete"] == 1, "complete flags")
+            text = f["job/text"][()]
+            check(hashlib.sha256(text).hexdigest().encode() == A["job_hash"], "job text does not hash to job_hash")
+            check(A["job_name"] == b"archive-test", "job name")
+            check(list(A["eps"]) == [0.1, 0.01], f"eps {A['eps']}")
+            dims = {k: int(A[k]) for k in ["n_runs", "n_ckpt", "n_layers", "n_points", "n_eps", "n_spectrum",
+                                           "n_weights", "n_shards", "n_params", "n_state", "shard_size"]}
+            check(dims == {"n_runs": 3, "n_ckpt": 5, "n_layers": 3, "n_points": 10, "n_eps": 2, "n_spectrum": 6,
+                           "n_weights": 4, "n_shards": 3, "n_params": 26, "n_state": 42, "shard_size": 4}, f"dims {dims}")
+            check(list(f["runs/name"][()]) == [b"lr=0.001", b"lr=0.01", b"lr=0.1"], f"names {f['runs/name'][()]}")
+            check(list(f["runs/params/train.lr"][()]) == [b"0.001", b"0.01", b"0.1"], "params text")
+            check(list(f["runs/values/train.lr"][()]) == [0.001, 0.01, 0.1], "params values")
+            prov = f["provenance"].attrs
+            for k in ["ranksweep_version", "git_commit", "mpi_library", "hdf5_version", "openblas_config",
+                      "nranks", "blas_threads", "hostname", "start_time", "end_time"]:
+                check(k in prov, f"provenance lacks {k}")
+            check(prov["nranks"] == 2, "provenance nranks")
+            check(len(prov["end_time"].rstrip(b"\0")) == 20, f"end_time {prov['end_time']}")
+
+            mean = f["lr/mean"][()]
+            counts = f["lr/counts"][()]
+            E = dims["n_eps"]
+            for r in range(S.RUNS):
+                C, L, P = S.NCKPT[r], S.NLAYERS[r], S.NPOINTS[r]
+                check(list(f["runs/steps"][r]) == S.steps(r) + [-1] * (5 - C), f"run {r} steps")
+                check(f["runs/nckpt"][r] == C and f["runs/nlayers"][r] == L and f["runs/npoints"][r] == P,
+                      f"run {r} shape table")
+                check(list(f["runs/widths"][r]) == [S.width(r, l) for l in range(L)] + [-1] * (3 - L), "widths")
+                check(f["done/runs"][r] == 1 and f["runs/diverged"][r] == (r == 2) and f["runs/last_step"][r] == 100 + r,
+                      f"run {r} done/diverged/last_step")
+                check(np.all(f["done/metrics"][r, :C] == 1) and np.all(f["done/metrics"][r, C:] == 0), "metric masks")
+                for c in range(C):
+                    for s in range(S.nshards(r)):
+                        check(f["done/shards"][r, c, s] == 1, f"shard mask {r},{c},{s}")
+                        S.check_shard(f, r, c, s, fail)
+                    check(f["metrics/train_loss"][r, c] == S.metric(r, c, 0), "train_loss")
+                    check(f["metrics/heldout_acc"][r, c] == S.metric(r, c, 3), "heldout_acc")
+                    check(np.isnan(f["metrics/rate"][r, c]), "rate NaN")
+                    check(f["metrics/weight_rank"][r, c, 0, 1] == r + c + 1, "weight_rank")
+                # padding holds fills; means come from the counts
+                check(np.all(counts[r, C:] == -1) and np.all(counts[r, :, L:] == -1) and np.all(counts[r, :, :, P:] == -1),
+                      f"run {r}: count padding is not -1")
+                check(np.all(np.isnan(mean[r, C:])) and np.all(np.isnan(mean[r, :, L:])), f"run {r}: mean padding")
+                cm = counts[r, :C, :L, :P, :].astype(np.int64).sum(axis=2) / P
+                check(np.array_equal(cm, mean[r, :C, :L, :]), f"run {r}: /lr/mean is not the mean of the counts")
+                check(np.all(f["weights/final"][r, :20 + 3 * r] ==
+                             [S.param(r, -1, i) for i in range(20 + 3 * r)]), f"run {r}: final weights")
+                check(np.all(np.isnan(f["weights/final"][r, 20 + 3 * r:])), f"run {r}: weight padding")
+                hdr = f["state/header"][r]
+                check(sorted(hdr[:, 0]) == [30, 60] and sorted(hdr[:, 1]) == [0, 1], f"run {r}: state header {hdr}")
+            wall = f["weights/all"][()]
+            check(np.all(wall[1, :3, :23] == np.array([[S.param(1, c, i) for i in range(23)] for c in range(3)])),
+                  "weights/all of run 1")
+            check(np.all(np.isnan(wall[0])) and np.all(f["done/weights_all"][0] == 0), "weights/all of run 0 unset")
+            check(E == 2 and np.all(counts[:, :, :, :, E] >= -1), "numpy column")
+    for m in failures[:20]:
+        print("FAIL:", m)
+    print(f"{'FAILED' if failures else 'ok'}: {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1], sys.argv[2]))
