@@ -9,6 +9,8 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "ranksweep/rs_model.h"
+
 #define RS_SPECTRUM_BLOCK 64 /* default block size (rows and columns) */
 
 /* ---- process grid ---- */
@@ -78,5 +80,21 @@ enum {
 };
 /* rs_pdsvd_values with the reduction chosen by flags (0: automatic). */
 int rs_pdsvd_values_opt(rs_pmat *a, double *s, int flags);
+
+/* ---- the representation spectrum of a network layer ---- */
+typedef enum {
+  RS_REPR_PRE,  /* p_l = W_l h_{l-1} + b_l: the quantity whose Jacobian is the local rank */
+  RS_REPR_POST, /* s(p_l), the layer's output (p_l where no activation follows) */
+} rs_repr_kind;
+
+/* Singular values of the centred representation matrix H (npoints x
+ * sizes[layer]) of layer 1..nlayers of net over the points x (npoints x
+ * sizes[0], row-major, present on every rank; each rank reads only the rows
+ * it owns). Writes min(npoints, sizes[layer]) values, descending, to s on
+ * every rank. Collective over the grid; nb = 0 for the default block. The
+ * summaries (feature rank, effective rank, Gaussian-channel proxy) are
+ * rs_ib_feature_rank, rs_ib_effective_rank and rs_ib_gauss_channel. */
+int rs_spectrum_layer(rs_pgrid *g, const rs_netview *net, int layer, rs_repr_kind kind,
+                      const double *x, int npoints, int nb, double *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_rng.h"
 #include "ranksweep/rs_spectrum.h"
 
@@ -229,6 +230,72 @@ START_TEST(callback_error_propagates) {
 }
 END_TEST
 
+/* A small network's layer spectra against the serial route: forward pass
+ * on all points, activation, centring, dgesdd. */
+START_TEST(layer_spectrum) {
+  const int sizes[5] = {12, 30, 20, 25, 5}, npts = 150;
+  const rs_activation acts[2] = {RS_ACT_RELU, RS_ACT_TANH};
+  double *wb[10], *x = malloc(sizeof(double) * npts * sizes[0]);
+  rs_rng r;
+  rs_rng_init(&r, 3, RS_STREAM_INIT, 0);
+  for (int i = 0; i < npts * sizes[0]; i++) x[i] = rs_rng_normal(&r);
+  rs_netview net = {.nlayers = 4, .nmeasure = 3};
+  for (int l = 0; l <= 4; l++) net.sizes[l] = sizes[l];
+  for (int l = 1; l <= 4; l++) {
+    wb[2 * l - 2] = malloc(sizeof(double) * sizes[l] * sizes[l - 1]);
+    wb[2 * l - 1] = malloc(sizeof(double) * sizes[l]);
+    for (int i = 0; i < sizes[l] * sizes[l - 1]; i++)
+      wb[2 * l - 2][i] = rs_rng_normal(&r) / sqrt(sizes[l - 1]);
+    for (int i = 0; i < sizes[l]; i++) wb[2 * l - 1][i] = 0.1 * rs_rng_normal(&r);
+    net.W[l] = wb[2 * l - 2];
+    net.b[l] = wb[2 * l - 1];
+  }
+  rs_pgrid *g = NULL;
+  ck_assert_int_eq(rs_pgrid_create(MPI_COMM_WORLD, 0, 0, &g), RS_OK);
+  double worst = 0, s[30], sref[30], *pre[5] = {0}, *h = malloc(sizeof(double) * npts * 30);
+  for (int l = 1; l <= 4; l++) pre[l] = malloc(sizeof(double) * npts * sizes[l]);
+  int errs = 0, post_eq_pre_linear_head = 1;
+  for (int a = 0; a < 2; a++) {
+    net.act = acts[a];
+    net.last_measured_linear = a == 1; /* tanh net: layer 3 plays a VIB mean head */
+    ck_assert_int_eq(rs_netview_forward(&net, x, npts, NULL, pre), RS_OK);
+    for (int l = 1; l <= 4; l++)
+      for (int kind = 0; kind < 2; kind++) {
+        int w = sizes[l], k = w < npts ? w : npts;
+        int act_follows = kind == RS_REPR_POST && l < 4 && !(net.last_measured_linear && l == 3);
+        for (int i = 0; i < npts * w; i++) {
+          double v = pre[l][i];
+          h[i] = !act_follows ? v : a == 0 ? (v > 0 ? v : 0) : tanh(v);
+        }
+        for (int j = 0; j < w; j++) {
+          double mu = 0;
+          for (int i = 0; i < npts; i++) mu += h[i * w + j] / npts;
+          for (int i = 0; i < npts; i++) h[i * w + j] -= mu;
+        }
+        LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', npts, w, h, w, sref, NULL, npts, NULL, w);
+        errs += rs_spectrum_layer(g, &net, l, (rs_repr_kind)kind, x, npts, 16, s) != RS_OK;
+        for (int i = 0; i < k; i++) worst = fmax(worst, fabs(s[i] - sref[i]) / sref[0]);
+      }
+    if (a == 1) { /* the linear head: POST must equal PRE bit for bit */
+      double sp[20], sq[20];
+      errs += rs_spectrum_layer(g, &net, 3, RS_REPR_PRE, x, npts, 16, sp) != RS_OK;
+      errs += rs_spectrum_layer(g, &net, 3, RS_REPR_POST, x, npts, 16, sq) != RS_OK;
+      post_eq_pre_linear_head = memcmp(sp, sq, sizeof sp) == 0;
+    }
+  }
+  int bad_layer = rs_spectrum_layer(g, &net, 5, RS_REPR_PRE, x, npts, 16, s);
+  rs_pgrid_destroy(&g);
+  for (int l = 1; l <= 4; l++) free(pre[l]);
+  for (int i = 0; i < 8; i++) free(wb[i]);
+  free(h);
+  free(x);
+  ck_assert_int_eq(errs, 0);
+  ck_assert_msg(worst <= 1e-10, "layer spectra differ from the serial route by %g of s_max", worst);
+  ck_assert(post_eq_pre_linear_head);
+  ck_assert_int_eq(bad_layer, RS_EARG);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -242,6 +309,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, square);
   tcase_add_test(tc, rank_deficient);
   tcase_add_test(tc, callback_error_propagates);
+  tcase_add_test(tc, layer_spectrum);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);
