@@ -37,27 +37,26 @@
 int rs__optim_init(rs__optim *o, const rs_config *cfg, rs_precision prec,
                    size_t n) {
   memset(o, 0, sizeof *o);
-  const __typeof__(cfg->train) *t = &cfg->train;
-  o->kind = t->optimizer;
+  o->kind = cfg->train.optimizer;
   o->prec = prec;
-  o->lr = t->lr;
-  o->momentum = t->momentum;
-  o->beta1 = t->beta1;
-  o->beta2 = t->beta2;
-  o->eps = t->adam_eps;
-  o->wd = t->weight_decay;
-  o->decay_biases = t->decay_biases;
-  o->schedule = t->schedule;
-  o->steps = t->steps;
-  o->step_every = t->step_every;
-  o->gamma = t->step_gamma;
+  o->lr = cfg->train.lr;
+  o->momentum = cfg->train.momentum;
+  o->beta1 = cfg->train.beta1;
+  o->beta2 = cfg->train.beta2;
+  o->eps = cfg->train.adam_eps;
+  o->wd = cfg->train.weight_decay;
+  o->decay_biases = cfg->train.decay_biases;
+  o->schedule = cfg->train.schedule;
+  o->steps = cfg->train.steps;
+  o->step_every = cfg->train.step_every;
+  o->gamma = cfg->train.step_gamma;
   o->n = n;
-  if (!(t->lr >= 0) || !isfinite(t->lr))
-    return rs_error(RS_EARG, "train.lr: expected a finite value >= 0, got %g", t->lr);
-  if (t->schedule == RS_SCHED_STEP && t->step_every <= 0)
+  if (!(cfg->train.lr >= 0) || !isfinite(cfg->train.lr))
+    return rs_error(RS_EARG, "train.lr: expected a finite value >= 0, got %g", cfg->train.lr);
+  if (cfg->train.schedule == RS_SCHED_STEP && cfg->train.step_every <= 0)
     return rs_error(RS_EARG, "train.step_every: expected > 0 for the step schedule, got %lld",
-                    (long long)t->step_every);
-  if (t->schedule == RS_SCHED_COSINE && t->steps <= 0)
+                    (long long)cfg->train.step_every);
+  if (cfg->train.schedule == RS_SCHED_COSINE && cfg->train.steps <= 0)
     return rs_error(RS_EARG, "train.steps: expected > 0 for the cosine schedule");
   size_t es = prec == RS_PREC_FLOAT32 ? sizeof(float) : sizeof(double);
   bool need_m = o->kind != RS_OPT_SGD || o->momentum != 0;
