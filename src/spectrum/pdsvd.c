@@ -177,10 +177,15 @@ int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx) {
     int g0 = rs_pmat_global_row(a, l0);
     err = fn(ctx, g0, rows, buf);
     if (err != RS_OK) break;
-    for (int j = 0; j < a->nloc; j++) {
-      int gj = rs_pmat_global_col(a, j);
-      double *col = a->a + (size_t)j * a->lld + l0;
-      for (int i = 0; i < rows; i++) col[i] = buf[(size_t)i * a->n + gj];
+    /* Row-major block to column-major local storage, 16 columns at a time
+     * so that the destination lines stay in cache across rows. */
+    for (int j0 = 0; j0 < a->nloc; j0 += 16) {
+      int j1 = a->nloc - j0 < 16 ? a->nloc : j0 + 16;
+      for (int i = 0; i < rows; i++) {
+        const double *src = buf + (size_t)i * a->n;
+        for (int j = j0; j < j1; j++)
+          a->a[(size_t)j * a->lld + l0 + i] = src[rs_pmat_global_col(a, j)];
+      }
     }
   }
   free(buf);
