@@ -13,7 +13,8 @@ import tempfile
 import h5py
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import synth_ref as S  # noqa: E402
 
 failures = []
@@ -103,6 +104,22 @@ def main(mpirun, writer):
                   "weights/all of run 1")
             check(np.all(np.isnan(wall[0])) and np.all(f["done/weights_all"][0] == 0), "weights/all of run 0 unset")
             check(E == 2 and np.all(counts[:, :, :, :, E] >= -1), "numpy column")
+        # the h5py example of docs/archive.md runs as documented
+        doc = os.path.join(HERE, "..", "..", "docs", "archive.md")
+        lines, inside = [], False
+        for line in open(doc):
+            if line.strip() == "```python":
+                inside = True
+            elif inside and line.strip() == "```":
+                break
+            elif inside:
+                lines.append(line)
+        check(len(lines) > 10, "docs/archive.md has no python example")
+        ex = os.path.join(tmp, "example.py")
+        open(ex, "w").write("".join(lines))
+        out = subprocess.run(["/usr/bin/python3", ex, path], stdout=subprocess.PIPE, text=True)
+        print(out.stdout, end="")
+        check(out.returncode == 0 and "complete True" in out.stdout, "the docs example failed")
     for m in failures[:20]:
         print("FAIL:", m)
     print(f"{'FAILED' if failures else 'ok'}: {len(failures)} failures")
