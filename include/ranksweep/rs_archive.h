@@ -66,7 +66,9 @@ int rs_archive_write_run_done(rs_archive *a, int run, bool diverged,
 int rs_archive_shard_done(rs_archive *a, int run, int ckpt, int shard, bool *done);
 int rs_archive_metrics_done(rs_archive *a, int run, int ckpt, bool *done);
 int rs_archive_run_done(rs_archive *a, int run, bool *done, bool *diverged);
-/* Reads all masks at once into caller arrays (sizes nruns*C*S, nruns*C, nruns). */
+/* Reads all masks at once into caller arrays (sizes nruns*C*S, nruns*C, nruns).
+ * The file keeps one mask per evaluation point (/done/points); a shard of the
+ * current shard grid (info->shard) is done when all its points are. */
 int rs_archive_read_masks(rs_archive *a, uint8_t *shards, uint8_t *metrics,
                           uint8_t *runs);
 
@@ -89,6 +91,14 @@ typedef enum {
   RS_ARCHIVE_READY
 } rs_archive_status;
 int rs_archive_probe(const char *path, rs_archive_status *status);
+
+/* Collective. What `run -o PATH [--resume]` needs: without resume, create
+ * (RS_EEXISTS if PATH exists). With resume: READY -> rs_archive_open;
+ * ABSENT -> create; INCOMPLETE (killed during creation) -> delete, create;
+ * FOREIGN -> RS_EARCHIVE, untouched. *created (may be NULL) tells which. */
+int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
+                              const rs_archive_run *runs, const rs_archive_info *info,
+                              bool resume, rs_archive **out, bool *created);
 
 /* Collective. When complete is true: computes the per-layer mean local ranks
  * from the per-point counts and marks the archive complete. Records end time. */

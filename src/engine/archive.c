@@ -30,10 +30,14 @@ char *openblas_get_config(void);
 /* ---------------------------------------------------------------- layout */
 
 /* Padded dimensions and the per-run tables that define them. Everything an
- * archive's shape depends on; compared field by field on resume and merge. */
+ * archive's shape depends on; compared field by field on resume and merge.
+ * The shard size is not among them: masks are per point, so archives written
+ * with different shard sizes hold the same bytes. shard and S (shards of the
+ * longest run) are the current process's view, used to map masks to shards. */
 typedef struct {
-  int64_t R, C, L, P, E, K, W, S, NP, SB, shard;
-  int32_t *nckpt, *nlayers, *widths, *spec_len, *npoints, *nshards, *neps, *nweights;
+  int64_t R, C, L, P, E, K, W, NP, SB;
+  int64_t S, shard;
+  int32_t *nckpt, *nlayers, *widths, *spec_len, *npoints, *neps, *nweights;
   int64_t *nparams, *state_size, *steps;
   int8_t *save;
   double *eps;
@@ -47,9 +51,8 @@ static const struct {
     {"n_runs", offsetof(rs__layout, R)},     {"n_ckpt", offsetof(rs__layout, C)},
     {"n_layers", offsetof(rs__layout, L)},   {"n_points", offsetof(rs__layout, P)},
     {"n_eps", offsetof(rs__layout, E)},      {"n_spectrum", offsetof(rs__layout, K)},
-    {"n_weights", offsetof(rs__layout, W)},  {"n_shards", offsetof(rs__layout, S)},
-    {"n_params", offsetof(rs__layout, NP)},  {"n_state", offsetof(rs__layout, SB)},
-    {"shard_size", offsetof(rs__layout, shard)},
+    {"n_weights", offsetof(rs__layout, W)},  {"n_params", offsetof(rs__layout, NP)},
+    {"n_state", offsetof(rs__layout, SB)},
 };
 #define RS__NDIMATTR (sizeof rs__dimattrs / sizeof rs__dimattrs[0])
 
@@ -68,7 +71,6 @@ static const rs__dspec rs__tables[] = {
     {"runs/widths", 'i', "RL", offsetof(rs__layout, widths)},
     {"runs/spec_len", 'i', "RL", offsetof(rs__layout, spec_len)},
     {"runs/npoints", 'i', "R", offsetof(rs__layout, npoints)},
-    {"runs/nshards", 'i', "R", offsetof(rs__layout, nshards)},
     {"runs/neps", 'i', "R", offsetof(rs__layout, neps)},
     {"runs/eps", 'd', "RE", offsetof(rs__layout, eps)},
     {"runs/nweights", 'i', "R", offsetof(rs__layout, nweights)},
@@ -85,7 +87,7 @@ enum {
   D_W_FINAL, D_W_ALL,
   D_S_BLOB, D_S_HEADER,
   D_R_DIVERGED, D_R_LAST_STEP,
-  D_DONE_SHARDS, D_DONE_METRICS, D_DONE_RUNS, D_DONE_WFINAL, D_DONE_WALL,
+  D_DONE_POINTS, D_DONE_METRICS, D_DONE_RUNS, D_DONE_WFINAL, D_DONE_WALL,
   D_N
 };
 
@@ -110,7 +112,7 @@ static const rs__dspec rs__dsets[D_N] = {
     [D_S_HEADER] = {"state/header", 'l', "R24", 0},
     [D_R_DIVERGED] = {"runs/diverged", 'c', "R", 0},
     [D_R_LAST_STEP] = {"runs/last_step", 'l', "R", 0},
-    [D_DONE_SHARDS] = {"done/shards", 'b', "RCS", 0},
+    [D_DONE_POINTS] = {"done/points", 'b', "RCP", 0},
     [D_DONE_METRICS] = {"done/metrics", 'b', "RC", 0},
     [D_DONE_RUNS] = {"done/runs", 'b', "R", 0},
     [D_DONE_WFINAL] = {"done/weights_final", 'b', "R", 0},
@@ -201,7 +203,6 @@ static int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims) {
     case 'e': v = L->E + 1; break;
     case 'K': v = L->K; break;
     case 'W': v = L->W; break;
-    case 'S': v = L->S; break;
     case 'N': v = L->NP; break;
     case 'B': v = L->SB; break;
     default: v = *s - '0'; break;
@@ -281,6 +282,16 @@ static int rs__layout_alloc(rs__layout *L) {
   return RS_OK;
 }
 
+static int64_t rs__nshards(const rs__layout *L, int64_t run) {
+  return (L->npoints[run] + L->shard - 1) / L->shard;
+}
+
+/* The shard grid of this process (not part of the file's structure). */
+static void rs__set_shard(rs__layout *L, int64_t shard) {
+  L->shard = shard > 0 ? shard : 1;
+  L->S = (L->P + L->shard - 1) / L->shard;
+}
+
 static int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
                                const rs_archive_info *info, rs__layout *L) {
   memset(L, 0, sizeof *L);
@@ -306,13 +317,12 @@ static int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
     if (x->nweights > L->W) L->W = x->nweights;
     if (x->nparams > L->NP) L->NP = x->nparams;
     if (x->state_size > L->SB) L->SB = x->state_size;
-    int64_t s = (x->npoints + info->shard - 1) / info->shard;
-    if (s > L->S) L->S = s;
     for (int l = 0; l < x->nlayers; l++)
       if (x->spec_len[l] > L->K) L->K = x->spec_len[l];
     if (x->save_weights == RS_SAVE_ALL) L->weights_all = true;
   }
   RS_CALL(rs__layout_alloc(L));
+  rs__set_shard(L, info->shard);
   for (int r = 0; r < R; r++) {
     const rs_archive_run *x = &runs[r];
     L->nckpt[r] = x->nckpt;
@@ -323,7 +333,6 @@ static int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
       L->spec_len[r * L->L + l] = x->spec_len[l];
     }
     L->npoints[r] = x->npoints;
-    L->nshards[r] = (int32_t)((x->npoints + info->shard - 1) / info->shard);
     L->neps[r] = x->neps;
     for (int e = 0; e < x->neps; e++) L->eps[r * L->E + e] = rs_job_run(job, r)->measure.eps[e];
     L->nweights[r] = x->nweights;
@@ -637,6 +646,7 @@ static int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__attr_str(prov, "openblas_config", blas, 0));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
+  RS_CALL(rs__attr_i64(prov, "shard_size", info ? info->shard : 0));
   RS_CALL(rs__attr_str(prov, "hostname", first_host, 0));
   RS_CALL(rs__attr_str(prov, "hosts", hosts, 0));
   RS_CALL(rs__attr_str(prov, "start_time", now, RS__TIME_LEN));
@@ -938,6 +948,26 @@ static bool rs__layout_equal(const rs__layout *x, const rs__layout *y, char *msg
   return true;
 }
 
+/* What an open HDF5 file is: ours and complete, ours but interrupted during
+ * creation (no marker; or nothing at all in it, as right after H5Fcreate),
+ * or something else. */
+static rs_archive_status rs__classify(hid_t fid) {
+  char fmt[64];
+  int64_t done = 0;
+  if (rs__attr_read_str(fid, "format", fmt, sizeof fmt) == RS_OK) {
+    if (strcmp(fmt, RS__FORMAT) != 0) return RS_ARCHIVE_FOREIGN;
+    if (rs__attr_read_i64(fid, "structure_complete", &done) != RS_OK || done != 1)
+      return RS_ARCHIVE_INCOMPLETE;
+    return RS_ARCHIVE_READY;
+  }
+  H5G_info_t gi;
+  H5O_info_t oi;
+  if (H5Gget_info(fid, &gi) >= 0 && H5Oget_info2(fid, &oi, H5O_INFO_NUM_ATTRS) >= 0 &&
+      gi.nlinks == 0 && oi.num_attrs == 0)
+    return RS_ARCHIVE_INCOMPLETE;
+  return RS_ARCHIVE_FOREIGN;
+}
+
 /* Serial, read-only check of what is at path (see rs_archive_status). */
 int rs_archive_probe(const char *path, rs_archive_status *status) {
   struct stat st;
@@ -947,16 +977,16 @@ int rs_archive_probe(const char *path, rs_archive_status *status) {
   }
   unsigned char sig[8] = {0};
   FILE *f = fopen(path, "rb");
-  size_t got = f ? fread(sig, 1, 8, f) : 0;
-  if (f) fclose(f);
   if (!f) return rs_error(RS_EIO, "%s: cannot read", path);
+  size_t got = fread(sig, 1, 8, f);
+  fclose(f);
   static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-  if (st.st_size == 0) {
-    *status = RS_ARCHIVE_INCOMPLETE;
+  if (memcmp(sig, h5sig, got) != 0) { /* (an empty file matches: got = 0) */
+    *status = RS_ARCHIVE_FOREIGN;
     return RS_OK;
   }
-  if (got < 8 || memcmp(sig, h5sig, 8) != 0) {
-    *status = RS_ARCHIVE_FOREIGN;
+  if (got < 8) { /* empty, or killed while writing the superblock */
+    *status = RS_ARCHIVE_INCOMPLETE;
     return RS_OK;
   }
   hid_t fid;
@@ -965,14 +995,7 @@ int rs_archive_probe(const char *path, rs_archive_status *status) {
     *status = RS_ARCHIVE_INCOMPLETE;
     return RS_OK;
   }
-  char fmt[64];
-  int64_t done = 0;
-  if (rs__attr_read_str(fid, "format", fmt, sizeof fmt) != RS_OK || strcmp(fmt, RS__FORMAT) != 0)
-    *status = RS_ARCHIVE_FOREIGN;
-  else if (rs__attr_read_i64(fid, "structure_complete", &done) != RS_OK || done != 1)
-    *status = RS_ARCHIVE_INCOMPLETE;
-  else
-    *status = RS_ARCHIVE_READY;
+  *status = rs__classify(fid);
   H5Fclose(fid);
   return RS_OK;
 }
@@ -995,14 +1018,13 @@ static int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive *
                     "flushed, or not an archive)",
                     path);
   }
-  char fmt[64];
-  int64_t done = 0;
-  if (rs__attr_read_str(a->file, "format", fmt, sizeof fmt) != RS_OK || strcmp(fmt, RS__FORMAT) != 0) {
+  rs_archive_status cls = rs__classify(a->file);
+  if (cls == RS_ARCHIVE_FOREIGN) {
     rs__free(a);
     return rs_error(RS_EARCHIVE, "%s: not a ranksweep archive (no format attribute \"%s\")", path,
                     RS__FORMAT);
   }
-  if (rs__attr_read_i64(a->file, "structure_complete", &done) != RS_OK || done != 1) {
+  if (cls == RS_ARCHIVE_INCOMPLETE) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,
                     "%s: archive structure incomplete (creation was interrupted, so nothing was "
@@ -1017,7 +1039,17 @@ static int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive *
                     (long long)ver, RS__FORMAT_VERSION);
   }
   int rc = rs__layout_read(a->file, path, &a->lay);
-  if (rc == RS_OK) rc = rs__open_dsets(a);
+  if (rc == RS_OK) {
+    int64_t shard = 0; /* the writer's shard grid, until a resume sets its own */
+    hid_t pv;
+    RS__QUIET(H5Gopen2(a->file, "provenance", H5P_DEFAULT), pv);
+    if (pv >= 0) {
+      rs__attr_read_i64(pv, "shard_size", &shard);
+      H5Gclose(pv);
+    }
+    rs__set_shard(&a->lay, shard);
+    rc = rs__open_dsets(a);
+  }
   if (rc != RS_OK) {
     rs__free(a);
     return rc;
@@ -1049,6 +1081,7 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
   char why[256];
   bool same = rs__layout_equal(&a->lay, &want, why, sizeof why);
   rs__layout_free(&want);
+  rs__set_shard(&a->lay, info->shard);
   if (!same) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,
@@ -1076,6 +1109,41 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
   return RS_OK;
 }
 
+int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
+                              const rs_archive_run *runs, const rs_archive_info *info,
+                              bool resume, rs_archive **out, bool *created) {
+  *out = NULL;
+  if (created) *created = false;
+  if (!resume) {
+    RS_CALL(rs_archive_create(comm, path, job, runs, info, out));
+    if (created) *created = true;
+    return RS_OK;
+  }
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  rs_archive_status st = RS_ARCHIVE_ABSENT;
+  int v[2] = {RS_OK, 0};
+  if (rank == 0) {
+    v[0] = rs_archive_probe(path, &st);
+    v[1] = (int)st;
+    /* nothing can have been written to an interrupted creation: start over */
+    if (v[0] == RS_OK && st == RS_ARCHIVE_INCOMPLETE && unlink(path) != 0)
+      v[0] = rs_error(RS_EIO, "%s: cannot remove the interrupted archive: %s", path, strerror(errno));
+  }
+  MPI_Bcast(v, 2, MPI_INT, 0, comm);
+  if (v[0] != RS_OK) {
+    if (rank != 0) rs_error(v[0], "%s: cannot inspect the archive (see rank 0)", path);
+    return v[0];
+  }
+  st = (rs_archive_status)v[1];
+  if (st == RS_ARCHIVE_FOREIGN)
+    return rs_error(RS_EARCHIVE, "%s: exists and is not a ranksweep archive; refusing to touch it", path);
+  if (st == RS_ARCHIVE_READY) return rs_archive_open(comm, path, job, runs, info, out);
+  RS_CALL(rs_archive_create(comm, path, job, runs, info, out));
+  if (created) *created = true;
+  return RS_OK;
+}
+
 /* ---------------------------------------------------------------- writes */
 
 static int rs__check_run(const rs_archive *a, int run) {
@@ -1099,13 +1167,25 @@ static int rs__set_mask(rs_archive *a, int id, int rank, const hsize_t *start) {
   return rs__dio(a, id, start, count, &one, true);
 }
 
+/* Marks points [p0, p0+np) of (run, ckpt) done in archive `a` (one write). */
+static int rs__set_points(rs_archive *a, int run, int ckpt, int p0, int np) {
+  uint8_t ones[4096];
+  memset(ones, 1, sizeof ones);
+  for (int q = 0; q < np; q += (int)sizeof ones) {
+    int n = np - q < (int)sizeof ones ? np - q : (int)sizeof ones;
+    hsize_t st[3] = {(hsize_t)run, (hsize_t)ckpt, (hsize_t)(p0 + q)}, ct[3] = {1, 1, (hsize_t)n};
+    RS_CALL(rs__dio(a, D_DONE_POINTS, st, ct, ones, true));
+  }
+  return RS_OK;
+}
+
 int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, int np,
                            const rs_lr_points *res) {
   RS_CALL(rs__check_ckpt(a, run, ckpt));
   const rs__layout *L = &a->lay;
   int64_t want = L->npoints[run] - (int64_t)shard * L->shard;
   if (want > L->shard) want = L->shard;
-  if (shard < 0 || shard >= L->nshards[run] || p0 != shard * L->shard || np != want)
+  if (shard < 0 || shard >= rs__nshards(L, run) || p0 != shard * L->shard || np != want)
     return rs_error(RS_EARG, "%s: run %d: shard %d (points %d..%d) does not match the shard grid",
                     a->path, run, shard, p0, p0 + np);
   if (res->neps != L->neps[run])
@@ -1152,8 +1232,7 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, 
     if (res->stablerank) RS_CALL(rs__dio(a, D_LR_STABLE, st, ct, res->stablerank, true));
   }
 mask:;
-  hsize_t ms[3] = {(hsize_t)run, (hsize_t)ckpt, (hsize_t)shard};
-  return rs__set_mask(a, D_DONE_SHARDS, 3, ms);
+  return rs__set_points(a, run, ckpt, p0, np);
 }
 
 int rs_archive_write_metrics(rs_archive *a, int run, int ckpt, const rs_ckpt_metrics *m) {
@@ -1280,10 +1359,18 @@ static int rs__mask_get(rs_archive *a, int id, const hsize_t *st, bool *done) {
 int rs_archive_shard_done(rs_archive *a, int run, int ckpt, int shard, bool *done) {
   *done = false;
   RS_CALL(rs__check_ckpt(a, run, ckpt));
-  if (shard < 0 || shard >= a->lay.nshards[run])
+  const rs__layout *L = &a->lay;
+  if (shard < 0 || shard >= rs__nshards(L, run))
     return rs_error(RS_EARG, "%s: run %d: shard %d out of range", a->path, run, shard);
-  hsize_t st[3] = {(hsize_t)run, (hsize_t)ckpt, (hsize_t)shard};
-  return rs__mask_get(a, D_DONE_SHARDS, st, done);
+  int64_t p0 = shard * L->shard, np = L->npoints[run] - p0 < L->shard ? L->npoints[run] - p0 : L->shard;
+  uint8_t *m = malloc((size_t)np);
+  if (!m) return rs_error(RS_ENOMEM, "archive: out of memory");
+  hsize_t st[3] = {(hsize_t)run, (hsize_t)ckpt, (hsize_t)p0}, ct[3] = {1, 1, (hsize_t)np};
+  int rc = rs__dio(a, D_DONE_POINTS, st, ct, m, false);
+  *done = rc == RS_OK;
+  for (int64_t i = 0; i < np && *done; i++) *done = m[i] != 0;
+  free(m);
+  return rc;
 }
 
 int rs_archive_metrics_done(rs_archive *a, int run, int ckpt, bool *done) {
@@ -1315,7 +1402,24 @@ static int rs__read_all(rs_archive *a, int id, void *buf) {
 }
 
 int rs_archive_read_masks(rs_archive *a, uint8_t *shards, uint8_t *metrics, uint8_t *runs) {
-  if (shards) RS_CALL(rs__read_all(a, D_DONE_SHARDS, shards));
+  if (shards) {
+    /* a shard is done when every one of its points is */
+    const rs__layout *L = &a->lay;
+    size_t np = (size_t)(L->R * L->C * L->P);
+    uint8_t *pm = malloc(np ? np : 1);
+    if (!pm) return rs_error(RS_ENOMEM, "archive: out of memory");
+    int rc = np ? rs__read_all(a, D_DONE_POINTS, pm) : RS_OK;
+    for (int64_t r = 0; r < L->R; r++)
+      for (int64_t c = 0; c < L->C; c++)
+        for (int64_t sh = 0; sh < L->S; sh++) {
+          int64_t p0 = sh * L->shard, p1 = p0 + L->shard < L->npoints[r] ? p0 + L->shard : L->npoints[r];
+          bool all = c < L->nckpt[r] && p0 < p1;
+          for (int64_t p = p0; all && p < p1; p++) all = pm[(r * L->C + c) * L->P + p] != 0;
+          shards[(r * L->C + c) * L->S + sh] = all;
+        }
+    free(pm);
+    RS_CALL(rc);
+  }
   if (metrics) RS_CALL(rs__read_all(a, D_DONE_METRICS, metrics));
   if (runs) RS_CALL(rs__read_all(a, D_DONE_RUNS, runs));
   return RS_OK;
@@ -1342,7 +1446,7 @@ int rs_archive_dims_get(const rs_archive *a, rs_archive_dims *out) {
 /* Mean local rank of one run at every checkpoint whose shards are all done:
  * an exact int64 sum over points divided once, so the result is the same bits
  * whoever wrote the counts. buf is [C, L, E+1], NaN where not computable. */
-static int rs__run_means(rs_archive *a, int run, const uint8_t *smask, double *buf, int32_t *cnt) {
+static int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int32_t *cnt) {
   const rs__layout *L = &a->lay;
   int64_t E1 = L->E + 1;
   for (int64_t i = 0; i < L->C * L->L * E1; i++) buf[i] = NAN;
@@ -1350,7 +1454,7 @@ static int rs__run_means(rs_archive *a, int run, const uint8_t *smask, double *b
   if (nl == 0 || np == 0) return RS_OK;
   for (int c = 0; c < L->nckpt[run]; c++) {
     bool all = true;
-    for (int s = 0; s < L->nshards[run]; s++) all &= smask[((int64_t)run * L->C + c) * L->S + s] != 0;
+    for (int p = 0; p < np; p++) all &= pmask[((int64_t)run * L->C + c) * L->P + p] != 0;
     if (!all) continue;
     hsize_t st[5] = {(hsize_t)run, (hsize_t)c, 0, 0, 0};
     hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)np, (hsize_t)E1};
@@ -1369,12 +1473,12 @@ static int rs__run_means(rs_archive *a, int run, const uint8_t *smask, double *b
 static int rs__compute_means(rs_archive *a) {
   const rs__layout *L = &a->lay;
   int64_t E1 = L->E + 1;
-  size_t ns = (size_t)(L->R * L->C * L->S);
+  size_t ns = (size_t)(L->R * L->C * L->P);
   uint8_t *smask = malloc(ns ? ns : 1);
   double *buf = malloc((size_t)(L->C * L->L * E1 + 1) * sizeof *buf);
   int32_t *cnt = malloc((size_t)(L->L * L->P * E1 + 1) * sizeof *cnt);
   int rc = !smask || !buf || !cnt ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK;
-  if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_SHARDS, smask);
+  if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_POINTS, smask);
   for (int64_t r = a->rank; rc == RS_OK && r < L->R; r += a->size) {
     rc = rs__run_means(a, (int)r, smask, buf, cnt);
     if (rc == RS_OK && L->L > 0) {
@@ -1464,18 +1568,18 @@ int rs_archive_show(const char *path, int run, FILE *out) {
             (long long)bt, (long long)res);
     H5Gclose(prov);
   }
-  fprintf(out, "runs %lld, checkpoints <= %lld, layers <= %lld, points <= %lld, shard %lld\n",
-          (long long)L->R, (long long)L->C, (long long)L->L, (long long)L->P, (long long)L->shard);
+  fprintf(out, "runs %lld, checkpoints <= %lld, layers <= %lld, points <= %lld\n",
+          (long long)L->R, (long long)L->C, (long long)L->L, (long long)L->P);
   char **names = NULL;
   RS_CALL(rs__read_strings(a->file, "runs/name", (int)L->R, &names));
   int64_t E1 = L->E + 1;
-  size_t ns = (size_t)(L->R * L->C * L->S), nm = (size_t)(L->R * L->C);
+  size_t ns = (size_t)(L->R * L->C * L->P), nm = (size_t)(L->R * L->C);
   uint8_t *smask = malloc(ns ? ns : 1), *mmask = malloc(nm ? nm : 1), *rmask = malloc((size_t)L->R);
   uint8_t *diverged = malloc((size_t)L->R);
   double *mean = malloc((size_t)(L->C * L->L * E1 + 1) * sizeof *mean);
   int32_t *cnt = malloc((size_t)(L->L * L->P * E1 + 1) * sizeof *cnt);
   if (!smask || !mmask || !rmask || !diverged || !mean || !cnt) rc = rs_error(RS_ENOMEM, "archive: out of memory");
-  if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_SHARDS, smask);
+  if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_POINTS, smask);
   if (rc == RS_OK) rc = rs__read_all(a, D_DONE_METRICS, mmask);
   if (rc == RS_OK) rc = rs__read_all(a, D_DONE_RUNS, rmask);
   if (rc == RS_OK) rc = rs__read_all(a, D_R_DIVERGED, diverged);
@@ -1565,9 +1669,9 @@ static int rs__copy_block(rs_archive *in, rs_archive *out, int id, const hsize_t
 static int rs__merge_one(rs_archive *in, rs_archive *out, void **buf, size_t *cap) {
   const rs__layout *L = &out->lay;
   int64_t E1 = L->E + 1;
-  size_t ns = (size_t)(L->R * L->C * L->S), nm = (size_t)(L->R * L->C);
+  size_t ns = (size_t)(L->R * L->C * L->P), nm = (size_t)(L->R * L->C);
   uint8_t *m[2][5] = {{0}};
-  const int mids[5] = {D_DONE_SHARDS, D_DONE_METRICS, D_DONE_RUNS, D_DONE_WFINAL, D_DONE_WALL};
+  const int mids[5] = {D_DONE_POINTS, D_DONE_METRICS, D_DONE_RUNS, D_DONE_WFINAL, D_DONE_WALL};
   const size_t msz[5] = {ns, nm, (size_t)L->R, (size_t)L->R, nm};
   int rc = RS_OK;
   for (int k = 0; k < 2; k++)
@@ -1581,12 +1685,17 @@ static int rs__merge_one(rs_archive *in, rs_archive *out, void **buf, size_t *ca
   for (int64_t r = 0; r < L->R && rc == RS_OK; r++) {
     int nl = L->nlayers[r];
     for (int c = 0; c < L->nckpt[r] && rc == RS_OK; c++) {
-      for (int s = 0; s < L->nshards[r] && rc == RS_OK; s++) {
-        size_t i = (size_t)((r * L->C + c) * L->S + s);
-        if (!m[0][0][i] || m[1][0][i]) continue;
-        int p0 = s * (int)L->shard, np = L->npoints[r] - p0 < L->shard ? L->npoints[r] - p0 : (int)L->shard;
+      /* runs of consecutive points set in the input and not yet in the output */
+      const uint8_t *pin = m[0][0] + (r * L->C + c) * L->P, *pout = m[1][0] + (r * L->C + c) * L->P;
+      for (int p = 0; p < L->npoints[r] && rc == RS_OK;) {
+        if (!pin[p] || pout[p]) {
+          p++;
+          continue;
+        }
+        int p0 = p;
+        while (p < L->npoints[r] && pin[p] && !pout[p]) p++;
         hsize_t st[5] = {(hsize_t)r, (hsize_t)c, 0, (hsize_t)p0, 0};
-        hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)np, (hsize_t)E1};
+        hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)(p - p0), (hsize_t)E1};
         if (nl > 0) {
           rc = rs__copy_block(in, out, D_LR_COUNTS, st, ct, buf, cap);
           ct[4] = (hsize_t)L->K;
@@ -1594,8 +1703,7 @@ static int rs__merge_one(rs_archive *in, rs_archive *out, void **buf, size_t *ca
           if (rc == RS_OK) rc = rs__copy_block(in, out, D_LR_EFFRANK, st, ct, buf, cap);
           if (rc == RS_OK) rc = rs__copy_block(in, out, D_LR_STABLE, st, ct, buf, cap);
         }
-        hsize_t ms[3] = {(hsize_t)r, (hsize_t)c, (hsize_t)s};
-        if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_SHARDS, 3, ms);
+        if (rc == RS_OK) rc = rs__set_points(out, (int)r, c, p0, p - p0);
       }
       size_t i = (size_t)(r * L->C + c);
       hsize_t st[4] = {(hsize_t)r, (hsize_t)c, 0, 0};
@@ -1725,7 +1833,13 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
       }
       rs__meta meta = {name0, hash0, text, naxes, (const char **)keys, (const char **)names, kv};
-      rs_archive_info info = {1, 0, (int)lay.shard};
+      int64_t shard = 0;
+      hid_t pv = H5Gopen2(f0, "provenance", H5P_DEFAULT);
+      if (pv >= 0) {
+        rs__attr_read_i64(pv, "shard_size", &shard);
+        H5Gclose(pv);
+      }
+      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1};
       if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &meta, &info, &out);
       rs__layout_free(&copy);
     }

@@ -259,6 +259,15 @@ START_TEST(probe_and_incomplete) {
     H5Tclose(ty);
     H5Fclose(f);
     fclose(fopen(e, "w"));
+    /* killed right after H5Fcreate: an HDF5 file with nothing in it */
+    path_of(full, "bare.h5");
+    H5Fclose(H5Fcreate(full, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT));
+    /* somebody else's HDF5 file */
+    path_of(full, "theirs.h5");
+    f = H5Fcreate(full, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(f);
+    path_of(full, "full.h5");
     FILE *ft = fopen(t, "w");
     fputs("not an archive\n", ft);
     fclose(ft);
@@ -275,12 +284,35 @@ START_TEST(probe_and_incomplete) {
   ck_assert_int_eq(st, RS_ARCHIVE_ABSENT);
   ck_assert_int_eq(rs_archive_probe(full, &st), RS_OK);
   ck_assert_int_eq(st, RS_ARCHIVE_READY);
+  char bare[600], theirs[600];
+  path_of(bare, "bare.h5");
+  path_of(theirs, "theirs.h5");
+  ck_assert_int_eq(rs_archive_probe(bare, &st), RS_OK);
+  ck_assert_int_eq(st, RS_ARCHIVE_INCOMPLETE);
+  ck_assert_int_eq(rs_archive_probe(theirs, &st), RS_OK);
+  ck_assert_int_eq(st, RS_ARCHIVE_FOREIGN);
   rs_archive *a = NULL;
   ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
   ck_assert_ptr_nonnull(strstr(rs_error_message(), "incomplete"));
   ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, e, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
   ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, t, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
   ck_assert_ptr_null(a);
+  MPI_Barrier(MPI_COMM_WORLD); /* every rank probed before files change */
+  /* what `run --resume` does with each */
+  bool created = false;
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, theirs, g_job, g_runs, &g_info, true, &a, &created), RS_EARCHIVE);
+  ck_assert_ptr_nonnull(strstr(rs_error_message(), "not a ranksweep archive"));
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, t, g_job, g_runs, &g_info, true, &a, &created), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, full, g_job, g_runs, &g_info, false, &a, &created), RS_EEXISTS);
+  const char *again[3] = {p, e, bare};
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, again[i], g_job, g_runs, &g_info, true, &a, &created), RS_OK);
+    ck_assert(created);
+    ck_assert_int_eq(rs_archive_close(&a), RS_OK);
+  }
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, true, &a, &created), RS_OK);
+  ck_assert(!created);
+  ck_assert_int_eq(rs_archive_close(&a), RS_OK);
 }
 END_TEST
 

@@ -45,7 +45,7 @@ def main(mpirun, writer):
                       "metrics/weight_rank", "runs/name", "runs/steps", "runs/nckpt", "runs/nlayers",
                       "runs/widths", "runs/npoints", "runs/nparams", "runs/diverged", "runs/last_step",
                       "runs/params/train.lr", "runs/values/train.lr", "weights/final", "weights/all",
-                      "state/blob", "state/header", "done/shards", "done/metrics", "done/runs", "job/text"]:
+                      "state/blob", "state/header", "done/points", "done/metrics", "done/runs", "job/text"]:
                 check(n in f, f"missing /{n}")
             A = f.attrs
             check(A["format"] == b"ranksweep-archive", "format attribute")
@@ -55,15 +55,16 @@ def main(mpirun, writer):
             check(A["job_name"] == b"archive-test", "job name")
             check(list(A["eps"]) == [0.1, 0.01], f"eps {A['eps']}")
             dims = {k: int(A[k]) for k in ["n_runs", "n_ckpt", "n_layers", "n_points", "n_eps", "n_spectrum",
-                                           "n_weights", "n_shards", "n_params", "n_state", "shard_size"]}
+                                           "n_weights", "n_params", "n_state"]}
             check(dims == {"n_runs": 3, "n_ckpt": 5, "n_layers": 3, "n_points": 10, "n_eps": 2, "n_spectrum": 6,
-                           "n_weights": 4, "n_shards": 3, "n_params": 26, "n_state": 42, "shard_size": 4}, f"dims {dims}")
+                           "n_weights": 4, "n_params": 26, "n_state": 42}, f"dims {dims}")
+            check("shard_size" not in A and "n_shards" not in A, "shard size is not part of the structure")
             check(list(f["runs/name"][()]) == [b"lr=0.001", b"lr=0.01", b"lr=0.1"], f"names {f['runs/name'][()]}")
             check(list(f["runs/params/train.lr"][()]) == [b"0.001", b"0.01", b"0.1"], "params text")
             check(list(f["runs/values/train.lr"][()]) == [0.001, 0.01, 0.1], "params values")
             prov = f["provenance"].attrs
             for k in ["ranksweep_version", "git_commit", "mpi_library", "hdf5_version", "openblas_config",
-                      "nranks", "blas_threads", "hostname", "start_time", "end_time"]:
+                      "nranks", "blas_threads", "shard_size", "hostname", "start_time", "end_time"]:
                 check(k in prov, f"provenance lacks {k}")
             check(prov["nranks"] == 2, "provenance nranks")
             check(len(prov["end_time"].rstrip(b"\0")) == 20, f"end_time {prov['end_time']}")
@@ -81,8 +82,9 @@ def main(mpirun, writer):
                       f"run {r} done/diverged/last_step")
                 check(np.all(f["done/metrics"][r, :C] == 1) and np.all(f["done/metrics"][r, C:] == 0), "metric masks")
                 for c in range(C):
+                    check(np.all(f["done/points"][r, c, :P] == 1) and np.all(f["done/points"][r, c, P:] == 0),
+                          f"point masks {r},{c}")
                     for s in range(S.nshards(r)):
-                        check(f["done/shards"][r, c, s] == 1, f"shard mask {r},{c},{s}")
                         S.check_shard(f, r, c, s, fail)
                     check(f["metrics/train_loss"][r, c] == S.metric(r, c, 0), "train_loss")
                     check(f["metrics/heldout_acc"][r, c] == S.metric(r, c, 3), "heldout_acc")
