@@ -35,8 +35,9 @@ cpus="${RANKSWEEP_SLURM_CPUS:-8}"
 first_port="${RANKSWEEP_SLURM_PORT:-6817}"
 timeout="${RANKSWEEP_SLURM_TIMEOUT:-30}"
 cred_expire="${RANKSWEEP_SLURM_CRED_EXPIRE:-10}"
-for v in cpus first_port timeout cred_expire; do
-  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a positive integer, got '${!v}'"
+for v in CPUS PORT TIMEOUT CRED_EXPIRE; do
+  v="RANKSWEEP_SLURM_$v"
+  [[ "${!v:-1}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 
 conf="$state/slurm.conf"

@@ -7,6 +7,8 @@
 #   B  the stand-in fails (exit 1): the template propagates 1, no requeue.
 #   C  MAX_RESTARTS=0 and SIGUSR1: drains, no requeue, job exits 3; resubmitting the same script
 #      resumes the state file and completes.
+#   D  a plain `scancel` (SIGTERM to everything): the ranks drain and exit 3, but the job was
+#      cancelled, so the template must not requeue it.
 # Run as root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,7 +38,8 @@ t_a0=$(date +%s)
 ja="$(submit drain 3 JOB=job.txt ARCHIVE=a.state MAX_RESTARTS=3)"
 jb="$(submit fail 2 JOB=fail.txt ARCHIVE=b.state MAX_RESTARTS=3)"
 jc="$(submit limit 2 JOB=job.txt ARCHIVE=c.state MAX_RESTARTS=0)"
-note "submitted A=$ja B=$jb C=$jc"
+jd="$(submit cancel 2 JOB=job.txt ARCHIVE=d.state MAX_RESTARTS=3)"
+note "submitted A=$ja B=$jb C=$jc D=$jd"
 
 # Signal only once the ranks are working, so the signal reaches a running job step.
 wait_for 60 "job A progress" progress_started a.state
@@ -64,6 +67,15 @@ read -r _ c_done _ _ _ _ _ _ <c.state
 ((c_done > 0 && c_done < units)) || fail "job C state after drain: $(cat c.state)"
 ok "C: MAX_RESTARTS=0 drains to exit 3 (FAILED 3:0) at unit $c_done/$units"
 jc2="$(submit limit 2 JOB=job.txt ARCHIVE=c.state MAX_RESTARTS=0)"
+
+# --- D: scancel drains but does not requeue (D starts once B has freed its CPUs)
+wait_for 90 "job D progress" progress_started d.state
+scancel "$jd"
+note "scancel job D"
+wait_for 60 "job D's template to decide" grep -qE "ranksweep.sbatch: job $jd is (COMPLETING|CANCELLED) \(reason None\): cancelled, not requeueing" "cancel-$jd.out"
+grep -qE "fake_sweep: got SIGTERM; drained at unit [1-9][0-9]*/$units" "cancel-$jd.out" || fail "job D did not drain on SIGTERM"
+read -r _ d_done _ _ _ _ _ _ <d.state
+((d_done > 0 && d_done < units)) || fail "job D state after scancel: $(cat d.state)"
 
 # --- A: drained, requeued, resumed, complete
 fa="$(wait_job "$ja" 120)"
@@ -94,5 +106,10 @@ fc2="$(wait_job "$jc2" 90)"
   || fail "job C state after resubmission: $(cat c.state)"
 grep -qE "fake_sweep: run 2: resuming at unit $c_done/$units" "limit-$jc2.out" || fail "job C resubmission did not resume"
 ok "C: resubmission resumed at unit $c_done and completed; all $units units once"
+
+# Long after its cancel, D must still be cancelled and never requeued.
+[[ "$(job_field "$jd" JobState)" == CANCELLED && "$(job_field "$jd" Restarts)" == 0 ]] \
+  || fail "job D: $(job_field "$jd" JobState) Restarts=$(job_field "$jd" Restarts) after scancel"
+ok "D: scancel -> drain (exit 3) at unit $d_done, job stays CANCELLED, no requeue"
 
 summary slurm-requeue

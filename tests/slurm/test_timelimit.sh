@@ -3,7 +3,9 @@
 # with --time=1 and --signal=USR1@50 whose work (about 50 s on 3 ranks) outlasts the point where
 # SLURM sends SIGUSR1, so SLURM itself makes the stand-in drain; the template requeues it until the
 # work is done. SLURM checks time limits about every 30 s, so the signal lands 10-40 s into each run
-# and a run can drain more than once: the test takes 1-3 minutes. Run as root.
+# and a run can drain more than once. Alongside, a second job runs a copy of the template without
+# --signal: it meets the limit itself, drains on SLURM's SIGTERM within KillWait, and the template
+# must still requeue it (Reason=TimeLimit, unlike a scancel). The test takes 2-3 minutes. Run as root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,7 +20,11 @@ printf 'units %d\nunit_ms 1000\n' "$units" >job.txt
 jid="$(sbatch --parsable --job-name=timelimit --ntasks=3 --time=1 --signal=USR1@50 \
   --output="$work/timelimit-%j.out" \
   --export="ALL,RANKSWEEP=$work/fake_sweep,JOB=job.txt,ARCHIVE=t.state,MAX_RESTARTS=5" "$template")"
-note "submitted job $jid (--time=1 --signal=USR1@50)"
+grep -v -- '^#SBATCH --signal' "$template" >nosignal.sbatch
+printf 'units %d\nunit_ms 1000\n' 300 >long.txt
+jt="$(sbatch --parsable --job-name=nosignal --ntasks=3 --time=1 --output="$work/nosignal-%j.out" \
+  --export="ALL,RANKSWEEP=$work/fake_sweep,JOB=long.txt,ARCHIVE=n.state,MAX_RESTARTS=5" nosignal.sbatch)"
+note "submitted job $jid (--time=1 --signal=USR1@50) and job $jt (--time=1, no --signal)"
 final="$(wait_job "$jid" 300)"
 out="timelimit-$jid.out"
 echo "---- job log ----"; cat "$out"; echo "----"
@@ -33,5 +39,17 @@ grep -q "ranksweep.sbatch: job $jid run 2 (SLURM_RESTART_COUNT=1," "$out" || fai
 [[ "$(cat t.state)" == "done $units total $units sum $want_sum runs $((restarts + 1))" ]] \
   || fail "state $(cat t.state): want every unit once (sum $want_sum) over $((restarts + 1)) runs"
 ok "SLURM's own SIGUSR1 before the time limit: $restarts drain(s) and requeue(s), all $units units once"
+
+final="$(wait_job "$jt" 300)"
+out="nosignal-$jt.out"
+echo "---- job log ----"; cat "$out"; echo "----"
+[[ "$final" == COMPLETED && "$(job_field "$jt" ExitCode)" == 0:0 ]] \
+  || fail "no-signal job: expected COMPLETED 0:0, got $final $(job_field "$jt" ExitCode)"
+grep -q "DUE TO TIME LIMIT" "$out" || fail "the no-signal job never reached its time limit"
+grep -qE "fake_sweep: got SIGTERM; drained at unit [1-9][0-9]*/300" "$out" || fail "no drain on SIGTERM"
+grep -q "ranksweep.sbatch: requeueing job $jt (restart 1 of at most 5)" "$out" || fail "not requeued after the limit"
+[[ "$(cat n.state)" == "done 300 total 300 sum $((300 * 299 / 2)) runs $(($(job_field "$jt" Restarts) + 1))" ]] \
+  || fail "no-signal job state $(cat n.state)"
+ok "no --signal: SIGTERM at the limit drains within KillWait, the job still requeues (Reason=TimeLimit) and completes"
 
 summary slurm-timelimit
