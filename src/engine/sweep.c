@@ -918,10 +918,9 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   if (err != RS_OK) goto out;
 
   rs_archive_info info = {.nranks = E.size, .blas_threads = o->blas_threads, .shard = E.shard};
-  if (o->resume && access(o->archive, F_OK) == 0)
-    err = rs_archive_open(comm, o->archive, job, E.runs, &info, &E.ar);
-  else
-    err = rs_archive_create(comm, o->archive, job, E.runs, &info, &E.ar);
+  bool created = false;
+  err = rs_archive_open_or_create(comm, o->archive, job, E.runs, &info, o->resume, &E.ar,
+                                  &created);
   err = rs__agree(comm, err);
   if (err != RS_OK) goto out;
 
