@@ -519,6 +519,44 @@ START_TEST(bad_arguments_are_errors) {
 }
 END_TEST
 
+START_TEST(random_small_shapes_match_reference) {
+  /* Widths from 1 up, d0 smaller and larger than the layers, every
+   * activation, nmeasure from 1 to all hidden layers. */
+  rs_rng g;
+  rs_rng_init(&g, 2718, RS_STREAM_DATA, 0);
+  for (int c = 0; c < 60; c++) {
+    int nl = 2 + (int)rs_rng_below(&g, 4), sizes[8];
+    for (int l = 0; l <= nl; l++) sizes[l] = 1 + (int)rs_rng_below(&g, 14);
+    rs_activation act = (rs_activation)rs_rng_below(&g, 4);
+    lr_net net;
+    ck_assert_int_eq(lr_net_make(&net, nl, sizes, 1 + (int)rs_rng_below(&g, (uint64_t)(nl - 1)), act,
+                                 rs_rng_below(&g, 2) ? LR_INIT_LOWRANK : LR_INIT_FANIN, 0.3, 500 + c),
+                     RS_OK);
+    int N = 5, d0 = sizes[0];
+    double *x = malloc(sizeof(double) * N * d0);
+    lr_points(x, N, d0, 600 + c);
+    lr_res fast, ref;
+    res_alloc(&fast, &net.view, N, 3, EPS3);
+    res_alloc(&ref, &net.view, N, 3, EPS3);
+    ck_assert_int_eq(rs_localrank_points(&net.view, x, N, &fast.p), RS_OK);
+    ck_assert_int_eq(rs__localrank_points_naive(&net.view, x, N, &ref.p), RS_OK);
+    for (size_t i = 0; i < (size_t)fast.L * N * 4; i++)
+      ck_assert_msg(fast.p.counts[i] == ref.p.counts[i], "shape case %d entry %zu: %d vs %d", c, i,
+                    fast.p.counts[i], ref.p.counts[i]);
+    for (int l = 1; l <= fast.L; l++)
+      for (int p = 0; p < N; p++) {
+        size_t o = spec_off(&net.view, N, l, p);
+        for (int i = 0; i < rs_spectrum_len(&net.view, l); i++)
+          ck_assert(fabs(fast.p.spectra[o + i] - ref.p.spectra[o + i]) <= 1e-12 * ref.p.spectra[o]);
+      }
+    res_free(&fast);
+    res_free(&ref);
+    free(x);
+    lr_net_free(&net);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("measure");
   TCase *tc = tcase_create("measure");
@@ -533,6 +571,7 @@ int main(void) {
   tcase_add_test(tc, forward_pass_matches_loop);
   tcase_add_test(tc, checkpoint_metrics_match_naive);
   tcase_add_test(tc, bad_arguments_are_errors);
+  tcase_add_test(tc, random_small_shapes_match_reference);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
