@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
     int width = widths[wi];
     double *w = malloc((size_t)width * d * sizeof *w), *b = calloc((size_t)width, sizeof *b);
     rs_rng r;
-    rs_rng_init(&r, 0, RS_STREAM_INIT, (uint32_t)wi);
+    rs_rng_init(&r, 0, RS_STREAM_INIT, (uint32_t)width); /* same layer whatever the list */
     for (size_t k = 0; k < (size_t)width * d; k++) w[k] = rs_rng_normal(&r) / sqrt((double)d);
     layer_ctx c = {.pixels = pixels, .d = d, .width = width, .w = w, .b = b};
     c.x = malloc((size_t)(nb ? nb : RS_SPECTRUM_BLOCK) * d * sizeof *c.x);

@@ -32,7 +32,8 @@ typedef struct rs_pmat rs_pmat;
 
 /* An M x N matrix on grid g with block size nb x nb (nb = 0: the default
  * RS_SPECTRUM_BLOCK; pdgesvd wants square blocks). Zero-initialised.
- * The grid must outlive the matrix. Collective over the grid. */
+ * The grid must outlive the matrix. Every rank of the grid creates its part
+ * (no communication). */
 int rs_pmat_create(rs_pgrid *g, int m, int n, int nb, rs_pmat **out);
 void rs_pmat_destroy(rs_pmat **a);
 void rs_pmat_size(const rs_pmat *a, int *m, int *n, int *nb);
