@@ -118,9 +118,9 @@ static int rs__ib_report(const rs_gib *g, const double *betas, int nbetas, int c
 }
 
 /* rho from the job's runs: every run of kind gaussian_ib must agree, since the
- * closed form describes one joint distribution. */
-/* A VIB job's runs also give beta_vib values (train.beta), in run order,
- * without repeats: the table then predicts each run's optimal rank. */
+ * closed form describes one joint distribution. A VIB job's runs also give
+ * beta_vib values (train.beta), in run order without repeats, so the table
+ * predicts each run's optimal rank. */
 static int rs__rho_from_job(const char *path, double *rho, int *nrho, double *betas,
                             int *nbetas, int cap) {
   rs_job *job = NULL;
