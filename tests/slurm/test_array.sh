@@ -4,6 +4,8 @@
 # running the stand-in fake_sweep.c on its slice. Every slice drains once (drain_at in the job file),
 # so each array task requeues itself; a "merge" job submitted with --dependency=afterok on the array
 # must start only after every task's final run, and sees every unit of the sweep exactly once.
+# Alongside, a single job with LAUNCHER=mpirun and --signal=B:USR1 gets SIGUSR1 in its batch shell
+# only (scancel --batch): the template must forward it through mpirun to the ranks.
 # Run as root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,7 +25,13 @@ array="$(sbatch --parsable --array=0-$((slices - 1)) --ntasks=2 --time=5 --outpu
 # The stand-in merge: concatenates the slice states, stamping when it ran.
 merge="$(sbatch --parsable --dependency=afterok:"$array" --ntasks=1 --time=2 --output="$work/merge-%j.out" \
   --wrap "date +%s.%N >merge.start; cat slice-*.h5 >merged.txt")"
-note "submitted array $array (${slices} tasks) and merge $merge (afterok)"
+printf 'units %d\nunit_ms 300\n' "$units" >single.txt
+jb="$(sbatch --parsable --job-name=batchsig --ntasks=2 --time=5 --signal=B:USR1@120 --output="$work/batchsig-%j.out" \
+  --export="ALL,RANKSWEEP=$work/fake_sweep,JOB=single.txt,ARCHIVE=b.state,LAUNCHER=mpirun,MAX_RESTARTS=1,OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" \
+  "$src_root/slurm/ranksweep.sbatch")"
+note "submitted array $array (${slices} tasks), merge $merge (afterok) and mpirun job $jb (B:USR1)"
+wait_for 90 "mpirun job progress" grep -qE '^done [1-9]' b.state
+scancel --batch --signal=USR1 "$jb"
 
 final="$(wait_job "$merge" 150)"
 [[ "$final" == COMPLETED ]] || fail "merge job ended $final ($(job_field "$merge" Reason))"
@@ -56,5 +64,15 @@ m="$(cut -d. -f1 merge.start)"
 ((m >= last_end)) || fail "merge started at $m, before the last task ended at $last_end"
 [[ "$(wc -l <merged.txt)" == "$slices" ]] || fail "merge saw $(wc -l <merged.txt) slice files"
 ok "afterok merge ran only after every task's final run ($((m - last_end))s later) and saw all $slices slices"
+
+fb="$(wait_job "$jb" 120)"
+out="batchsig-$jb.out"
+[[ "$fb" == COMPLETED && "$(job_field "$jb" Restarts)" == 1 ]] \
+  || fail "mpirun job: $fb Restarts=$(job_field "$jb" Restarts)"
+grep -q "ranksweep.sbatch: SIGUSR1 reached the batch shell; forwarding to the launcher" "$out" || fail "no forward"
+grep -qE "fake_sweep: got SIGUSR1; drained at unit [1-9][0-9]*/$units" "$out" || fail "ranks did not drain"
+[[ "$(cat b.state)" == "done $units total $units sum $((units * (units - 1) / 2)) runs 2" ]] \
+  || fail "mpirun job state $(cat b.state)"
+ok "mpirun with --signal=B:USR1: the batch shell forwards SIGUSR1 through mpirun, ranks drain, job requeues and completes"
 
 summary slurm-array
