@@ -1598,10 +1598,10 @@ int rs_archive_show(const char *path, int run, FILE *out) {
     double v[4] = {NAN, NAN, NAN, NAN};
     const int ids[4] = {D_M_TRAIN_LOSS, D_M_TRAIN_ACC, D_M_HELD_LOSS, D_M_HELD_ACC};
     for (int i = 0; rc == RS_OK && last >= 0 && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, last, &v[i]);
-    const char *status = rmask[r] ? (diverged[r] == 1 ? "diverged" : "done") : "partial";
-    char steps[64];
-    snprintf(steps, sizeof steps, "%lld/%lld", last >= 0 ? (long long)L->steps[r * L->C + last] : -1LL,
-             (long long)L->steps[r * L->C + L->nckpt[r] - 1]);
+    const char *status = rmask[r] ? (diverged[r] == 1 ? "diverged" : "done") : last >= 0 ? "partial" : "pending";
+    char steps[64], lastc[32] = "-";
+    if (last >= 0) snprintf(lastc, sizeof lastc, "%lld", (long long)L->steps[r * L->C + last]);
+    snprintf(steps, sizeof steps, "%s/%lld", lastc, (long long)L->steps[r * L->C + L->nckpt[r] - 1]);
     rs__fmt(s1, 32, v[0], "%.4g");
     rs__fmt(s2, 32, v[1], "%.4f");
     rs__fmt(s3, 32, v[2], "%.4g");
