@@ -33,6 +33,18 @@ int rs_localrank_points(const rs_netview *net, const double *x, int npoints,
 int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints,
                            int nthreads, rs_lr_points *out);
 
+/* The weight-dependent part of the above (QR factors of the weights, the
+ * layer-1 spectrum), reusable for any number of point sets of the same
+ * weights, e.g. the shards of one checkpoint: saves about 15 ms per call for
+ * 784-200-200-200-200. The weights behind net must stay valid and unchanged
+ * while the plan lives (the netview struct itself is copied). Results are
+ * bitwise identical to rs_localrank_points_mt. */
+typedef struct rs_lr_plan rs_lr_plan;
+int rs_lr_plan_create(const rs_netview *net, rs_lr_plan **plan);
+int rs_lr_plan_points(rs_lr_plan *plan, const double *x, int npoints, int nthreads,
+                      rs_lr_points *out);
+void rs_lr_plan_destroy(rs_lr_plan **plan);
+
 /* float64 forward pass of n points x (n x sizes[0]). out (n x sizes[nlayers],
  * the output layer's values: logits) may be NULL. pre may be NULL, else an
  * array indexed 1..nlayers (entry 0 unused) of NULL or n x sizes[l] buffers

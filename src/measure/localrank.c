@@ -14,9 +14,11 @@
 
 double rs__lr_compress_ratio = 1.3;
 
-/* Shared, read-only during the per-point sweep. */
+/* Shared, read-only during the per-point sweep. The weight-dependent part
+ * (R, rr, sv1, len) is built once per rs_lr_plan; the point-dependent part
+ * (N, out, deriv, spec_off) once per call. */
 typedef struct {
-  const rs_netview *net;
+  const rs_netview *net; /* points to the plan's own copy */
   const rs_lr_points *out;
   int L, N, d0, k1, wmax;
   /* R[1]: k1 x n1, W_1 = R[1]^T Q^T. R[l], l >= 2: rr[l] x n_{l-1} with
@@ -249,21 +251,15 @@ static int rs__qr_factor(double *B, int rows, int cols, double **R) {
   return RS_OK;
 }
 
-static int rs__lr_plan_build(rs__lr_plan *P, const rs_netview *net, const double *x, int N,
-                             const rs_lr_points *out) {
+static int rs__lr_plan_weights(rs__lr_plan *P, const rs_netview *net) {
   memset(P, 0, sizeof *P);
   P->net = net;
-  P->out = out;
   P->L = net->nmeasure;
-  P->N = N;
   P->d0 = net->sizes[0];
   P->k1 = net->sizes[1] < P->d0 ? net->sizes[1] : P->d0;
-  size_t off = 0;
   for (int l = 1; l <= P->L; l++) {
     if (net->sizes[l] > P->wmax) P->wmax = net->sizes[l];
     P->len[l] = rs_spectrum_len(net, l);
-    P->spec_off[l] = off;
-    off += (size_t)N * P->len[l];
   }
   int d0 = P->d0, n1 = net->sizes[1];
 
@@ -304,7 +300,22 @@ static int rs__lr_plan_build(rs__lr_plan *P, const rs_netview *net, const double
     RS_CALL(rc);
     P->rr[l] = np < m ? np : m;
   }
+  return RS_OK;
+}
 
+static int rs__lr_plan_points(rs__lr_plan *P, const double *x, int N, const rs_lr_points *out) {
+  const rs_netview *net = P->net;
+  P->out = out;
+  P->N = N;
+  size_t off = 0;
+  for (int l = 1; l <= P->L; l++) {
+    P->spec_off[l] = off;
+    off += (size_t)N * P->len[l];
+  }
+  for (int l = 0; l < RS_MAX_LAYERS + 3; l++) {
+    free(P->deriv[l]);
+    P->deriv[l] = NULL;
+  }
   if (P->L >= 2) {
     /* Derivative patterns s'(p_l(x)) of layers 1..L-1 from one batched pass
      * over all points (BLAS-3). */
@@ -349,14 +360,45 @@ static int rs__lr_check(const rs_netview *net, int npoints, const rs_lr_points *
   for (int l = 0; l <= net->nmeasure; l++)
     if (net->sizes[l] < 1) return rs_error(RS_EARG, "local rank: sizes[%d] = %d", l, net->sizes[l]);
   if (npoints < 0) return rs_error(RS_EARG, "local rank: npoints %d", npoints);
+  if (!out) return RS_OK; /* plan creation: network only */
   if (out->neps < 0 || out->neps > RS_MAX_EPS || (out->neps > 0 && !out->eps) || !out->counts)
     return rs_error(RS_EARG, "local rank: bad output (neps %d, eps/counts missing)", out->neps);
   return RS_OK;
 }
 
-int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, int nthreads,
-                           rs_lr_points *out) {
-  RS_CALL(rs__lr_check(net, npoints, out));
+struct rs_lr_plan {
+  rs_netview net;
+  rs__lr_plan P;
+};
+
+int rs_lr_plan_create(const rs_netview *net, rs_lr_plan **plan) {
+  *plan = NULL;
+  RS_CALL(rs__lr_check(net, 0, NULL));
+  rs_lr_plan *p = calloc(1, sizeof *p);
+  if (!p) return rs_error(RS_ENOMEM, "local rank: cannot allocate a plan");
+  p->net = *net;
+  int saved = openblas_get_num_threads();
+  openblas_set_num_threads(1); /* same factors whatever the thread count */
+  int rc = rs__lr_plan_weights(&p->P, &p->net);
+  openblas_set_num_threads(saved);
+  if (rc != RS_OK) {
+    rs_lr_plan_destroy(&p);
+    return rc;
+  }
+  *plan = p;
+  return RS_OK;
+}
+
+void rs_lr_plan_destroy(rs_lr_plan **plan) {
+  if (!*plan) return;
+  rs__lr_plan_free(&(*plan)->P);
+  free(*plan);
+  *plan = NULL;
+}
+
+int rs_lr_plan_points(rs_lr_plan *plan, const double *x, int npoints, int nthreads,
+                      rs_lr_points *out) {
+  RS_CALL(rs__lr_check(&plan->net, npoints, out));
   if (npoints == 0) return RS_OK;
   if (nthreads < 1) nthreads = 1;
   if (nthreads > npoints) nthreads = npoints;
@@ -366,12 +408,12 @@ int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, 
    * orders) and are bitwise identical for every nthreads. */
   int saved = openblas_get_num_threads();
   openblas_set_num_threads(1);
-  rs__lr_plan P;
-  int rc = rs__lr_plan_build(&P, net, x, npoints, out);
+  rs__lr_plan *P = &plan->P;
+  int rc = rs__lr_plan_points(P, x, npoints, out);
   if (rc == RS_OK) {
     rs__lr_task tasks[64];
     for (int t = 0; t < nthreads; t++) {
-      tasks[t].P = &P;
+      tasks[t].P = P;
       tasks[t].p0 = (int)((int64_t)npoints * t / nthreads);
       tasks[t].p1 = (int)((int64_t)npoints * (t + 1) / nthreads);
       tasks[t].rc = RS_OK;
@@ -389,8 +431,23 @@ int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, 
     for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < nthreads && rc == RS_OK; t++) rc = tasks[t].rc;
   }
+  for (int l = 0; l < RS_MAX_LAYERS + 3; l++) {
+    free(P->deriv[l]);
+    P->deriv[l] = NULL;
+  }
+  P->out = NULL;
   openblas_set_num_threads(saved);
-  rs__lr_plan_free(&P);
+  return rc;
+}
+
+int rs_localrank_points_mt(const rs_netview *net, const double *x, int npoints, int nthreads,
+                           rs_lr_points *out) {
+  RS_CALL(rs__lr_check(net, npoints, out));
+  if (npoints == 0) return RS_OK;
+  rs_lr_plan *plan;
+  RS_CALL(rs_lr_plan_create(net, &plan));
+  int rc = rs_lr_plan_points(plan, x, npoints, nthreads, out);
+  rs_lr_plan_destroy(&plan);
   return rc;
 }
 

@@ -557,6 +557,43 @@ START_TEST(random_small_shapes_match_reference) {
 }
 END_TEST
 
+START_TEST(plan_reuse_over_shards_is_identical) {
+  for (int c = 0; c < NCASES; c += 2) {
+    lr_net net;
+    make_case(&net, c);
+    int N = 21, d0 = net.view.sizes[0], L = net.view.nmeasure, shard = 4;
+    double *x = malloc(sizeof(double) * N * d0);
+    lr_points(x, N, d0, 12);
+    lr_res all, part;
+    res_alloc(&all, &net.view, N, 3, EPS3);
+    ck_assert_int_eq(rs_localrank_points(&net.view, x, N, &all.p), RS_OK);
+    rs_lr_plan *plan = NULL;
+    ck_assert_int_eq(rs_lr_plan_create(&net.view, &plan), RS_OK);
+    for (int p0 = 0; p0 < N; p0 += shard) {
+      int np = N - p0 < shard ? N - p0 : shard;
+      res_alloc(&part, &net.view, np, 3, EPS3);
+      ck_assert_int_eq(rs_lr_plan_points(plan, x + (size_t)p0 * d0, np, 1 + (p0 / shard) % 2, &part.p), RS_OK);
+      for (int l = 1; l <= L; l++)
+        for (int p = 0; p < np; p++) {
+          size_t ia = (size_t)(l - 1) * N + p0 + p, ip = (size_t)(l - 1) * np + p;
+          ck_assert(memcmp(all.p.counts + ia * 4, part.p.counts + ip * 4, 4 * sizeof(int32_t)) == 0);
+          ck_assert(all.p.effrank[ia] == part.p.effrank[ip]);
+          ck_assert(all.p.stablerank[ia] == part.p.stablerank[ip]);
+          ck_assert(memcmp(all.p.spectra + spec_off(&net.view, N, l, p0 + p),
+                           part.p.spectra + spec_off(&net.view, np, l, p),
+                           sizeof(double) * rs_spectrum_len(&net.view, l)) == 0);
+        }
+      res_free(&part);
+    }
+    rs_lr_plan_destroy(&plan);
+    ck_assert_ptr_null(plan);
+    res_free(&all);
+    free(x);
+    lr_net_free(&net);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("measure");
   TCase *tc = tcase_create("measure");
@@ -572,6 +609,7 @@ int main(void) {
   tcase_add_test(tc, checkpoint_metrics_match_naive);
   tcase_add_test(tc, bad_arguments_are_errors);
   tcase_add_test(tc, random_small_shapes_match_reference);
+  tcase_add_test(tc, plan_reuse_over_shards_is_identical);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
