@@ -6,6 +6,7 @@ strings/attributes/job text are right, and the means come from the counts.
 Usage: test_h5py.py MPIRUN ARCHIVE_WRITER"""
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,34 @@ def main(mpirun, writer):
                   "weights/all of run 1")
             check(np.all(np.isnan(wall[0])) and np.all(f["done/weights_all"][0] == 0), "weights/all of run 0 unset")
             check(E == 2 and np.all(counts[:, :, :, :, E] >= -1), "numpy column")
+        # compare_archives.py: provenance ignored, one flipped bit anywhere else found
+        compare = os.path.join(HERE, "..", "e2e", "compare_archives.py")
+
+        def compare_after(edit):
+            b = os.path.join(tmp, "b.h5")
+            shutil.copyfile(path, b)
+            with h5py.File(b, "r+") as g:
+                edit(g)
+            return subprocess.run(["/usr/bin/python3", compare, path, b], stdout=subprocess.PIPE, text=True)
+
+        def nan_payload(g):
+            x = g["lr/effrank"][0, 0]
+            v = x.view(np.uint64)
+            v[-1, -1] ^= np.uint64(1)  # a NaN with another payload (padding cell) is a difference too
+            g["lr/effrank"][0, 0] = v.view(np.float64)
+
+        def set_attr(obj, k, v):
+            obj.attrs[k] = v
+
+        cases = [("provenance only", lambda g: set_attr(g["provenance"], "hostname", b"elsewhere"), 0),
+                 ("one count", lambda g: g["lr/counts"].__setitem__((2, 1, 0, 3, 0), 99), 1),
+                 ("NaN payload", nan_payload, 1),
+                 ("root attribute", lambda g: set_attr(g, "job_name", b"other"), 1),
+                 ("dataset attribute", lambda g: set_attr(g["lr/mean"], "note", 1), 1),
+                 ("extra dataset", lambda g: g.create_dataset("lr/extra", data=[1]), 1)]
+        for what, edit, want in cases:
+            res = compare_after(edit)
+            check(res.returncode == want, f"compare_archives on {what}: exit {res.returncode}, want {want}\n{res.stdout}")
         # the h5py example of docs/archive.md runs as documented
         doc = os.path.join(HERE, "..", "..", "docs", "archive.md")
         lines, inside = [], False
