@@ -315,7 +315,8 @@ static int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
     if (x->npoints > L->P) L->P = x->npoints;
     if (x->neps > L->E) L->E = x->neps;
     if (x->nweights > L->W) L->W = x->nweights;
-    if (x->nparams > L->NP) L->NP = x->nparams;
+    /* weights are stored only for runs that save them */
+    if (x->save_weights != RS_SAVE_NONE && x->nparams > L->NP) L->NP = x->nparams;
     if (x->state_size > L->SB) L->SB = x->state_size;
     for (int l = 0; l < x->nlayers; l++)
       if (x->spec_len[l] > L->K) L->K = x->spec_len[l];
@@ -1265,6 +1266,9 @@ int rs_archive_write_weights(rs_archive *a, int run, int ckpt, const double *par
   if (n != a->lay.nparams[run])
     return rs_error(RS_EARG, "%s: run %d: %lld parameters, the archive expects %lld", a->path, run,
                     (long long)n, (long long)a->lay.nparams[run]);
+  if (a->lay.save[run] == RS_SAVE_NONE || (ckpt >= 0 && a->lay.save[run] != RS_SAVE_ALL))
+    return rs_error(RS_EARG, "%s: run %d does not save %s weights (measure.save_weights)", a->path, run,
+                    ckpt < 0 ? "final" : "checkpoint");
   if (ckpt < 0) {
     hsize_t st[2] = {(hsize_t)run, 0}, ct[2] = {1, (hsize_t)n};
     if (n > 0) RS_CALL(rs__dio(a, D_W_FINAL, st, ct, (void *)params, true));

@@ -49,7 +49,7 @@ static void pass(rs_archive *a, const uint8_t *sm, const uint8_t *mm, const uint
       if (delay_us) usleep((useconds_t)delay_us);
       syn_blob(r, 60, blob);
       if (have < 60) CALL(rs_archive_write_state(a, r, 60, blob, syn_state_size(r)));
-      CALL(syn_write_weights(a, r, -1));
+      if (syn_save(r) != RS_SAVE_NONE) CALL(syn_write_weights(a, r, -1));
       CALL(rs_archive_write_run_done(a, r, r == 2, 100 + r));
     }
   }

@@ -33,6 +33,10 @@ static inline int syn_width(int run, int l) { return 5 + run + l; }
 static inline int syn_speclen(int run, int l) { int w = syn_width(run, l); return w < 6 ? w : 6; }
 static inline int64_t syn_nparams(int run) { return 20 + 3 * run; }
 static inline int64_t syn_state_size(int run) { return 40 + run; }
+/* run 0 saves final weights, run 1 every checkpoint's, run 2 none */
+static inline rs_save_weights syn_save(int run) {
+  return run == 0 ? RS_SAVE_FINAL : run == 1 ? RS_SAVE_ALL : RS_SAVE_NONE;
+}
 static inline int syn_nshards(int run) { return (syn_npoints[run] + SYN_SHARD - 1) / SYN_SHARD; }
 
 static inline int32_t syn_count(int run, int c, int l, int p, int e) {
@@ -63,7 +67,7 @@ static inline void syn_runs(rs_archive_run *runs) {
     x->neps = 2;
     x->nparams = syn_nparams(r);
     x->state_size = syn_state_size(r);
-    x->save_weights = r == 1 ? RS_SAVE_ALL : RS_SAVE_FINAL;
+    x->save_weights = syn_save(r);
   }
 }
 

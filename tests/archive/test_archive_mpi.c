@@ -40,7 +40,7 @@ static void fill(rs_archive *a, unsigned run_set) {
       ck_assert_int_eq(rs_archive_write_state(a, r, 30, blob, syn_state_size(r)), RS_OK);
       syn_blob(r, 60, blob);
       ck_assert_int_eq(rs_archive_write_state(a, r, 60, blob, syn_state_size(r)), RS_OK);
-      ck_assert_int_eq(syn_write_weights(a, r, -1), RS_OK);
+      if (syn_save(r) != RS_SAVE_NONE) ck_assert_int_eq(syn_write_weights(a, r, -1), RS_OK);
       ck_assert_int_eq(rs_archive_write_run_done(a, r, r == 2, 100 + r), RS_OK);
     }
   }
@@ -190,6 +190,8 @@ START_TEST(refusals) {
   ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
   ck_assert_int_eq(syn_write_shard(a, 1, 3, 0), RS_EARG); /* run 1 has 3 checkpoints */
   ck_assert_int_eq(rs_archive_write_weights(a, 0, -1, NULL, 5), RS_EARG);
+  ck_assert_int_eq(syn_write_weights(a, 2, -1), RS_EARG); /* run 2 saves no weights */
+  ck_assert_int_eq(syn_write_weights(a, 0, 1), RS_EARG);  /* run 0 only its final ones */
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
 }
 END_TEST
