@@ -63,22 +63,25 @@ def main():
     for k in range(200):
         step(k)
         floor()
-    rounds = 7
+    rounds = 21
     per = max(steps // rounds, 1)
-    st, ft = [], []
+    st, ft, sc, fc = [], [], [], []
     k = 0
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(per):
             loss = step(k)
             k += 1
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         for _ in range(per):
             floor()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         st.append((t1 - t0) / per)
         ft.append((t2 - t1) / per)
+        sc.append((c1 - c0) / per)
+        fc.append((c2 - c1) / per)
     s, f = statistics.median(st), statistics.median(ft)
+    scm, fcm = statistics.median(sc), statistics.median(fc)
     print("torch train step: 784-200x4-10 relu batch 64 adamw float32")
     print("torch", torch.__version__)
     print("threads", torch.get_num_threads())
@@ -87,6 +90,13 @@ def main():
     print("step_ms %.4f" % (1e3 * s))
     print("floor_ms %.4f" % (1e3 * f))
     print("ratio_step_over_floor %.3f" % (s / f))
+    print("step_min_ms %.4f" % (1e3 * min(st)))
+    print("floor_min_ms %.4f" % (1e3 * min(ft)))
+    print("ratio_min_step_over_floor %.3f" % (min(st) / min(ft)))
+    print("step_cpu_ms %.4f" % (1e3 * scm))
+    print("floor_cpu_ms %.4f" % (1e3 * fcm))
+    print("ratio_cpu_step_over_floor %.3f" % (scm / fcm))
+    print("loadavg_1min %.2f" % os.getloadavg()[0])
     print("final_loss %.6f" % float(loss))
 
 
