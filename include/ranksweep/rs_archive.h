@@ -50,7 +50,8 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard,
                            int p0, int np, const rs_lr_points *res);
 int rs_archive_write_metrics(rs_archive *a, int run, int ckpt,
                              const rs_ckpt_metrics *m);
-/* ckpt = -1: the final weights. */
+/* ckpt = -1: the final weights. RS_EARG for a run whose save_weights does
+ * not keep them (none; checkpoint weights need all). */
 int rs_archive_write_weights(rs_archive *a, int run, int ckpt,
                              const double *params, int64_t n);
 /* Two alternating slots per run; the slot's header is written last. */
