@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -719,6 +720,14 @@ static int rs__exists(MPI_Comm comm, int rank, const char *path) {
   return ex;
 }
 
+/* Test hook: RANKSWEEP_TEST_KILL_IN_CREATE=k kills every rank with SIGKILL
+ * at point k of the creation (1 after H5Fcreate, 2 after the format flush,
+ * 3 with all datasets created but unflushed, 4 flushed but before the marker). */
+static void rs__test_kill(int k) {
+  const char *v = getenv("RANKSWEEP_TEST_KILL_IN_CREATE");
+  if (v && atoi(v) == k) raise(SIGKILL);
+}
+
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
 static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta *meta,
                       const rs_archive_info *info, rs_archive **out) {
@@ -742,6 +751,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     rs__free(a);
     return rs_error(RS_EIO, "%s: cannot create the archive (exists, or directory not writable)", path);
   }
+  rs__test_kill(1);
   a->lay = *lay;
   memset(lay, 0, sizeof *lay);
   rs__layout *L = &a->lay;
@@ -756,6 +766,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   RS__TRY(rs__attr_str(a->file, "format", RS__FORMAT, 0));
   RS__TRY(rs__attr_i64(a->file, "format_version", RS__FORMAT_VERSION));
   if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
+  rs__test_kill(2);
 
   RS__TRY(rs__attr_str(a->file, "job_name", meta->name, 0));
   RS__TRY(rs__attr_str(a->file, "job_hash", meta->hash, 0));
@@ -857,8 +868,10 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   H5Gclose(prov);
   if (rc != RS_OK) goto fail;
 
+  rs__test_kill(3);
   /* Everything above must be on disk before the marker that says so. */
   if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
+  rs__test_kill(4);
   RS__TRY(rs__attr_i64(a->file, "structure_complete", 1));
   if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
 #undef RS__TRY

@@ -71,7 +71,8 @@ int main(int argc, char **argv) {
   rs_archive_info info = {size, 1, SYN_SHARD};
   rs_archive *a;
   if (strcmp(argv[1], "resume") == 0) {
-    CALL(rs_archive_open(MPI_COMM_WORLD, argv[2], job, runs, &info, &a));
+    /* as `run --resume`: an archive killed during creation is started over */
+    CALL(rs_archive_open_or_create(MPI_COMM_WORLD, argv[2], job, runs, &info, true, &a, NULL));
     uint8_t sm[SYN_RUNS * 5 * 3], mm[SYN_RUNS * 5], rm[SYN_RUNS];
     CALL(rs_archive_read_masks(a, sm, mm, rm));
     pass(a, sm, mm, rm, 0);

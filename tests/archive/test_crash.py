@@ -91,7 +91,7 @@ def main(mpirun, writer, trials):
                     proc.kill()
                     return 1
                 time.sleep(0.005)
-            delay = rng.uniform(0.0, 0.25)
+            delay = rng.uniform(0.0, 0.2)
             time.sleep(delay)
             for p in pidfiles:
                 try:
@@ -113,6 +113,26 @@ def main(mpirun, writer, trials):
                   f"{'identical to uninterrupted' if same.returncode == 0 else 'DIFFERS: ' + same.stdout}")
             for m in failures[:10]:
                 print("  FAIL:", m)
+        # killed during creation, at each stage: never a usable-looking archive,
+        # and resuming starts over and ends identical
+        for k in range(1, 5):
+            path = os.path.join(tmp, f"create{k}.h5")
+            env = dict(os.environ, RANKSWEEP_TEST_KILL_IN_CREATE=str(k))
+            r1 = subprocess.run([mpirun, "--quiet", "-np", "2", writer, "full", path], env=env, timeout=120,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                with h5py.File(path, "r") as f:
+                    state = "opens, no marker" if "structure_complete" not in f.attrs else "MARKED"
+            except OSError:
+                state = "does not open"
+            res = subprocess.run([mpirun, "-np", "2", writer, "resume", path], timeout=120)
+            same = subprocess.run(["/usr/bin/python3", COMPARE, ref, path], stdout=subprocess.PIPE, text=True)
+            ok = r1.returncode != 0 and os.path.exists(path) and state != "MARKED" and \
+                res.returncode == 0 and same.returncode == 0
+            bad += not ok
+            trials += 1
+            print(f"kill at creation stage {k}: writer rc {r1.returncode}, file {state}, resume rc {res.returncode}, "
+                  f"{'identical to uninterrupted' if same.returncode == 0 else 'DIFFERS: ' + same.stdout}")
     print(f"{'FAILED' if bad else 'ok'}: {bad} of {trials} trials failed")
     return 1 if bad else 0
 
