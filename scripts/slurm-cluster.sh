@@ -72,7 +72,14 @@ log_tail() {
 
 munge_works() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
 
-port_taken() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# A port is taken when something listens on it (ss from iproute2 if present, else a bash connect).
+port_taken() {
+  if command -v ss >/dev/null; then
+    ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
 
 node_state() { SLURM_CONF="$conf" sinfo -h -n "$node" -o %T 2>/dev/null | head -n 1; }
 
@@ -198,7 +205,7 @@ do_stop() {
     mine="$(tr -dc 0-9 <"$munge_ours")"
     if [[ -n "$mine" ]] && p="$(live_pid /run/munge/munged.pid)" && [[ "$p" == "$mine" ]]; then
       # Another cluster (another state directory) may be using the same munged.
-      if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+      if ! command -v pgrep >/dev/null || pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
         say "leaving munged (pid $p) running: other slurm daemons still use it"
       else
         stop_pid munged "$p"
@@ -212,7 +219,7 @@ do_stop() {
 do_start() {
   [[ $(id -u) -eq 0 ]] || die "must run as root (munged, slurmctld and slurmd are started here)"
   local prog
-  for prog in munge unmunge slurmctld slurmd sinfo runuser ss; do
+  for prog in munge unmunge slurmctld slurmd sinfo runuser; do
     command -v "$prog" >/dev/null || die "$prog not found (packages: munge slurmctld slurmd slurm-client)"
   done
   mkdir -p "$state"/{state,spool,log,run}
