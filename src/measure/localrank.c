@@ -371,9 +371,25 @@ struct rs_lr_plan {
   rs__lr_plan P;
 };
 
+/* LAPACK's iterative kernels on NaN input fail late and obscurely: say so
+ * up front (a diverged model should never reach the measurement). */
+static int rs__finite(const double *a, size_t n, const char *what, int l) {
+  if (!a) return RS_OK;
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(a[i])) {
+      if (l > 0) return rs_error(RS_EARG, "local rank: %s%d has a non-finite entry at %zu", what, l, i);
+      return rs_error(RS_EARG, "local rank: %s have a non-finite entry at %zu", what, i);
+    }
+  return RS_OK;
+}
+
 int rs_lr_plan_create(const rs_netview *net, rs_lr_plan **plan) {
   *plan = NULL;
   RS_CALL(rs__lr_check(net, 0, NULL));
+  for (int l = 1; l <= net->nmeasure; l++) {
+    RS_CALL(rs__finite(net->W[l], (size_t)net->sizes[l] * net->sizes[l - 1], "W", l));
+    RS_CALL(rs__finite(net->b[l], (size_t)net->sizes[l], "b", l));
+  }
   rs_lr_plan *p = calloc(1, sizeof *p);
   if (!p) return rs_error(RS_ENOMEM, "local rank: cannot allocate a plan");
   p->net = *net;
@@ -409,7 +425,8 @@ int rs_lr_plan_points(rs_lr_plan *plan, const double *x, int npoints, int nthrea
   int saved = openblas_get_num_threads();
   openblas_set_num_threads(1);
   rs__lr_plan *P = &plan->P;
-  int rc = rs__lr_plan_points(P, x, npoints, out);
+  int rc = rs__finite(x, (size_t)npoints * plan->net.sizes[0], "evaluation points", 0);
+  if (rc == RS_OK) rc = rs__lr_plan_points(P, x, npoints, out);
   if (rc == RS_OK) {
     rs__lr_task tasks[64];
     for (int t = 0; t < nthreads; t++) {

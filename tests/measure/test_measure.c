@@ -512,6 +512,13 @@ START_TEST(bad_arguments_are_errors) {
   r.p.neps = RS_MAX_EPS + 1;
   ck_assert_int_eq(rs_localrank_points(&net.view, x, 2, &r.p), RS_EARG);
   r.p.neps = 3;
+  x[7] = NAN;
+  ck_assert_int_eq(rs_localrank_points(&net.view, x, 2, &r.p), RS_EARG);
+  x[7] = 0.0;
+  net.w[2][5] = INFINITY;
+  ck_assert_int_eq(rs_localrank_points(&net.view, x, 2, &r.p), RS_EARG);
+  net.w[2][5] = 0.0;
+  ck_assert_int_eq(rs_localrank_points(&net.view, x, 2, &r.p), RS_OK);
   net.view.nmeasure = 0;
   ck_assert_int_eq(rs_localrank_points(&net.view, x, 2, &r.p), RS_EARG);
   res_free(&r);
