@@ -86,11 +86,21 @@ ok "bad settings -> exit 2 before anything runs"
 run_template "$array" JOB=done.txt
 expect 2 "not an array task" "array template outside an array"
 run_template "$array" JOB=done.txt SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=3
-expect 2 "use array indices 0..N-1" "array index out of range"
+expect 2 "use --array=0-\(N-1\) for N slices, or set SLICES=N" "array index out of range"
+run_template "$array" JOB=done.txt SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_COUNT=1 SLURM_ARRAY_TASK_MIN=4 \
+  SLURM_ARRAY_TASK_MAX=4
+expect 2 "array task 4 of indices 4-4 \(1 tasks\)" "one slice resubmitted without SLICES"
+run_template "$array" JOB=done.txt SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_COUNT=1 SLURM_ARRAY_TASK_MIN=4 \
+  SLURM_ARRAY_TASK_MAX=4 SLICES=4
+expect 2 "array task 4 with SLICES='4': need a slice count above every task index" "SLICES too small"
+run_template "$array" JOB=done.txt SLURM_ARRAY_TASK_ID=4 SLURM_ARRAY_TASK_COUNT=1 SLURM_ARRAY_TASK_MIN=4 \
+  SLURM_ARRAY_TASK_MAX=4 SLICES=5 SLICE_PREFIX=r
+expect 0 "slice 4/5 -> r-4.h5" "one slice resubmitted with SLICES"
+[[ "$(cat r-4.h5)" == "done 1 total 1 sum 4 runs 1" ]] || fail "slice 4/5 state: $(cat r-4.h5)"
 run_template "$array" JOB=done.txt SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 SLICE_PREFIX=s
 expect 0 "ranksweep-array.sbatch: sweep complete: s-1.h5" "array slice 1/3"
 # Slice 1 of 3 over 6 units: global units 1 and 4.
 [[ "$(cat s-1.h5)" == "done 2 total 2 sum 5 runs 1" ]] || fail "slice 1/3 state: $(cat s-1.h5)"
-ok "array template: index checks (exit 2) and slice 1/3 runs --slice 1/3 into s-1.h5"
+ok "array template: index checks (exit 2), slice 1/3 into s-1.h5, one slice rerun alone with SLICES"
 
 echo "slurm-templates: $passed passed, 0 failed"
