@@ -3,7 +3,8 @@
 # with longer training (so runs are in flight when the signal comes) on 3 ranks; SIGUSR1 mid-sweep
 # (scancel --signal=USR1, what --signal=USR1@T does at the time limit) must drain it (exit 3), the
 # template requeues it, the second run resumes the archive and completes it; `ranksweep status`
-# then reports the sweep complete.
+# then reports the sweep complete. Alongside, the array path: slurm/ranksweep-array.sbatch runs
+# jobs/quick.yaml as 2 slices, and a job with --dependency=afterok merges them with `ranksweep merge`.
 # Usage: test_engine.sh [RANKSWEEP_BINARY]   (default $RANKSWEEP_BUILD_ROOT/src/cli/ranksweep)
 # Run as root.
 set -euo pipefail
@@ -22,7 +23,13 @@ grep -q "^  steps: $steps$" job.yaml || fail "could not set train.steps in a cop
 
 jid="$(sbatch --parsable --job-name=engine --ntasks=3 --time=10 --output="$work/engine-%j.out" \
   --export="ALL,RANKSWEEP=$bin,JOB=job.yaml,ARCHIVE=sweep.h5,MAX_RESTARTS=2" "$src_root/slurm/ranksweep.sbatch")"
-note "submitted job $jid"
+mkdir arr
+cp "$src_root/jobs/quick.yaml" arr/job.yaml
+array="$(cd arr && sbatch --parsable --array=0-1 --ntasks=2 --time=10 --output="$work/arr/array-%A_%a.out" \
+  --export="ALL,RANKSWEEP=$bin,JOB=job.yaml" "$src_root/slurm/ranksweep-array.sbatch")"
+merge="$(cd arr && sbatch --parsable --dependency=afterok:"$array" --ntasks=1 --time=10 \
+  --output="$work/arr/merge-%j.out" --wrap "'$bin' merge sweep.h5 slice-0.h5 slice-1.h5 && '$bin' show sweep.h5")"
+note "submitted job $jid, array $array (2 slices of jobs/quick.yaml) and merge $merge"
 
 status_field() { # FIELD: from `ranksweep status sweep.h5` (JSON)
   "$bin" status sweep.h5 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
@@ -47,5 +54,14 @@ ok "drain on SIGUSR1 (exit 3), requeue, resume, complete ($restarts requeue(s))"
 [[ "$(status_field runs_done)" == "$(status_field runs_total)" ]] \
   || fail "status: $(status_field runs_done) of $(status_field runs_total) runs done"
 ok "ranksweep status: complete, $(status_field runs_done)/$(status_field runs_total) runs"
+
+fm="$(wait_job "$merge" 300)"
+[[ "$fm" == COMPLETED ]] || fail "merge job ended $fm ($(job_field "$merge" Reason))"
+for i in 0 1; do
+  grep -q "ranksweep-array.sbatch: sweep complete: slice-$i.h5 (exit 0)" "arr/array-${array}_$i.out" \
+    || fail "slice $i did not complete"
+done
+grep -qE '^complete +yes' "arr/merge-$merge.out" || fail "merged archive not complete: $(head -5 "arr/merge-$merge.out")"
+ok "array of 2 slices, then afterok merge: ranksweep show reports the merged archive complete"
 
 summary slurm-engine
