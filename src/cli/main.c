@@ -11,6 +11,7 @@
 #include "ranksweep/rs_job.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
+#include "ranksweep/rs_spectrum_pass.h"
 #include "ranksweep/rs_sweep.h"
 #include "rs_build.h"
 
@@ -28,6 +29,9 @@ static const char *usage =
     "  status ARCHIVE.h5               progress of a sweep writing ARCHIVE.h5 (reads its status file)\n"
     "  show ARCHIVE.h5 [--run I]       summary table of an archive\n"
     "  merge OUT.h5 IN1.h5 IN2.h5 ...  join slice archives of one job\n"
+    "  spectrum ARCHIVE.h5 [--points train|eval|COUNT] [--repr post|pre] [--all-checkpoints]\n"
+    "      [--runs I,J,...] [--checkpoints C,D,...]\n"
+    "                                  representation spectra of stored weights (ScaLAPACK, under mpirun)\n"
     "  ib --rho R1,R2,... [--beta B ...] [--curve]   Gaussian information bottleneck in closed form\n"
     "  version                         versions and build configuration\n"
     "Without JOB.yaml, the embedded default job (jobs/quick.yaml) is used.\n";
@@ -247,6 +251,67 @@ static int cmd_merge(int argc, char **argv) {
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }
 
+static int parse_list(const char *s, int *out, int cap) {
+  int n = 0;
+  char *end;
+  while (*s && n < cap) {
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0) return -1;
+    out[n++] = (int)v;
+    s = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',') return -1;
+  }
+  return n > 0 ? n : -1;
+}
+
+static int cmd_spectrum(int argc, char **argv) {
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  rs_spectrum_opts o;
+  rs_spectrum_opts_default(&o);
+  static int runs[4096], ckpts[4096];
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool has = i + 1 < argc;
+    if (!strcmp(a, "--points") && has) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "train")) o.points = RS_SPECTRUM_POINTS_TRAIN;
+      else if (!strcmp(v, "eval")) o.points = RS_SPECTRUM_POINTS_EVAL;
+      else if (parse_int(v, 1, &o.count) == 0) o.points = RS_SPECTRUM_POINTS_COUNT;
+      else return bad_usage("spectrum: --points expects train, eval or a point count, got %s", v);
+    } else if (!strcmp(a, "--repr") && has) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "post")) o.repr = RS_REPR_POST;
+      else if (!strcmp(v, "pre")) o.repr = RS_REPR_PRE;
+      else return bad_usage("spectrum: --repr expects post or pre, got %s", v);
+    } else if (!strcmp(a, "--all-checkpoints")) {
+      o.final_only = false;
+    } else if (!strcmp(a, "--runs") && has) {
+      if ((o.nruns = parse_list(argv[++i], runs, 4096)) < 0)
+        return bad_usage("spectrum: --runs expects run indices like 0,2,5, got %s", argv[i]);
+      o.runs = runs;
+    } else if (!strcmp(a, "--checkpoints") && has) {
+      if ((o.nckpts = parse_list(argv[++i], ckpts, 4096)) < 0)
+        return bad_usage("spectrum: --checkpoints expects checkpoint indices like 0,10, got %s", argv[i]);
+      o.ckpts = ckpts;
+      o.final_only = false;
+    } else if (!strcmp(a, "--quiet")) {
+      o.quiet = true;
+    } else if (a[0] == '-') {
+      return bad_usage("spectrum: unknown option or missing value: %s", a);
+    } else if (!path) {
+      path = a;
+    } else {
+      return bad_usage("spectrum: one archive expected, got also %s", a);
+    }
+  }
+  if (!path) return bad_usage("spectrum: %s", "ARCHIVE.h5 is required");
+  int err = rs_spectrum_pass(MPI_COMM_WORLD, path, &o);
+  if (err != RS_OK && rank == 0) rs_error_print(err);
+  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+}
+
 static int cmd_status(int argc, char **argv) {
   if (argc != 2) return bad_usage("status: %s", "exactly one ARCHIVE.h5 expected");
   int err = rs_status_print(argv[1], stdout);
@@ -276,7 +341,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
   if (!strcmp(cmd, "status")) return cmd_status(argc, argv);
   if (!strcmp(cmd, "ib")) return rs_cmd_ib(argc, argv);
-  if (strcmp(cmd, "run") && strcmp(cmd, "show") && strcmp(cmd, "merge") && strcmp(cmd, "version"))
+  if (strcmp(cmd, "run") && strcmp(cmd, "show") && strcmp(cmd, "merge") && strcmp(cmd, "version") &&
+      strcmp(cmd, "spectrum"))
     return bad_usage("unknown command %s", cmd);
   /* The rest talk to MPI or to (parallel-built) HDF5. */
   MPI_Init(&argc, &argv);
@@ -284,6 +350,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) code = cmd_run(argc, argv);
   else if (!strcmp(cmd, "show")) code = cmd_show(argc, argv);
   else if (!strcmp(cmd, "merge")) code = cmd_merge(argc, argv);
+  else if (!strcmp(cmd, "spectrum")) code = cmd_spectrum(argc, argv);
   else code = cmd_version();
   MPI_Finalize();
   return code;

@@ -18,6 +18,7 @@
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
+#include "ranksweep/rs_spectrum_pass.h"
 
 void openblas_set_num_threads(int n);
 
@@ -110,6 +111,12 @@ typedef struct {
   uint8_t *mask_run;     /* [r] */
   rs__ctx ctx[RS__NCTX];
   uint64_t ctx_clock;
+  /* the measurement plan of the last (run, checkpoint) seen: the weight
+   * factorisations are done once per checkpoint, not once per shard */
+  rs_lr_plan *plan;
+  double *plan_params;
+  int64_t plan_cap;
+  int plan_run, plan_ckpt;
   /* buffers for one shard's results */
   int32_t *counts;
   double *spectra, *effrank, *stablerank;
@@ -213,8 +220,21 @@ static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
   const rs_archive_run *ri = &E->runs[run];
   rs_dataset *data;
   RS_CALL(rs__dataset(E, run, &data));
-  rs_netview v;
-  RS_CALL(rs_netview_from_params(cfg, data, params, &v));
+  if (!E->plan || E->plan_run != run || E->plan_ckpt != ckpt) {
+    rs_lr_plan_destroy(&E->plan);
+    if (ri->nparams > E->plan_cap) {
+      free(E->plan_params);
+      E->plan_params = malloc(sizeof(double) * (size_t)ri->nparams);
+      E->plan_cap = E->plan_params ? ri->nparams : 0;
+      if (!E->plan_params) return rs_error(RS_ENOMEM, "out of memory for weights");
+    }
+    memcpy(E->plan_params, params, sizeof(double) * (size_t)ri->nparams);
+    rs_netview v;
+    RS_CALL(rs_netview_from_params(cfg, data, E->plan_params, &v));
+    RS_CALL(rs_lr_plan_create(&v, &E->plan));
+    E->plan_run = run;
+    E->plan_ckpt = ckpt;
+  }
   int p0 = shard * E->shard;
   int np = ri->npoints - p0 < E->shard ? ri->npoints - p0 : E->shard;
   size_t nc = (size_t)ri->nlayers * np * (ri->neps + 1);
@@ -243,7 +263,7 @@ static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
   rs_lr_points res = {.neps = cfg->measure.neps, .eps = cfg->measure.eps,
                       .counts = E->counts, .spectra = E->spectra,
                       .effrank = E->effrank, .stablerank = E->stablerank};
-  RS_CALL(rs_localrank_points(&v, data->xeval + (size_t)p0 * data->dim, np, &res));
+  RS_CALL(rs_lr_plan_points(E->plan, data->xeval + (size_t)p0 * data->dim, np, 1, &res));
   RS_CALL(rs_archive_write_shard(E->ar, run, ckpt, shard, p0, np, &res));
   return RS_OK;
 }
@@ -962,6 +982,18 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
     if (err == RS_OK) err = ferr != RS_OK ? ferr : cerr;
   }
   err = rs__agree(comm, err);
+  /* measure.spectrum: the representation spectra of the final (or, with
+   * save_weights: all, every) snapshot, as the last phase of a complete sweep. */
+  bool want_spectrum = false;
+  for (int r = 0; r < E.nruns; r++) want_spectrum |= rs_job_run(job, r)->measure.spectrum;
+  if (err == RS_OK && cflag && want_spectrum) {
+    rs_spectrum_opts so;
+    rs_spectrum_opts_default(&so);
+    so.final_only = c0->measure.save_weights != RS_SAVE_ALL;
+    so.quiet = o->quiet;
+    err = rs_spectrum_pass(comm, o->archive, &so);
+    if (err != RS_OK && E.rank == 0) rs_error_print(err);
+  }
   if (E.rank == 0) {
     const char *state = err != RS_OK ? "error" : cflag ? "complete" : "drained";
     rs__progress_tick(&E, &P, true, state);
@@ -980,6 +1012,8 @@ out:
   free(E.mask_shard);
   free(E.mask_metrics);
   free(E.mask_run);
+  rs_lr_plan_destroy(&E.plan);
+  free(E.plan_params);
   free(E.counts);
   free(E.spectra);
   free(E.effrank);

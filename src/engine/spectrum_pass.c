@@ -1,0 +1,437 @@
+/* The representation-spectrum pass: for stored weight snapshots of an archive,
+ * the singular values of each layer's centred representation matrix H (points
+ * x width), distributed over a BLACS grid of all ranks (ScaLAPACK pdgesvd),
+ * and their summaries, stored under /spectrum next to the local ranks. */
+#include "ranksweep/rs_spectrum_pass.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ranksweep/rs_data.h"
+#include "ranksweep/rs_error.h"
+#include "ranksweep/rs_ib.h"
+#include "ranksweep/rs_job.h"
+#include "ranksweep/rs_model.h"
+#include "ranksweep/rs_spectrum.h"
+
+void rs_spectrum_opts_default(rs_spectrum_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->points = RS_SPECTRUM_POINTS_TRAIN;
+  o->repr = RS_REPR_POST;
+  o->final_only = true;
+}
+
+typedef struct {
+  hid_t file;
+  const char *path;
+} rs__h5;
+
+static int rs__read_i64(hid_t f, const char *name, int64_t *buf, const char *path) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  if (d < 0) return rs_error(RS_EHDF5, "%s: cannot open %s (not a ranksweep archive?)", path, name);
+  herr_t e = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  H5Dclose(d);
+  return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read %s", path, name) : RS_OK;
+}
+
+static int rs__read_u8(hid_t f, const char *name, uint8_t *buf, const char *path) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  if (d < 0) return rs_error(RS_EHDF5, "%s: cannot open %s", path, name);
+  herr_t e = H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  H5Dclose(d);
+  return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read %s", path, name) : RS_OK;
+}
+
+static int64_t rs__attr_i64(hid_t f, const char *name) {
+  int64_t v = -1;
+  if (H5Aexists(f, name) > 0) {
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+  }
+  return v;
+}
+
+/* Reads a row [r] (or [r, c]) of a float64 dataset of rank 2 (or 3). */
+static int rs__read_row(hid_t f, const char *name, int r, int c, int64_t n, double *out,
+                        const char *path) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  if (d < 0) return rs_error(RS_EHDF5, "%s: cannot open %s", path, name);
+  hid_t fs = H5Dget_space(d);
+  int rank = H5Sget_simple_extent_ndims(fs);
+  hsize_t start[3] = {(hsize_t)r, (hsize_t)(c < 0 ? 0 : c), 0}, count[3] = {1, 1, 1};
+  if (rank == 2) {
+    count[1] = (hsize_t)n;
+    start[1] = 0;
+  } else {
+    count[2] = (hsize_t)n;
+  }
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  hsize_t mn = (hsize_t)n;
+  hid_t ms = H5Screate_simple(1, &mn, NULL);
+  herr_t e = H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  H5Dclose(d);
+  return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read %s", path, name) : RS_OK;
+}
+
+static hid_t rs__create_or_open(hid_t g, const char *name, hid_t type, int rank,
+                                const hsize_t *dims, const void *fill) {
+  if (H5Lexists(g, name, H5P_DEFAULT) > 0) return H5Dopen2(g, name, H5P_DEFAULT);
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY); /* writes never touch metadata */
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+  H5Pset_fill_value(dcpl, type, fill);
+  hid_t d = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
+  return d;
+}
+
+/* Independent write of count values at start (rank = ndims). */
+static int rs__write(hid_t d, hid_t type, int ndims, const hsize_t *start,
+                     const hsize_t *count, const void *buf) {
+  hid_t fs = H5Dget_space(d);
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  hsize_t n = 1;
+  for (int i = 0; i < ndims; i++) n *= count[i];
+  hid_t ms = H5Screate_simple(1, &n, NULL);
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(x, H5FD_MPIO_INDEPENDENT);
+  herr_t e = H5Dwrite(d, type, ms, fs, x, buf);
+  H5Pclose(x);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  return e < 0 ? rs_error(RS_EHDF5, "spectrum: independent write failed") : RS_OK;
+}
+
+static int rs__agree(MPI_Comm comm, int err) {
+  int out;
+  MPI_Allreduce(&err, &out, 1, MPI_INT, MPI_MIN, comm);
+  return out;
+}
+
+static double rs__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* The points the spectrum is taken over, for run cfg. */
+static int rs__points(const rs_config *cfg, const rs_spectrum_opts *o, rs_dataset **data,
+                      const double **x, int *n) {
+  rs_config c = *cfg;
+  if (o->points == RS_SPECTRUM_POINTS_COUNT) {
+    /* A fresh draw of COUNT training points from the run's data source. */
+    c.data.train_size = o->count;
+    if (c.data.kind == RS_DATA_IDX && c.data.heldout_images[0] == '\0') {
+      /* Let the held-out subset come from the same file (overlap is harmless
+       * here), so that the whole file can be used as training points. */
+      snprintf(c.data.heldout_images, sizeof c.data.heldout_images, "%s", c.data.images);
+      snprintf(c.data.heldout_labels, sizeof c.data.heldout_labels, "%s", c.data.labels);
+    }
+  }
+  RS_CALL(rs_dataset_create(&c, data));
+  if (o->points == RS_SPECTRUM_POINTS_EVAL) {
+    *x = (*data)->xeval;
+    *n = (*data)->neval;
+  } else {
+    *x = (*data)->xtrain;
+    *n = (*data)->ntrain;
+  }
+  return RS_OK;
+}
+
+int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int err = RS_OK;
+  rs_job *job = NULL;
+  rs_pgrid *grid = NULL;
+  hid_t file = H5I_INVALID_HID, grp = H5I_INVALID_HID;
+  hid_t d_sv = H5I_INVALID_HID, d_fr = H5I_INVALID_HID, d_er = H5I_INVALID_HID,
+        d_ip = H5I_INVALID_HID, d_done = H5I_INVALID_HID, d_np = H5I_INVALID_HID;
+  int64_t *steps = NULL, *nckpt = NULL, *last = NULL, *nparams = NULL;
+  uint8_t *wfinal = NULL, *wall = NULL, *runs_done = NULL, *sdone = NULL;
+  char *text = NULL;
+  double *params = NULL, *s = NULL;
+
+  /* Open collectively through MPI-IO (required: every structural call below
+   * is collective with identical arguments on all ranks). */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDWR, fapl); }
+  H5E_END_TRY;
+  H5Pclose(fapl);
+  if (file < 0) {
+    err = rs_error(RS_EHDF5, "%s: cannot open the archive for the spectrum pass", path);
+    goto out;
+  }
+  int64_t R = rs__attr_i64(file, "n_runs"), C = rs__attr_i64(file, "n_ckpt"),
+          L = rs__attr_i64(file, "n_layers"), NP = rs__attr_i64(file, "n_params");
+  if (R <= 0 || C <= 0 || L <= 0) {
+    err = rs_error(RS_EARCHIVE, "%s: not a ranksweep archive (no n_runs/n_ckpt/n_layers)", path);
+    goto out;
+  }
+  if (NP <= 0 || H5Lexists(file, "weights", H5P_DEFAULT) <= 0) {
+    err = rs_error(RS_EARCHIVE,
+                   "%s: no weight snapshots stored (measure.save_weights: none); the "
+                   "spectrum pass needs final or all",
+                   path);
+    goto out;
+  }
+  /* The job file inside the archive gives every run's configuration. */
+  {
+    hid_t d = H5Dopen2(file, "job/text", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    size_t n = H5Tget_size(t);
+    text = calloc(n + 1, 1);
+    if (!text || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0)
+      err = rs_error(RS_EHDF5, "%s: cannot read /job/text", path);
+    H5Tclose(t);
+    H5Dclose(d);
+    if (err != RS_OK) goto out;
+    if ((err = rs_job_parse(text, strlen(text), path, &job)) != RS_OK) goto out;
+  }
+  if (rs_job_nruns(job) != R) {
+    err = rs_error(RS_EARCHIVE, "%s: job text expands to %d runs, archive has %lld", path,
+                   rs_job_nruns(job), (long long)R);
+    goto out;
+  }
+  steps = malloc(sizeof *steps * R * C);
+  nckpt = malloc(sizeof *nckpt * R);
+  last = malloc(sizeof *last * R);
+  nparams = malloc(sizeof *nparams * R);
+  wfinal = calloc(R, 1);
+  wall = calloc(R * C, 1);
+  runs_done = calloc(R, 1);
+  if (!steps || !nckpt || !last || !nparams || !wfinal || !wall || !runs_done) {
+    err = rs_error(RS_ENOMEM, "out of memory");
+    goto out;
+  }
+  {
+    int32_t *tmp = malloc(sizeof *tmp * R);
+    hid_t d = H5Dopen2(file, "runs/nckpt", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp);
+    H5Dclose(d);
+    for (int64_t r = 0; r < R; r++) nckpt[r] = tmp[r];
+    free(tmp);
+  }
+  if ((err = rs__read_i64(file, "runs/steps", steps, path)) != RS_OK ||
+      (err = rs__read_i64(file, "runs/last_step", last, path)) != RS_OK ||
+      (err = rs__read_i64(file, "runs/nparams", nparams, path)) != RS_OK ||
+      (err = rs__read_u8(file, "done/runs", runs_done, path)) != RS_OK)
+    goto out;
+  if (H5Lexists(file, "done/weights_final", H5P_DEFAULT) > 0 &&
+      (err = rs__read_u8(file, "done/weights_final", wfinal, path)) != RS_OK)
+    goto out;
+  if (H5Lexists(file, "done/weights_all", H5P_DEFAULT) > 0 &&
+      (err = rs__read_u8(file, "done/weights_all", wall, path)) != RS_OK)
+    goto out;
+
+  /* Largest spectrum: min(points, width) over runs and layers. */
+  int64_t K = 1, NN = 1, E = 1, npts_max = 0;
+  for (int r = 0; r < R; r++) {
+    const rs_config *cfg = rs_job_run(job, r);
+    int64_t np = o->points == RS_SPECTRUM_POINTS_COUNT ? o->count
+                 : o->points == RS_SPECTRUM_POINTS_EVAL ? cfg->measure.points
+                                                        : cfg->data.train_size;
+    if (np > npts_max) npts_max = np;
+    for (int l = 0; l < cfg->model.nwidths; l++) {
+      int64_t k = np < cfg->model.widths[l] ? np : cfg->model.widths[l];
+      if (k > K) K = k;
+    }
+    if (cfg->model.kind == RS_MODEL_VIB && cfg->model.latent < np && cfg->model.latent > K)
+      K = cfg->model.latent;
+    if (cfg->measure.nnoise > NN) NN = cfg->measure.nnoise;
+    if (cfg->measure.neps > E) E = cfg->measure.neps;
+  }
+  /* Structure: created once (collectively), reused by later passes with the
+   * same settings so an interrupted pass resumes. */
+  const char *mode = o->points == RS_SPECTRUM_POINTS_EVAL    ? "eval"
+                     : o->points == RS_SPECTRUM_POINTS_TRAIN ? "train"
+                                                             : "count";
+  const char *repr = o->repr == RS_REPR_PRE ? "pre" : "post";
+  if (H5Lexists(file, "spectrum", H5P_DEFAULT) > 0) {
+    grp = H5Gopen2(file, "spectrum", H5P_DEFAULT);
+    char have[32] = "", haver[32] = "";
+    int64_t havek = -1, havecount = -1;
+    hid_t a = H5Aopen(grp, "points", H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    H5Aread(a, t, have);
+    H5Tclose(t);
+    H5Aclose(a);
+    a = H5Aopen(grp, "representation", H5P_DEFAULT);
+    t = H5Aget_type(a);
+    H5Aread(a, t, haver);
+    H5Tclose(t);
+    H5Aclose(a);
+    havek = rs__attr_i64(grp, "n_spectrum");
+    havecount = rs__attr_i64(grp, "count");
+    if (strcmp(have, mode) || strcmp(haver, repr) || havek != K ||
+        (o->points == RS_SPECTRUM_POINTS_COUNT && havecount != o->count)) {
+      err = rs_error(RS_EARCHIVE,
+                     "%s: /spectrum already holds a pass over points=%s (representation %s); "
+                     "expected the same settings to continue it (copy the archive to run "
+                     "another)",
+                     path, have, haver);
+      goto out;
+    }
+  } else {
+    grp = H5Gcreate2(file, "spectrum", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 16);
+    char b1[16] = {0}, b2[16] = {0};
+    snprintf(b1, sizeof b1, "%s", mode);
+    snprintf(b2, sizeof b2, "%s", repr);
+    hid_t a = H5Acreate2(grp, "points", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, st, b1);
+    H5Aclose(a);
+    a = H5Acreate2(grp, "representation", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, st, b2);
+    H5Aclose(a);
+    int64_t vals[2] = {K, o->points == RS_SPECTRUM_POINTS_COUNT ? o->count : -1};
+    a = H5Acreate2(grp, "n_spectrum", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, &vals[0]);
+    H5Aclose(a);
+    a = H5Acreate2(grp, "count", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, &vals[1]);
+    H5Aclose(a);
+    H5Tclose(st);
+    H5Sclose(sp);
+  }
+  {
+    double nan = NAN;
+    int32_t m1 = -1;
+    uint8_t z = 0;
+    hsize_t dsv[4] = {R, C, L, K}, dfr[4] = {R, C, L, E}, der[3] = {R, C, L},
+            dip[4] = {R, C, L, NN}, dnp[2] = {R, C};
+    d_sv = rs__create_or_open(grp, "sv", H5T_IEEE_F64LE, 4, dsv, &nan);
+    d_fr = rs__create_or_open(grp, "feature_rank", H5T_STD_I32LE, 4, dfr, &m1);
+    d_er = rs__create_or_open(grp, "effrank", H5T_IEEE_F64LE, 3, der, &nan);
+    d_ip = rs__create_or_open(grp, "info_proxy", H5T_IEEE_F64LE, 4, dip, &nan);
+    d_np = rs__create_or_open(grp, "npoints", H5T_STD_I32LE, 2, dnp, &m1);
+    d_done = rs__create_or_open(grp, "done", H5T_STD_U8LE, 3, der, &z);
+  }
+  if (d_sv < 0 || d_fr < 0 || d_er < 0 || d_ip < 0 || d_np < 0 || d_done < 0) {
+    err = rs_error(RS_EHDF5, "%s: cannot create the /spectrum datasets", path);
+    goto out;
+  }
+  H5Fflush(file, H5F_SCOPE_GLOBAL);
+  sdone = calloc(R * C * L, 1);
+  if (!sdone || (err = rs__read_u8(file, "spectrum/done", sdone, path)) != RS_OK) goto out;
+
+  if ((err = rs_pgrid_create(comm, 0, 0, &grid)) != RS_OK) goto out;
+  params = malloc(sizeof *params * (NP > 0 ? NP : 1));
+  s = malloc(sizeof *s * K);
+  if (!params || !s) {
+    err = rs_error(RS_ENOMEM, "out of memory");
+    goto out;
+  }
+  double t_all = rs__now();
+  int ndone = 0;
+  for (int r = 0; r < R && err == RS_OK; r++) {
+    if (o->nruns > 0) {
+      bool sel = false;
+      for (int i = 0; i < o->nruns; i++) sel |= o->runs[i] == r;
+      if (!sel) continue;
+    }
+    if (!runs_done[r]) continue;
+    const rs_config *cfg = rs_job_run(job, r);
+    rs_dataset *data = NULL;
+    const double *x = NULL;
+    int np = 0;
+    bool data_ready = false;
+    for (int c = 0; c < nckpt[r] && err == RS_OK; c++) {
+      bool is_final = steps[r * C + c] == last[r] && wfinal[r];
+      bool have_all = wall[r * C + c] != 0;
+      if (o->final_only ? !is_final : !(is_final || have_all)) continue;
+      if (o->nckpts > 0) {
+        bool sel = false;
+        for (int i = 0; i < o->nckpts; i++) sel |= o->ckpts[i] == c;
+        if (!sel) continue;
+      }
+      bool all_done = true;
+      for (int l = 0; l < L; l++) all_done &= sdone[(r * C + c) * L + l] || l >= cfg->model.nwidths + (cfg->model.kind == RS_MODEL_VIB);
+      if (all_done) continue;
+      if (!data_ready) {
+        err = rs__agree(comm, rs__points(cfg, o, &data, &x, &np));
+        if (err != RS_OK) break;
+        data_ready = true;
+      }
+      err = have_all ? rs__read_row(file, "weights/all", r, c, nparams[r], params, path)
+                     : rs__read_row(file, "weights/final", r, -1, nparams[r], params, path);
+      err = rs__agree(comm, err);
+      if (err != RS_OK) break;
+      rs_netview v;
+      if ((err = rs__agree(comm, rs_netview_from_params(cfg, data, params, &v))) != RS_OK) break;
+      for (int l = 1; l <= v.nmeasure && err == RS_OK; l++) {
+        if (sdone[(r * C + c) * L + l - 1]) continue;
+        int k = np < v.sizes[l] ? np : v.sizes[l];
+        double t0 = rs__now();
+        err = rs__agree(comm, rs_spectrum_layer(grid, &v, l, o->repr, x, np, 0, s));
+        if (err != RS_OK) break;
+        ndone++;
+        if (!o->quiet && rank == 0)
+          fprintf(stderr, "spectrum: run %d checkpoint %d (step %lld) layer %d: %d x %d in %.2f s\n",
+                  r, c, (long long)steps[r * C + c], l, np, v.sizes[l], rs__now() - t0);
+        if (rank == 0) {
+          int32_t fr[RS_MAX_EPS];
+          double ip[RS_MAX_NOISE], er = rs_ib_effective_rank(s, k);
+          for (int e = 0; e < cfg->measure.neps; e++)
+            fr[e] = rs_ib_feature_rank(s, k, np, cfg->measure.eps[e]);
+          for (int q = 0; q < cfg->measure.nnoise; q++)
+            ip[q] = rs_ib_gauss_channel(s, k, np, cfg->measure.noise[q]);
+          hsize_t st4[4] = {r, c, l - 1, 0}, one = 1;
+          hsize_t csv[4] = {1, 1, 1, k}, cfr[4] = {1, 1, 1, cfg->measure.neps},
+                  cip[4] = {1, 1, 1, cfg->measure.nnoise}, c3[3] = {1, 1, 1};
+          int32_t npv = np;
+          uint8_t yes = 1;
+          hsize_t st2[2] = {r, c}, c2[2] = {1, 1};
+          (void)one;
+          err = rs__write(d_sv, H5T_NATIVE_DOUBLE, 4, st4, csv, s);
+          if (err == RS_OK) err = rs__write(d_fr, H5T_NATIVE_INT32, 4, st4, cfr, fr);
+          if (err == RS_OK) err = rs__write(d_er, H5T_NATIVE_DOUBLE, 3, st4, c3, &er);
+          if (err == RS_OK && cfg->measure.nnoise > 0)
+            err = rs__write(d_ip, H5T_NATIVE_DOUBLE, 4, st4, cip, ip);
+          if (err == RS_OK) err = rs__write(d_np, H5T_NATIVE_INT32, 2, st2, c2, &npv);
+          /* The mask last: a cell counts only once its data are in. */
+          if (err == RS_OK) err = rs__write(d_done, H5T_NATIVE_UINT8, 3, st4, c3, &yes);
+        }
+        err = rs__agree(comm, err);
+      }
+    }
+    rs_dataset_destroy(&data);
+  }
+  if (!o->quiet && rank == 0 && err == RS_OK)
+    fprintf(stderr, "spectrum: %d layer spectra on %d ranks in %.2f s\n", ndone, size,
+            rs__now() - t_all);
+out:
+  err = rs__agree(comm, err);
+  free(steps);
+  free(nckpt);
+  free(last);
+  free(nparams);
+  free(wfinal);
+  free(wall);
+  free(runs_done);
+  free(sdone);
+  free(text);
+  free(params);
+  free(s);
+  if (grid) rs_pgrid_destroy(&grid);
+  hid_t ds[] = {d_sv, d_fr, d_er, d_ip, d_np, d_done};
+  for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
+    if (ds[i] >= 0) H5Dclose(ds[i]);
+  if (grp >= 0) H5Gclose(grp);
+  if (file >= 0) H5Fclose(file);
+  rs_job_destroy(&job);
+  return err;
+}
