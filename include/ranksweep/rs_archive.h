@@ -60,6 +60,7 @@ int rs_archive_write_state(rs_archive *a, int run, int64_t step,
 /* The newest valid state with step <= max_step; *step = -1 if none. */
 int rs_archive_read_state(rs_archive *a, int run, int64_t max_step,
                           int64_t *step, void *blob, int64_t n);
+/* Marks the run finished; first clears its two state slots (spent). */
 int rs_archive_write_run_done(rs_archive *a, int run, bool diverged,
                               int64_t last_step);
 

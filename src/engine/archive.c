@@ -1356,6 +1356,21 @@ int rs_archive_read_state(rs_archive *a, int run, int64_t max_step, int64_t *ste
 
 int rs_archive_write_run_done(rs_archive *a, int run, bool diverged, int64_t last_step) {
   RS_CALL(rs__check_run(a, run));
+  /* A finished run's training state is spent: clear both slots (back to the
+   * fill values) so a finished archive does not depend on how often the run
+   * was interrupted, drained or resumed. Before the mask: a kill in between
+   * leaves an unfinished run without state, which restarts; never the reverse. */
+  if (a->d[D_S_HEADER] >= 0 && a->lay.state_size[run] > 0) {
+    int64_t h[2][4];
+    for (int i = 0; i < 8; i++) h[i / 4][i % 4] = -1;
+    RS_CALL(rs__state_header(a, run, h, true, -1));
+    uint8_t *z = calloc(2, (size_t)a->lay.SB);
+    if (!z) return rs_error(RS_ENOMEM, "archive: out of memory");
+    hsize_t bs[3] = {(hsize_t)run, 0, 0}, bc[3] = {1, 2, (hsize_t)a->lay.SB};
+    int rc = rs__dio(a, D_S_BLOB, bs, bc, z, true);
+    free(z);
+    RS_CALL(rc);
+  }
   hsize_t st[1] = {(hsize_t)run}, ct[1] = {1};
   int8_t d = diverged ? 1 : 0;
   RS_CALL(rs__dio(a, D_R_DIVERGED, st, ct, &d, true));

@@ -68,6 +68,10 @@ static void check_masks_rank(rs_archive *a, unsigned run_set) {
     ck_assert_int_eq(rs_archive_run_done(a, r, &done, &div), RS_OK);
     ck_assert_int_eq(done, in);
     ck_assert_int_eq(div, in && r == 2);
+    unsigned char blob[64];
+    int64_t step = 0;
+    ck_assert_int_eq(rs_archive_read_state(a, r, 1000, &step, blob, syn_state_size(r)), RS_OK);
+    ck_assert_int_eq(step, -1); /* a finished run's state is cleared; others never wrote one */
     for (int c = 0; c < 5; c++) {
       ck_assert_int_eq(mm[r * 5 + c], in && c < syn_nckpt[r]);
       for (int s = 0; s < 3; s++)
