@@ -549,6 +549,70 @@ START_TEST(float32_tracks_float64) {
 END_TEST
 
 
+START_TEST(linear_model_losses_by_hand) {
+  /* No hidden layer: z = W x + b. Check both losses of one batch against a
+   * direct computation, MSE on a classification set using one-hot targets. */
+  rs_config c;
+  fixture_config(&c, 0, NULL);
+  c.model.bias_init = 0.2;
+  rs_dataset *d = fixture_data(31, 30, 4, 3, 0, 1.0);
+  for (int which = 0; which < 2; which++) {
+    c.train.loss = which ? RS_LOSS_MSE : RS_LOSS_CROSS_ENTROPY;
+    rs__model *m;
+    ck_assert_int_eq(rs__mlp_create(&c, d, 5, &m), RS_OK);
+    ck_assert_uint_eq(m->nparams, 3 * 4 + 3);
+    double p[15], f;
+    m->ops->init_params(m, p);
+    int64_t idx[5] = {3, 1, 4, 15, 9};
+    ck_assert_int_eq(m->ops->loss_grad(m, p, NULL, idx, 5, NULL, &f, NULL, NULL), RS_OK);
+    double want = 0;
+    for (int i = 0; i < 5; i++) {
+      const double *x = d->xtrain + idx[i] * 4;
+      double z[3], mx = -INFINITY, se = 0;
+      for (int k = 0; k < 3; k++) {
+        z[k] = p[12 + k];
+        for (int j = 0; j < 4; j++) z[k] += p[k * 4 + j] * x[j];
+        mx = fmax(mx, z[k]);
+      }
+      int y = d->ltrain[idx[i]];
+      for (int k = 0; k < 3; k++) se += exp(z[k] - mx);
+      if (which)
+        for (int k = 0; k < 3; k++) want += (z[k] - (k == y)) * (z[k] - (k == y)) / 15.0;
+      else
+        want += (mx + log(se) - z[y]) / 5.0;
+    }
+    ck_assert_msg(fabs(f - want) < 1e-14 * want, "%s: %.17g vs %.17g", which ? "mse" : "ce",
+                  f, want);
+    m->ops->destroy(m);
+  }
+  fixture_data_free(&d);
+}
+END_TEST
+
+START_TEST(params_round_trip) {
+  const int widths[1] = {5};
+  rs_config c;
+  fixture_config(&c, 1, widths);
+  c.train.precision = RS_PREC_FLOAT32;
+  rs_dataset *d = fixture_data(3, 20, 3, 2, 0, 1.0);
+  rs_trainer *t;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_OK);
+  size_t n = rs_trainer_nparams(t);
+  double *in = malloc(n * sizeof(double)), *out = malloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) in[i] = 0.1 + 1.0 / 3.0 * (double)i;
+  ck_assert_int_eq(rs_trainer_set_params(t, in), RS_OK);
+  rs_trainer_get_params(t, out);
+  for (size_t i = 0; i < n; i++) ck_assert(out[i] == (double)(float)in[i]);
+  rs_netview v;
+  rs_trainer_view(t, &v);
+  ck_assert(v.W[1][1] == (double)(float)in[1] && v.b[2][1] == out[n - 1]);
+  free(in);
+  free(out);
+  rs_trainer_destroy(&t);
+  fixture_data_free(&d);
+}
+END_TEST
+
 /* ---- VIB ---- */
 
 static void vib_config(rs_config *c, rs_activation act) {
@@ -766,6 +830,8 @@ int main(void) {
   tcase_add_loop_test(tc, vib_gradient, 0, 8);
   tcase_add_loop_test(tc, vib_view_and_training, 0, 2);
   tcase_add_loop_test(tc, vib_resume_is_bit_identical, 0, 2);
+  tcase_add_test(tc, linear_model_losses_by_hand);
+  tcase_add_test(tc, params_round_trip);
   tcase_add_test(tc, bad_configurations);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
