@@ -48,9 +48,10 @@ int rs_spectrum_layer(rs_pgrid *g, const rs_netview *net, int layer, rs_repr_kin
   c.post = kind == RS_REPR_POST && layer < net->nlayers &&
            !(net->last_measured_linear && layer == net->nmeasure) && net->act != RS_ACT_IDENTITY;
   rs_pmat *h = NULL;
-  RS_CALL(rs_pmat_create(g, npoints, net->sizes[layer], nb, &h));
-  int err = rs_pmat_fill_rows(h, rs__layer_rows, &c);
-  /* A failure on one rank must stop every rank before the collectives. */
+  int err = rs_pmat_create(g, npoints, net->sizes[layer], nb, &h);
+  if (err == RS_OK) err = rs_pmat_fill_rows(h, rs__layer_rows, &c);
+  /* A failure on one rank (memory, rows) must stop every rank before the
+   * collectives. */
   int worst = err;
   MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, rs_pgrid_comm(g));
   if (worst != RS_OK && err == RS_OK)
