@@ -30,10 +30,15 @@ static double rs__act(rs_activation a, double v) {
 static int rs__layer_rows(void *vctx, int row0, int nrows, double *out) {
   rs__layer_ctx *c = vctx;
   RS_CALL(rs_netview_forward(&c->view, c->x + (size_t)row0 * c->d, nrows, out, NULL));
-  if (c->post) {
-    size_t cnt = (size_t)nrows * c->view.sizes[c->view.nlayers];
+  int w = c->view.sizes[c->view.nlayers];
+  size_t cnt = (size_t)nrows * w;
+  if (c->post)
     for (size_t i = 0; i < cnt; i++) out[i] = rs__act(c->act, out[i]);
-  }
+  /* One NaN would spread through the column mean into every singular value. */
+  for (size_t i = 0; i < cnt; i++)
+    if (!isfinite(out[i]))
+      return rs_error(RS_EDATA, "spectrum: layer %d representation is not finite at point %d",
+                      c->view.nlayers, row0 + (int)(i / (size_t)w));
   return RS_OK;
 }
 

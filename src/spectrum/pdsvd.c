@@ -49,6 +49,8 @@ struct rs_pmat {
   double *a; /* lld x nloc, column-major */
 };
 
+static int rs__agree(MPI_Comm comm, int err);
+
 void rs_pgrid_shape(int nprocs, int *nprow, int *npcol) {
   int c = (int)floor(sqrt((double)nprocs));
   while (c > 1 && nprocs % c) c--;
@@ -203,7 +205,11 @@ void rs_pmat_set(rs_pmat *a, int i, int j, double v) {
 
 int rs_pmat_center_columns(rs_pmat *a, double *means) {
   double *sum = calloc((size_t)a->n, sizeof *sum);
-  if (!sum) return RS_ENOMEM;
+  int err = rs__agree(a->g->comm, sum ? RS_OK : rs_error(RS_ENOMEM, "column means of %d columns", a->n));
+  if (err != RS_OK) {
+    free(sum);
+    return err;
+  }
   /* Each rank adds its local column sums at their global positions; one
    * allreduce of N numbers then gives every column's total. */
   for (int j = 0; j < a->nloc; j++) {
@@ -246,36 +252,66 @@ int rs_pmat_gather(const rs_pmat *a, double *out) {
   return RS_OK;
 }
 
+/* Every rank learns whether any rank failed: a rank that returns early from
+ * a sequence of collectives would leave the others waiting forever. Returns
+ * the local error, or RS_E<other rank's> with a message when only others
+ * failed. */
+static int rs__agree(MPI_Comm comm, int err) {
+  int worst = err;
+  if (MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Allreduce of an error code failed");
+  if (err != RS_OK) return err;
+  if (worst != RS_OK) return rs_error(worst, "spectrum: another rank failed (%s)", rs_err_name(worst));
+  return RS_OK;
+}
+
+/* ScaLAPACK's info agreed over all ranks (any non-zero info fails all). */
+static int rs__agree_info(MPI_Comm comm, int info, const char *routine) {
+  int mine[2] = {info, -info}, ext[2];
+  if (MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+    return rs_error(RS_EMPI, "MPI_Allreduce of %s info failed", routine);
+  if (ext[0] != 0 || ext[1] != 0)
+    return rs_error(RS_ELAPACK, "%s failed (info %d)", routine, ext[0] != 0 ? ext[0] : -ext[1]);
+  return RS_OK;
+}
+
+/* Workspace of lwork_query doubles plus a margin (some ScaLAPACK versions
+ * under-report; the margin is cheap next to A). */
+static int rs__workspace(double query, const char *routine, double **work, int *lwork) {
+  double want = query * 1.05 + 1024.0;
+  if (want > 2147483647.0)
+    return rs_error(RS_ELAPACK, "%s wants %g doubles of workspace (more than an int)", routine,
+                    query);
+  *lwork = (int)want;
+  *work = malloc((size_t)*lwork * sizeof **work);
+  if (!*work) return rs_error(RS_ENOMEM, "%s workspace of %d doubles", routine, *lwork);
+  return RS_OK;
+}
+
 /* pdgesvd on the whole of a (destroyed); s on every rank. */
 static int rs__pdgesvd(rs_pmat *a, double *s) {
   const int one = 1;
+  MPI_Comm comm = a->g->comm;
   int info = 0, lwork = -1;
-  double wq = 0.0, dummy = 0.0;
+  double wq = 0.0, dummy = 0.0, *work = NULL;
   int dummy_desc[9];
   memcpy(dummy_desc, a->desc, sizeof dummy_desc); /* U and VT are not referenced */
-  /* Workspace query. */
   pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
            dummy_desc, &dummy, &one, &one, dummy_desc, &wq, &lwork, &info, 1, 1);
-  if (info != 0) return rs_error(RS_ELAPACK, "pdgesvd workspace query failed (info %d)", info);
-  /* Some ScaLAPACK versions under-report; the margin is cheap next to A. */
-  double want = wq * 1.05 + 1024.0;
-  if (want > 2147483647.0)
-    return rs_error(RS_ELAPACK, "pdgesvd wants %g doubles of workspace (more than an int)", wq);
-  lwork = (int)want;
-  double *work = malloc((size_t)lwork * sizeof *work);
-  if (!work) return rs_error(RS_ENOMEM, "pdgesvd workspace of %d doubles", lwork);
+  RS_CALL(rs__agree_info(comm, info, "pdgesvd workspace query"));
+  int err = rs__agree(comm, rs__workspace(wq, "pdgesvd", &work, &lwork));
+  if (err != RS_OK) {
+    free(work);
+    return err;
+  }
   pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
            dummy_desc, &dummy, &one, &one, dummy_desc, work, &lwork, &info, 1, 1);
   free(work);
   /* All ranks must agree on the outcome and on the bits of s, so that any
    * decision taken from the spectrum is the same everywhere. */
-  int mine[2] = {info, -info}, ext[2];
-  if (MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, a->g->comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Allreduce of pdgesvd info failed");
-  if (ext[0] != 0 || ext[1] != 0)
-    return rs_error(RS_ELAPACK, "pdgesvd failed (info %d)", ext[0] != 0 ? ext[0] : -ext[1]);
+  RS_CALL(rs__agree_info(comm, info, "pdgesvd"));
   int k = a->m < a->n ? a->m : a->n;
-  if (MPI_Bcast(s, k, MPI_DOUBLE, 0, a->g->comm) != MPI_SUCCESS)
+  if (MPI_Bcast(s, k, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
     return rs_error(RS_EMPI, "MPI_Bcast of singular values failed");
   return RS_OK;
 }
@@ -286,37 +322,36 @@ static int rs__pdgesvd(rs_pmat *a, double *s) {
  * layout is exactly that of a k x k matrix: the copy is local. */
 static int rs__triangular_factor(rs_pmat *a, rs_pmat **out) {
   const int one = 1;
+  MPI_Comm comm = a->g->comm;
   int tall = a->m >= a->n, k = tall ? a->n : a->m, info = 0, lwork = -1;
+  const char *name = tall ? "pdgeqrf" : "pdgelqf";
   /* tau is indexed by local columns (QR) or local rows (LQ). */
   double *tau = malloc((size_t)((tall ? a->nloc : a->mloc) + 1) * sizeof *tau), wq = 0.0;
-  if (!tau) return RS_ENOMEM;
-  if (tall)
-    pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
-  else
-    pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
   double *work = NULL;
-  if (info == 0) {
-    lwork = (int)(wq * 1.05 + 1024.0);
-    work = malloc((size_t)lwork * sizeof *work);
-    if (!work) {
-      free(tau);
-      return RS_ENOMEM;
-    }
+  int err = rs__agree(comm, tau ? RS_OK : rs_error(RS_ENOMEM, "%s: tau", name));
+  if (err == RS_OK) { /* workspace query: collective (argument checks) */
+    if (tall)
+      pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
+    else
+      pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
+    err = rs__agree_info(comm, info, name);
+  }
+  if (err == RS_OK) err = rs__agree(comm, rs__workspace(wq, name, &work, &lwork));
+  if (err == RS_OK) {
     if (tall)
       pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
     else
       pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
+    err = rs__agree_info(comm, info, name);
   }
   free(work);
   free(tau);
-  int mine[2] = {info, -info}, ext[2];
-  if (MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, a->g->comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Allreduce of %s info failed", tall ? "pdgeqrf" : "pdgelqf");
-  if (ext[0] != 0 || ext[1] != 0)
-    return rs_error(RS_ELAPACK, "%s failed (info %d)", tall ? "pdgeqrf" : "pdgelqf",
-                    ext[0] != 0 ? ext[0] : -ext[1]);
-  rs_pmat *r;
-  RS_CALL(rs_pmat_create(a->g, k, k, a->nb, &r));
+  rs_pmat *r = NULL;
+  if (err == RS_OK) err = rs__agree(comm, rs_pmat_create(a->g, k, k, a->nb, &r));
+  if (err != RS_OK) {
+    rs_pmat_destroy(&r);
+    return err;
+  }
   for (int j = 0; j < r->nloc; j++) {
     int gj = rs_pmat_global_col(r, j);
     for (int i = 0; i < r->mloc; i++) {

@@ -284,6 +284,12 @@ START_TEST(layer_spectrum) {
     }
   }
   int bad_layer = rs_spectrum_layer(g, &net, 5, RS_REPR_PRE, x, npts, 16, s);
+  /* A non-finite input on one point: the rank owning it fails, and every
+   * other rank returns an error too instead of waiting in a collective. */
+  x[100 * sizes[0] + 3] = NAN;
+  int nan_err = rs_spectrum_layer(g, &net, 2, RS_REPR_POST, x, npts, 16, s);
+  int nan_all = nan_err != RS_OK;
+  MPI_Allreduce(MPI_IN_PLACE, &nan_all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   rs_pgrid_destroy(&g);
   for (int l = 1; l <= 4; l++) free(pre[l]);
   for (int i = 0; i < 8; i++) free(wb[i]);
@@ -293,6 +299,9 @@ START_TEST(layer_spectrum) {
   ck_assert_msg(worst <= 1e-10, "layer spectra differ from the serial route by %g of s_max", worst);
   ck_assert(post_eq_pre_linear_head);
   ck_assert_int_eq(bad_layer, RS_EARG);
+  ck_assert_msg(nan_all, "a non-finite point did not fail on every rank (here: %s)",
+                rs_err_name(nan_err));
+  ck_assert_int_eq(nan_err, RS_EDATA);
 }
 END_TEST
 
