@@ -32,6 +32,10 @@ typedef struct {
 } rs_sweep_opts;
 
 void rs_sweep_opts_default(rs_sweep_opts *o);
+/* Flag-only handlers for the drain signal, SIGTERM and SIGINT. Call before
+ * MPI_Init so that a signal during start-up drains instead of killing. */
+void rs_sweep_signals_install(int drain_signal);
+bool rs_sweep_drain_requested(void);
 /* Collective over comm. Returns an RS_EXIT_* code, identical on every rank. */
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o);
 

@@ -344,7 +344,15 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") && strcmp(cmd, "show") && strcmp(cmd, "merge") && strcmp(cmd, "version") &&
       strcmp(cmd, "spectrum"))
     return bad_usage("unknown command %s", cmd);
-  /* The rest talk to MPI or to (parallel-built) HDF5. */
+  /* The rest talk to MPI or to (parallel-built) HDF5. A sweep drains on its
+   * signals from the first moment, before MPI_Init. */
+  if (!strcmp(cmd, "run")) {
+    int sig = SIGUSR1;
+    for (int i = 1; i + 1 < argc; i++)
+      if (!strcmp(argv[i], "--drain-signal") && signal_by_name(argv[i + 1]) > 0)
+        sig = signal_by_name(argv[i + 1]);
+    rs_sweep_signals_install(sig);
+  }
   MPI_Init(&argc, &argv);
   int code;
   if (!strcmp(cmd, "run")) code = cmd_run(argc, argv);

@@ -29,6 +29,18 @@ static void rs__on_signal(int sig) {
   rs__drain_flag = 1;
 }
 
+void rs_sweep_signals_install(int drain_signal) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = rs__on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(drain_signal > 0 ? drain_signal : SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+bool rs_sweep_drain_requested(void) { return rs__drain_flag != 0; }
+
 void rs_sweep_opts_default(rs_sweep_opts *o) {
   memset(o, 0, sizeof *o);
   o->blas_threads = 1;
@@ -325,6 +337,11 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
     err = rs_archive_read_state(E->ar, run, resume_max_step, &s, blob, ri->state_size);
     if (err == RS_OK && s > 0) err = rs_trainer_state_load(t, blob);
     if (err != RS_OK) goto done;
+    if (E->size > 1 && E->rank != 0) {
+      /* Where training really resumes: not counted as progress. */
+      rs__msg m = {.kind = K_NONE, .run = run, .step = rs_trainer_step(t), .flag = 1};
+      MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
+    }
   }
   int64_t every = cfg->train.state_every;
   const int64_t check = 256; /* steps between drain checks */
@@ -495,7 +512,12 @@ static void rs__progress_init(rs__engine *E, rs__progress *P) {
       P->runs_done++;
       P->run_step[r] = cfg->train.steps;
     } else {
-      P->run_step[r] = rs__resume_step(E, r);
+      /* Training restarts from a persisted state at or before the first
+       * incomplete checkpoint; count from the last complete one until the
+       * trainer reports where it really is. */
+      int64_t rs = rs__resume_step(E, r), prev = 0;
+      for (int c = 0; c < E->runs[r].nckpt && E->steps[r][c] < rs; c++) prev = E->steps[r][c];
+      P->run_step[r] = prev;
     }
     for (int c = 0; c < E->runs[r].nckpt; c++) {
       bool complete = E->mask_run[r] || E->mask_metrics[(size_t)r * E->maxc + c];
@@ -708,6 +730,11 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
     MPI_Recv(&m, (int)sizeof m, MPI_BYTE, w, st.MPI_TAG, E->comm, MPI_STATUS_IGNORE);
     switch (st.MPI_TAG) {
     case TAG_PROGRESS:
+      if (m.flag == 1) {
+        int64_t delta = m.step - P->run_step[m.run];
+        P->steps_at_start += delta;
+        P->rate_steps += delta;
+      }
       P->run_step[m.run] = m.step;
       break;
     case TAG_CKPT: {
@@ -914,13 +941,8 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   E.nruns = rs_job_nruns(job);
   openblas_set_num_threads(o->blas_threads > 0 ? o->blas_threads : 1);
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = rs__on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(o->drain_signal > 0 ? o->drain_signal : SIGUSR1, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  /* Installed again in case MPI_Init replaced them (main installs them first). */
+  rs_sweep_signals_install(o->drain_signal);
 
   if (o->bench_dispatch > 0) {
     int err = rs__bench_dispatch(&E, o->bench_dispatch);
