@@ -728,6 +728,19 @@ static void rs__test_kill(int k) {
   if (v && atoi(v) == k) raise(SIGKILL);
 }
 
+/* Test hook: RANKSWEEP_TEST_KILL_AT_WRITE=n kills this process with SIGKILL
+ * in the middle of its n-th result write: after the data, before the mask (or
+ * for a training state, after the blob, before its header). */
+static void rs__test_kill_in_write(void) {
+  static long count = 0;
+  static long at = -2;
+  if (at == -2) {
+    const char *v = getenv("RANKSWEEP_TEST_KILL_AT_WRITE");
+    at = v ? atol(v) : -1;
+  }
+  if (at > 0 && ++count == at) raise(SIGKILL);
+}
+
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
 static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta *meta,
                       const rs_archive_info *info, rs_archive **out) {
@@ -1246,6 +1259,7 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, 
     if (res->stablerank) RS_CALL(rs__dio(a, D_LR_STABLE, st, ct, res->stablerank, true));
   }
 mask:;
+  rs__test_kill_in_write();
   return rs__set_points(a, run, ckpt, p0, np);
 }
 
@@ -1271,6 +1285,7 @@ int rs_archive_write_metrics(rs_archive *a, int run, int ckpt, const rs_ckpt_met
       RS_CALL(rs__dio(a, D_M_WRANK, st, ct, buf, true));
     }
   }
+  rs__test_kill_in_write();
   return rs__set_mask(a, D_DONE_METRICS, 2, st);
 }
 
@@ -1321,6 +1336,7 @@ int rs_archive_write_state(rs_archive *a, int run, int64_t step, const void *blo
   for (int i = 0; i < 4; i++) h[slot][i] = -1;
   RS_CALL(rs__state_header(a, run, h, true, slot)); /* invalidate first */
   RS_CALL(rs__archive_write_state_blob(a, run, slot, blob, n));
+  rs__test_kill_in_write();
   h[slot][0] = step;
   h[slot][1] = seq;
   h[slot][2] = n;

@@ -35,11 +35,18 @@ for trial in 1 2 3; do
   if same "$WORK/ref.h5" "$a"; then ok "trial $trial: $kills kills + resume identical"; else bad "trial $trial: differs after resume"; fi
 done
 
-# Kill inside an archive write (between the data and its mask), then resume.
-a="$WORK/torn.h5"
-RANKSWEEP_TEST_KILL_AT_WRITE=37 sweep 3 "$job" -o "$a" || true
-sweep 3 "$job" -o "$a" --resume
-if same "$WORK/ref.h5" "$a"; then ok "kill during a write + resume identical"; else bad "torn write + resume differs"; fi
+# Kill inside an archive write (after the data, before its mask or header),
+# at several points of the sweep, then resume.
+for at in 5 37 90; do
+  a="$WORK/torn$at.h5"
+  set +e
+  RANKSWEEP_TEST_KILL_AT_WRITE=$at timeout 300 mpirun -np 3 "$RS" run "$job" -o "$a" --quiet 2>/dev/null
+  rc=$?
+  set -e
+  [[ $rc -ne 0 ]] || bad "write $at: the kill hook did not fire"
+  sweep 3 "$job" -o "$a" --resume
+  if same "$WORK/ref.h5" "$a"; then ok "SIGKILL inside write $at + resume identical"; else bad "SIGKILL inside write $at + resume differs"; fi
+done
 
 # Existing archive without --resume: refused, untouched.
 sum_before=$(md5sum < "$WORK/ref.h5")
