@@ -93,6 +93,11 @@ int rs__mlp_setup(rs__mlp *m, const rs_config *cfg, const rs_dataset *data,
     return rs_error(RS_EARG, "train.loss: cross_entropy needs a classification data set");
   if (m->loss == RS_LOSS_MSE && !data->ytrain && !data->ltrain)
     return rs_error(RS_EARG, "train.loss: mse needs targets or labels in the data set");
+  if (data->ltrain && (m->loss == RS_LOSS_CROSS_ENTROPY || !data->ytrain))
+    for (int i = 0; i < data->ntrain; i++)
+      if (data->ltrain[i] < 0 || data->ltrain[i] >= nout)
+        return rs_error(RS_EDATA, "data: training label %d of example %d is outside 0..%d",
+                        data->ltrain[i], i, nout - 1);
   size_t es = prec == RS_PREC_FLOAT32 ? sizeof(float) : sizeof(double);
   int maxw = nout;
   for (int l = 0; l <= L; l++) maxw = sizes[l] > maxw ? sizes[l] : maxw;

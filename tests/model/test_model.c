@@ -803,6 +803,11 @@ START_TEST(bad_configurations) {
   ck_assert_int_eq(rs_trainer_create(&c, r, &t), RS_EARG);
   ck_assert(strstr(rs_error_message(), "train.loss") != NULL);
   ck_assert_ptr_null(t);
+  c.train.loss = RS_LOSS_AUTO;
+  d->ltrain[7] = 2; /* two classes: labels 0 and 1 */
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EDATA);
+  ck_assert(strstr(rs_error_message(), "example 7") != NULL);
+  ck_assert_ptr_null(t);
   fixture_data_free(&d);
   fixture_data_free(&r);
 }
