@@ -17,6 +17,8 @@
 
 typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX } rs_data_kind;
 typedef enum { RS_MODEL_MLP, RS_MODEL_VIB } rs_model_kind;
+/* vib decoder: auto = gaussian for regression with train.loss auto, else linear */
+typedef enum { RS_DEC_AUTO, RS_DEC_LINEAR, RS_DEC_GAUSSIAN } rs_decoder;
 typedef enum { RS_ACT_RELU, RS_ACT_TANH, RS_ACT_IDENTITY, RS_ACT_GELU } rs_activation;
 typedef enum { RS_INIT_NORMAL_FAN_IN, RS_INIT_HE, RS_INIT_XAVIER } rs_init;
 typedef enum { RS_LOSS_AUTO, RS_LOSS_CROSS_ENTROPY, RS_LOSS_MSE } rs_loss;
@@ -60,6 +62,7 @@ typedef struct {
     double bias_init;
     int latent;       /* vib: K */
     int eval_samples; /* vib: samples averaged in held-out evaluation */
+    rs_decoder decoder; /* vib: linear (train.loss) or gaussian (learned variance) */
   } model;
 
   struct {

@@ -59,7 +59,7 @@ int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv
 /* Per-checkpoint summaries (float64, from a netview). Layer index l-1 for
  * weight layer l = 1..nlayers (the output layer included). Accuracies are NaN
  * for regression; rate and info_y are NaN except for VIB models. */
-typedef struct {
+typedef struct rs_ckpt_metrics {
   double train_loss, train_acc, heldout_loss, heldout_acc;
   double rate, info_y;
   int nlayers;

@@ -58,6 +58,17 @@ int rs_trainer_batch_indices(const rs_trainer *t, int64_t step, int64_t *idx);
  * W[nmeasure] is the head: its first sizes[nmeasure] = K rows give mu, the
  * next K rows (and b[nmeasure] + K) the pre-std s, sigma = softplus(s - 5). */
 int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl);
+/* Checkpoint summaries (rs_measure.h) of the trainer's current weights, with
+ * cfg and data those the trainer was created with: rs_checkpoint_metrics of
+ * its netview; for a VIB, losses and accuracies are then replaced by the
+ * sampled evaluation (cfg->model.eval_samples latent draws per point, task
+ * loss only, from fixed noise streams restarted at every call) and rate (mean
+ * KL on the held-out set) and info_y (H(Y) - held-out task loss, NaN where
+ * H(Y) is unknown or the loss is not a likelihood) are filled. Deterministic:
+ * depends only on the weights and the configuration. */
+struct rs_ckpt_metrics;
+int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *data,
+                       struct rs_ckpt_metrics *m);
 /* Builds a netview over a flat float64 parameter array (layout as above). */
 int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
                            const double *params, rs_netview *view);

@@ -136,7 +136,7 @@ static int cmd_train(int argc, char **argv) {
     }
     rs_ckpt_metrics m;
     if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
-    if ((err = rs_checkpoint_metrics(&v, data, rs_config_loss(cfg), E, cfg->measure.eps, &m)) != RS_OK) break;
+    if ((err = rs_trainer_metrics(t, cfg, data, &m)) != RS_OK) break;
     rs_lr_points res = {.neps = E, .eps = cfg->measure.eps, .counts = counts,
                         .spectra = NULL, .effrank = eff, .stablerank = stab};
     if ((err = rs_localrank_points(&v, data->xeval, P, &res)) != RS_OK) break;

@@ -374,8 +374,7 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
     if (!mdone) {
       rs_ckpt_metrics m;
       if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
-      if ((err = rs_checkpoint_metrics(&v, data, rs_config_loss(cfg), cfg->measure.neps,
-                                       cfg->measure.eps, &m)) != RS_OK) break;
+      if ((err = rs_trainer_metrics(t, cfg, data, &m)) != RS_OK) break;
       if ((err = rs_archive_write_metrics(E->ar, run, c, &m)) != RS_OK) break;
     }
     rs_trainer_get_params(t, params);

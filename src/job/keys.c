@@ -25,6 +25,7 @@
 /* Enum names in the order of the C enums in rs_config.h. */
 static const char *const e_data[] = {"gaussian_mixture", "teacher", "gaussian_ib", "idx", NULL};
 static const char *const e_model[] = {"mlp", "vib", NULL};
+static const char *const e_decoder[] = {"auto", "linear", "gaussian", NULL};
 static const char *const e_act[] = {"relu", "tanh", "identity", "gelu", NULL};
 static const char *const e_init[] = {"normal_fan_in", "he", "xavier", NULL};
 static const char *const e_opt[] = {"sgd", "adam", "adamw", NULL};
@@ -35,6 +36,7 @@ static const char *const e_ckpt[] = {"log", "linear", "list", NULL};
 static const char *const e_save[] = {"none", "final", "all", NULL};
 
 _Static_assert(sizeof(rs_data_kind) == sizeof(int) && sizeof(rs_model_kind) == sizeof(int) &&
+                   sizeof(rs_decoder) == sizeof(int) &&
                    sizeof(rs_activation) == sizeof(int) && sizeof(rs_init) == sizeof(int) &&
                    sizeof(rs_optimizer) == sizeof(int) && sizeof(rs_schedule) == sizeof(int) &&
                    sizeof(rs_precision) == sizeof(int) && sizeof(rs_loss) == sizeof(int) &&
@@ -100,7 +102,7 @@ const rs__key rs__keys[] = {
     {.key = "model.kind", .type = RS__T_ENUM, .off = OFF(model.kind), .def = "mlp", R_ANY,
      .enums = e_model,
      .doc = "Model: MLP, or deep variational information bottleneck (encoder MLP, Gaussian "
-            "latent, linear decoder)"},
+            "latent, linear or Gaussian decoder)"},
     {.key = "model.widths", .type = RS__T_INT_LIST,
      LIST(model.widths, model.nwidths, RS_MAX_LAYERS, 1), .def = "[200, 200, 200, 200]", R_GE(1),
      .doc = "Hidden-layer widths (vib: encoder hidden widths)"},
@@ -116,6 +118,12 @@ const rs__key rs__keys[] = {
      .doc = "Latent dimension K (vib)"},
     {.key = "model.eval_samples", .type = RS__T_INT, .off = OFF(model.eval_samples), .def = "12",
      R_GE(1), .doc = "Latent samples averaged in held-out evaluation (vib)"},
+    {.key = "model.decoder", .type = RS__T_ENUM, .off = OFF(model.decoder), .def = "auto", R_ANY,
+     .enums = e_decoder,
+     .doc = "Decoder (vib): linear = a linear layer trained with train.loss (softmax for "
+            "cross_entropy); gaussian = linear mean with a learned per-dimension variance, "
+            "trained by its negative log-likelihood in nats (regression, train.loss auto); "
+            "auto = gaussian for regression data with train.loss auto, else linear"},
 
     {.key = "train.optimizer", .type = RS__T_ENUM, .off = OFF(train.optimizer), .def = "adamw",
      R_ANY, .enums = e_opt, .doc = "Optimiser"},

@@ -62,6 +62,19 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
                    rs__model **out);
 int rs__vib_view_from_params(const rs_config *cfg, const rs_dataset *data,
                              const double *params, rs_netview *view);
+/* Sampled evaluation of a VIB at float64 params (its flat layout): task loss
+ * (the decoder's NLL, or MSE for a linear decoder on regression) averaged over
+ * `samples` latent draws per point, accuracy from the sample-averaged softmax,
+ * rate = mean closed-form KL on the held-out set, info_y = hy - held-out loss.
+ * Noise: held-out from (seed, RS_STREAM_NOISE, 1), training set from
+ * (seed, RS_STREAM_NOISE, 2), both restarted at every call. */
+typedef struct {
+  double train_loss, train_acc, heldout_loss, heldout_acc, rate, info_y;
+} rs__vib_eval;
+int rs__vib_evaluate(const rs__model *m, const double *params, const rs_dataset *data,
+                     uint64_t seed, int samples, double hy, rs__vib_eval *out);
+/* True for a VIB with the Gaussian decoder (its NLL is a normalised likelihood). */
+bool rs__vib_gaussian_decoder(const rs__model *m);
 /* Loss actually used: RS_LOSS_AUTO resolves from data->classification. */
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data);
 
@@ -94,6 +107,9 @@ void rs__optim_end(rs__optim *o);
 
 /* ---- trainer internals for tests and the benchmark ---- */
 rs__model *rs__trainer_model(rs_trainer *t);
+/* The current parameters as float64 (float32 training: a converted copy),
+ * valid until the next call on t. */
+const double *rs__trainer_params64(rs_trainer *t);
 /* Runs exactly the BLAS calls of one training step (benchmark floor). */
 void rs__trainer_gemm_only(rs_trainer *t);
 

@@ -264,6 +264,12 @@ int rs_trainer_state_load(rs_trainer *t, const void *buf) {
 
 rs__model *rs__trainer_model(rs_trainer *t) { return t->model; }
 
+const double *rs__trainer_params64(rs_trainer *t) {
+  if (t->prec == RS_PREC_FLOAT64) return t->params;
+  rs_trainer_get_params(t, t->view_buf);
+  return t->view_buf;
+}
+
 void rs__trainer_gemm_only(rs_trainer *t) {
   t->model->ops->gemm_only(t->model, t->params, t->grad, t->batch);
 }

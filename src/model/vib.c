@@ -1,7 +1,8 @@
 /* Deep variational information bottleneck (Alemi et al. 2017): an encoder MLP
  * whose last layer is a linear head to 2K (mean mu, pre-std s, sigma =
- * softplus(s - 5)), z = mu + sigma eps, a linear decoder, and the loss
- * task loss + beta KL(N(mu, sigma^2) || N(0, I)). */
+ * softplus(s - 5)), z = mu + sigma eps, a linear decoder (or a Gaussian one with a
+ * learned per-output variance), the loss task loss + beta KL(N(mu, sigma^2) ||
+ * N(0, I)), and the sampled held-out evaluation (rate, H(Y) - task loss). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ typedef struct {
   int K, nout;
   double beta;
   size_t dwoff, dboff; /* decoder W (nout x K) and b, after the encoder */
+  bool gauss;          /* Gaussian decoder: log-stds (nout) at lsoff, last */
+  size_t lsoff;
   void *eps, *z, *dz;  /* cap x K */
   void *logits, *gd;   /* cap x nout */
   double last_rate;    /* mean KL of the last batch */
@@ -82,6 +85,9 @@ static void vib_init_params(const rs__model *base, double *params) {
                    params + m->boff[l]);
   rs__init_layer(m, (uint32_t)(m->L + 1), v->nout, v->K, params + v->dwoff,
                  params + v->dboff);
+  /* Unit decoder variance: the targets' own scale for gaussian_ib data. */
+  if (v->gauss)
+    for (int j = 0; j < v->nout; j++) params[v->lsoff + j] = 0.0;
 }
 
 /* Measured layers: the encoder's hidden layers and the mean head (the first K
@@ -140,6 +146,28 @@ static const rs__model_ops vib_ops = {
     .gemm_only = vib_gemm_only,
 };
 
+/* The decoder actually used (see rs_decoder). */
+static int vib_decoder(const rs_config *cfg, const rs_dataset *data, bool *gauss) {
+  switch (cfg->model.decoder) {
+  case RS_DEC_AUTO:
+    *gauss = !data->classification && cfg->train.loss == RS_LOSS_AUTO;
+    return RS_OK;
+  case RS_DEC_LINEAR:
+    *gauss = false;
+    return RS_OK;
+  case RS_DEC_GAUSSIAN:
+    if (data->classification)
+      return rs_error(RS_EARG, "model.decoder: gaussian needs regression targets but the data "
+                      "set is a classification set; expected linear or auto");
+    if (cfg->train.loss != RS_LOSS_AUTO)
+      return rs_error(RS_EARG, "train.loss: a gaussian decoder is trained by its own "
+                      "likelihood; expected train.loss auto");
+    *gauss = true;
+    return RS_OK;
+  }
+  return rs_error(RS_EARG, "model.decoder: expected auto, linear or gaussian");
+}
+
 static int vib_sizes(const rs_config *cfg, const rs_dataset *data, int *sizes, int *L) {
   if (cfg->model.nwidths > RS_MAX_LAYERS - 1)
     return rs_error(RS_EARG, "model.widths: a vib encoder has at most %d hidden layers, got %d",
@@ -160,7 +188,9 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
                    rs__model **out) {
   *out = NULL;
   int sizes[RS_MAX_LAYERS + 3], L;
+  bool gauss = false;
   RS_CALL(vib_sizes(cfg, data, sizes, &L));
+  RS_CALL(vib_decoder(cfg, data, &gauss));
   vib_model *v = calloc(1, sizeof *v);
   if (!v) return rs_error(RS_ENOMEM, "model: out of memory");
   int rc = rs__mlp_setup(&v->enc, cfg, data, cfg->train.precision, batch_cap, L, sizes,
@@ -176,8 +206,10 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   v->dboff = v->dwoff + (size_t)v->nout * (size_t)v->K;
   v->base.ops = &vib_ops;
   v->base.prec = cfg->train.precision;
-  v->base.nparams = v->dboff + (size_t)v->nout;
-  v->base.nseg = 2 * L + 2;
+  v->gauss = gauss;
+  v->lsoff = v->dboff + (size_t)v->nout;
+  v->base.nparams = v->lsoff + (gauss ? (size_t)v->nout : 0);
+  v->base.nseg = 2 * L + 2 + gauss;
   for (int l = 1; l <= L; l++) {
     v->base.seg[2 * (l - 1)] =
         (rs__segment){v->enc.woff[l], v->enc.boff[l] - v->enc.woff[l], true};
@@ -185,6 +217,8 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   }
   v->base.seg[2 * L] = (rs__segment){v->dwoff, v->dboff - v->dwoff, true};
   v->base.seg[2 * L + 1] = (rs__segment){v->dboff, (size_t)v->nout, false};
+  /* The log-stds are decayed like biases (only with train.decay_biases). */
+  if (gauss) v->base.seg[2 * L + 2] = (rs__segment){v->lsoff, (size_t)v->nout, false};
   size_t es = v->base.prec == RS_PREC_FLOAT32 ? sizeof(float) : sizeof(double);
   size_t bk = (size_t)batch_cap * (size_t)v->K, bo = (size_t)batch_cap * (size_t)v->nout;
   v->eps = calloc(bk, es);
@@ -228,18 +262,10 @@ static double act64(rs_activation a, double x) {
   }
 }
 
-int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
-  if (!v->last_measured_linear || v->nmeasure < 1)
-    return rs_error(RS_EARG, "rs_vib_kl: the netview is not a VIB's");
-  int Lh = v->nmeasure, K = v->sizes[Lh], maxw = 2 * K;
-  for (int l = 0; l < Lh; l++) maxw = v->sizes[l] > maxw ? v->sizes[l] : maxw;
-  double *a = malloc((size_t)n * maxw * sizeof(double));
-  double *b = malloc((size_t)n * maxw * sizeof(double));
-  if (!a || !b) {
-    free(a);
-    free(b);
-    return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
-  }
+/* The head's outputs (n x 2K: mu, then pre-std s) of the n points x, float64.
+ * a and b hold n x max(widths, 2K) each; returns the one holding the result. */
+static double *vib_head(const rs_netview *v, const double *x, int n, double *a, double *b) {
+  int Lh = v->nmeasure, K = v->sizes[Lh];
   memcpy(a, x, (size_t)n * v->sizes[0] * sizeof(double));
   for (int l = 1; l <= Lh; l++) {
     /* The head's W points at 2K rows: mu rows, then the pre-std rows. */
@@ -255,15 +281,159 @@ int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
     a = b;
     b = t;
   }
+  return a;
+}
+
+static int vib_maxw(const rs_netview *v) {
+  int Lh = v->nmeasure, maxw = 2 * v->sizes[Lh];
+  for (int l = 0; l < Lh; l++) maxw = v->sizes[l] > maxw ? v->sizes[l] : maxw;
+  return maxw;
+}
+
+static double softplus64(double s) { return s > 0 ? s + log1p(exp(-s)) : log1p(exp(s)); }
+
+/* KL(N(mu, sigma^2) || N(0, I)) of one head row (2K values). */
+static double head_kl(const double *h, int K) {
   double kl = 0;
-  for (int i = 0; i < n; i++)
-    for (int k = 0; k < K; k++) {
-      double mu = a[(size_t)i * 2 * K + k], s = a[(size_t)i * 2 * K + K + k] - RS__VIB_SHIFT;
-      double sig = s > 0 ? s + log1p(exp(-s)) : log1p(exp(s));
-      kl += 0.5 * (mu * mu + sig * sig - 1.0) - log(sig);
-    }
+  for (int k = 0; k < K; k++) {
+    double mu = h[k], sig = softplus64(h[K + k] - RS__VIB_SHIFT);
+    kl += 0.5 * (mu * mu + sig * sig - 1.0) - log(sig);
+  }
+  return kl;
+}
+
+int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
+  if (!v->last_measured_linear || v->nmeasure < 1)
+    return rs_error(RS_EARG, "rs_vib_kl: the netview is not a VIB's");
+  int K = v->sizes[v->nmeasure], maxw = vib_maxw(v);
+  double *a = malloc((size_t)n * maxw * sizeof(double));
+  double *b = malloc((size_t)n * maxw * sizeof(double));
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
+  }
+  const double *h = vib_head(v, x, n, a, b);
+  double kl = 0;
+  for (int i = 0; i < n; i++) kl += head_kl(h + (size_t)i * 2 * K, K);
   *mean_kl = kl / n;
   free(a);
   free(b);
   return RS_OK;
+}
+
+/* ---- sampled evaluation ---- */
+
+#define RS__EVAL_CHUNK 256
+
+/* Task loss (and accuracy) of one point set with `samples` latent samples per
+ * point. The noise of point i, sample s is the (i samples + s)-th block of K
+ * normals of r, so the result does not depend on the chunking. */
+static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *ls,
+                        rs_loss loss, const double *x, const int *lab, const double *y,
+                        int n, int samples, rs_rng *r, double *mloss, double *acc,
+                        double *rate) {
+  *mloss = *acc = NAN;
+  if (rate) *rate = NAN;
+  if (n <= 0) return RS_OK;
+  int K = vm->K, O = vm->nout, d0 = v->sizes[0], maxw = vib_maxw(v);
+  const double *Wd = v->W[v->nlayers], *bd = v->b[v->nlayers];
+  size_t cn = (size_t)(n < RS__EVAL_CHUNK ? n : RS__EVAL_CHUNK);
+  double *a = malloc(cn * maxw * sizeof(double)), *b = malloc(cn * maxw * sizeof(double));
+  double *z = malloc((size_t)K * sizeof(double)), *o = malloc((size_t)O * sizeof(double));
+  double *pr = malloc((size_t)O * sizeof(double));
+  if (!a || !b || !z || !o || !pr) {
+    free(a);
+    free(b);
+    free(z);
+    free(o);
+    free(pr);
+    return rs_error(RS_ENOMEM, "vib evaluation: out of memory");
+  }
+  double lsum = 0, klsum = 0;
+  int64_t correct = 0;
+  for (int r0 = 0; r0 < n; r0 += RS__EVAL_CHUNK) {
+    int rn = n - r0 < RS__EVAL_CHUNK ? n - r0 : RS__EVAL_CHUNK;
+    const double *H = vib_head(v, x + (size_t)r0 * d0, rn, a, b);
+    for (int i = 0; i < rn; i++) {
+      const double *h = H + (size_t)i * 2 * K;
+      klsum += head_kl(h, K);
+      for (int j = 0; j < O; j++) pr[j] = 0;
+      for (int s = 0; s < samples; s++) {
+        for (int k = 0; k < K; k++)
+          z[k] = h[k] + softplus64(h[K + k] - RS__VIB_SHIFT) * rs_rng_normal(r);
+        for (int j = 0; j < O; j++) {
+          double t = bd[j];
+          for (int k = 0; k < K; k++) t += Wd[(size_t)j * K + k] * z[k];
+          o[j] = t;
+        }
+        size_t row = (size_t)(r0 + i) * O;
+        if (vm->gauss) {
+          double nll = 0.5 * O * log(2 * M_PI);
+          for (int j = 0; j < O; j++) {
+            double q = (o[j] - y[row + j]) * exp(-ls[j]);
+            nll += 0.5 * q * q + ls[j];
+          }
+          lsum += nll;
+        } else if (loss == RS_LOSS_CROSS_ENTROPY) {
+          double mx = o[0];
+          for (int j = 1; j < O; j++) mx = o[j] > mx ? o[j] : mx;
+          double se = 0;
+          for (int j = 0; j < O; j++) se += exp(o[j] - mx);
+          double lse = mx + log(se);
+          lsum += lse - o[lab[r0 + i]];
+          for (int j = 0; j < O; j++) pr[j] += exp(o[j] - lse);
+        } else {
+          double e = 0;
+          for (int j = 0; j < O; j++) {
+            double t = y ? y[row + j] : (double)(j == lab[r0 + i]);
+            e += (o[j] - t) * (o[j] - t);
+          }
+          lsum += e / O; /* as training: the mean over the outputs */
+        }
+      }
+      if (loss == RS_LOSS_CROSS_ENTROPY && !vm->gauss) {
+        int arg = 0;
+        for (int j = 1; j < O; j++)
+          if (pr[j] > pr[arg]) arg = j;
+        correct += arg == lab[r0 + i];
+      }
+    }
+  }
+  *mloss = lsum / ((double)n * samples);
+  if (loss == RS_LOSS_CROSS_ENTROPY && !vm->gauss) *acc = (double)correct / n;
+  if (rate) *rate = klsum / n;
+  free(a);
+  free(b);
+  free(z);
+  free(o);
+  free(pr);
+  return RS_OK;
+}
+
+int rs__vib_evaluate(const rs__model *base, const double *params, const rs_dataset *data,
+                     uint64_t seed, int samples, double hy, rs__vib_eval *out) {
+  RS_ASSERT(base->ops == &vib_ops);
+  const vib_model *vm = (const vib_model *)base;
+  if (samples < 1)
+    return rs_error(RS_EARG, "model.eval_samples: expected at least 1, got %d", samples);
+  rs_netview v;
+  RS_CALL(vib_view(base, params, &v));
+  const double *ls = vm->gauss ? params + vm->lsoff : NULL;
+  rs_loss loss = vm->enc.loss;
+  rs_rng r;
+  /* Fixed streams, re-seeded at every call: the evaluation of given weights
+   * never depends on the history of the run or on earlier evaluations. */
+  rs_rng_init(&r, seed, RS_STREAM_NOISE, 2);
+  RS_CALL(vib_eval_set(vm, &v, ls, loss, data->xtrain, data->ltrain, data->ytrain,
+                       data->ntrain, samples, &r, &out->train_loss, &out->train_acc, NULL));
+  rs_rng_init(&r, seed, RS_STREAM_NOISE, 1);
+  RS_CALL(vib_eval_set(vm, &v, ls, loss, data->xheld, data->lheld, data->yheld, data->nheld,
+                       samples, &r, &out->heldout_loss, &out->heldout_acc, &out->rate));
+  out->info_y = hy - out->heldout_loss;
+  return RS_OK;
+}
+
+bool rs__vib_gaussian_decoder(const rs__model *base) {
+  return base->ops == &vib_ops && ((const vib_model *)base)->gauss;
 }

@@ -6,6 +6,32 @@ static inline REAL S(softplus)(REAL x) {
   return x > 0 ? x + LOG1P(EXP(-x)) : LOG1P(EXP(x));
 }
 
+/* Gaussian decoder: mean logits (nb x O), log-std ls (O) at params + lsoff.
+ * Returns the mean over the batch of the NLL summed over the outputs, in nats:
+ * sum_j 0.5 ((y_j - m_j) exp(-ls_j))^2 + ls_j + 0.5 log(2 pi). With grad, d/d m
+ * goes to v->gd and d/d ls into grad + lsoff. */
+static double S(gauss_nll)(vib_model *v, const REAL *params, const REAL *logits, int nb,
+                           REAL *grad) {
+  int O = v->nout;
+  const REAL *restrict ls = params + v->lsoff, *restrict Y = v->enc.Y;
+  REAL *restrict gd = v->gd, *restrict gls = grad ? grad + v->lsoff : NULL;
+  REAL inv = (REAL)1 / (REAL)nb;
+  if (gls)
+    for (int j = 0; j < O; j++) gls[j] = 0;
+  double total = 0;
+  for (int i = 0; i < nb; i++)
+    for (int j = 0; j < O; j++) {
+      size_t k = (size_t)i * O + j;
+      REAL w = EXP(-ls[j]), r = (logits[k] - Y[k]) * w;
+      total += (double)((REAL)0.5 * r * r + ls[j]);
+      if (gls) {
+        gd[k] = r * w * inv;
+        gls[j] += ((REAL)1 - r * r) * inv;
+      }
+    }
+  return total / nb + 0.5 * O * log(2 * M_PI);
+}
+
 static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
                             const int64_t *idx, int nb, rs_rng *noise,
                             double *loss, rs__segment_hook hook, void *ctx) {
@@ -34,7 +60,8 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
   GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, O, K, (REAL)1, z, K, Wd, K,
        (REAL)0, logits, O);
   S(bias_act)(logits, bd, nb, O, RS_ACT_IDENTITY);
-  double ce = S(loss)(m, logits, nb, grad ? (REAL *)v->gd : NULL);
+  double ce = v->gauss ? S(gauss_nll)(v, params, logits, nb, grad)
+                      : S(loss)(m, logits, nb, grad ? (REAL *)v->gd : NULL);
   double f = ce + v->beta * kl;
   v->last_rate = kl;
   *loss = f;
@@ -53,6 +80,7 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
   if (hook) {
     hook(ctx, 2 * m->L);
     hook(ctx, 2 * m->L + 1);
+    if (v->gauss) hook(ctx, 2 * m->L + 2);
   }
   /* d/d mu = dz + beta mu / nb; d/d s = (dz eps + beta (sig - 1/sig) / nb)
    * * sigmoid(s - shift), into the head's gradient rows. */

@@ -625,12 +625,16 @@ static void vib_config(rs_config *c, rs_activation act) {
   c->train.beta = 0.3;
 }
 
+/* _i / 4: 0 softmax decoder (cross entropy), 1 linear decoder with MSE,
+ * 2 Gaussian decoder (learned per-output log-std, NLL). */
 START_TEST(vib_gradient) {
   rs_activation act = ACTS[_i % 4];
-  rs_loss loss = _i / 4 ? RS_LOSS_MSE : RS_LOSS_CROSS_ENTROPY;
+  bool gauss = _i / 4 == 2;
+  rs_loss loss = _i / 4 == 1 ? RS_LOSS_MSE : gauss ? RS_LOSS_AUTO : RS_LOSS_CROSS_ENTROPY;
   rs_config c;
   vib_config(&c, act);
   c.train.loss = loss;
+  c.model.decoder = gauss ? RS_DEC_GAUSSIAN : RS_DEC_AUTO;
   rs_dataset *d = fixture_data(13, 40, 5, loss == RS_LOSS_CROSS_ENTROPY ? 3 : 0, 2, 1.0);
   rs__model *m;
   ck_assert_int_eq(rs__vib_create(&c, d, 8, &m), RS_OK);
@@ -640,6 +644,15 @@ START_TEST(vib_gradient) {
   rs_netview v;
   m->ops->view(m, p, &v);
   ck_assert_int_eq(v.nmeasure, 3);
+  /* The Gaussian decoder's two log-stds come last, after the decoder bias. */
+  size_t base_n = (size_t)(9 * 6 + 7 * 10 + 6 * 8 + d->outputs * 4);
+  ck_assert_uint_eq(n, base_n + (gauss ? 2 : 0));
+  ck_assert(v.b[4] + d->outputs == p + base_n);
+  if (gauss) {
+    ck_assert(p[n - 2] == 0 && p[n - 1] == 0);
+    p[n - 2] = 0.3; /* away from 0 so the exp(-ls) factors are exercised */
+    p[n - 1] = -0.4;
+  }
   /* Raise the pre-std biases so sigma is O(1) and the noise path matters. */
   double *sbias = (double *)v.b[3] + 3;
   for (int k = 0; k < 3; k++) sbias[k] = 5.0;
@@ -665,8 +678,8 @@ START_TEST(vib_gradient) {
     double fd = (fp - fm) / (2 * h);
     num2 += (fd - g[i]) * (fd - g[i]);
     den2 += g[i] * g[i];
-    ck_assert_msg(fabs(fd - g[i]) <= 1e-6 * gmax, "vib %s: parameter %zu: %.12g vs %.12g",
-                  ACT_NAMES[act], i, g[i], fd);
+    ck_assert_msg(fabs(fd - g[i]) <= 1e-6 * gmax, "vib %s %d: parameter %zu: %.12g vs %.12g",
+                  ACT_NAMES[act], _i / 4, i, g[i], fd);
   }
   ck_assert(sqrt(num2 / den2) < 1e-6);
   /* The KL term of the loss is rs_vib_kl on the batch's points: the loss at
@@ -776,6 +789,175 @@ START_TEST(vib_resume_is_bit_identical) {
 }
 END_TEST
 
+/* The sampled evaluation against an independent computation: the head by
+ * explicit loops, noise (seed, NOISE, 1) for the held-out set and (seed,
+ * NOISE, 2) for the training set, point-major then sample-major. _i: 0 softmax,
+ * 1 Gaussian decoder, 2 linear MSE decoder. */
+static void eval_by_hand(const rs_netview *v, const double *ls, int kind, const double *x,
+                         const int *lab, const double *y, int n, int S, rs_rng *r,
+                         double *loss, double *acc, double *rate) {
+  int L = v->nmeasure, K = v->sizes[L], O = v->sizes[L + 1];
+  double lsum = 0, ksum = 0;
+  int correct = 0;
+  for (int i = 0; i < n; i++) {
+    double a[64], b[64];
+    for (int j = 0; j < v->sizes[0]; j++) a[j] = x[(size_t)i * v->sizes[0] + j];
+    for (int l = 1; l <= L; l++) {
+      int rows = l < L ? v->sizes[l] : 2 * K, k = v->sizes[l - 1];
+      for (int q = 0; q < rows; q++) {
+        double t = v->b[l][q];
+        for (int j = 0; j < k; j++) t += v->W[l][q * k + j] * a[j];
+        b[q] = l < L ? (v->act == RS_ACT_RELU ? fmax(t, 0) : tanh(t)) : t;
+      }
+      memcpy(a, b, sizeof b);
+    }
+    double sig[32], pr[16] = {0};
+    for (int k = 0; k < K; k++) {
+      sig[k] = log1p(exp(a[K + k] - 5.0));
+      ksum += 0.5 * (a[k] * a[k] + sig[k] * sig[k] - 1) - log(sig[k]);
+    }
+    for (int s = 0; s < S; s++) {
+      double z[32], o[16] = {0};
+      for (int k = 0; k < K; k++) z[k] = a[k] + sig[k] * rs_rng_normal(r);
+      for (int j = 0; j < O; j++) {
+        o[j] = v->b[L + 1][j];
+        for (int k = 0; k < K; k++) o[j] += v->W[L + 1][j * K + k] * z[k];
+      }
+      if (kind == 0) {
+        double se = 0;
+        for (int j = 0; j < O; j++) se += exp(o[j]);
+        lsum += log(se) - o[lab[i]];
+        for (int j = 0; j < O; j++) pr[j] += exp(o[j]) / se;
+      } else {
+        for (int j = 0; j < O; j++) {
+          double e = o[j] - y[(size_t)i * O + j];
+          lsum += kind == 1 ? 0.5 * e * e / exp(2 * ls[j]) + ls[j] + 0.5 * log(2 * M_PI)
+                            : e * e / O;
+        }
+      }
+    }
+    int arg = 0;
+    for (int j = 1; j < O; j++)
+      if (pr[j] > pr[arg]) arg = j;
+    correct += kind == 0 && arg == lab[i];
+  }
+  *loss = lsum / ((double)n * S);
+  *acc = kind == 0 ? (double)correct / n : NAN;
+  *rate = ksum / n;
+}
+
+static bool close_rel(double a, double b) { return fabs(a - b) <= 1e-12 * fmax(1, fabs(b)); }
+
+START_TEST(vib_evaluation_by_hand) {
+  rs_config c;
+  vib_config(&c, _i == 2 ? RS_ACT_TANH : RS_ACT_RELU);
+  c.model.decoder = _i == 1 ? RS_DEC_GAUSSIAN : RS_DEC_LINEAR;
+  c.train.loss = _i == 2 ? RS_LOSS_MSE : RS_LOSS_AUTO;
+  c.seed = 21;
+  rs_dataset *d = fixture_data(5, 300, 6, _i == 0 ? 4 : 0, 3, 1.0);
+  /* A held-out set of its own: the first 120 examples of a second draw. */
+  rs_dataset *h = fixture_data(6, 120, 6, _i == 0 ? 4 : 0, 3, 1.0);
+  d->nheld = h->ntrain;
+  d->xheld = h->xtrain;
+  d->lheld = h->ltrain;
+  d->yheld = h->ytrain;
+  rs_trainer *t;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_OK);
+  bool div;
+  rs_trainer_run_to(t, 50, &div);
+  ck_assert(!div);
+  rs__model *m = rs__trainer_model(t);
+  ck_assert(rs__vib_gaussian_decoder(m) == (_i == 1));
+  size_t n = rs_trainer_nparams(t);
+  double *p = malloc(n * sizeof(double));
+  rs_trainer_get_params(t, p);
+  if (_i == 1) { /* log-stds away from 0 */
+    p[n - 3] = 0.2;
+    p[n - 1] = -0.3;
+  }
+  rs_netview v;
+  m->ops->view(m, p, &v);
+  const int S = 5;
+  rs__vib_eval e, e2;
+  ck_assert_int_eq(rs__vib_evaluate(m, p, d, 21, S, 1.5, &e), RS_OK);
+  double loss, acc, rate, unused;
+  rs_rng r;
+  rs_rng_init(&r, 21, RS_STREAM_NOISE, 1);
+  eval_by_hand(&v, p + n - 3, _i, d->xheld, d->lheld, d->yheld, d->nheld, S, &r, &loss, &acc,
+               &rate);
+  ck_assert_msg(close_rel(e.heldout_loss, loss), "held-out %.17g vs %.17g", e.heldout_loss,
+                loss);
+  ck_assert_msg(close_rel(e.rate, rate), "rate %.17g vs %.17g", e.rate, rate);
+  ck_assert(_i == 0 ? e.heldout_acc == acc : isnan(e.heldout_acc));
+  ck_assert(e.info_y == 1.5 - e.heldout_loss);
+  double kl;
+  ck_assert_int_eq(rs_vib_kl(&v, d->xheld, d->nheld, &kl), RS_OK);
+  ck_assert(close_rel(e.rate, kl));
+  rs_rng_init(&r, 21, RS_STREAM_NOISE, 2);
+  eval_by_hand(&v, p + n - 3, _i, d->xtrain, d->ltrain, d->ytrain, d->ntrain, S, &r, &loss, &acc,
+               &unused);
+  ck_assert_msg(close_rel(e.train_loss, loss), "train %.17g vs %.17g", e.train_loss, loss);
+  ck_assert(_i == 0 ? e.train_acc == acc : isnan(e.train_acc));
+  /* No hidden state: training on and evaluating in between does not change
+   * the evaluation of the same weights. */
+  rs_trainer_run_to(t, 80, &div);
+  ck_assert_int_eq(rs__vib_evaluate(m, rs__trainer_params64(t), d, 21, S, 1.5, &e2), RS_OK);
+  ck_assert(e2.heldout_loss != e.heldout_loss);
+  ck_assert_int_eq(rs__vib_evaluate(m, p, d, 21, S, 1.5, &e2), RS_OK);
+  ck_assert(memcmp(&e, &e2, sizeof e) == 0);
+  /* The samples matter: another count is another estimate. */
+  ck_assert_int_eq(rs__vib_evaluate(m, p, d, 21, S + 1, 1.5, &e2), RS_OK);
+  ck_assert(e2.heldout_loss != e.heldout_loss && e2.rate == e.rate);
+  ck_assert_int_eq(rs__vib_evaluate(m, p, d, 21, 0, 1.5, &e2), RS_EARG);
+  free(p);
+  rs_trainer_destroy(&t);
+  d->xheld = NULL;
+  d->lheld = NULL;
+  d->yheld = NULL;
+  fixture_data_free(&h);
+  fixture_data_free(&d);
+}
+END_TEST
+
+/* auto: Gaussian decoder for regression with train.loss auto, else linear;
+ * an explicit gaussian decoder needs regression data and train.loss auto. */
+START_TEST(vib_decoder_choice) {
+  rs_config c;
+  vib_config(&c, RS_ACT_RELU);
+  rs_dataset *cls = fixture_data(1, 30, 4, 3, 0, 1.0), *reg = fixture_data(1, 30, 4, 0, 2, 1.0);
+  rs__model *m;
+  struct {
+    rs_decoder dec;
+    rs_loss loss;
+    bool regression;
+    int rc;
+    bool gauss;
+  } cases[] = {
+      {RS_DEC_AUTO, RS_LOSS_AUTO, true, RS_OK, true},
+      {RS_DEC_AUTO, RS_LOSS_MSE, true, RS_OK, false},
+      {RS_DEC_AUTO, RS_LOSS_AUTO, false, RS_OK, false},
+      {RS_DEC_LINEAR, RS_LOSS_AUTO, true, RS_OK, false},
+      {RS_DEC_GAUSSIAN, RS_LOSS_AUTO, true, RS_OK, true},
+      {RS_DEC_GAUSSIAN, RS_LOSS_MSE, true, RS_EARG, false},
+      {RS_DEC_GAUSSIAN, RS_LOSS_AUTO, false, RS_EARG, false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    c.model.decoder = cases[i].dec;
+    c.train.loss = cases[i].loss;
+    m = NULL;
+    ck_assert_int_eq(rs__vib_create(&c, cases[i].regression ? reg : cls, 8, &m), cases[i].rc);
+    if (cases[i].rc != RS_OK) {
+      ck_assert(strstr(rs_error_message(), cases[i].regression ? "train.loss" : "model.decoder"));
+      continue;
+    }
+    ck_assert_msg(rs__vib_gaussian_decoder(m) == cases[i].gauss, "case %zu", i);
+    m->ops->destroy(m);
+  }
+  fixture_data_free(&cls);
+  fixture_data_free(&reg);
+}
+END_TEST
+
 START_TEST(bad_configurations) {
   const int widths[2] = {4, 0};
   rs_config c;
@@ -832,7 +1014,9 @@ int main(void) {
   tcase_add_loop_test(tc, divergence_is_flagged, 0, 2);
   tcase_add_loop_test(tc, state_resume_is_bit_identical, 0, 6);
   tcase_add_loop_test(tc, float32_tracks_float64, 0, 4);
-  tcase_add_loop_test(tc, vib_gradient, 0, 8);
+  tcase_add_loop_test(tc, vib_gradient, 0, 12);
+  tcase_add_loop_test(tc, vib_evaluation_by_hand, 0, 3);
+  tcase_add_test(tc, vib_decoder_choice);
   tcase_add_loop_test(tc, vib_view_and_training, 0, 2);
   tcase_add_loop_test(tc, vib_resume_is_bit_identical, 0, 2);
   tcase_add_test(tc, linear_model_losses_by_hand);

@@ -195,6 +195,8 @@ static int run(int64_t steps) {
   c.model.latent = 3;
   c.model.activation = RS_ACT_TANH;
   c.model.bias_init = 0.5;
+  c.model.decoder = RS_DEC_LINEAR; /* the fixed-variance MSE decoder torch replays */
+  c.train.loss = RS_LOSS_MSE;
   c.train.beta = 0.2;
   c.train.optimizer = RS_OPT_ADAM;
   c.train.lr = 2e-3;
