@@ -1,6 +1,8 @@
 /* Unit tests of the core: Philox known answers, stream independence and
  * position independence, the error table. */
 #include <check.h>
+
+#include "../rs_check.h"
 #include <math.h>
 #include <string.h>
 
@@ -98,9 +100,5 @@ int main(void) {
   tcase_add_test(tc, distributions);
   tcase_add_test(tc, error_table);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return rs_check_run(s);
 }

@@ -2,6 +2,8 @@
  * the statistics each synthetic recipe promises, the teacher's dependence on
  * P^T x only, real Fashion-MNIST, and every class of bad IDX file. */
 #include <check.h>
+
+#include "../rs_check.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -812,9 +814,5 @@ int main(void) {
   tcase_add_test(tc, idx_bad_files);
   tcase_add_test(tc, config_errors);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return rs_check_run(s);
 }

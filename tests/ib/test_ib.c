@@ -2,6 +2,8 @@
  * section 3, the covariance route against classical CCA on random joint
  * covariances, the shape of the optimal curve, and the spectrum proxies. */
 #include <check.h>
+
+#include "../rs_check.h"
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -291,9 +293,5 @@ int main(void) {
   tcase_add_test(tc, bad_input_is_refused);
   tcase_add_test(tc, spectrum_proxies);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return rs_check_run(s);
 }

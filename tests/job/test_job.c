@@ -3,6 +3,8 @@
  * SHA-256 vectors, the embedded default, the repo's job files and the
  * generated key reference in docs/jobfile.md. */
 #include <check.h>
+
+#include "../rs_check.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -847,9 +849,5 @@ int main(void) {
   tcase_add_test(t, key_table_consistent);
   tcase_add_test(t, plan_totals);
   suite_add_tcase(s, t);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return rs_check_run(s);
 }

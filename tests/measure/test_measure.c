@@ -3,6 +3,8 @@
  * rank, the fast path against the explicit-Jacobian reference, threads, the
  * forward pass and the per-checkpoint metrics. */
 #include <check.h>
+
+#include "../rs_check.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -618,9 +620,5 @@ int main(void) {
   tcase_add_test(tc, random_small_shapes_match_reference);
   tcase_add_test(tc, plan_reuse_over_shards_is_identical);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return rs_check_run(s);
 }
