@@ -967,7 +967,15 @@ START_TEST(bad_configurations) {
   ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EARG);
   ck_assert(strstr(rs_error_message(), "model.widths[1]") != NULL);
   c.model.widths[1] = 4;
-  c.model.kind = RS_MODEL_VIB;
+  c.model.nwidths = 0;
+  c.model.kind = RS_MODEL_VIB; /* API: a VIB without hidden layers (head only) */
+  c.model.latent = 2;
+  ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_OK);
+  rs_netview v;
+  ck_assert_int_eq(rs_trainer_view(t, &v), RS_OK);
+  ck_assert(v.nmeasure == 1 && v.nlayers == 2 && v.sizes[1] == 2);
+  rs_trainer_destroy(&t);
+  c.model.nwidths = 2;
   c.model.latent = 0;
   ck_assert_int_eq(rs_trainer_create(&c, d, &t), RS_EARG);
   ck_assert(strstr(rs_error_message(), "model.latent") != NULL);
