@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Theory against experiment: jobs/gaussian-ib.yaml (a linear VIB on Gaussian
+# data, rho = 0.9, 0.7, 0.5, 0.3) on 3 ranks; the final local rank of the
+# encoder mean (the last measured layer) at the job's middle eps (0.03) must be
+# 4, 3, 2, 1, 0 at beta_vib = 0.05, 0.15, 0.35, 0.65, 0.95, i.e. step down at
+# each critical beta_vib = rho_i^2 (0.81, 0.49, 0.25, 0.09), as `ranksweep ib`
+# predicts. Also: rate and H(Y) - loss are filled and track the closed form.
+source "$(dirname "$0")/lib.sh"
+job="$RANKSWEEP_SOURCE_ROOT/jobs/gaussian-ib.yaml"
+t0=$SECONDS
+if sweep 3 "$job" -o "$WORK/ib.h5"; then ok "sweep of $job on 3 ranks ($((SECONDS - t0)) s)"; else bad "sweep failed"; finish; fi
+# The predicted rank of every run, from the closed form (the CLI's own table).
+"$RS" ib --job "$job" --beta-vib 0.05 --beta-vib 0.15 --beta-vib 0.35 --beta-vib 0.65 \
+  --beta-vib 0.95 > "$WORK/ib.txt"
+cat "$WORK/ib.txt"
+if "$PY" - "$WORK/ib.h5" "$WORK/ib.txt" <<'PY'
+import sys
+
+import h5py
+import numpy as np
+
+path, table = sys.argv[1], sys.argv[2]
+fails = []
+# Theory rows of `ranksweep ib`: beta, beta_vib, rank, I(T;X), I(T;Y).
+theory = {}
+for line in open(table):
+    w = line.split()
+    if len(w) == 5:
+        try:
+            b, bv, rank, itx, ity = float(w[0]), float(w[1]), int(w[2]), float(w[3]), float(w[4])
+        except ValueError:
+            continue
+        theory[round(bv, 6)] = (rank, itx, ity)
+want = {0.05: 4, 0.15: 3, 0.35: 2, 0.65: 1, 0.95: 0}
+for bv, r in want.items():
+    if theory.get(bv, (None,))[0] != r:
+        fails.append("ranksweep ib predicts rank %s at beta_vib %g, expected %d" % (theory.get(bv), bv, r))
+with h5py.File(path, "r") as f:
+    beta = f["runs/values/train.beta"][()]
+    eps = f["runs/eps"][0]
+    mid = len(eps) // 2
+    print("middle eps", eps[mid])
+    for bv, r in sorted(want.items()):
+        hit = np.flatnonzero(np.isclose(beta, bv))
+        if len(hit) != 1:
+            fails.append("no run at beta_vib %g" % bv)
+            continue
+        run = hit[0]
+        C = int(f["runs/nckpt"][run])
+        L = int(f["runs/nlayers"][run])
+        lr = f["lr/mean"][run, C - 1, L - 1, mid]
+        rate = f["metrics/rate"][run, C - 1]
+        iy = f["metrics/info_y"][run, C - 1]
+        itx, ity = theory[round(bv, 6)][1:]
+        print("beta_vib %.2f: rank %g (theory %d), rate %.3f (I(T;X) %.3f), H(Y)-loss %.3f (I(T;Y) %.3f)"
+              % (bv, lr, r, rate, itx, iy, ity))
+        if lr != r:
+            fails.append("beta_vib %g: final mean-head local rank %g, expected %d" % (bv, lr, r))
+        # Finite data and training: loose agreement with the optimal curve.
+        if not (abs(rate - itx) <= 0.1 * itx + 0.05):
+            fails.append("beta_vib %g: rate %g far from I(T;X) %g" % (bv, rate, itx))
+        if not (abs(iy - ity) <= 0.15):
+            fails.append("beta_vib %g: H(Y)-loss %g far from I(T;Y) %g" % (bv, iy, ity))
+    # Rate and information are filled for every checkpoint of every run.
+    for name in ("rate", "info_y"):
+        v = f["metrics/" + name][()]
+        for run in range(len(beta)):
+            C = int(f["runs/nckpt"][run])
+            if not np.all(np.isfinite(v[run, :C])):
+                fails.append("metrics/%s has non-finite values in run %d" % (name, run))
+for m in fails:
+    print("FAIL:", m)
+sys.exit(1 if fails else 0)
+PY
+then ok "final ranks 4, 3, 2, 1, 0 at beta_vib 0.05 .. 0.95; rate and H(Y)-loss near the closed form"; else bad "theory vs experiment"; fi
+finish
