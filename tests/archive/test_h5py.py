@@ -137,8 +137,8 @@ def main(mpirun, writer):
         for what, edit, want in cases:
             res = compare_after(edit)
             check(res.returncode == want, f"compare_archives on {what}: exit {res.returncode}, want {want}\n{res.stdout}")
-        # the h5py example of docs/archive.md runs as documented
-        doc = os.path.join(HERE, "..", "..", "docs", "archive.md")
+        # the h5py example of README.md, "The archive" runs as documented
+        doc = os.path.join(HERE, "..", "..", "README.md")
         lines, inside = [], False
         for line in open(doc):
             if line.strip() == "```python":
@@ -147,7 +147,7 @@ def main(mpirun, writer):
                 break
             elif inside:
                 lines.append(line)
-        check(len(lines) > 10, "docs/archive.md has no python example")
+        check(len(lines) > 10, "README.md has no python example")
         ex = os.path.join(tmp, "example.py")
         open(ex, "w").write("".join(lines))
         out = subprocess.run(["/usr/bin/python3", ex, path], stdout=subprocess.PIPE, text=True)
