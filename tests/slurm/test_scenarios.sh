@@ -246,5 +246,14 @@ run_scenario 2 "--time=1 --signal=USR1@10: drain, requeue, resume, identical"
 run_scenario 3 "scancel mid-sweep, resubmit, complete and identical"
 run_scenario 4 "array of 3 slices + afterok ranksweep merge, identical"
 note "all scenarios done"
+# Stop the cluster and remove the files now (lib.sh's cleanup, in a subshell, its output on
+# stderr), so that the summary is the last line.
+trap - EXIT
+rc=$((nfail > 0 ? 1 : 0))
+(
+  set +e
+  (exit "$rc")
+  cleanup
+) >&2 || true
 echo "$npass passed, $nfail failed"
-((nfail == 0))
+exit "$rc"
