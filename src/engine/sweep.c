@@ -645,7 +645,11 @@ static int rs__finish_run_if_done(rs__engine *E, rs__disp *D, rs__progress *P, i
  * and unblock checkpoints; then new runs. */
 static int rs__assign(rs__engine *E, rs__disp *D, rs__queue *Q, rs__progress *P, int w) {
   rs__msg m = {0};
-  if (D->draining || D->failed) {
+  /* While draining, the shards already queued are still handed out: their
+   * checkpoints' weights exist only here, and measuring them lets the
+   * trainers' drained states be used on resume (a run resumes at or before
+   * its first unmeasured checkpoint). No new training is started. */
+  if (D->failed || (D->draining && Q->head == Q->tail)) {
     m.kind = K_STOP;
     D->active--;
     return rs__send(E->comm, &m, w, TAG_TASK);
@@ -699,7 +703,10 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       rs__msg dm = {.kind = K_STOP};
       for (int w = 1; w <= nw; w++) rs__send(E->comm, &dm, w, TAG_DRAIN);
     }
-    /* Stop parked workers once nothing can come any more. */
+    /* Parked workers measure what a drain left queued, then stop once
+     * nothing can come any more. */
+    while (D.draining && !D.failed && D.nidle > 0 && Q.head < Q.tail)
+      if ((err = rs__assign(E, &D, &Q, P, D.idle[--D.nidle])) != RS_OK) D.failed = true;
     if (D.nidle > 0 && (D.draining || D.failed || rs__all_done(E))) {
       while (D.nidle > 0) {
         rs__msg m = {.kind = K_STOP};
