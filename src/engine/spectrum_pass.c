@@ -29,18 +29,11 @@ typedef struct {
   const char *path;
 } rs__h5;
 
-static int rs__read_i64(hid_t f, const char *name, int64_t *buf, const char *path) {
+/* Reads a whole dataset as `type` (the archive's small per-run tables). */
+static int rs__read_all(hid_t f, const char *name, hid_t type, void *buf, const char *path) {
   hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
   if (d < 0) return rs_error(RS_EHDF5, "%s: cannot open %s (not a ranksweep archive?)", path, name);
-  herr_t e = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-  H5Dclose(d);
-  return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read %s", path, name) : RS_OK;
-}
-
-static int rs__read_u8(hid_t f, const char *name, uint8_t *buf, const char *path) {
-  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-  if (d < 0) return rs_error(RS_EHDF5, "%s: cannot open %s", path, name);
-  herr_t e = H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  herr_t e = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   H5Dclose(d);
   return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read %s", path, name) : RS_OK;
 }
@@ -223,16 +216,16 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
     for (int64_t r = 0; r < R; r++) nckpt[r] = tmp[r];
     free(tmp);
   }
-  if ((err = rs__read_i64(file, "runs/steps", steps, path)) != RS_OK ||
-      (err = rs__read_i64(file, "runs/last_step", last, path)) != RS_OK ||
-      (err = rs__read_i64(file, "runs/nparams", nparams, path)) != RS_OK ||
-      (err = rs__read_u8(file, "done/runs", runs_done, path)) != RS_OK)
+  if ((err = rs__read_all(file, "runs/steps", H5T_NATIVE_INT64, steps, path)) != RS_OK ||
+      (err = rs__read_all(file, "runs/last_step", H5T_NATIVE_INT64, last, path)) != RS_OK ||
+      (err = rs__read_all(file, "runs/nparams", H5T_NATIVE_INT64, nparams, path)) != RS_OK ||
+      (err = rs__read_all(file, "done/runs", H5T_NATIVE_UINT8, runs_done, path)) != RS_OK)
     goto out;
   if (H5Lexists(file, "done/weights_final", H5P_DEFAULT) > 0 &&
-      (err = rs__read_u8(file, "done/weights_final", wfinal, path)) != RS_OK)
+      (err = rs__read_all(file, "done/weights_final", H5T_NATIVE_UINT8, wfinal, path)) != RS_OK)
     goto out;
   if (H5Lexists(file, "done/weights_all", H5P_DEFAULT) > 0 &&
-      (err = rs__read_u8(file, "done/weights_all", wall, path)) != RS_OK)
+      (err = rs__read_all(file, "done/weights_all", H5T_NATIVE_UINT8, wall, path)) != RS_OK)
     goto out;
 
   /* Largest spectrum: min(points, width) over runs and layers. */
@@ -326,7 +319,7 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
   }
   H5Fflush(file, H5F_SCOPE_GLOBAL);
   sdone = calloc(R * C * L, 1);
-  if (!sdone || (err = rs__read_u8(file, "spectrum/done", sdone, path)) != RS_OK) goto out;
+  if (!sdone || (err = rs__read_all(file, "spectrum/done", H5T_NATIVE_UINT8, sdone, path)) != RS_OK) goto out;
 
   if ((err = rs_pgrid_create(comm, 0, 0, &grid)) != RS_OK) goto out;
   params = malloc(sizeof *params * (NP > 0 ? NP : 1));

@@ -284,19 +284,24 @@ static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
 typedef int (*rs__emit_fn)(rs__engine *E, int run, int ckpt, int64_t step,
                            const double *params, int64_t n);
 
+/* Receives a pending drain notice from rank 0, if there is one. */
+static bool rs__take_drain_notice(rs__engine *E) {
+  int flag = 0;
+  MPI_Status st;
+  MPI_Iprobe(0, TAG_DRAIN, E->comm, &flag, &st);
+  if (flag) {
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DRAIN, E->comm, MPI_STATUS_IGNORE);
+  }
+  return flag != 0;
+}
+
 /* Drain requests reach a worker as a signal of its own or a message. */
 static bool rs__drain_requested(rs__engine *E) {
   if (rs__drain_flag) return true;
-  if (E->size > 1 && E->rank != 0) {
-    int flag = 0;
-    MPI_Status st;
-    MPI_Iprobe(0, TAG_DRAIN, E->comm, &flag, &st);
-    if (flag) {
-      rs__msg m;
-      MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DRAIN, E->comm, MPI_STATUS_IGNORE);
-      rs__drain_flag = 1;
-      return true;
-    }
+  if (E->size > 1 && E->rank != 0 && rs__take_drain_notice(E)) {
+    rs__drain_flag = 1;
+    return true;
   }
   return false;
 }
@@ -894,13 +899,7 @@ static int rs__worker(rs__engine *E) {
   }
   free(params);
   /* A DRAIN notice may have crossed the STOP: consume it. */
-  int flag = 0;
-  MPI_Status st;
-  MPI_Iprobe(0, TAG_DRAIN, E->comm, &flag, &st);
-  if (flag) {
-    rs__msg m;
-    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DRAIN, E->comm, MPI_STATUS_IGNORE);
-  }
+  rs__take_drain_notice(E);
   return err;
 }
 
