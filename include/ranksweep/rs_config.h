@@ -78,6 +78,7 @@ typedef struct {
     rs_loss loss;
     double beta;         /* vib: weight of the KL term (beta_vib) */
     int64_t state_every; /* persist training state every this many steps (0: never) */
+    bool flush_denormals; /* flush-to-zero + denormals-are-zero while training and measuring */
   } train;
 
   struct {

@@ -8,6 +8,7 @@
 
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
@@ -57,6 +58,13 @@ static int load_job(const char *path, rs_job **job) {
   return err;
 }
 
+/* One line on stderr when OpenBLAS runs a generic kernel on a CPU that could
+ * run a fast one; never acted on silently (the fix is the user's to apply). */
+static void warn_blas_kernel(void) {
+  char line[512];
+  if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
+}
+
 static int cmd_plan(int argc, char **argv) {
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
@@ -66,6 +74,7 @@ static int cmd_plan(int argc, char **argv) {
   }
   rs_job *job = NULL;
   if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
+  warn_blas_kernel();
   int err = rs_job_plan_print(job, stdout);
   rs_job_destroy(&job);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
@@ -91,6 +100,7 @@ static int cmd_train(int argc, char **argv) {
   openblas_set_num_threads(threads);
   rs_job *job = NULL;
   if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
+  warn_blas_kernel();
   if (run >= rs_job_nruns(job)) {
     fprintf(stderr, "ranksweep: train: --run %d out of range (the job has %d runs)\n", run,
             rs_job_nruns(job));
@@ -219,6 +229,7 @@ static int cmd_run(int argc, char **argv) {
     if (rank == 0) rs_error_print(err);
     return RS_EXIT_ERROR;
   }
+  if (rank == 0 && !o.quiet) warn_blas_kernel();
   int code = rs_sweep_run(MPI_COMM_WORLD, job, &o);
   rs_job_destroy(&job);
   return code;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "rs_build.h"
 
 char *openblas_get_config(void);
@@ -646,6 +647,12 @@ static int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__attr_str(prov, "mpi_library", mpi, 0));
   RS_CALL(rs__attr_str(prov, "hdf5_version", hdf5, 0));
   RS_CALL(rs__attr_str(prov, "openblas_config", blas, 0));
+  /* The kernel as its own field: it changes floating-point bits (see
+   * docs/design.md, "What bit-identity covers"); _last is rewritten on resume. */
+  RS_CALL(rs__attr_str(prov, "blas_kernel", rs_blas_kernel(), 32));
+  RS_CALL(rs__attr_str(prov, "blas_kernel_last", rs_blas_kernel(), 32));
+  RS_CALL(rs__attr_i64(prov, "blas_kernel_changes", 0));
+  RS_CALL(rs__attr_str(prov, "cpu_isa", rs_cpu_best_isa(), 16));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
   RS_CALL(rs__attr_i64(prov, "shard_size", info ? info->shard : 0));
@@ -1126,6 +1133,23 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
   if (rc == RS_OK) rc = rs__attr_i64(prov, "resume_count", n + 1);
   if (rc == RS_OK) rc = rs__attr_str(prov, "last_resume_time", now, RS__TIME_LEN);
   if (rc == RS_OK && info) rc = rs__attr_i64(prov, "nranks_last", a->size);
+  char kernel0[64] = "";
+  if (rc == RS_OK && rs__attr_read_str(prov, "blas_kernel", kernel0, sizeof kernel0) == RS_OK) {
+    /* Archives from before this field have none: nothing to compare. */
+    const char *now_k = rs_blas_kernel();
+    if (strcmp(kernel0, now_k) != 0) {
+      int64_t changes = 0;
+      rs__attr_read_i64(prov, "blas_kernel_changes", &changes);
+      rc = rs__attr_i64(prov, "blas_kernel_changes", changes + 1);
+      if (a->rank == 0)
+        fprintf(stderr,
+                "ranksweep: warning: %s was started with OpenBLAS kernel '%s' and resumes with "
+                "'%s': runs trained across the change are not bit-identical to uninterrupted "
+                "ones\n",
+                path, kernel0, now_k);
+    }
+    if (rc == RS_OK) rc = rs__attr_str(prov, "blas_kernel_last", now_k, 32);
+  }
   H5Gclose(prov);
   if (rc == RS_OK && H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) rc = rs__h5err(path, "flush");
   if (rc != RS_OK) {

@@ -16,6 +16,7 @@
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_spectrum_pass.h"
@@ -231,6 +232,8 @@ static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
   const rs_config *cfg = rs_job_run(E->job, run);
   const rs_archive_run *ri = &E->runs[run];
   rs_dataset *data;
+  /* Same floating-point state as the trainer, whichever rank measures. */
+  RS_CALL(rs_fpenv_flush_denormals(cfg->train.flush_denormals));
   RS_CALL(rs__dataset(E, run, &data));
   if (!E->plan || E->plan_run != run || E->plan_ckpt != ckpt) {
     rs_lr_plan_destroy(&E->plan);
@@ -445,11 +448,13 @@ static int rs__status_write(const rs__engine *E, const rs__progress *P,
           " \"runs_done\": %d, \"runs_total\": %d, \"runs_training\": %d,\n"
           " \"checkpoints_done\": %lld, \"checkpoints_total\": %lld,\n"
           " \"steps_done\": %lld, \"steps_total\": %lld, \"steps_per_second\": %.1f,\n"
-          " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d, \"pid\": %d}\n",
+          " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d, \"pid\": %d,\n"
+          " \"blas_kernel\": \"%s\", \"cpu_isa\": \"%s\"}\n",
           state, E->o->archive, rs_job_name(E->job), stamp, P->runs_done, P->runs_total,
           P->runs_training, (long long)P->ckpts_done, (long long)P->ckpts_total,
           (long long)rs__steps_done(E, P), (long long)P->steps_total, P->rate,
-          rs__now() - P->t_start, eta, E->size, (int)getpid());
+          rs__now() - P->t_start, eta, E->size, (int)getpid(), rs_blas_kernel(),
+          rs_cpu_best_isa());
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
     fclose(f);
     return rs_error(RS_EIO, "%s: cannot write the status file", tmp);

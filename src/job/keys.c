@@ -154,6 +154,10 @@ const rs__key rs__keys[] = {
      R_GE(1), .doc = "Training steps"},
     {.key = "train.precision", .type = RS__T_ENUM, .off = OFF(train.precision), .def = "float32",
      R_ANY, .enums = e_prec, .doc = "Training arithmetic (measurement is always float64)"},
+    {.key = "train.flush_denormals", .type = RS__T_BOOL, .off = OFF(train.flush_denormals),
+     .def = "true", R_ANY,
+     .doc = "Flush subnormal floats to zero (FTZ and DAZ) in every thread that trains or measures, "
+            "BLAS threads included; without it late training can be 5-12x slower"},
     {.key = "train.loss", .type = RS__T_ENUM, .off = OFF(train.loss), .def = "auto", R_ANY,
      .enums = e_loss,
      .doc = "Loss; auto: cross_entropy for gaussian_mixture and idx, mse for teacher and "

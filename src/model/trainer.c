@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "src/model/model_internal.h"
 
 struct rs_trainer {
@@ -42,6 +43,10 @@ int rs_trainer_create(const rs_config *cfg, const rs_dataset *data,
   if (cfg->train.batch <= 0 || cfg->train.batch > data->ntrain)
     return rs_error(RS_EARG, "train.batch: expected 1 to %d (the training set size), got %d",
                     data->ntrain, cfg->train.batch);
+  /* The trainer's thread (and its BLAS pool) flushes subnormals or not, as
+   * the run says: a per-thread state, so set here rather than once per process. */
+  int frc = rs_fpenv_flush_denormals(cfg->train.flush_denormals);
+  if (frc != RS_OK) return frc;
   rs_trainer *t = calloc(1, sizeof *t);
   if (!t) return rs_error(RS_ENOMEM, "trainer: out of memory");
   t->cfg = *cfg;
