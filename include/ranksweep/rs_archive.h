@@ -109,7 +109,14 @@ int rs_archive_finalize(rs_archive *a, bool complete);
 int rs_archive_close(rs_archive **a);
 
 /* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
-int rs_archive_show(const char *path, int run, FILE *out);
+typedef struct {
+  int run;      /* -1: every run; otherwise this run only */
+  bool csv;     /* machine-readable: one header line, one row per run x layer x eps */
+  double eps;   /* NAN: every eps of the archive; otherwise only this one (error if absent) */
+  int layer;    /* -1: every layer; otherwise this hidden layer (1-based) */
+} rs_show_opts;
+void rs_show_opts_default(rs_show_opts *o);
+int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out);
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs);
 
 #endif

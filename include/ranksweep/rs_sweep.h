@@ -29,6 +29,8 @@ typedef struct {
   double progress_every; /* seconds between progress lines (default 2) */
   int drain_signal;      /* signal that drains (default SIGUSR1); SIGTERM always drains */
   int bench_dispatch;    /* >0: hand out this many empty tasks and report the rate */
+  const char *reuse;     /* --reuse OLD.h5: copy runs whose resolved configuration matches */
+  bool move_aside;       /* --resume on a damaged archive: rename it aside and start anew */
 } rs_sweep_opts;
 
 void rs_sweep_opts_default(rs_sweep_opts *o);
@@ -40,6 +42,9 @@ bool rs_sweep_drain_requested(void);
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o);
 
 /* Status file next to the archive (ARCHIVE.status), replaced atomically. */
-int rs_status_print(const char *archive, FILE *out);
+typedef struct {
+  bool json; /* the status file itself (validated) instead of a readable summary */
+} rs_status_opts;
+int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out);
 
 #endif

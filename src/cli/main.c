@@ -250,7 +250,10 @@ static int cmd_show(int argc, char **argv) {
     }
   }
   if (!path) return bad_usage("show: %s", "ARCHIVE.h5 is required");
-  int err = rs_archive_show(path, run, stdout);
+  rs_show_opts so;
+  rs_show_opts_default(&so);
+  so.run = run;
+  int err = rs_archive_show(path, &so, stdout);
   if (err != RS_OK) rs_error_print(err);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }
@@ -325,7 +328,8 @@ static int cmd_spectrum(int argc, char **argv) {
 
 static int cmd_status(int argc, char **argv) {
   if (argc != 2) return bad_usage("status: %s", "exactly one ARCHIVE.h5 expected");
-  int err = rs_status_print(argv[1], stdout);
+  rs_status_opts sto = {.json = true};
+  int err = rs_status_print(argv[1], &sto, stdout);
   if (err != RS_OK) rs_error_print(err);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }

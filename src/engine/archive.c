@@ -1612,7 +1612,15 @@ static int rs__read_scalar2(rs_archive *a, int id, int run, int ckpt, double *v)
   return rs__dio(a, id, st, ct, v, false);
 }
 
-int rs_archive_show(const char *path, int run, FILE *out) {
+void rs_show_opts_default(rs_show_opts *o) {
+  o->run = -1;
+  o->csv = false;
+  o->eps = NAN;
+  o->layer = -1;
+}
+
+int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
+  int run = o->run;
   rs_archive *a;
   RS_CALL(rs__open(MPI_COMM_NULL, path, H5F_ACC_RDONLY, &a));
   const rs__layout *L = &a->lay;

@@ -1054,7 +1054,8 @@ out:
   return cflag ? RS_EXIT_DONE : RS_EXIT_WORK_REMAINS;
 }
 
-int rs_status_print(const char *archive, FILE *out) {
+int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
+  (void)o;
   char path[RS_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s.status", archive);
   FILE *f = fopen(path, "r");

@@ -359,7 +359,10 @@ START_TEST(merge_equals_single) {
     ck_assert_int_eq(access(m2, F_OK), -1);
     /* show reads it back without MPI */
     FILE *out = tmpfile();
-    ck_assert_int_eq(rs_archive_show(m, 1, out), RS_OK);
+    rs_show_opts so;
+    rs_show_opts_default(&so);
+    so.run = 1;
+    ck_assert_int_eq(rs_archive_show(m, &so, out), RS_OK);
     long len = ftell(out);
     rewind(out);
     char *txt = calloc((size_t)len + 1, 1);
