@@ -1,6 +1,7 @@
 """Checks that the documentation points at things that exist.
 
 usage: /usr/bin/python3 check_links.py SOURCE_ROOT RANKSWEEP_BINARY
+       /usr/bin/python3 check_links.py --self-test RANKSWEEP_BINARY
 
 For README.md and every docs/**/*.md:
 - every relative Markdown link names a file or directory of the repository, and
@@ -28,6 +29,13 @@ PATH_RE = re.compile(r"(?:(?<=^)|(?<=[\s`(=\"']))((?:%s|build)/[A-Za-z0-9_./+-]*
                      % "|".join(re.escape(t) for t in TOP))
 LINK_RE = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 CMD_RE = re.compile(r"\branksweep ([a-z][a-z-]*)")
+
+
+def invoked(prefix):
+    """Whether `ranksweep` after this prefix is a command being run, not a word in prose."""
+    p = prefix.rstrip()
+    return (p == "" or prefix.endswith("/") or p.endswith(("$", "&&", ";", "|", "(", "\"")) or
+            re.search(r"(^|\s)(mpirun|srun|sudo|exec|timeout)\b[^|;]*$", p) is not None)
 
 
 def slug(heading):
@@ -127,14 +135,17 @@ def main(root, binary):
                     if os.path.isfile(mb) and ("'%s'" % name) in open(mb).read():
                         continue
                     problems.append("%s:%d: missing file %s" % (rel_doc, i, p))
-            for m in CMD_RE.finditer(part):
+            code = re.sub(r"(^|\s)#.*$", "", part)  # shell comments are prose
+            for m in CMD_RE.finditer(code):
+                if not invoked(code[:m.start()]):
+                    continue
                 cmd = m.group(1)
                 checked["commands"] += 1
                 h = help_of(cmd)
                 if h is None:
                     problems.append("%s:%d: ranksweep has no command '%s'" % (rel_doc, i, cmd))
                     continue
-                rest = re.split(r"\||;|&&|\s#", part[m.end():])[0]
+                rest = re.split(r"\||;|&&", code[m.end():])[0]
                 for opt in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest):
                     checked["options"] += 1
                     if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(opt), h):
@@ -151,7 +162,33 @@ def main(root, binary):
     return 1 if problems else 0
 
 
+def self_test(binary):
+    """The checker finds each kind of problem it claims to (and no others)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(os.path.join(root, "docs"))
+        os.makedirs(os.path.join(root, "src", "cli"))
+        open(os.path.join(root, "src", "cli", "meson.build"), "w").write("executable('ranksweep')\n")
+        open(os.path.join(root, "docs", "a.md"), "w").write("# A\n\n## Some `code` section\n")
+        open(os.path.join(root, "README.md"), "w").write(
+            "# R\n[ok](docs/a.md#some-code-section) [ok](#r) [pending](docs/data.md#x)\n"
+            "[bad file](docs/b.md) [bad anchor](docs/a.md#nope)\n"
+            "`src/cli/meson.build` `src/nope.c` `build/src/cli/ranksweep` `build/ranksweep`\n"
+            "```sh\nranksweep plan --help  # ranksweep frob is prose\n"
+            "mpirun -np 2 ranksweep frob\nranksweep run --no-such-option -o x.h5\n```\n")
+        r = subprocess.run([sys.executable, __file__, root, binary], stdout=subprocess.PIPE, text=True)
+    want = ["link to missing docs/b.md", "no section #nope", "missing file src/nope.c",
+            "build path build/ranksweep", "no command 'frob'", "no option --no-such-option"]
+    lines = [l for l in r.stdout.splitlines() if l.startswith("README.md:")]
+    ok = r.returncode == 1 and len(lines) == len(want) and all(
+        any(w in l for l in lines) for w in want)
+    print("self-test %s:\n%s" % ("ok" if ok else "FAILED", r.stdout))
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--self-test":
+        sys.exit(self_test(sys.argv[2]))
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     sys.exit(main(sys.argv[1], sys.argv[2]))
