@@ -11,7 +11,9 @@ For README.md and every docs/**/*.md:
   source directory DIR whose meson.build defines NAME;
 - every `ranksweep CMD` written in code is a command the binary knows
   (`ranksweep help CMD` exits 0), and every --option after it on the same line is
-  listed in that command's help.
+  listed in that command's help;
+- every pointer from the code into the docs (docs/FILE.md, "Section") names an
+  existing file and the beginning of one of its headings.
 Files that other work is still writing may be linked before they exist: PENDING.
 Prints one line per problem and exits 1 if there are any.
 """
@@ -43,6 +45,45 @@ def slug(heading):
     s = heading.strip().lower()
     s = re.sub(r"[^\w\- ]", "", s)
     return s.replace(" ", "-")
+
+
+def headings(path):
+    out, fence = [], False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and re.match(r"^#{1,6}\s", line):
+            out.append(line.lstrip("#").strip().replace("`", ""))
+    return out
+
+
+SOURCE_REF_RE = re.compile(r"(docs/[\w/-]+\.md)(?:,\s+\"([^\"]+)\")?")
+SOURCE_DIRS = ("src", "include", "tests", "scripts", "slurm", "jobs", "analysis", "bench", ".ci")
+
+
+def source_refs(root, problems):
+    """Comments in the code that point into the docs: docs/FILE.md[, "Section"]."""
+    n = 0
+    for top in SOURCE_DIRS:
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                path = os.path.join(d, f)
+                if f == "check_links.py" or f.endswith((".png", ".gz", ".h5", ".pyc")):
+                    continue
+                try:
+                    text = open(path, encoding="utf-8").read()
+                except (UnicodeDecodeError, OSError):
+                    continue
+                for m in SOURCE_REF_RE.finditer(text):
+                    n += 1
+                    where = "%s:%d" % (os.path.relpath(path, root), text.count("\n", 0, m.start()) + 1)
+                    doc = os.path.join(root, m.group(1))
+                    if not os.path.exists(doc):
+                        if m.group(1) not in PENDING:
+                            problems.append("%s: points to missing %s" % (where, m.group(1)))
+                    elif m.group(2) and not any(h.startswith(m.group(2)) for h in headings(doc)):
+                        problems.append('%s: no section "%s" in %s' % (where, m.group(2), m.group(1)))
+    return n
 
 
 def anchors(path):
@@ -151,11 +192,12 @@ def main(root, binary):
                     if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(opt), h):
                         problems.append("%s:%d: ranksweep %s has no option %s"
                                         % (rel_doc, i, cmd, opt))
+    nsrc = source_refs(root, problems)
     for p in problems:
         print(p)
-    print("%d documents; %d links, %d paths, %d commands, %d options checked; %d problem(s)"
-          % (len(docs), checked["links"], checked["paths"], checked["commands"],
-             checked["options"], len(problems)))
+    print("%d documents; %d links, %d paths, %d commands, %d options, %d pointers from the code "
+          "checked; %d problem(s)" % (len(docs), checked["links"], checked["paths"],
+                                      checked["commands"], checked["options"], nsrc, len(problems)))
     missing = sorted(p for p in PENDING if not os.path.exists(os.path.join(root, p)))
     if missing:
         print("pending (linked, not yet written): " + ", ".join(missing))
@@ -168,7 +210,8 @@ def self_test(binary):
     with tempfile.TemporaryDirectory() as root:
         os.makedirs(os.path.join(root, "docs"))
         os.makedirs(os.path.join(root, "src", "cli"))
-        open(os.path.join(root, "src", "cli", "meson.build"), "w").write("executable('ranksweep')\n")
+        open(os.path.join(root, "src", "cli", "meson.build"), "w").write(
+            "executable('ranksweep')  # docs/a.md, \"Some code\" docs/a.md, \"Gone\"\n")
         open(os.path.join(root, "docs", "a.md"), "w").write("# A\n\n## Some `code` section\n")
         open(os.path.join(root, "README.md"), "w").write(
             "# R\n[ok](docs/a.md#some-code-section) [ok](#r) [pending](docs/data.md#x)\n"
@@ -178,8 +221,9 @@ def self_test(binary):
             "mpirun -np 2 ranksweep frob\nranksweep run --no-such-option -o x.h5\n```\n")
         r = subprocess.run([sys.executable, __file__, root, binary], stdout=subprocess.PIPE, text=True)
     want = ["link to missing docs/b.md", "no section #nope", "missing file src/nope.c",
-            "build path build/ranksweep", "no command 'frob'", "no option --no-such-option"]
-    lines = [l for l in r.stdout.splitlines() if l.startswith("README.md:")]
+            "build path build/ranksweep", "no command 'frob'", "no option --no-such-option",
+            'no section "Gone" in docs/a.md']
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("README.md:", "src/"))]
     ok = r.returncode == 1 and len(lines) == len(want) and all(
         any(w in l for l in lines) for w in want)
     print("self-test %s:\n%s" % ("ok" if ok else "FAILED", r.stdout))
