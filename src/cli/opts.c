@@ -12,7 +12,19 @@
 #include "cli.h"
 #include "ranksweep/rs_error.h"
 
+/* The command line is parsed before MPI_Init, so under mpirun or srun every
+ * rank would print the same help or error: only the launcher's rank 0 does. */
+static bool first_rank(void) {
+  static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+    const char *v = getenv(vars[i]);
+    if (v) return strcmp(v, "0") == 0;
+  }
+  return true;
+}
+
 int rs_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  if (!first_rank()) return RS_CLI_USAGE;
   char msg[768];
   va_list ap;
   va_start(ap, fmt);
@@ -92,7 +104,7 @@ int rs_cli_next(rs_cli_parser *p, int argc, char **argv, const char **arg, int *
     return rs_cli_usage_error(cmd, "%s expects a value", seen);
   }
   if (ch < 256) ch = short_to_id(p->cmd, ch);
-  if (ch == RS_OPT_HELP) rs_cli_print_help(p->cmd, stdout);
+  if (ch == RS_OPT_HELP && first_rank()) rs_cli_print_help(p->cmd, stdout);
   return ch;
 }
 
