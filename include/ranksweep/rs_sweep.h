@@ -10,7 +10,7 @@
 
 #include "ranksweep/rs_config.h"
 
-/* Process exit codes (documented in README and used by the SLURM templates). */
+/* Process exit codes (documented in docs/reference/cli.md, used by the SLURM templates). */
 enum {
   RS_EXIT_DONE = 0,        /* the sweep is complete */
   RS_EXIT_ERROR = 1,       /* an error; the message says what */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ranksweep/rs_config.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_ib.h"
@@ -17,29 +18,13 @@ int rs_cmd_ib(int argc, char **argv);
 
 #define RS__IB_MAX_BETA 256
 
-static const char rs__ib_usage[] =
-    "usage: ranksweep ib (--rho R1,R2,... | --job FILE.yaml) [--beta B ...] [--beta-vib V ...]\n"
-    "                    [--curve [--beta-min X] [--beta-max Y] [--points N]]\n"
-    "  --rho LIST      canonical correlations in [0, 1), comma separated, any order\n"
-    "  --job FILE      take rho from the job's data section (kind: gaussian_ib);\n"
-    "                  for a VIB job, the table also lists each run's train.beta\n"
-    "                  as beta_vib unless --beta/--beta-vib is given\n"
-    "  --beta B        IB trade-off (minimise I(X;T) - B I(T;Y)); repeatable\n"
-    "  --beta-vib V    deep-VIB weight of the KL term, i.e. beta = 1/V; repeatable\n"
-    "  --curve         CSV beta,beta_vib,rank,I_TX,I_TY on a log grid (other lines\n"
-    "                  are '#' comments); default grid 1 .. 10 x the largest\n"
-    "                  critical beta, 200 points\n"
-    "Informations are in nats.\n";
-
 __attribute__((format(printf, 1, 2))) static int rs__ib_bad(const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  rs_error(RS_EARG, "ib: %s (see ranksweep ib --help)", msg);
-  rs_error_print(RS_EARG);
-  return 2;
+  return rs_cli_usage_error("ib", "%s", msg);
 }
 
 static int rs__parse_double(const char *s, double *out) {
@@ -157,56 +142,61 @@ int rs_cmd_ib(int argc, char **argv) {
   int have_bmin = 0, have_bmax = 0, have_points = 0;
   const char *job = NULL, *rho_arg = NULL;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(rs__ib_usage, stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--curve")) {
-      curve = 1;
-      continue;
-    }
-    int takes = !strcmp(a, "--rho") || !strcmp(a, "--job") || !strcmp(a, "--beta") ||
-                !strcmp(a, "--beta-vib") || !strcmp(a, "--beta-min") ||
-                !strcmp(a, "--beta-max") || !strcmp(a, "--points");
-    if (!takes) return rs__ib_bad("unknown argument '%s'", a);
-    if (i + 1 >= argc) return rs__ib_bad("%s: expected a value", a);
-    const char *v = argv[++i];
+  rs_cli_parser p;
+  if (rs_cli_parser_init(&p, rs_cli_find("ib")) != RS_CLI_OK) return RS_CLI_ERROR;
+  const char *v;
+  int id, first, rc = 0;
+  while (rc == 0 && (id = rs_cli_next(&p, argc, argv, &v, &first)) != -1) {
     double x;
-    if (!strcmp(a, "--rho")) {
-      if (rho_arg) return rs__ib_bad("--rho given twice");
+    switch (id) {
+    case RS_OPT_HELP:
+      rs_cli_parser_free(&p);
+      return RS_CLI_OK;
+    case RS_CLI_USAGE:
+      rc = RS_CLI_USAGE;
+      break;
+    case RS_OPT_CURVE:
+      curve = 1;
+      break;
+    case RS_OPT_RHO:
+      if (rho_arg) rc = rs__ib_bad("--rho given twice");
+      else if (!rs__parse_rho(v, rho, RS_MAX_RHO, &nrho))
+        rc = rs__ib_bad("--rho '%s': expected up to 32 comma-separated numbers in [0, 1)", v);
       rho_arg = v;
-      if (!rs__parse_rho(v, rho, RS_MAX_RHO, &nrho))
-        return rs__ib_bad("--rho '%s': expected up to 32 comma-separated numbers in [0, 1)", v);
-    } else if (!strcmp(a, "--job")) {
-      if (job) return rs__ib_bad("--job given twice");
+      break;
+    case RS_OPT_JOB:
+      if (job) rc = rs__ib_bad("--job given twice");
       job = v;
-    } else if (!strcmp(a, "--beta") || !strcmp(a, "--beta-vib")) {
-      if (!rs__parse_double(v, &x) || !(x > 0.0))
-        return rs__ib_bad("%s '%s': expected a number > 0", a, v);
-      if (nbetas >= RS__IB_MAX_BETA) return rs__ib_bad("%s: at most 256 values", a);
-      betas[nbetas++] = !strcmp(a, "--beta") ? x : 1.0 / x;
-    } else if (!strcmp(a, "--beta-min") || !strcmp(a, "--beta-max")) {
-      if (!rs__parse_double(v, &x) || !(x > 0.0))
-        return rs__ib_bad("%s '%s': expected a number > 0", a, v);
-      if (!strcmp(a, "--beta-min")) {
-        bmin = x;
-        have_bmin = 1;
-      } else {
-        bmax = x;
-        have_bmax = 1;
+      break;
+    case RS_OPT_BETA:
+    case RS_OPT_BETA_VIB: {
+      const char *name = id == RS_OPT_BETA ? "beta" : "beta-vib";
+      if ((rc = rs_cli_real("ib", name, v, 0.0, HUGE_VAL, true, &x))) break;
+      if (nbetas >= RS__IB_MAX_BETA) rc = rs__ib_bad("--%s: at most 256 values", name);
+      else betas[nbetas++] = id == RS_OPT_BETA ? x : 1.0 / x;
+      break;
+    }
+    case RS_OPT_BETA_MIN:
+      if (!(rc = rs_cli_real("ib", "beta-min", v, 0.0, HUGE_VAL, true, &bmin))) have_bmin = 1;
+      break;
+    case RS_OPT_BETA_MAX:
+      if (!(rc = rs_cli_real("ib", "beta-max", v, 0.0, HUGE_VAL, true, &bmax))) have_bmax = 1;
+      break;
+    case RS_OPT_CURVE_POINTS: {
+      long long n;
+      if (!(rc = rs_cli_int("ib", "points", v, 2, 10000000, &n))) {
+        npoints = (int)n;
+        have_points = 1;
       }
-    } else { /* --points */
-      char *end;
-      errno = 0;
-      long p = strtol(v, &end, 10);
-      if (end == v || *end || errno || p < 2 || p > 10000000)
-        return rs__ib_bad("--points '%s': expected an integer in [2, 10000000]", v);
-      npoints = (int)p;
-      have_points = 1;
+      break;
+    }
+    default:
+      rc = rs__ib_bad("unexpected option");
     }
   }
+  rs_cli_parser_free(&p);
+  if (rc) return rc;
+  if (first < argc) return rs__ib_bad("unexpected argument '%s'", argv[first]);
   if (!!rho_arg + !!job != 1)
     return rs__ib_bad("expected exactly one of --rho LIST and --job FILE");
   if (!curve && (have_bmin || have_bmax || have_points))
@@ -219,9 +209,10 @@ int rs_cmd_ib(int argc, char **argv) {
     /* Explicit --beta/--beta-vib values take precedence over the job's. */
     double jb[RS__IB_MAX_BETA];
     int njb = 0;
+    /* A bad job file is an error like any other (exit 1, as from plan). */
     if ((err = rs__rho_from_job(job, rho, &nrho, jb, &njb, RS__IB_MAX_BETA)) != RS_OK) {
       rs_error_print(err);
-      return 2;
+      return rs_cli_exit_code(err);
     }
     if (nbetas == 0) {
       memcpy(betas, jb, (size_t)njb * sizeof *jb);
@@ -232,9 +223,6 @@ int rs_cmd_ib(int argc, char **argv) {
   err = rs_gib_from_rho(rho, nrho, &g);
   if (err == RS_OK) err = rs__ib_report(g, betas, nbetas, curve, bmin, bmax, npoints);
   rs_gib_destroy(&g);
-  if (err != RS_OK) {
-    rs_error_print(err);
-    return err == RS_EARG || err == RS_EJOB ? 2 : 1;
-  }
-  return 0;
+  if (err != RS_OK) rs_error_print(err);
+  return rs_cli_exit_code(err);
 }

@@ -1,11 +1,14 @@
-/* The ranksweep command: parses the command line and calls the library. All
- * the work lives in the modules; this file only dispatches subcommands. */
+/* The ranksweep command: parses each command's options (getopt_long, from the
+ * table in help.c), calls one library function per command and maps its error
+ * code to the exit code. All the work lives in the modules. */
+#include <math.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
@@ -20,42 +23,22 @@ int rs_cmd_ib(int argc, char **argv);
 void openblas_set_num_threads(int n);
 char *openblas_get_config(void);
 
-static const char *usage =
-    "usage: ranksweep COMMAND [ARGS]\n"
-    "  plan [JOB.yaml]                 print the expanded grid and the total work\n"
-    "  train [JOB.yaml] [--run I]      train one run in this process and print its local-rank table\n"
-    "  run [JOB.yaml] -o ARCHIVE.h5 [--resume] [--threads T] [--shard N] [--slice I/N]\n"
-    "      [--quiet] [--drain-signal SIG]\n"
-    "                                  the sweep (under mpirun/srun); exit 0 done, 3 work remains\n"
-    "  status ARCHIVE.h5               progress of a sweep writing ARCHIVE.h5 (reads its status file)\n"
-    "  show ARCHIVE.h5 [--run I]       summary table of an archive\n"
-    "  merge OUT.h5 IN1.h5 IN2.h5 ...  join slice archives of one job\n"
-    "  spectrum ARCHIVE.h5 [--points train|eval|COUNT] [--repr post|pre] [--all-checkpoints]\n"
-    "      [--runs I,J,...] [--checkpoints C,D,...]\n"
-    "                                  representation spectra of stored weights (ScaLAPACK, under mpirun)\n"
-    "  ib --rho R1,R2,... [--beta B ...] [--curve]   Gaussian information bottleneck in closed form\n"
-    "  version                         versions and build configuration\n"
-    "Without JOB.yaml, the embedded default job (jobs/quick.yaml) is used.\n";
+/* The exit codes of rs_sweep_run and of the mapping are one table. */
+_Static_assert((int)RS_EXIT_DONE == (int)RS_CLI_OK && (int)RS_EXIT_ERROR == (int)RS_CLI_ERROR &&
+                   (int)RS_EXIT_USAGE == (int)RS_CLI_USAGE &&
+                   (int)RS_EXIT_WORK_REMAINS == (int)RS_CLI_DRAINED,
+               "exit codes");
 
-static int bad_usage(const char *fmt, const char *arg) {
-  fprintf(stderr, "ranksweep: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", usage);
-  return RS_EXIT_USAGE;
-}
+#define RS_MAX_RUN_INDEX 999999 /* a grid expands to at most 1,000,000 runs */
 
-static int parse_int(const char *s, int lo, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > 1000000000) return -1;
-  *out = (int)v;
-  return 0;
+/* Library failure: its one line (rank 0 only under MPI), then the exit code. */
+static int fail(int err, bool print) {
+  if (err != RS_OK && print) rs_error_print(err);
+  return rs_cli_exit_code(err);
 }
 
 static int load_job(const char *path, rs_job **job) {
-  int err = path ? rs_job_load(path, job) : rs_job_load_default(job);
-  if (err != RS_OK) rs_error_print(err);
-  return err;
+  return path ? rs_job_load(path, job) : rs_job_load_default(job);
 }
 
 /* One line on stderr when OpenBLAS runs a generic kernel on a CPU that could
@@ -65,55 +48,87 @@ static void warn_blas_kernel(void) {
   if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
 }
 
-static int cmd_plan(int argc, char **argv) {
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (argv[i][0] == '-') return bad_usage("plan: unknown option %s", argv[i]);
-    if (path) return bad_usage("plan: one job file expected, got also %s", argv[i]);
-    path = argv[i];
+/* Operands after the options: at most max (min..max), named for the message. */
+static int operands(const char *cmd, int argc, char **argv, int first, int min, int max,
+                    const char *what) {
+  int n = argc - first;
+  if (n < min) return rs_cli_usage_error(cmd, "%s required", what);
+  if (max >= 0 && n > max)
+    return rs_cli_usage_error(cmd, "unexpected argument '%s' (expected %s)", argv[first + max], what);
+  return 0;
+}
+
+/* Runs getopt over the command's table, calling on_opt for each option.
+ * Returns -1 to go on (operands start at *first), or an exit code. */
+typedef int (*opt_fn)(void *ctx, int id, const char *arg);
+static int parse(const char *name, int argc, char **argv, opt_fn on_opt, void *ctx, int *first) {
+  rs_cli_parser p;
+  int rc = rs_cli_parser_init(&p, rs_cli_find(name));
+  if (rc != RS_CLI_OK) return rc;
+  const char *arg;
+  int id;
+  while ((id = rs_cli_next(&p, argc, argv, &arg, first)) != -1) {
+    if (id == RS_OPT_HELP) rc = RS_CLI_OK;
+    else if (id == RS_CLI_USAGE) rc = RS_CLI_USAGE;
+    else rc = on_opt ? on_opt(ctx, id, arg) : rs_cli_usage_error(name, "unexpected option");
+    if (id == RS_OPT_HELP || rc != 0) break;
   }
+  rs_cli_parser_free(&p);
+  return id == -1 ? -1 : rc;
+}
+
+/* ---- plan ---- */
+static int cmd_plan(int argc, char **argv) {
+  int first, rc = parse("plan", argc, argv, NULL, NULL, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
   rs_job *job = NULL;
-  if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
-  warn_blas_kernel();
-  int err = rs_job_plan_print(job, stdout);
+  int err = load_job(first < argc ? argv[first] : NULL, &job);
+  if (err == RS_OK) {
+    warn_blas_kernel();
+    err = rs_job_plan_print(job, stdout);
+  }
   rs_job_destroy(&job);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+  return fail(err, true);
+}
+
+/* ---- train ---- */
+typedef struct {
+  long long run, threads;
+} train_args;
+
+static int train_opt(void *ctx, int id, const char *arg) {
+  train_args *a = ctx;
+  if (id == RS_OPT_RUN) return rs_cli_int("train", "run", arg, 0, RS_MAX_RUN_INDEX, &a->run);
+  if (id == RS_OPT_THREADS) return rs_cli_int("train", "threads", arg, 1, 1024, &a->threads);
+  return rs_cli_usage_error("train", "unexpected option");
 }
 
 /* One run, in this process, with a table of the local rank per checkpoint. */
 static int cmd_train(int argc, char **argv) {
-  const char *path = NULL;
-  int run = 0, threads = 1;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--run") && i + 1 < argc) {
-      if (parse_int(argv[++i], 0, &run)) return bad_usage("train: --run needs an index, got %s", argv[i]);
-    } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-      if (parse_int(argv[++i], 1, &threads)) return bad_usage("train: --threads needs a positive count, got %s", argv[i]);
-    } else if (argv[i][0] == '-') {
-      return bad_usage("train: unknown option %s", argv[i]);
-    } else if (!path) {
-      path = argv[i];
-    } else {
-      return bad_usage("train: one job file expected, got also %s", argv[i]);
-    }
-  }
-  openblas_set_num_threads(threads);
+  train_args a = {0, 1};
+  int first, rc = parse("train", argc, argv, train_opt, &a, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("train", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
+  openblas_set_num_threads((int)a.threads);
   rs_job *job = NULL;
-  if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
-  warn_blas_kernel();
+  int err = load_job(first < argc ? argv[first] : NULL, &job);
+  if (err != RS_OK) return fail(err, true);
+  int run = (int)a.run;
   if (run >= rs_job_nruns(job)) {
-    fprintf(stderr, "ranksweep: train: --run %d out of range (the job has %d runs)\n", run,
-            rs_job_nruns(job));
+    err = rs_error(RS_EARG, "train: --run %d out of range (the job has runs 0..%d)", run,
+                   rs_job_nruns(job) - 1);
     rs_job_destroy(&job);
-    return RS_EXIT_USAGE;
+    return fail(err, true);
   }
+  warn_blas_kernel();
   const rs_config *cfg = rs_job_run(job, run);
   rs_dataset *data = NULL;
   rs_trainer *t = NULL;
   int64_t *steps = NULL;
   int32_t *counts = NULL;
   double *eff = NULL, *stab = NULL;
-  int err = rs_dataset_create(cfg, &data);
+  err = rs_dataset_create(cfg, &data);
   if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
   int nck = rs_config_checkpoints(cfg, NULL, 0);
   steps = malloc(sizeof *steps * (size_t)nck);
@@ -161,7 +176,6 @@ static int cmd_train(int argc, char **argv) {
     fflush(stdout);
   }
 done:
-  if (err != RS_OK) rs_error_print(err);
   free(steps);
   free(counts);
   free(eff);
@@ -169,9 +183,10 @@ done:
   rs_trainer_destroy(&t);
   rs_dataset_destroy(&data);
   rs_job_destroy(&job);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+  return fail(err, true);
 }
 
+/* ---- run ---- */
 static int signal_by_name(const char *s) {
   const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
   if (!strcmp(n, "USR1")) return SIGUSR1;
@@ -183,198 +198,299 @@ static int signal_by_name(const char *s) {
   return -1;
 }
 
-static int cmd_run(int argc, char **argv) {
+static int run_opt(void *ctx, int id, const char *arg) {
+  rs_sweep_opts *o = ctx;
+  long long v;
+  int rc = 0;
+  switch (id) {
+  case RS_OPT_OUTPUT:
+    if (!arg[0]) return rs_cli_usage_error("run", "--output expects a file name");
+    o->archive = arg;
+    break;
+  case RS_OPT_RESUME:
+    o->resume = true;
+    break;
+  case RS_OPT_MOVE_ASIDE:
+    o->move_aside = true;
+    break;
+  case RS_OPT_REUSE:
+    if (!arg[0]) return rs_cli_usage_error("run", "--reuse expects an archive");
+    o->reuse = arg;
+    break;
+  case RS_OPT_QUIET:
+    o->quiet = true;
+    break;
+  case RS_OPT_THREADS:
+    if (!(rc = rs_cli_int("run", "threads", arg, 1, 1024, &v))) o->blas_threads = (int)v;
+    break;
+  case RS_OPT_SHARD:
+    if (!(rc = rs_cli_int("run", "shard", arg, 1, 1000000, &v))) o->shard = (int)v;
+    break;
+  case RS_OPT_BENCH_DISPATCH:
+    if (!(rc = rs_cli_int("run", "bench-dispatch", arg, 1, 1000000000, &v))) o->bench_dispatch = (int)v;
+    break;
+  case RS_OPT_PROGRESS_EVERY:
+    rc = rs_cli_real("run", "progress-every", arg, 0.1, 86400, false, &o->progress_every);
+    break;
+  case RS_OPT_DRAIN_SIGNAL:
+    if ((o->drain_signal = signal_by_name(arg)) < 0)
+      return rs_cli_usage_error("run", "--drain-signal '%s': expected USR1, USR2, TERM, INT, "
+                                       "HUP or XCPU", arg);
+    break;
+  case RS_OPT_SLICE: {
+    /* I/N, both strict integers: "0/2abc" and "1/" are refused. */
+    const char *slash = strchr(arg, '/');
+    char head[32];
+    long long i, n;
+    size_t hl = slash ? (size_t)(slash - arg) : 0;
+    if (!slash || hl == 0 || hl >= sizeof head)
+      return rs_cli_usage_error("run", "--slice '%s': expected I/N with integers 0 <= I < N <= "
+                                       "1000000", arg);
+    memcpy(head, arg, hl);
+    head[hl] = '\0';
+    /* both parts strict; the message names the whole value */
+    char *e1 = NULL, *e2 = NULL;
+    n = strtoll(slash + 1, &e1, 10);
+    i = strtoll(head, &e2, 10);
+    if (!(slash[1] >= '0' && slash[1] <= '9') || *e1 || !(head[0] >= '0' && head[0] <= '9') ||
+        *e2 || n < 1 || n > 1000000 || i < 0 || i >= n)
+      return rs_cli_usage_error("run", "--slice '%s': expected I/N with integers 0 <= I < N <= "
+                                       "1000000", arg);
+    o->slice_index = (int)i;
+    o->slice_count = (int)n;
+    break;
+  }
+  default:
+    rc = rs_cli_usage_error("run", "unexpected option");
+  }
+  return rc;
+}
+
+/* Parsed before MPI_Init: --help and a bad command line need no MPI, and the
+ * drain signal must be known before the handlers go in. */
+static int parse_run(int argc, char **argv, rs_sweep_opts *o, const char **path) {
+  rs_sweep_opts_default(o);
+  int first, rc = parse("run", argc, argv, run_opt, o, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("run", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
+  *path = first < argc ? argv[first] : NULL;
+  if (!o->archive && !o->bench_dispatch)
+    return rs_cli_usage_error("run", "-o ARCHIVE.h5 is required");
+  if (o->move_aside && !o->resume) return rs_cli_usage_error("run", "--move-aside needs --resume");
+  return -1;
+}
+
+static int cmd_run(const rs_sweep_opts *o, const char *path) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  rs_sweep_opts o;
-  rs_sweep_opts_default(&o);
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (!strcmp(a, "-o") && has) {
-      o.archive = argv[++i];
-    } else if (!strcmp(a, "--resume")) {
-      o.resume = true;
-    } else if (!strcmp(a, "--quiet")) {
-      o.quiet = true;
-    } else if (!strcmp(a, "--threads") && has) {
-      if (parse_int(argv[++i], 1, &o.blas_threads)) return bad_usage("run: --threads needs a positive count, got %s", argv[i]);
-    } else if (!strcmp(a, "--shard") && has) {
-      if (parse_int(argv[++i], 1, &o.shard)) return bad_usage("run: --shard needs a positive point count, got %s", argv[i]);
-    } else if (!strcmp(a, "--slice") && has) {
-      const char *s = argv[++i];
-      if (sscanf(s, "%d/%d", &o.slice_index, &o.slice_count) != 2 || o.slice_count < 1 ||
-          o.slice_index < 0 || o.slice_index >= o.slice_count)
-        return bad_usage("run: --slice expects I/N with 0 <= I < N, got %s", s);
-    } else if (!strcmp(a, "--drain-signal") && has) {
-      if ((o.drain_signal = signal_by_name(argv[++i])) < 0)
-        return bad_usage("run: --drain-signal expects USR1, USR2, TERM, INT, HUP or XCPU, got %s", argv[i]);
-    } else if (!strcmp(a, "--progress-every") && has) {
-      o.progress_every = atof(argv[++i]);
-    } else if (!strcmp(a, "--bench-dispatch") && has) {
-      if (parse_int(argv[++i], 1, &o.bench_dispatch)) return bad_usage("run: --bench-dispatch needs a count, got %s", argv[i]);
-    } else if (a[0] == '-') {
-      return bad_usage("run: unknown option or missing value: %s", a);
-    } else if (!path) {
-      path = a;
-    } else {
-      return bad_usage("run: one job file expected, got also %s", a);
-    }
-  }
-  if (!o.archive && !o.bench_dispatch) return bad_usage("run: %s", "-o ARCHIVE.h5 is required");
   rs_job *job = NULL;
-  int err = path ? rs_job_load(path, &job) : rs_job_load_default(&job);
-  if (err != RS_OK) {
-    if (rank == 0) rs_error_print(err);
-    return RS_EXIT_ERROR;
-  }
-  if (rank == 0 && !o.quiet) warn_blas_kernel();
-  int code = rs_sweep_run(MPI_COMM_WORLD, job, &o);
+  int err = load_job(path, &job);
+  if (err != RS_OK) return fail(err, rank == 0);
+  if (rank == 0 && !o->quiet) warn_blas_kernel();
+  int code = rs_sweep_run(MPI_COMM_WORLD, job, o);
   rs_job_destroy(&job);
   return code;
 }
 
-static int cmd_show(int argc, char **argv) {
-  const char *path = NULL;
-  int run = -1;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--run") && i + 1 < argc) {
-      if (parse_int(argv[++i], 0, &run)) return bad_usage("show: --run needs an index, got %s", argv[i]);
-    } else if (argv[i][0] == '-') {
-      return bad_usage("show: unknown option %s", argv[i]);
-    } else if (!path) {
-      path = argv[i];
-    } else {
-      return bad_usage("show: one archive expected, got also %s", argv[i]);
-    }
-  }
-  if (!path) return bad_usage("show: %s", "ARCHIVE.h5 is required");
-  rs_show_opts so;
-  rs_show_opts_default(&so);
-  so.run = run;
-  int err = rs_archive_show(path, &so, stdout);
-  if (err != RS_OK) rs_error_print(err);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
-}
-
-static int cmd_merge(int argc, char **argv) {
-  if (argc < 3) return bad_usage("merge: %s", "OUT.h5 and at least one input are required");
-  int err = rs_archive_merge(argv[1], argc - 2, (const char *const *)(argv + 2));
-  if (err != RS_OK) rs_error_print(err);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
-}
-
-static int parse_list(const char *s, int *out, int cap) {
-  int n = 0;
-  char *end;
-  while (*s && n < cap) {
-    long v = strtol(s, &end, 10);
-    if (end == s || v < 0) return -1;
-    out[n++] = (int)v;
-    s = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') return -1;
-  }
-  return n > 0 ? n : -1;
-}
-
-static int cmd_spectrum(int argc, char **argv) {
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  rs_spectrum_opts o;
-  rs_spectrum_opts_default(&o);
-  static int runs[4096], ckpts[4096];
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (!strcmp(a, "--points") && has) {
-      const char *v = argv[++i];
-      if (!strcmp(v, "train")) o.points = RS_SPECTRUM_POINTS_TRAIN;
-      else if (!strcmp(v, "eval")) o.points = RS_SPECTRUM_POINTS_EVAL;
-      else if (parse_int(v, 1, &o.count) == 0) o.points = RS_SPECTRUM_POINTS_COUNT;
-      else return bad_usage("spectrum: --points expects train, eval or a point count, got %s", v);
-    } else if (!strcmp(a, "--repr") && has) {
-      const char *v = argv[++i];
-      if (!strcmp(v, "post")) o.repr = RS_REPR_POST;
-      else if (!strcmp(v, "pre")) o.repr = RS_REPR_PRE;
-      else return bad_usage("spectrum: --repr expects post or pre, got %s", v);
-    } else if (!strcmp(a, "--all-checkpoints")) {
-      o.final_only = false;
-    } else if (!strcmp(a, "--runs") && has) {
-      if ((o.nruns = parse_list(argv[++i], runs, 4096)) < 0)
-        return bad_usage("spectrum: --runs expects run indices like 0,2,5, got %s", argv[i]);
-      o.runs = runs;
-    } else if (!strcmp(a, "--checkpoints") && has) {
-      if ((o.nckpts = parse_list(argv[++i], ckpts, 4096)) < 0)
-        return bad_usage("spectrum: --checkpoints expects checkpoint indices like 0,10, got %s", argv[i]);
-      o.ckpts = ckpts;
-      o.final_only = false;
-    } else if (!strcmp(a, "--quiet")) {
-      o.quiet = true;
-    } else if (a[0] == '-') {
-      return bad_usage("spectrum: unknown option or missing value: %s", a);
-    } else if (!path) {
-      path = a;
-    } else {
-      return bad_usage("spectrum: one archive expected, got also %s", a);
-    }
-  }
-  if (!path) return bad_usage("spectrum: %s", "ARCHIVE.h5 is required");
-  int err = rs_spectrum_pass(MPI_COMM_WORLD, path, &o);
-  if (err != RS_OK && rank == 0) rs_error_print(err);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+/* ---- status ---- */
+static int status_opt(void *ctx, int id, const char *arg) {
+  (void)arg;
+  if (id == RS_OPT_JSON) ((rs_status_opts *)ctx)->json = true;
+  return 0;
 }
 
 static int cmd_status(int argc, char **argv) {
-  if (argc != 2) return bad_usage("status: %s", "exactly one ARCHIVE.h5 expected");
-  rs_status_opts sto = {.json = true};
-  int err = rs_status_print(argv[1], &sto, stdout);
-  if (err != RS_OK) rs_error_print(err);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+  rs_status_opts o = {.json = false};
+  int first, rc = parse("status", argc, argv, status_opt, &o, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("status", argc, argv, first, 1, 1, "one ARCHIVE.h5"))) return rc;
+  return fail(rs_status_print(argv[first], &o, stdout), true);
 }
 
+/* ---- show ---- */
+static int show_opt(void *ctx, int id, const char *arg) {
+  rs_show_opts *o = ctx;
+  long long v;
+  int rc = 0;
+  if (id == RS_OPT_RUN) {
+    if (!(rc = rs_cli_int("show", "run", arg, 0, RS_MAX_RUN_INDEX, &v))) o->run = (int)v;
+  } else if (id == RS_OPT_LAYER) {
+    if (!(rc = rs_cli_int("show", "layer", arg, 1, 1000, &v))) o->layer = (int)v;
+  } else if (id == RS_OPT_EPS) {
+    rc = rs_cli_real("show", "eps", arg, 0.0, HUGE_VAL, true, &o->eps);
+  } else if (id == RS_OPT_CSV) {
+    o->csv = true;
+  } else {
+    rc = rs_cli_usage_error("show", "unexpected option");
+  }
+  return rc;
+}
+
+static int parse_show(int argc, char **argv, rs_show_opts *o, const char **path) {
+  rs_show_opts_default(o);
+  int first, rc = parse("show", argc, argv, show_opt, o, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("show", argc, argv, first, 1, 1, "one ARCHIVE.h5"))) return rc;
+  *path = argv[first];
+  return -1;
+}
+
+/* ---- merge ---- */
+static int parse_merge(int argc, char **argv, int *first) {
+  int rc = parse("merge", argc, argv, NULL, NULL, first);
+  if (rc >= 0) return rc;
+  rc = operands("merge", argc, argv, *first, 2, -1, "OUT.h5 and at least one input");
+  return rc ? rc : -1;
+}
+
+/* ---- spectrum ---- */
+typedef struct {
+  rs_spectrum_opts o;
+  int runs[4096], ckpts[4096];
+} spectrum_args;
+
+static int spectrum_opt(void *ctx, int id, const char *arg) {
+  spectrum_args *a = ctx;
+  rs_spectrum_opts *o = &a->o;
+  long long v;
+  int rc = 0;
+  switch (id) {
+  case RS_OPT_POINTS:
+    if (!strcmp(arg, "train")) o->points = RS_SPECTRUM_POINTS_TRAIN;
+    else if (!strcmp(arg, "eval")) o->points = RS_SPECTRUM_POINTS_EVAL;
+    else if (arg[0] >= '0' && arg[0] <= '9') {
+      if (!(rc = rs_cli_int("spectrum", "points", arg, 1, 100000000, &v))) {
+        o->points = RS_SPECTRUM_POINTS_COUNT;
+        o->count = (int)v;
+      }
+    } else {
+      rc = rs_cli_usage_error("spectrum", "--points '%s': expected train, eval or a point "
+                                          "count from 1 to 100000000", arg);
+    }
+    break;
+  case RS_OPT_REPR:
+    if (!strcmp(arg, "post")) o->repr = RS_REPR_POST;
+    else if (!strcmp(arg, "pre")) o->repr = RS_REPR_PRE;
+    else rc = rs_cli_usage_error("spectrum", "--repr '%s': expected post or pre", arg);
+    break;
+  case RS_OPT_ALL_CHECKPOINTS:
+    o->final_only = false;
+    break;
+  case RS_OPT_RUNS:
+    rc = rs_cli_int_list("spectrum", "runs", arg, 0, RS_MAX_RUN_INDEX, a->runs, 4096, &o->nruns);
+    o->runs = a->runs;
+    break;
+  case RS_OPT_CHECKPOINTS:
+    rc = rs_cli_int_list("spectrum", "checkpoints", arg, 0, 100000000, a->ckpts, 4096, &o->nckpts);
+    o->ckpts = a->ckpts;
+    o->final_only = false;
+    break;
+  case RS_OPT_QUIET:
+    o->quiet = true;
+    break;
+  default:
+    rc = rs_cli_usage_error("spectrum", "unexpected option");
+  }
+  return rc;
+}
+
+static int parse_spectrum(int argc, char **argv, spectrum_args *a, const char **path) {
+  rs_spectrum_opts_default(&a->o);
+  int first, rc = parse("spectrum", argc, argv, spectrum_opt, a, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("spectrum", argc, argv, first, 1, 1, "one ARCHIVE.h5"))) return rc;
+  *path = argv[first];
+  return -1;
+}
+
+/* ---- version ---- */
 static int cmd_version(void) {
+  /* MPI_Get_library_version may be called before MPI_Init (MPI-3). */
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int len;
   MPI_Get_library_version(mpi, &len);
   printf("ranksweep %s (git %s)\n", RS_VERSION, RS_GIT_COMMIT);
   printf("MPI: %.*s\n", (int)strcspn(mpi, "\n"), mpi);
   printf("OpenBLAS: %s\n", openblas_get_config());
-  return RS_EXIT_DONE;
+  return RS_CLI_OK;
+}
+
+/* ---- help ---- */
+static int cmd_help(int argc, char **argv) {
+  int first, rc = parse("help", argc, argv, NULL, NULL, &first);
+  if (rc >= 0) return rc;
+  if ((rc = operands("help", argc, argv, first, 0, 1, "at most one COMMAND"))) return rc;
+  if (first == argc) {
+    rs_cli_print_usage(stdout);
+    return RS_CLI_OK;
+  }
+  const rs_cli_cmd *c = rs_cli_find(argv[first]);
+  if (!c) return rs_cli_usage_error("help", "unknown command '%s'", argv[first]);
+  rs_cli_print_help(c, stdout);
+  return RS_CLI_OK;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-    fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? RS_EXIT_USAGE : RS_EXIT_DONE;
+  if (argc < 2) {
+    rs_cli_print_usage(stderr);
+    return RS_CLI_USAGE;
   }
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    if (argc > 2) return rs_cli_usage_error(NULL, "unexpected argument '%s' after %s", argv[2], cmd);
+    rs_cli_print_usage(stdout);
+    return RS_CLI_OK;
+  }
+  if (!strcmp(cmd, "--version")) cmd = "version";
+  if (!rs_cli_find(cmd)) {
+    if (cmd[0] == '-') return rs_cli_usage_error(NULL, "unknown option %s before the command", cmd);
+    return rs_cli_usage_error(NULL, "unknown command '%s'", cmd);
+  }
   argc--;
   argv++;
+  if (!strcmp(cmd, "help")) return cmd_help(argc, argv);
   if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
   if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
   if (!strcmp(cmd, "status")) return cmd_status(argc, argv);
   if (!strcmp(cmd, "ib")) return rs_cmd_ib(argc, argv);
-  if (strcmp(cmd, "run") && strcmp(cmd, "show") && strcmp(cmd, "merge") && strcmp(cmd, "version") &&
-      strcmp(cmd, "spectrum"))
-    return bad_usage("unknown command %s", cmd);
-  /* The rest talk to MPI or to (parallel-built) HDF5. A sweep drains on its
-   * signals from the first moment, before MPI_Init. */
-  if (!strcmp(cmd, "run")) {
-    int sig = SIGUSR1;
-    for (int i = 1; i + 1 < argc; i++)
-      if (!strcmp(argv[i], "--drain-signal") && signal_by_name(argv[i + 1]) > 0)
-        sig = signal_by_name(argv[i + 1]);
-    rs_sweep_signals_install(sig);
+  if (!strcmp(cmd, "version")) {
+    int first, rc = parse("version", argc, argv, NULL, NULL, &first);
+    if (rc >= 0) return rc;
+    if ((rc = operands("version", argc, argv, first, 0, 0, "no arguments"))) return rc;
+    return cmd_version();
   }
+
+  /* The rest talk to MPI or to (parallel-built) HDF5. Everything is parsed
+   * first, so --help and a bad command line need no MPI; a sweep drains on its
+   * signals from the first moment, before MPI_Init. */
+  rs_sweep_opts ro;
+  rs_show_opts so;
+  static spectrum_args sa;
+  const char *path = NULL;
+  int first = 0, rc;
+  if (!strcmp(cmd, "run")) rc = parse_run(argc, argv, &ro, &path);
+  else if (!strcmp(cmd, "show")) rc = parse_show(argc, argv, &so, &path);
+  else if (!strcmp(cmd, "merge")) rc = parse_merge(argc, argv, &first);
+  else rc = parse_spectrum(argc, argv, &sa, &path);
+  if (rc >= 0) return rc;
+  if (!strcmp(cmd, "run")) rs_sweep_signals_install(ro.drain_signal);
+  /* merge's operands, taken before MPI_Init may touch argv */
+  const char *const *ops = (const char *const *)(argv + first);
+  int nops = argc - first;
+
   MPI_Init(&argc, &argv);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   int code;
-  if (!strcmp(cmd, "run")) code = cmd_run(argc, argv);
-  else if (!strcmp(cmd, "show")) code = cmd_show(argc, argv);
-  else if (!strcmp(cmd, "merge")) code = cmd_merge(argc, argv);
-  else if (!strcmp(cmd, "spectrum")) code = cmd_spectrum(argc, argv);
-  else code = cmd_version();
+  if (!strcmp(cmd, "run")) {
+    code = cmd_run(&ro, path);
+  } else if (!strcmp(cmd, "show")) {
+    code = fail(rs_archive_show(path, &so, stdout), true);
+  } else if (!strcmp(cmd, "merge")) {
+    code = fail(rs_archive_merge(ops[0], nops - 1, ops + 1), true);
+  } else {
+    code = fail(rs_spectrum_pass(MPI_COMM_WORLD, path, &sa.o), rank == 0);
+  }
   MPI_Finalize();
   return code;
 }

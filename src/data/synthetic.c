@@ -1,7 +1,7 @@
 /* The synthetic tasks: Gaussian-mixture classification, low-rank teacher
  * regression and the Gaussian information-bottleneck pair. The task comes from
  * RS_STREAM_TEACHER, the samples from RS_STREAM_DATA (index 0 train, 1 held
- * out), in a fixed per-sample draw order documented in README.md, "Data". */
+ * out), in a fixed per-sample draw order documented in docs/guide.md, "Data sets". */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -197,6 +197,18 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
                    rs_job_nruns(job), (long long)R);
     goto out;
   }
+  /* A selection naming a run or checkpoint the archive does not have is the
+   * user's mistake: say so instead of computing nothing. */
+  for (int i = 0; i < o->nruns && err == RS_OK; i++)
+    if (o->runs[i] < 0 || o->runs[i] >= R)
+      err = rs_error(RS_EARG, "spectrum: --runs: run %d out of range (%s has runs 0..%lld)",
+                     o->runs[i], path, (long long)R - 1);
+  for (int i = 0; i < o->nckpts && err == RS_OK; i++)
+    if (o->ckpts[i] < 0 || o->ckpts[i] >= C)
+      err = rs_error(RS_EARG,
+                     "spectrum: --checkpoints: checkpoint %d out of range (%s has checkpoints 0..%lld)",
+                     o->ckpts[i], path, (long long)C - 1);
+  if (err != RS_OK) goto out;
   steps = malloc(sizeof *steps * R * C);
   nckpt = malloc(sizeof *nckpt * R);
   last = malloc(sizeof *last * R);

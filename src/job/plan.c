@@ -1,5 +1,5 @@
 /* What a job will cost before it runs (`ranksweep plan`), and the key
- * reference generated from the key table (README.md, "Job files" is checked against
+ * reference generated from the key table (docs/reference/keys.md is checked against
  * it by a test, so the documentation cannot drift from the parser). */
 #include <inttypes.h>
 #include <stdio.h>

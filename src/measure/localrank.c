@@ -1,6 +1,6 @@
 /* The fast local-rank path: singular values of J_l(x) = d p_l / d x for every
  * measured layer at every point, through small orthogonally compressed
- * factors instead of the explicit n_l x d0 Jacobians (README.md, "Measurement"). */
+ * factors instead of the explicit n_l x d0 Jacobians (docs/numerics.md, "Measurement"). */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>

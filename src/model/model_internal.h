@@ -78,7 +78,7 @@ bool rs__vib_gaussian_decoder(const rs__model *m);
 /* Loss actually used: RS_LOSS_AUTO resolves from data->classification. */
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data);
 
-/* ---- optimiser (PyTorch 1.13 torch.optim formulas, see README.md, "Models and training") ---- */
+/* ---- optimiser (PyTorch 1.13 torch.optim formulas, see docs/numerics.md, "Models and training") ---- */
 typedef struct {
   rs_optimizer kind;
   rs_precision prec;

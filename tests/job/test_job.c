@@ -1,7 +1,7 @@
 /* Unit tests of the job module: defaults, checkpoint schedules, parsing, grid
  * expansion and names, every user-error class (with exact line and key),
  * SHA-256 vectors, the embedded default, the repo's job files and the
- * generated key reference in README.md, "Job files". */
+ * generated key reference in docs/reference/keys.md. */
 #include <check.h>
 
 #include "../rs_check.h"
@@ -729,11 +729,12 @@ END_TEST
 
 START_TEST(docs_up_to_date) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/README.md", source_root());
+  snprintf(path, sizeof path, "%s/docs/reference/keys.md", source_root());
   char *doc = slurp(path, NULL);
+  ck_assert_msg(doc != NULL, "cannot read %s", path);
   const char *b = strstr(doc, "<!-- BEGIN KEY TABLE");
   const char *e = b ? strstr(b, "<!-- END KEY TABLE -->") : NULL;
-  ck_assert_msg(b && e, "README.md has no key-table markers");
+  ck_assert_msg(b && e, "docs/reference/keys.md has no key-table markers");
   b = strchr(b, '\n') + 1;
   char *gen = NULL;
   size_t glen = 0;
@@ -741,16 +742,16 @@ START_TEST(docs_up_to_date) {
   ck_assert_int_eq(rs_job_describe_keys(m), RS_OK);
   fclose(m);
   ck_assert_msg(glen == (size_t)(e - b) && memcmp(gen, b, glen) == 0,
-                "README.md key table is out of date: run "
-                "build/src/job/rs-job-doc --update README.md");
-  /* The README's example is a valid job. */
+                "docs/reference/keys.md key table is out of date: run "
+                "build/src/job/rs-job-doc --update docs/reference/keys.md");
+  /* The reference's example is a valid job. */
   const char *y = strstr(doc, "```yaml\n");
   ck_assert_ptr_nonnull(y);
   y += 8;
   const char *ye = strstr(y, "```");
   ck_assert_ptr_nonnull(ye);
   rs_job *j = NULL;
-  int rc = rs_job_parse(y, (size_t)(ye - y), "README.md job file example", &j);
+  int rc = rs_job_parse(y, (size_t)(ye - y), "docs/reference/keys.md job file example", &j);
   ck_assert_msg(rc == RS_OK, "%s", rs_error_message());
   ck_assert_int_eq(rs_job_nruns(j), 8);
   rs_job_destroy(&j);

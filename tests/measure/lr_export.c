@@ -1,6 +1,6 @@
 /* Writes the networks, points and ranksweep local-rank results that the
  * PyTorch cross-check (tests/torch/test_localrank_vs_torch.py) recomputes
- * with functorch: one subdirectory per network, format in README.md, "Measurement". */
+ * with functorch: one subdirectory per network, format in docs/numerics.md, "Measurement". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

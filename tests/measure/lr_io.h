@@ -1,5 +1,5 @@
 /* Export of a network, its evaluation points and ranksweep's local-rank
- * results as raw little-endian files plus a text manifest (README.md, "Measurement"),
+ * results as raw little-endian files plus a text manifest (docs/numerics.md, "Measurement"),
  * read by the PyTorch cross-check and the benchmark script. */
 #ifndef LR_IO_H
 #define LR_IO_H

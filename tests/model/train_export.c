@@ -1,6 +1,6 @@
 /* Writes everything PyTorch needs to replay our float64 training exactly:
  * data, initial weights, the batch index sequence, per-step losses and the
- * final weights of several small runs (format: README.md, "Models and training").
+ * final weights of several small runs (format: docs/numerics.md, "Models and training").
  * Usage: train_export OUTDIR [steps=200] */
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the batch templates without a cluster: syntax, the #SBATCH conventions README.md, "Running on a SLURM cluster"
+# Checks the batch templates without a cluster: syntax, the #SBATCH conventions of docs/guide.md, "Running on a SLURM cluster"
 # promises, the common part being identical in both templates, and the exit-code logic when run
 # outside SLURM (LAUNCHER=mpirun with the stand-in fake_sweep.c): 0 complete, 3 drained (no
 # requeue possible), 1 propagated, 2 for bad settings.

@@ -1,5 +1,5 @@
 """Reader of ranksweep's local-rank export (manifest.txt + raw little-endian
-files, README.md, "Measurement") and the PyTorch reference computation: Jacobians of
+files, docs/numerics.md, "Measurement") and the PyTorch reference computation: Jacobians of
 every measured pre-activation by functorch.vmap(functorch.jacfwd(...)) and
 their singular values by torch.linalg.svdvals, all in float64."""
 import os

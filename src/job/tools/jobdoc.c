@@ -1,4 +1,4 @@
-/* Regenerates the key reference inside README.md from the key table:
+/* Regenerates the key reference (docs/reference/keys.md) from the key table:
  *   rs-job-doc               print the table
  *   rs-job-doc --update FILE rewrite the part of FILE between the markers
  * tests/job checks that the committed file matches the table. */
@@ -31,7 +31,7 @@ static char *slurp(const char *path) {
 int main(int argc, char **argv) {
   if (argc == 1) return rs_job_describe_keys(stdout) == 0 ? 0 : 1;
   if (argc != 3 || strcmp(argv[1], "--update") != 0) {
-    fprintf(stderr, "usage: %s [--update README.md]\n", argv[0]);
+    fprintf(stderr, "usage: %s [--update docs/reference/keys.md]\n", argv[0]);
     return 2;
   }
   char *doc = slurp(argv[2]);
