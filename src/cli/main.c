@@ -196,6 +196,8 @@ static int cmd_run(int argc, char **argv) {
       o.archive = argv[++i];
     } else if (!strcmp(a, "--resume")) {
       o.resume = true;
+    } else if (!strcmp(a, "--reuse") && has) {
+      o.reuse = argv[++i];
     } else if (!strcmp(a, "--quiet")) {
       o.quiet = true;
     } else if (!strcmp(a, "--threads") && has) {
@@ -238,9 +240,19 @@ static int cmd_run(int argc, char **argv) {
 static int cmd_show(int argc, char **argv) {
   const char *path = NULL;
   int run = -1;
+  rs_show_opts so;
+  rs_show_opts_default(&so);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--run") && i + 1 < argc) {
       if (parse_int(argv[++i], 0, &run)) return bad_usage("show: --run needs an index, got %s", argv[i]);
+    } else if (!strcmp(argv[i], "--csv")) {
+      so.csv = true;
+    } else if (!strcmp(argv[i], "--eps") && i + 1 < argc) {
+      char *end;
+      so.eps = strtod(argv[++i], &end);
+      if (*end || !(so.eps > 0)) return bad_usage("show: --eps needs a positive threshold, got %s", argv[i]);
+    } else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
+      if (parse_int(argv[++i], 1, &so.layer)) return bad_usage("show: --layer needs a layer number >= 1, got %s", argv[i]);
     } else if (argv[i][0] == '-') {
       return bad_usage("show: unknown option %s", argv[i]);
     } else if (!path) {
@@ -250,8 +262,6 @@ static int cmd_show(int argc, char **argv) {
     }
   }
   if (!path) return bad_usage("show: %s", "ARCHIVE.h5 is required");
-  rs_show_opts so;
-  rs_show_opts_default(&so);
   so.run = run;
   int err = rs_archive_show(path, &so, stdout);
   if (err != RS_OK) rs_error_print(err);
