@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Sweeps that grow: a 2-seed sweep, then the 4-seed job run with --reuse of it,
+# is bit-identical (scientific content) to the 4-seed job computed from
+# scratch, and computes only the 2 new runs. Also: every group of the archive
+# opens in xarray with named dimensions, and reuse refuses what it cannot use.
+source "$(dirname "$0")/lib.sh"
+job2="$WORK/two.yaml"
+job4="$WORK/four.yaml"
+# One weight decay; the grown job differs in its seed list and in a comment:
+# neither matters to the runs both share.
+sed 's/^  train.weight_decay: .*$/  train.weight_decay: [0.01]/' "$E2E/small.yaml" > "$job2"
+sed 's/^  seed: \[1, 2\]$/  seed: [1, 2, 3, 4]/; s/^# A small sweep.*/# grown: four seeds/' "$job2" > "$job4"
+grep -q 'seed: \[1, 2, 3, 4\]' "$job4" && grep -q 'seed: \[1, 2\]' "$job2" || { bad "job files"; finish; }
+
+now() { date +%s.%N; }
+t0=$(now)
+sweep 2 "$job2" -o "$WORK/old.h5"
+t1=$(now)
+sweep 2 "$job4" -o "$WORK/scratch.h5"
+t2=$(now)
+out=$(timeout 300 mpirun -np 2 "$RS" run "$job4" -o "$WORK/grown.h5" --reuse "$WORK/old.h5" 2>&1)
+t3=$(now)
+echo "$out" | grep -E "reused|complete" || true
+awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN {
+  printf "timings: 2 seeds %.2f s; 4 seeds from scratch %.2f s; 4 seeds reusing 2 %.2f s\n", b - a, c - b, d - c }'
+if echo "$out" | grep -q "reused 2 of 4 runs"; then ok "2 of 4 runs reused"; else bad "reuse count: $out"; fi
+if same "$WORK/scratch.h5" "$WORK/grown.h5"; then ok "grown archive identical to the from-scratch one"; else bad "grown archive differs"; fi
+"$PY" - "$WORK/grown.h5" "$WORK/old.h5" <<'EOF' && ok "provenance records the reuse; configs hash alike" || bad "provenance or hashes"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as g, h5py.File(sys.argv[2], "r") as o:
+    p = g["provenance"].attrs
+    assert p["reused_from"] == sys.argv[2] and p["reused_runs"] == 2, dict(p)
+    hg, ho = g["runs/config_hash"].asstr()[()], o["runs/config_hash"].asstr()[()]
+    assert list(hg[:2]) == list(ho) and len(set(hg)) == 4, (hg, ho)
+EOF
+# Every group opens in xarray (h5netcdf) without phony dimensions.
+if "$PY" "$RANKSWEEP_SOURCE_ROOT/tests/archive/check_xarray.py" "$WORK/grown.h5"; then
+  ok "xarray opens every group"
+else
+  bad "xarray"
+fi
+# Reusing an archive of another configuration copies nothing (and still completes).
+sed 's/lr: 0.003/lr: 0.004/' "$job2" > "$WORK/other.yaml"
+out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/other.yaml" -o "$WORK/other.h5" --reuse "$WORK/old.h5" 2>&1)
+if echo "$out" | grep -q "reused 0 of 2 runs"; then ok "other configuration: nothing reused"; else bad "other configuration: $out"; fi
+# A file that is not an archive is refused with a line naming it.
+echo "not hdf5" > "$WORK/junk.h5"
+if out=$(timeout 300 mpirun -np 2 "$RS" run "$job2" -o "$WORK/x.h5" --reuse "$WORK/junk.h5" --quiet 2>&1); then
+  bad "junk reuse accepted"
+else
+  echo "$out" | head -2
+  if echo "$out" | grep -q "junk.h5"; then ok "junk --reuse refused, naming the file"; else bad "junk message: $out"; fi
+fi
+finish
