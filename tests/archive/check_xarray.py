@@ -46,6 +46,11 @@ def main(path):
                 problems.append(f"lr: sizes {dict(ds.sizes)}")
             if not np.array_equal(ds.counts_numpy.values, ds.counts.values[..., E]):
                 problems.append("lr: counts_numpy is not the last rank column")
+        if g == "spectrum":
+            if ds.sv.dims != ("run", "checkpoint", "layer", "repr_sv_index"):
+                problems.append(f"spectrum: sv dims {ds.sv.dims}")
+            if int(ds.done.sum()) == 0:
+                problems.append("spectrum: nothing computed")
         if g == "runs":
             if list(ds.layer.values) != list(range(1, ds.sizes["layer"] + 1)):
                 problems.append(f"runs: layer coordinate {ds.layer.values}")

@@ -33,7 +33,9 @@ with h5py.File(sys.argv[1], "r") as g, h5py.File(sys.argv[2], "r") as o:
     hg, ho = g["runs/config_hash"].asstr()[()], o["runs/config_hash"].asstr()[()]
     assert list(hg[:2]) == list(ho) and len(set(hg)) == 4, (hg, ho)
 EOF
-# Every group opens in xarray (h5netcdf) without phony dimensions.
+# Every group opens in xarray (h5netcdf) without phony dimensions, the
+# representation spectra (/spectrum, a later pass) included.
+timeout 300 mpirun -np 2 "$RS" spectrum "$WORK/grown.h5" --points eval --quiet
 if "$PY" "$RANKSWEEP_SOURCE_ROOT/tests/archive/check_xarray.py" "$WORK/grown.h5"; then
   ok "xarray opens every group"
 else
