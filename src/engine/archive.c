@@ -1070,6 +1070,10 @@ static int rs__data_sha(MPI_Comm comm, int rank, const rs_job *job, char *sha) {
   int R = rs_job_nruns(job);
   memset(sha, 0, (size_t)R * RS__NFILES * RS__SHA_LEN);
   int rc = RS_OK;
+  enum { RS__NUNIQ = 64 }; /* distinct data files remembered (a grid has few) */
+  const char *uniq[RS__NUNIQ];
+  char uniq_sha[RS__NUNIQ * RS__SHA_LEN];
+  int nuniq = 0;
   if (rank == 0) {
     for (int r = 0; rc == RS_OK && r < R; r++) {
       const rs_config *c = rs_job_run(job, r);
@@ -1079,18 +1083,17 @@ static int rs__data_sha(MPI_Comm comm, int rank, const rs_job *job, char *sha) {
       for (int f = 0; rc == RS_OK && f < RS__NFILES; f++) {
         char *out = sha + ((size_t)r * RS__NFILES + f) * RS__SHA_LEN;
         if (!paths[f][0]) continue;
-        bool found = false; /* an earlier run read the same path */
-        for (int q = 0; !found && q < r; q++) {
-          const rs_config *e = rs_job_run(job, q);
-          const char *ep[RS__NFILES] = {e->data.images, e->data.labels, e->data.heldout_images,
-                                        e->data.heldout_labels};
-          for (int g = 0; !found && g < RS__NFILES; g++)
-            if (e->data.kind == RS_DATA_IDX && strcmp(ep[g], paths[f]) == 0) {
-              memcpy(out, sha + ((size_t)q * RS__NFILES + g) * RS__SHA_LEN, RS__SHA_LEN);
-              found = true;
-            }
-        }
+        bool found = false; /* an earlier run read the same path: one read per file */
+        for (int u = 0; !found && u < nuniq; u++)
+          if (strcmp(uniq[u], paths[f]) == 0) {
+            memcpy(out, uniq_sha + (size_t)u * RS__SHA_LEN, RS__SHA_LEN);
+            found = true;
+          }
         if (!found) rc = rs_sha256_file(paths[f], out);
+        if (!found && rc == RS_OK && nuniq < RS__NUNIQ) {
+          uniq[nuniq] = paths[f];
+          memcpy(uniq_sha + (size_t)nuniq++ * RS__SHA_LEN, out, RS__SHA_LEN);
+        }
       }
     }
   }

@@ -45,6 +45,40 @@ fi
 sed 's/lr: 0.003/lr: 0.004/' "$job2" > "$WORK/other.yaml"
 out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/other.yaml" -o "$WORK/other.h5" --reuse "$WORK/old.h5" 2>&1)
 if echo "$out" | grep -q "reused 0 of 2 runs"; then ok "other configuration: nothing reused"; else bad "other configuration: $out"; fi
+# IDX data: the archive records each file's SHA-256; reuse matches data by
+# content, not by path (a copy elsewhere is reused, a changed byte is not).
+fm=/usr/share/datasets/fashion-mnist
+if [[ -r $fm/train-images-idx3-ubyte.gz ]]; then
+  mkdir -p "$WORK/d1" "$WORK/d2"
+  cp "$fm"/train-*-ubyte.gz "$WORK/d1/"
+  cp "$fm"/train-*-ubyte.gz "$WORK/d2/"
+  idx() { # idx DIR SEEDS > job
+    printf 'name: idx\ndata:\n  kind: idx\n  images: %s\n  labels: %s\n  train_size: 100\n  heldout_size: 50\n' \
+      "$1/train-images-idx3-ubyte.gz" "$1/train-labels-idx1-ubyte.gz"
+    printf 'model:\n  widths: [8]\ntrain:\n  steps: 20\n  batch: 10\nmeasure:\n  log_points: 3\n  points: 5\ngrid:\n  seed: %s\n' "$2"
+  }
+  idx "$WORK/d1" "[1, 2]" > "$WORK/i1.yaml"
+  idx "$WORK/d2" "[1, 2, 3]" > "$WORK/i2.yaml"
+  sweep 2 "$WORK/i1.yaml" -o "$WORK/i1.h5"
+  "$PY" - "$WORK/i1.h5" "$WORK/d1" <<'EOF' && ok "data_sha256 matches the files" || bad "data_sha256"
+import hashlib, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    sha, paths = f["runs/data_sha256"].asstr()[()], f["runs/data_path"].asstr()[()]
+    for r in range(2):
+        for k, name in enumerate(["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]):
+            p = f"{sys.argv[2]}/{name}"
+            assert paths[r, k] == p and sha[r, k] == hashlib.sha256(open(p, "rb").read()).hexdigest(), (r, k)
+        assert sha[r, 2] == "" and paths[r, 3] == ""
+    ev = f["runs/eval_index"][()]
+    assert ev.shape == (2, 5) and (ev >= 0).all() and (ev < 50).all() and len(set(ev[0])) == 5, ev
+EOF
+  out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i2.h5" --reuse "$WORK/i1.h5" 2>&1)
+  if echo "$out" | grep -q "reused 2 of 3 runs"; then ok "same data at another path: reused"; else bad "idx reuse: $out"; fi
+  # one byte of the labels file changed (gzip's mtime field: still decodes the same)
+  printf '\x01' | dd of="$WORK/d2/train-labels-idx1-ubyte.gz" bs=1 seek=4 conv=notrunc status=none
+  out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i3.h5" --reuse "$WORK/i1.h5" 2>&1 || true)
+  if echo "$out" | grep -q "reused 0 of 3 runs"; then ok "changed data file: not reused"; else bad "changed data file: $out"; fi
+fi
 # A file that is not an archive is refused with a line naming it.
 echo "not hdf5" > "$WORK/junk.h5"
 if out=$(timeout 300 mpirun -np 2 "$RS" run "$job2" -o "$WORK/x.h5" --reuse "$WORK/junk.h5" --quiet 2>&1); then
