@@ -29,7 +29,7 @@ int rs_job_describe_keys(FILE *out);
 /* ---- exact records of a run (src/job/resolved.c) ---- */
 
 /* Every key of the key table, defaults included, one "key: value" line each
- * in table order; doubles at full precision (%.17g), strings and paths
+ * in table order; doubles as the shortest text that reads back exactly, strings and paths
  * quoted, lists as [a, b]. malloc'd; NULL when out of memory. */
 char *rs_config_resolved_text(const rs_config *c);
 /* What a path key contributes to the canonical text (e.g. the SHA-256 of the

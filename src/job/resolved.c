@@ -10,13 +10,24 @@
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_job.h"
 
-/* %.17g round-trips every double; integers print exactly. */
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double:
+ * exact, and 0.1 stays 0.1. */
+static int fmt_double(char *buf, size_t len, double v) {
+  int n = 0;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(buf, len, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  return n;
+}
+
+/* Integers print exactly, doubles round-trip. */
 static size_t fmt_value(const rs__key *k, const rs_config *c, char *buf, size_t len) {
   const char *p = (const char *)c + k->off;
   switch (k->type) {
   case RS__T_INT: return (size_t)snprintf(buf, len, "%d", *(const int *)p);
   case RS__T_INT64: return (size_t)snprintf(buf, len, "%" PRId64, *(const int64_t *)p);
-  case RS__T_DOUBLE: return (size_t)snprintf(buf, len, "%.17g", *(const double *)p);
+  case RS__T_DOUBLE: return (size_t)fmt_double(buf, len, *(const double *)p);
   case RS__T_BOOL: return (size_t)snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
   case RS__T_STRING:
   case RS__T_PATH: return (size_t)snprintf(buf, len, "\"%s\"", p);
@@ -31,8 +42,10 @@ static size_t fmt_value(const rs__key *k, const rs_config *c, char *buf, size_t 
       used += (size_t)snprintf(buf + used, len - used, "%s%d", sep, ((const int *)p)[i]);
     else if (k->type == RS__T_INT64_LIST)
       used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64, sep, ((const int64_t *)p)[i]);
-    else
-      used += (size_t)snprintf(buf + used, len - used, "%s%.17g", sep, ((const double *)p)[i]);
+    else {
+      used += (size_t)snprintf(buf + used, len - used, "%s", sep);
+      if (used < len) used += (size_t)fmt_double(buf + used, len - used, ((const double *)p)[i]);
+    }
   }
   if (used < len) used += (size_t)snprintf(buf + used, len - used, "]");
   return used;

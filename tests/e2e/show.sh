@@ -9,6 +9,15 @@ sed 's/^  train.weight_decay: .*$/  train.weight_decay: [0.01, 0.1]\n  train.lr:
   "$E2E/small.yaml" > "$job"
 sed -i 's/^  steps: 1500$/  steps: 300/; s/^  seed: \[1, 2\]$/  seed: [1]/' "$job"
 sweep 2 "$job" -o "$WORK/a.h5"
+# Grid values are kept exactly (format 1 rounded them to 6 digits).
+"$PY" - "$WORK/a.h5" <<'EOF' && ok "lr 0.00123456789 kept exactly in runs/grid and runs/config" || bad "exact grid values"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    lr, cfg = f["runs/grid/train.lr"][()], f["runs/config"].asstr()[()]
+    assert lr.dtype == "float64" and list(lr) == [0.003, 0.00123456789, 0.003, 0.00123456789], lr
+    assert "train.lr: 0.00123456789\n" in cfg[1] and "train.weight_decay: 0.1\n" in cfg[3], cfg[1]
+    assert f["runs/values/train.lr"][1] == 0.00123457  # the old 6-digit table, unchanged
+EOF
 "$RS" show "$WORK/a.h5" > "$WORK/show.txt"
 cat "$WORK/show.txt" | tail -14
 if grep -qE 'layer +eps=0.1 +eps=0.01 +eps=0.001 +numpy' "$WORK/show.txt"; then ok "eps columns labelled"; else bad "eps labels"; fi
