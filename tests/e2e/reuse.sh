@@ -33,6 +33,21 @@ with h5py.File(sys.argv[1], "r") as g, h5py.File(sys.argv[2], "r") as o:
     hg, ho = g["runs/config_hash"].asstr()[()], o["runs/config_hash"].asstr()[()]
     assert list(hg[:2]) == list(ho) and len(set(hg)) == 4, (hg, ho)
 EOF
+# Archives padded differently: the old one has longer eps ladders and more
+# points (its NumPy column sits at index 3, the new one's at 2); the copied
+# runs still land exactly where a from-scratch sweep puts them.
+sed 's/^  train.weight_decay: .*$/  measure.eps: [[0.1, 0.01], [0.1, 0.01, 0.001]]\n  measure.points: [40, 24]/; s/^  steps: 1500$/  steps: 300/' \
+  "$E2E/small.yaml" > "$WORK/p_old.yaml"
+sed 's/^  measure.eps: .*$/  measure.eps: [[0.1, 0.01]]/; s/^  measure.points: .*$/  measure.points: [24]/; s/^  seed: \[1, 2\]$/  seed: [1, 2, 3]/' \
+  "$WORK/p_old.yaml" > "$WORK/p_new.yaml"
+sweep 2 "$WORK/p_old.yaml" -o "$WORK/p_old.h5"
+sweep 3 "$WORK/p_new.yaml" -o "$WORK/p_scratch.h5"
+out=$(timeout 300 mpirun -np 3 "$RS" run "$WORK/p_new.yaml" -o "$WORK/p_grown.h5" --reuse "$WORK/p_old.h5" 2>&1)
+if echo "$out" | grep -q "reused 2 of 3 runs" && same "$WORK/p_scratch.h5" "$WORK/p_grown.h5"; then
+  ok "differently padded archives: 2 of 3 reused, identical to scratch"
+else
+  bad "differently padded archives: $out"
+fi
 # Every group opens in xarray (h5netcdf) without phony dimensions, the
 # representation spectra (/spectrum, a later pass) included.
 timeout 300 mpirun -np 2 "$RS" spectrum "$WORK/grown.h5" --points eval --quiet
