@@ -1038,6 +1038,21 @@ static int rs__describe_all(rs_archive *a, const rs__meta *meta) {
         if (d >= 0) H5Dclose(d);
       }
     }
+  if (rc == RS_OK) { /* the grid axes in job order (HDF5 lists names sorted) */
+    size_t len = 1;
+    for (int ax = 0; ax < rs_job_naxes(meta->job); ax++) len += strlen(rs_job_axis_key(meta->job, ax)) + 1;
+    char *axes = calloc(len, 1);
+    for (int ax = 0; axes && ax < rs_job_naxes(meta->job); ax++) {
+      if (ax) strcat(axes, ",");
+      strcat(axes, rs_job_axis_key(meta->job, ax));
+    }
+    hid_t g = H5Gopen2(a->file, "runs/grid", H5P_DEFAULT);
+    rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")
+                        : rs__attr_str(g, "axes", axes, 0);
+    if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated", 0);
+    if (g >= 0) H5Gclose(g);
+    free(axes);
+  }
   hid_t jt = H5Dopen2(a->file, "job/text", H5P_DEFAULT);
   if (rc == RS_OK && jt >= 0) {
     rc = rs__attr_str(jt, "description", "the job file's exact text", 0);
