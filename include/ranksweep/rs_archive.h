@@ -24,6 +24,9 @@ typedef struct {
   int64_t nparams;           /* flat float64 parameter count */
   int64_t state_size;        /* training-state blob bytes */
   rs_save_weights save_weights;
+  /* npoints indices of the evaluation points in the held-out set, or NULL
+   * (stored as -1). Read on rank 0 only (which writes the run tables). */
+  const int64_t *eval_index;
 } rs_archive_run;
 
 typedef struct {
@@ -107,6 +110,13 @@ int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job
 int rs_archive_finalize(rs_archive *a, bool complete);
 /* Collective close; nulls the pointer. */
 int rs_archive_close(rs_archive **a);
+
+/* Collective. Sweeps that grow: copies from the archive at old_path (read
+ * only) every run that finished there and whose configuration hash
+ * (/runs/config_hash) and shapes equal a run of `a`, data first and masks
+ * last, so the sweep computes only the others. *nreused (may be NULL) counts
+ * the copied runs. RS_EARCHIVE when old_path is not a format-2 archive. */
+int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused);
 
 /* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
 typedef struct {

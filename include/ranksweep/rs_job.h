@@ -26,4 +26,33 @@ int rs_job_plan_print(const rs_job *job, FILE *out);
  * Markdown table generated from the key table. Returns RS_OK or RS_EIO. */
 int rs_job_describe_keys(FILE *out);
 
+/* ---- exact records of a run (src/job/resolved.c) ---- */
+
+/* Every key of the key table, defaults included, one "key: value" line each
+ * in table order; doubles as the shortest text that reads back exactly, strings and paths
+ * quoted, lists as [a, b]. malloc'd; NULL when out of memory. */
+char *rs_config_resolved_text(const rs_config *c);
+/* What a path key contributes to the canonical text (e.g. the SHA-256 of the
+ * file's content); NULL gives "?". */
+typedef const char *(*rs_path_digest)(const char *path, void *ctx);
+/* The resolved text without the keys that cannot change results (name,
+ * measure.shard), each non-empty path replaced by digest(path). Runs with
+ * equal canonical texts produce identical results. malloc'd. */
+char *rs_config_canonical_text(const rs_config *c, rs_path_digest digest, void *ctx);
+
+/* One key's value, typed: integers and booleans as int64, reals as double,
+ * everything else (strings, paths, enums, lists) as text. */
+typedef enum { RS_VALUE_INT, RS_VALUE_DOUBLE, RS_VALUE_STRING } rs_value_kind;
+typedef struct {
+  rs_value_kind kind;
+  int64_t i;
+  double d;
+  char s[RS_PATH_MAX];
+} rs_config_value;
+int rs_config_value_get(const rs_config *c, const char *key, rs_config_value *v);
+
+/* SHA-256 as 64 lowercase hex digits. */
+void rs_sha256_hex(const void *data, size_t len, char out[65]);
+int rs_sha256_file(const char *path, char out[65]);
+
 #endif

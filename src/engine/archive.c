@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -17,12 +18,19 @@
 
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
+#include "ranksweep/rs_job.h"
 #include "rs_build.h"
 
 char *openblas_get_config(void);
 
 #define RS__FORMAT "ranksweep-archive"
-#define RS__FORMAT_VERSION 1
+/* 2: dimension scales, descriptions, UTF-8 strings, exact per-run records
+ * (docs/archive.md). Version 1 archives are still readable (show). */
+#define RS__FORMAT_VERSION 2
+#define RS__FORMAT_OLDEST_READ 1
+/* The data files a run may read, in the order of the data_file dimension. */
+#define RS__NFILES 4
+#define RS__SHA_LEN 65
 /* Chunks hold whole runs (as many as fit); a run larger than this is split
  * along checkpoints, then layers, then points. Small data stays contiguous. */
 #define RS__CHUNK_BYTES ((hsize_t)1 << 20)
@@ -64,26 +72,28 @@ typedef struct {
   char type; /* d f64, f f32, i i32, l i64, c i8, b u8 */
   const char *dims;
   size_t off; /* static run tables: field of rs__layout */
+  int since;  /* format version that added it (0: the first) */
 } rs__dspec;
 
 static const rs__dspec rs__tables[] = {
-    {"runs/nckpt", 'i', "R", offsetof(rs__layout, nckpt)},
-    {"runs/steps", 'l', "RC", offsetof(rs__layout, steps)},
-    {"runs/nlayers", 'i', "R", offsetof(rs__layout, nlayers)},
-    {"runs/widths", 'i', "RL", offsetof(rs__layout, widths)},
-    {"runs/spec_len", 'i', "RL", offsetof(rs__layout, spec_len)},
-    {"runs/npoints", 'i', "R", offsetof(rs__layout, npoints)},
-    {"runs/neps", 'i', "R", offsetof(rs__layout, neps)},
-    {"runs/eps", 'd', "RE", offsetof(rs__layout, eps)},
-    {"runs/nweights", 'i', "R", offsetof(rs__layout, nweights)},
-    {"runs/nparams", 'l', "R", offsetof(rs__layout, nparams)},
-    {"runs/state_size", 'l', "R", offsetof(rs__layout, state_size)},
-    {"runs/save_weights", 'c', "R", offsetof(rs__layout, save)},
+    {"runs/nckpt", 'i', "R", offsetof(rs__layout, nckpt), 0},
+    {"runs/steps", 'l', "RC", offsetof(rs__layout, steps), 0},
+    {"runs/nlayers", 'i', "R", offsetof(rs__layout, nlayers), 0},
+    {"runs/widths", 'i', "RL", offsetof(rs__layout, widths), 0},
+    {"runs/spec_len", 'i', "RL", offsetof(rs__layout, spec_len), 0},
+    {"runs/npoints", 'i', "R", offsetof(rs__layout, npoints), 0},
+    {"runs/neps", 'i', "R", offsetof(rs__layout, neps), 0},
+    {"runs/eps", 'd', "RE", offsetof(rs__layout, eps), 0},
+    {"runs/nweights", 'i', "R", offsetof(rs__layout, nweights), 0},
+    {"runs/nparams", 'l', "R", offsetof(rs__layout, nparams), 0},
+    {"runs/state_size", 'l', "R", offsetof(rs__layout, state_size), 0},
+    {"runs/save_weights", 'c', "R", offsetof(rs__layout, save), 0},
 };
 #define RS__NTABLES (sizeof rs__tables / sizeof rs__tables[0])
 
 enum {
   D_LR_MEAN, D_LR_COUNTS, D_LR_SPECTRA, D_LR_EFFRANK, D_LR_STABLE,
+  D_LR_COUNTS_NP, D_LR_MEAN_EPS, D_LR_MEAN_NP,
   D_M_TRAIN_LOSS, D_M_TRAIN_ACC, D_M_HELD_LOSS, D_M_HELD_ACC, D_M_RATE, D_M_INFO_Y,
   D_M_WFRO, D_M_WSPEC, D_M_WRANK,
   D_W_FINAL, D_W_ALL,
@@ -99,6 +109,9 @@ static const rs__dspec rs__dsets[D_N] = {
     [D_LR_SPECTRA] = {"lr/spectra", 'f', "RCLPK", 0},
     [D_LR_EFFRANK] = {"lr/effrank", 'd', "RCLP", 0},
     [D_LR_STABLE] = {"lr/stablerank", 'd', "RCLP", 0},
+    [D_LR_COUNTS_NP] = {"lr/counts_numpy", 'i', "RCLP", 0, 2},
+    [D_LR_MEAN_EPS] = {"lr/mean_eps", 'd', "RCLE", 0, 2},
+    [D_LR_MEAN_NP] = {"lr/mean_numpy", 'd', "RCL", 0, 2},
     [D_M_TRAIN_LOSS] = {"metrics/train_loss", 'd', "RC", 0},
     [D_M_TRAIN_ACC] = {"metrics/train_acc", 'd', "RC", 0},
     [D_M_HELD_LOSS] = {"metrics/heldout_loss", 'd', "RC", 0},
@@ -121,16 +134,17 @@ static const rs__dspec rs__dsets[D_N] = {
     [D_DONE_WALL] = {"done/weights_all", 'b', "RC", 0},
 };
 
-static const char *const rs__groups[] = {"job", "runs", "runs/params", "runs/values", "lr",
-                                         "metrics", "weights", "state", "done", "provenance"};
+static const char *const rs__groups[] = {"job",     "runs",    "runs/params", "runs/values",
+                                         "runs/grid", "lr",     "metrics",     "weights",
+                                         "state",   "done",    "provenance"};
 
-/* What the structure's strings come from: a job, or an existing archive. */
+/* What the structure's strings and per-run records come from: the job (from
+ * its file, or parsed back from an archive's job/text when merging). */
 typedef struct {
   const char *name, *hash, *text;
-  int naxes;
-  const char **keys;      /* naxes */
-  const char **run_names; /* R */
-  const char **values;    /* R * naxes, run-major */
+  const rs_job *job;
+  const int64_t *eval_index; /* R * P (rank 0 only), or NULL: -1 */
+  const char *data_sha;      /* R * RS__NFILES * RS__SHA_LEN, or NULL: computed */
 } rs__meta;
 
 struct rs_archive {
@@ -140,6 +154,7 @@ struct rs_archive {
   hid_t file, dxpl;
   hid_t d[D_N];
   rs__layout lay;
+  int64_t version; /* format version of the file */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -214,7 +229,8 @@ static int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims) {
   return n;
 }
 
-static bool rs__present(const rs__layout *L, int id) {
+static bool rs__present(const rs__layout *L, int id, int64_t version) {
+  if (rs__dsets[id].since > version) return false;
   hsize_t dims[RS__MAXRANK];
   int n = rs__dims(L, rs__dsets[id].dims, dims);
   for (int i = 0; i < n; i++)
@@ -369,30 +385,35 @@ static int rs__attr_i64(hid_t loc, const char *name, int64_t v) {
   return rs__attr_put(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
 }
 
-/* Fixed-length strings (width = max(len, minw, 1)); rewriting in place keeps
- * the width chosen at creation, so later updates never restructure headers. */
+/* Variable-length UTF-8 strings (h5py and xarray read them as str). An
+ * attribute that already exists keeps its type: version-1 archives hold
+ * fixed-length ones, rewritten in place at their width. minw is kept for
+ * the callers that size time stamps; a variable-length string needs none. */
 static int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw) {
-  size_t n = strlen(s);
-  size_t w = n > minw ? n : minw;
-  if (w == 0) w = 1;
-  hid_t t = H5Tcopy(H5T_C_S1);
+  (void)minw;
   if (H5Aexists(loc, name) > 0) {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t ft = H5Aget_type(a);
-    w = H5Tget_size(ft);
-    H5Tclose(ft);
-    H5Aclose(a);
+    hid_t ft = a < 0 ? -1 : H5Aget_type(a);
+    herr_t e = -1;
+    if (ft >= 0 && H5Tis_variable_str(ft) > 0) {
+      e = H5Awrite(a, ft, &s);
+    } else if (ft >= 0) {
+      size_t w = H5Tget_size(ft), n = strlen(s);
+      char *buf = calloc(w + 1, 1);
+      if (buf) {
+        memcpy(buf, s, n < w ? n : w);
+        e = H5Awrite(a, ft, buf);
+      }
+      free(buf);
+    }
+    if (ft >= 0) H5Tclose(ft);
+    if (a >= 0) H5Aclose(a);
+    return e < 0 ? rs_error(RS_EHDF5, "archive: cannot write attribute %s", name) : RS_OK;
   }
-  H5Tset_size(t, w);
-  H5Tset_strpad(t, H5T_STR_NULLPAD);
-  char *buf = calloc(w, 1);
-  if (!buf) {
-    H5Tclose(t);
-    return rs_error(RS_ENOMEM, "archive: out of memory");
-  }
-  memcpy(buf, s, n < w ? n : w);
-  int rc = rs__attr_put(loc, name, t, t, 0, buf);
-  free(buf);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  int rc = rs__attr_put(loc, name, t, t, 0, &s);
   H5Tclose(t);
   return rc;
 }
@@ -407,7 +428,8 @@ static int rs__attr_read_i64(hid_t loc, const char *name, int64_t *v) {
   return e < 0 ? RS_EHDF5 : RS_OK;
 }
 
-/* Reads a string attribute into buf (cap bytes, always terminated). */
+/* Reads a string attribute (variable or fixed length) into buf (cap bytes,
+ * always terminated). */
 static int rs__attr_read_str(hid_t loc, const char *name, char *buf, size_t cap) {
   buf[0] = '\0';
   htri_t ex;
@@ -415,17 +437,25 @@ static int rs__attr_read_str(hid_t loc, const char *name, char *buf, size_t cap)
   if (ex <= 0) return RS_EHDF5;
   hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
   hid_t ft = H5Aget_type(a);
-  size_t w = H5Tget_size(ft);
+  herr_t e = -1;
+  if (H5Tget_class(ft) != H5T_STRING) {
+    e = -1;
+  } else if (H5Tis_variable_str(ft) > 0) {
+    hid_t sp = H5Aget_space(a);
+    char *v = NULL;
+    if (H5Sget_simple_extent_npoints(sp) == 1) e = H5Aread(a, ft, &v);
+    if (e >= 0 && v) snprintf(buf, cap, "%s", v);
+    if (e >= 0) H5Dvlen_reclaim(ft, sp, H5P_DEFAULT, &v);
+    H5Sclose(sp);
+  } else {
+    size_t w = H5Tget_size(ft);
+    char *tmp = calloc(w + 1, 1);
+    e = tmp ? H5Aread(a, ft, tmp) : -1;
+    if (e >= 0) snprintf(buf, cap, "%s", tmp);
+    free(tmp);
+  }
   H5Tclose(ft);
-  char *tmp = calloc(w + 1, 1);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, w);
-  H5Tset_strpad(t, H5T_STR_NULLPAD);
-  herr_t e = tmp ? H5Aread(a, t, tmp) : -1;
-  H5Tclose(t);
   H5Aclose(a);
-  if (e >= 0) snprintf(buf, cap, "%s", tmp);
-  free(tmp);
   return e < 0 ? RS_EHDF5 : RS_OK;
 }
 
@@ -518,22 +548,24 @@ static hid_t rs__strtype(size_t w) {
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, w ? w : 1);
   H5Tset_strpad(t, H5T_STR_NULLPAD);
+  H5Tset_cset(t, H5T_CSET_UTF8);
   return t;
 }
 
-/* A [n] dataset of fixed-length strings (variable length cannot be written in
- * parallel). Width = the longest string. */
-static int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
-                             const char *const *s) {
-  size_t w = 1;
-  for (int i = 0; i < n; i++)
+/* An [n] or [n, cols] dataset of fixed-length UTF-8 strings (variable length
+ * cannot be written in parallel). Width = the longest string; the netCDF
+ * attribute _Encoding makes xarray return str. */
+static int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
+                              int cols, const char *const *s) {
+  size_t w = 1, m = (size_t)n * (size_t)(cols > 0 ? cols : 1);
+  for (size_t i = 0; i < m; i++)
     if (strlen(s[i]) > w) w = strlen(s[i]);
-  char *buf = calloc((size_t)n * w, 1);
+  char *buf = calloc(m * w + 1, 1);
   if (!buf) return rs_error(RS_ENOMEM, "archive: out of memory");
-  for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * w, s[i], strlen(s[i]));
+  for (size_t i = 0; i < m; i++) memcpy(buf + i * w, s[i], strlen(s[i]));
   hid_t t = rs__strtype(w);
-  hsize_t dim = (hsize_t)n;
-  hid_t sp = H5Screate_simple(1, &dim, NULL);
+  hsize_t dim[2] = {(hsize_t)n, (hsize_t)cols};
+  hid_t sp = H5Screate_simple(cols > 0 ? 2 : 1, dim, NULL);
   hid_t p = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_alloc_time(p, H5D_ALLOC_TIME_EARLY);
   H5Pset_obj_track_times(p, 0);
@@ -542,10 +574,16 @@ static int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *pa
   H5Sclose(sp);
   int rc = d < 0 ? rs_error(RS_EHDF5, "archive: cannot create %s", path)
                  : rs__write_whole(d, t, comm, rank, buf, path);
+  if (rc == RS_OK) rc = rs__attr_str(d, "_Encoding", "utf-8", 0);
   if (d >= 0) H5Dclose(d);
   H5Tclose(t);
   free(buf);
   return rc;
+}
+
+static int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
+                             const char *const *s) {
+  return rs__write_strings2(file, comm, rank, path, n, 0, s);
 }
 
 /* Reads a [n] fixed-string dataset into n malloc'd strings (one block). */
@@ -564,8 +602,8 @@ static int rs__read_strings(hid_t file, const char *path, int n, char ***out) {
     H5Dclose(d);
     return rs_error(RS_ENOMEM, "archive: out of memory");
   }
-  hid_t t = rs__strtype(w);
-  herr_t e = H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+  hid_t t = H5Dget_type(d); /* its own character set: ASCII in version 1 */
+  herr_t e = H5Tis_variable_str(t) > 0 ? -1 : H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
   H5Tclose(t);
   H5Dclose(d);
   char *pool = (char *)(v + n);
@@ -668,7 +706,7 @@ static int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
 static int rs__open_dsets(rs_archive *a) {
   for (int i = 0; i < D_N; i++) {
     a->d[i] = H5I_INVALID_HID;
-    if (!rs__present(&a->lay, i)) continue;
+    if (!rs__present(&a->lay, i, a->version)) continue;
     a->d[i] = H5Dopen2(a->file, rs__dsets[i].path, H5P_DEFAULT);
     if (a->d[i] < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks %s", a->path, rs__dsets[i].path);
   }
@@ -748,6 +786,481 @@ static void rs__test_kill_in_write(void) {
   if (at > 0 && ++count == at) raise(SIGKILL);
 }
 
+/* ---------------------------------------------------------------- self-description */
+
+/* What each dataset holds (the `description` and `units` attributes);
+ * docs/archive.md is the long form. Paths ending in '/' cover a group's
+ * per-key datasets. */
+static const struct {
+  const char *path, *desc, *units;
+} rs__docs[] = {
+    {"job/text", "the job file's exact text", NULL},
+    {"runs/name", "run name: its grid values in axis order", NULL},
+    {"runs/config", "fully resolved configuration: every job key, defaults included, one 'key: value' line each, doubles at full precision", NULL},
+    {"runs/config_hash", "SHA-256 (hex) of the canonical configuration: runs/config without name and measure.shard, data paths replaced by the SHA-256 of their content; equal hashes give identical results", NULL},
+    {"runs/seed", "the run's seed", NULL},
+    {"runs/nckpt", "checkpoints of the run", NULL},
+    {"runs/steps", "training step of each checkpoint", "steps"},
+    {"runs/epochs", "epoch of each checkpoint: step * train.batch / data.train_size", "epochs"},
+    {"runs/nlayers", "measured hidden layers of the run", NULL},
+    {"runs/widths", "width of each measured layer", NULL},
+    {"runs/spec_len", "singular values stored per point for each measured layer", NULL},
+    {"runs/npoints", "evaluation points of the run", NULL},
+    {"runs/eval_index", "index of each evaluation point in the run's held-out set (-1: padding)", NULL},
+    {"runs/neps", "thresholds in the run's eps ladder", NULL},
+    {"runs/eps", "the run's eps ladder: absolute thresholds on singular values (NaN: padding)", "1"},
+    {"runs/nweights", "weight matrices of the run (output layer included)", NULL},
+    {"runs/nparams", "parameters of the run", NULL},
+    {"runs/state_size", "size of the run's training-state blob", "bytes"},
+    {"runs/save_weights", "measure.save_weights: 0 none, 1 final, 2 all", NULL},
+    {"runs/diverged", "1 if training diverged, 0 if not, -1 until the run finished", NULL},
+    {"runs/last_step", "last step trained (-1 until the run finished)", "steps"},
+    {"runs/data_path", "data files the run read (empty: none, synthetic data)", NULL},
+    {"runs/data_sha256", "SHA-256 (hex) of each data file's bytes as stored on disk (empty: none)", NULL},
+    {"runs/params/", "grid value as 6-significant-digit text (format 1; exact values in runs/grid)", NULL},
+    {"runs/values/", "grid value parsed from runs/params (6 significant digits; exact values in runs/grid)", NULL},
+    {"runs/grid/", "grid value at full precision", NULL},
+    {"lr/mean", "mean local rank over the run's points: eps columns, -1/NaN padding, NumPy-tolerance rank in the last column", NULL},
+    {"lr/counts", "rank of the layer's input Jacobian at each point: eps columns, -1 padding, NumPy-tolerance rank in the last column (index n_eps)", NULL},
+    {"lr/counts_numpy", "rank of the layer's input Jacobian at each point with NumPy's tolerance sigma_max * max(m, n) * machine epsilon", NULL},
+    {"lr/mean_eps", "local rank: mean over the run's points of the eps-rank of the layer's input Jacobian", NULL},
+    {"lr/mean_numpy", "mean over the run's points of the NumPy-tolerance rank", NULL},
+    {"lr/spectra", "singular values of the layer's input Jacobian at each point, descending (NaN beyond runs/spec_len)", "1"},
+    {"lr/effrank", "effective rank exp(H(p)), p_i = s_i / sum s, of the layer's input Jacobian", NULL},
+    {"lr/stablerank", "stable rank ||J||_F^2 / ||J||_2^2 of the layer's input Jacobian", NULL},
+    {"metrics/train_loss", "training loss (cross entropy in nats, or mean squared error)", NULL},
+    {"metrics/train_acc", "training accuracy (NaN for regression)", "1"},
+    {"metrics/heldout_loss", "held-out loss (cross entropy in nats, or mean squared error)", NULL},
+    {"metrics/heldout_acc", "held-out accuracy (NaN for regression)", "1"},
+    {"metrics/rate", "VIB rate: mean KL divergence to the prior (NaN except VIB)", "nats"},
+    {"metrics/info_y", "VIB H(Y) - cross entropy, a lower bound on I(Z;Y) (NaN except VIB)", "nats"},
+    {"metrics/weight_fro", "Frobenius norm of each weight matrix", NULL},
+    {"metrics/weight_spec", "spectral norm of each weight matrix", NULL},
+    {"metrics/weight_rank", "eps-rank of each weight matrix at the run's thresholds", NULL},
+    {"weights/final", "final parameters, flat", NULL},
+    {"weights/all", "parameters at each checkpoint, flat", NULL},
+    {"state/blob", "training state for resumption (two alternating slots; cleared when the run finishes)", "bytes"},
+    {"state/header", "state slot headers: step, sequence, bytes, FNV-1a 64 checksum", NULL},
+    {"done/points", "1 when the point's results of the checkpoint are written", NULL},
+    {"done/metrics", "1 when the checkpoint's metrics are written", NULL},
+    {"done/runs", "1 when the run finished", NULL},
+    {"done/weights_final", "1 when the final weights are written", NULL},
+    {"done/weights_all", "1 when the checkpoint's weights are written", NULL},
+};
+
+static const char *rs__doc(const char *path, const char **units) {
+  for (size_t i = 0; i < sizeof rs__docs / sizeof rs__docs[0]; i++) {
+    size_t n = strlen(rs__docs[i].path);
+    bool prefix = rs__docs[i].path[n - 1] == '/';
+    if (prefix ? strncmp(path, rs__docs[i].path, n) == 0 : strcmp(path, rs__docs[i].path) == 0) {
+      *units = rs__docs[i].units;
+      return rs__docs[i].desc;
+    }
+  }
+  *units = NULL;
+  return NULL;
+}
+
+/* Dimension letters (see rs__dspec) -> names; 'F' is the data_file axis.
+ * In /runs the eps axis is eps_slot: /runs/eps is the 2-D ladder table and a
+ * variable may not share its name with one of its dimensions. */
+static const char *rs__dimname(char letter, const char *group) {
+  switch (letter) {
+  case 'R': return "run";
+  case 'C': return "checkpoint";
+  case 'L': return "layer";
+  case 'P': return "point";
+  case 'E': return strcmp(group, "runs") == 0 ? "eps_slot" : "eps";
+  case 'e': return "threshold";
+  case 'K': return "sv_index";
+  case 'W': return "weight_layer";
+  case 'N': return "param";
+  case 'B': return "state_byte";
+  case '2': return "state_slot";
+  case '4': return "state_field";
+  case 'F': return "data_file";
+  default: return "unknown";
+  }
+}
+
+static const char *rs__dimdoc(char letter) {
+  switch (letter) {
+  case 'R': return "run index (grid order); names in /runs/name";
+  case 'C': return "checkpoint index of the run; steps in /runs/steps, epochs in /runs/epochs";
+  case 'L': return "measured hidden layer, 1-based";
+  case 'P': return "evaluation point; held-out indices in /runs/eval_index";
+  case 'E': return "absolute eps threshold (NaN when runs have different ladders: see /runs/eps)";
+  case 'e': return "rank column: the eps ladder, then the NumPy-tolerance rank (last column)";
+  case 'K': return "singular value index, descending order";
+  case 'W': return "weight matrix, 1-based, input side first";
+  case 'N': return "flat parameter index";
+  case 'B': return "byte of the training-state blob";
+  case '2': return "training-state slot";
+  case '4': return "state header field: step, seq, nbytes, fnv1a64";
+  case 'F': return "data file: images, labels, heldout_images, heldout_labels";
+  default: return "";
+  }
+}
+
+#define RS__NETCDF_DIM "This is a netCDF dimension but not a netCDF variable."
+
+typedef struct {
+  char path[96];
+  hid_t id;
+} rs__scale;
+
+typedef struct {
+  rs__scale s[48];
+  int n;
+} rs__scales;
+
+static void rs__scales_close(rs__scales *S) {
+  for (int i = 0; i < S->n; i++) H5Dclose(S->s[i].id);
+  S->n = 0;
+}
+
+/* Collective. The scale dataset of dimension `letter` in `group` (created on
+ * first use, in the same order on every rank). Coordinates get values; the
+ * other dimensions are netCDF "pure" dimensions (no values). */
+static hid_t rs__scale_get(rs_archive *a, rs__scales *S, const char *group, char letter,
+                           int64_t len) {
+  char path[96];
+  snprintf(path, sizeof path, "%.60s/%s", group, rs__dimname(letter, group));
+  for (int i = 0; i < S->n; i++)
+    if (strcmp(S->s[i].path, path) == 0) return S->s[i].id;
+  if (S->n == (int)(sizeof S->s / sizeof S->s[0])) return H5I_INVALID_HID;
+  const rs__layout *L = &a->lay;
+  hsize_t dim = (hsize_t)len;
+  bool coord = strchr("RCLWEeF", letter) != NULL;
+  hid_t d = H5I_INVALID_HID;
+  int rc = RS_OK;
+  if (letter == 'F') {
+    static const char *const files[RS__NFILES] = {"images", "labels", "heldout_images",
+                                                  "heldout_labels"};
+    rc = rs__write_strings(a->file, a->comm, a->rank, path, RS__NFILES, files);
+    d = rc == RS_OK ? H5Dopen2(a->file, path, H5P_DEFAULT) : H5I_INVALID_HID;
+  } else {
+    char type = !coord ? 'f' : letter == 'R' || letter == 'C' ? 'l' : letter == 'E' || letter == 'e' ? 'd' : 'i';
+    if (letter == 'E' && strcmp(group, "runs") == 0) type = 'i';
+    d = rs__dcreate(a->file, path, type, 1, &dim);
+    if (d >= 0 && coord) {
+      void *buf = malloc((size_t)(len > 0 ? len : 1) * 8);
+      if (!buf) {
+        H5Dclose(d);
+        return H5I_INVALID_HID;
+      }
+      bool uniform = true;
+      for (int64_t r = 1; r < L->R; r++)
+        uniform &= L->neps[r] == L->neps[0] &&
+                   memcmp(L->eps + r * L->E, L->eps, (size_t)L->E * sizeof(double)) == 0;
+      for (int64_t i = 0; i < len; i++) {
+        switch (type) {
+        case 'l': ((int64_t *)buf)[i] = i; break;
+        case 'i': ((int32_t *)buf)[i] = (int32_t)(letter == 'E' ? i : i + 1); break;
+        default: ((double *)buf)[i] = uniform && i < L->E ? L->eps[i] : NAN; break;
+        }
+      }
+      rc = rs__write_whole(d, rs__memtype(type), a->comm, a->rank, buf, path);
+      free(buf);
+      if (rc == RS_OK && (letter == 'E' || letter == 'e') && type == 'd')
+        rc = rs__attr_i64(d, "per_run", uniform ? 0 : 1);
+    }
+  }
+  if (d < 0 || rc != RS_OK) {
+    if (d >= 0) H5Dclose(d);
+    return H5I_INVALID_HID;
+  }
+  char name[96];
+  if (coord)
+    snprintf(name, sizeof name, "%s", rs__dimname(letter, group));
+  else
+    snprintf(name, sizeof name, "%s%10lld", RS__NETCDF_DIM, (long long)len);
+  if (H5DSset_scale(d, name) < 0 || rs__attr_str(d, "description", rs__dimdoc(letter), 0) != RS_OK) {
+    H5Dclose(d);
+    return H5I_INVALID_HID;
+  }
+  snprintf(S->s[S->n].path, sizeof S->s[S->n].path, "%s", path);
+  S->s[S->n].id = d;
+  return S->s[S->n++].id;
+}
+
+/* Collective. Attaches dimension scales to every axis of the dataset at
+ * path (dims: its letters) and writes its description and units. */
+static int rs__describe(rs_archive *a, rs__scales *S, const char *path, const char *dims) {
+  hid_t d;
+  RS__QUIET(H5Dopen2(a->file, path, H5P_DEFAULT), d);
+  if (d < 0) return RS_OK; /* absent (an empty dimension) */
+  char group[96];
+  snprintf(group, sizeof group, "%.*s", (int)strcspn(path, "/"), path);
+  hsize_t ext[RS__MAXRANK] = {0};
+  hid_t sp = H5Dget_space(d);
+  int rank = H5Sget_simple_extent_dims(sp, ext, NULL);
+  H5Sclose(sp);
+  int rc = RS_OK;
+  for (int i = 0; rc == RS_OK && i < rank && dims[i]; i++) {
+    hid_t s = rs__scale_get(a, S, group, dims[i], (int64_t)ext[i]);
+    if (s < 0 || H5DSattach_scale(d, s, (unsigned)i) < 0)
+      rc = rs_error(RS_EHDF5, "%s: cannot attach dimension %s to %s", a->path,
+                    rs__dimname(dims[i], group), path);
+  }
+  const char *units, *desc = rs__doc(path, &units);
+  if (rc == RS_OK && desc) rc = rs__attr_str(d, "description", desc, 0);
+  if (rc == RS_OK && units) rc = rs__attr_str(d, "units", units, 0);
+  H5Dclose(d);
+  return rc;
+}
+
+/* Collective. The annotations of the whole structure, after its creation. */
+static int rs__describe_all(rs_archive *a, const rs__meta *meta) {
+  rs__scales S = {.n = 0};
+  int rc = RS_OK;
+  for (size_t t = 0; rc == RS_OK && t < RS__NTABLES; t++)
+    rc = rs__describe(a, &S, rs__tables[t].path, rs__tables[t].dims);
+  for (int i = 0; rc == RS_OK && i < D_N; i++)
+    if (a->d[i] >= 0) rc = rs__describe(a, &S, rs__dsets[i].path, rs__dsets[i].dims);
+  static const struct {
+    const char *path, *dims;
+  } extra[] = {{"runs/name", "R"},      {"runs/config", "R"},      {"runs/config_hash", "R"},
+               {"runs/seed", "R"},      {"runs/epochs", "RC"},     {"runs/eval_index", "RP"},
+               {"runs/data_path", "RF"}, {"runs/data_sha256", "RF"}};
+  for (size_t i = 0; rc == RS_OK && i < sizeof extra / sizeof extra[0]; i++)
+    rc = rs__describe(a, &S, extra[i].path, extra[i].dims);
+  static const char *const sub[] = {"runs/params", "runs/values", "runs/grid"};
+  for (int ax = 0; rc == RS_OK && ax < rs_job_naxes(meta->job); ax++)
+    for (size_t g = 0; rc == RS_OK && g < 3; g++) {
+      char p[RS_PATH_MAX];
+      snprintf(p, sizeof p, "%s/%s", sub[g], rs_job_axis_key(meta->job, ax));
+      rc = rs__describe(a, &S, p, "R");
+      if (rc == RS_OK && g == 2) {
+        hid_t d = H5Dopen2(a->file, p, H5P_DEFAULT);
+        rc = d < 0 ? rs__h5err(a->path, "open a grid dataset")
+                   : rs__attr_str(d, "key", rs_job_axis_key(meta->job, ax), 0);
+        if (d >= 0) H5Dclose(d);
+      }
+    }
+  if (rc == RS_OK) { /* the grid axes in job order (HDF5 lists names sorted) */
+    size_t len = 1;
+    for (int ax = 0; ax < rs_job_naxes(meta->job); ax++) len += strlen(rs_job_axis_key(meta->job, ax)) + 1;
+    char *axes = calloc(len, 1);
+    for (int ax = 0; axes && ax < rs_job_naxes(meta->job); ax++) {
+      if (ax) strcat(axes, ",");
+      strcat(axes, rs_job_axis_key(meta->job, ax));
+    }
+    hid_t g = H5Gopen2(a->file, "runs/grid", H5P_DEFAULT);
+    rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")
+                        : rs__attr_str(g, "axes", axes, 0);
+    if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated", 0);
+    if (g >= 0) H5Gclose(g);
+    free(axes);
+  }
+  hid_t jt = H5Dopen2(a->file, "job/text", H5P_DEFAULT);
+  if (rc == RS_OK && jt >= 0) {
+    rc = rs__attr_str(jt, "description", "the job file's exact text", 0);
+    if (rc == RS_OK) rc = rs__attr_str(jt, "_Encoding", "utf-8", 0);
+  }
+  if (jt >= 0) H5Dclose(jt);
+  rs__scales_close(&S);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- per-run records */
+
+typedef struct {
+  const char *sha; /* RS__NFILES * RS__SHA_LEN of one run */
+  const rs_config *cfg;
+} rs__digest_ctx;
+
+static const char *rs__path_digest(const char *path, void *ctx) {
+  const rs__digest_ctx *c = ctx;
+  const char *paths[RS__NFILES] = {c->cfg->data.images, c->cfg->data.labels,
+                                   c->cfg->data.heldout_images, c->cfg->data.heldout_labels};
+  for (int f = 0; f < RS__NFILES; f++)
+    if (strcmp(paths[f], path) == 0) return c->sha + f * RS__SHA_LEN;
+  return NULL;
+}
+
+/* The SHA-256 of every data file of every run (rank 0 reads each distinct
+ * path once; everyone receives them). Synthetic runs read none: "". */
+static int rs__data_sha(MPI_Comm comm, int rank, const rs_job *job, char *sha) {
+  int R = rs_job_nruns(job);
+  memset(sha, 0, (size_t)R * RS__NFILES * RS__SHA_LEN);
+  int rc = RS_OK;
+  enum { RS__NUNIQ = 64 }; /* distinct data files remembered (a grid has few) */
+  const char *uniq[RS__NUNIQ];
+  char uniq_sha[RS__NUNIQ * RS__SHA_LEN];
+  int nuniq = 0;
+  if (rank == 0) {
+    for (int r = 0; rc == RS_OK && r < R; r++) {
+      const rs_config *c = rs_job_run(job, r);
+      if (c->data.kind != RS_DATA_IDX) continue;
+      const char *paths[RS__NFILES] = {c->data.images, c->data.labels, c->data.heldout_images,
+                                       c->data.heldout_labels};
+      for (int f = 0; rc == RS_OK && f < RS__NFILES; f++) {
+        char *out = sha + ((size_t)r * RS__NFILES + f) * RS__SHA_LEN;
+        if (!paths[f][0]) continue;
+        bool found = false; /* an earlier run read the same path: one read per file */
+        for (int u = 0; !found && u < nuniq; u++)
+          if (strcmp(uniq[u], paths[f]) == 0) {
+            memcpy(out, uniq_sha + (size_t)u * RS__SHA_LEN, RS__SHA_LEN);
+            found = true;
+          }
+        if (!found) rc = rs_sha256_file(paths[f], out);
+        if (!found && rc == RS_OK && nuniq < RS__NUNIQ) {
+          uniq[nuniq] = paths[f];
+          memcpy(uniq_sha + (size_t)nuniq++ * RS__SHA_LEN, out, RS__SHA_LEN);
+        }
+      }
+    }
+  }
+  if (comm != MPI_COMM_NULL) {
+    int v = rc;
+    MPI_Bcast(&v, 1, MPI_INT, 0, comm);
+    if (v != RS_OK) return rank == 0 ? rc : rs_error(v, "archive: data checksums failed on rank 0");
+    MPI_Bcast(sha, R * RS__NFILES * RS__SHA_LEN, MPI_CHAR, 0, comm);
+  }
+  return rc;
+}
+
+/* Collective. The exact records of every run: resolved configuration and its
+ * hash, seed, typed grid values, epochs, evaluation points, data files. */
+static int rs__write_records(rs_archive *a, const rs__meta *meta) {
+  const rs__layout *L = &a->lay;
+  const rs_job *job = meta->job;
+  int R = (int)L->R, rc = RS_OK;
+  size_t shan = (size_t)R * RS__NFILES * RS__SHA_LEN;
+  char *sha = malloc(shan);
+  char **cfg = calloc((size_t)R * 2, sizeof *cfg);
+  char *hash = malloc((size_t)R * RS__SHA_LEN);
+  const char **ptr = calloc((size_t)R * RS__NFILES, sizeof *ptr);
+  double *num = malloc((size_t)(L->R * (L->C > L->P ? L->C : L->P) + 1) * sizeof(double));
+  if (!sha || !cfg || !hash || !ptr || !num) {
+    rc = rs_error(RS_ENOMEM, "archive: out of memory");
+    goto done;
+  }
+  if (meta->data_sha) memcpy(sha, meta->data_sha, shan);
+  else rc = rs__data_sha(a->comm, a->rank, job, sha);
+  for (int r = 0; rc == RS_OK && r < R; r++) {
+    const rs_config *c = rs_job_run(job, r);
+    rs__digest_ctx dc = {sha + (size_t)r * RS__NFILES * RS__SHA_LEN, c};
+    cfg[r] = rs_config_resolved_text(c);
+    cfg[R + r] = rs_config_canonical_text(c, rs__path_digest, &dc);
+    if (!cfg[r] || !cfg[R + r]) rc = rs_error(RS_ENOMEM, "archive: out of memory");
+    else rs_sha256_hex(cfg[R + r], strlen(cfg[R + r]), hash + (size_t)r * RS__SHA_LEN);
+  }
+  if (rc == RS_OK) rc = rs__write_strings(a->file, a->comm, a->rank, "runs/config", R, (const char *const *)cfg);
+  for (int r = 0; r < R; r++) ptr[r] = hash + (size_t)r * RS__SHA_LEN;
+  if (rc == RS_OK) rc = rs__write_strings(a->file, a->comm, a->rank, "runs/config_hash", R, ptr);
+  for (int r = 0; r < R; r++)
+    for (int f = 0; f < RS__NFILES; f++) ptr[r * RS__NFILES + f] = sha + ((size_t)r * RS__NFILES + f) * RS__SHA_LEN;
+  if (rc == RS_OK)
+    rc = rs__write_strings2(a->file, a->comm, a->rank, "runs/data_sha256", R, RS__NFILES, ptr);
+  for (int r = 0; r < R; r++) {
+    const rs_config *c = rs_job_run(job, r);
+    bool idx = c->data.kind == RS_DATA_IDX;
+    ptr[r * RS__NFILES + 0] = idx ? c->data.images : "";
+    ptr[r * RS__NFILES + 1] = idx ? c->data.labels : "";
+    ptr[r * RS__NFILES + 2] = idx ? c->data.heldout_images : "";
+    ptr[r * RS__NFILES + 3] = idx ? c->data.heldout_labels : "";
+  }
+  if (rc == RS_OK)
+    rc = rs__write_strings2(a->file, a->comm, a->rank, "runs/data_path", R, RS__NFILES, ptr);
+  /* seed, epochs, evaluation points */
+  if (rc == RS_OK) {
+    hsize_t dim = (hsize_t)R;
+    int64_t *seed = (int64_t *)num;
+    for (int r = 0; r < R; r++) seed[r] = rs_job_run(job, r)->seed;
+    hid_t d = rs__dcreate(a->file, "runs/seed", 'l', 1, &dim);
+    rc = d < 0 ? rs__h5err(a->path, "create runs/seed")
+               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, seed, "runs/seed");
+    if (d >= 0) H5Dclose(d);
+  }
+  if (rc == RS_OK) {
+    hsize_t dims[2] = {(hsize_t)L->R, (hsize_t)L->C};
+    for (int64_t r = 0; r < L->R; r++) {
+      const rs_config *c = rs_job_run(job, (int)r);
+      for (int64_t k = 0; k < L->C; k++)
+        num[r * L->C + k] = k < L->nckpt[r] ? (double)L->steps[r * L->C + k] * c->train.batch /
+                                                   c->data.train_size
+                                             : NAN;
+    }
+    hid_t d = rs__dcreate(a->file, "runs/epochs", 'd', 2, dims);
+    rc = d < 0 ? rs__h5err(a->path, "create runs/epochs")
+               : rs__write_whole(d, H5T_NATIVE_DOUBLE, a->comm, a->rank, num, "runs/epochs");
+    if (d >= 0) H5Dclose(d);
+  }
+  if (rc == RS_OK && L->P > 0) {
+    hsize_t dims[2] = {(hsize_t)L->R, (hsize_t)L->P};
+    int64_t *ev = (int64_t *)num;
+    for (int64_t i = 0; i < L->R * L->P; i++) ev[i] = -1;
+    if (a->rank == 0 && meta->eval_index)
+      for (int64_t r = 0; r < L->R; r++)
+        for (int64_t p = 0; p < L->npoints[r]; p++) ev[r * L->P + p] = meta->eval_index[r * L->P + p];
+    hid_t d = rs__dcreate(a->file, "runs/eval_index", 'l', 2, dims);
+    rc = d < 0 ? rs__h5err(a->path, "create runs/eval_index")
+               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, ev, "runs/eval_index");
+    if (d >= 0) H5Dclose(d);
+  }
+  /* grid axes: format-1 text and parsed values, and the exact typed values */
+  for (int ax = 0; rc == RS_OK && ax < rs_job_naxes(job); ax++) {
+    const char *key = rs_job_axis_key(job, ax);
+    const char **col = ptr;
+    bool numeric = true;
+    for (int r = 0; r < R; r++) {
+      col[r] = rs_job_run_value(job, r, ax);
+      numeric &= rs__parse_num(col[r], &num[r]);
+    }
+    char p1[RS_PATH_MAX], p2[RS_PATH_MAX], p3[RS_PATH_MAX];
+    snprintf(p1, sizeof p1, "runs/params/%s", key);
+    snprintf(p2, sizeof p2, "runs/values/%s", key);
+    snprintf(p3, sizeof p3, "runs/grid/%s", key);
+    rc = rs__write_strings(a->file, a->comm, a->rank, p1, R, col);
+    hsize_t dim = (hsize_t)R;
+    if (rc == RS_OK && numeric) {
+      hid_t d = rs__dcreate(a->file, p2, 'd', 1, &dim);
+      rc = d < 0 ? rs__h5err(a->path, "create runs/values")
+                 : rs__write_whole(d, H5T_NATIVE_DOUBLE, a->comm, a->rank, num, p2);
+      if (d >= 0) H5Dclose(d);
+    }
+    rs_config_value v0;
+    if (rc == RS_OK) rc = rs_config_value_get(rs_job_run(job, 0), key, &v0);
+    if (rc != RS_OK) break;
+    if (v0.kind == RS_VALUE_STRING) {
+      rs_config_value *vs = malloc((size_t)R * sizeof *vs);
+      if (!vs) {
+        rc = rs_error(RS_ENOMEM, "archive: out of memory");
+        break;
+      }
+      for (int r = 0; rc == RS_OK && r < R; r++) {
+        rc = rs_config_value_get(rs_job_run(job, r), key, &vs[r]);
+        col[r] = vs[r].s;
+      }
+      if (rc == RS_OK) rc = rs__write_strings(a->file, a->comm, a->rank, p3, R, col);
+      free(vs);
+    } else {
+      char type = v0.kind == RS_VALUE_INT ? 'l' : 'd';
+      for (int r = 0; rc == RS_OK && r < R; r++) {
+        rs_config_value v;
+        rc = rs_config_value_get(rs_job_run(job, r), key, &v);
+        if (type == 'l') ((int64_t *)num)[r] = v.i;
+        else num[r] = v.d;
+      }
+      hid_t d = rc == RS_OK ? rs__dcreate(a->file, p3, type, 1, &dim) : H5I_INVALID_HID;
+      if (rc == RS_OK)
+        rc = d < 0 ? rs__h5err(a->path, "create runs/grid")
+                   : rs__write_whole(d, rs__memtype(type), a->comm, a->rank, num, p3);
+      if (d >= 0) H5Dclose(d);
+    }
+  }
+done:
+  for (int i = 0; cfg && i < 2 * R; i++) free(cfg[i]);
+  free(cfg);
+  free(sha);
+  free(hash);
+  free(ptr);
+  free(num);
+  return rc;
+}
+
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
 static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta *meta,
                       const rs_archive_info *info, rs_archive **out) {
@@ -773,6 +1286,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   }
   rs__test_kill(1);
   a->lay = *lay;
+  a->version = RS__FORMAT_VERSION;
   memset(lay, 0, sizeof *lay);
   rs__layout *L = &a->lay;
   int rc = RS_OK;
@@ -831,33 +1345,13 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     if (rc != RS_OK) goto fail;
   }
 
-  RS__TRY(rs__write_strings(a->file, comm, a->rank, "runs/name", (int)L->R, meta->run_names));
-  for (int ax = 0; ax < meta->naxes; ax++) {
-    const char **col = malloc((size_t)L->R * sizeof *col);
-    double *num = malloc((size_t)L->R * sizeof *num);
-    if (!col || !num) {
-      free(col);
-      free(num);
-      RS__TRY(rs_error(RS_ENOMEM, "archive: out of memory"));
-    }
-    bool numeric = true;
-    for (int64_t r = 0; r < L->R; r++) {
-      col[r] = meta->values[r * meta->naxes + ax];
-      numeric &= rs__parse_num(col[r], &num[r]);
-    }
-    char p1[RS_PATH_MAX], p2[RS_PATH_MAX];
-    snprintf(p1, sizeof p1, "runs/params/%s", meta->keys[ax]);
-    snprintf(p2, sizeof p2, "runs/values/%s", meta->keys[ax]);
-    rc = rs__write_strings(a->file, comm, a->rank, p1, (int)L->R, col);
-    if (rc == RS_OK && numeric) {
-      hsize_t dim = (hsize_t)L->R;
-      hid_t d = rs__dcreate(a->file, p2, 'd', 1, &dim);
-      rc = d < 0 ? rs__h5err(path, "create runs/values")
-                 : rs__write_whole(d, H5T_NATIVE_DOUBLE, comm, a->rank, num, p2);
-      if (d >= 0) H5Dclose(d);
-    }
-    free(col);
-    free(num);
+  {
+    int R = (int)L->R;
+    const char **names = malloc((size_t)R * sizeof *names);
+    if (!names) RS__TRY(rs_error(RS_ENOMEM, "archive: out of memory"));
+    for (int r = 0; r < R; r++) names[r] = rs_job_run_name(meta->job, r);
+    rc = rs__write_strings(a->file, comm, a->rank, "runs/name", R, names);
+    free(names);
     if (rc != RS_OK) goto fail;
   }
   for (size_t t = 0; t < RS__NTABLES; t++) {
@@ -874,7 +1368,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     if (rc != RS_OK) goto fail;
   }
   for (int i = 0; i < D_N; i++) {
-    if (!rs__present(L, i)) continue;
+    if (!rs__present(L, i, RS__FORMAT_VERSION)) continue;
     hsize_t dims[RS__MAXRANK];
     int n = rs__dims(L, rs__dsets[i].dims, dims);
     a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
@@ -882,6 +1376,8 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   }
   if (a->d[D_S_HEADER] >= 0)
     RS__TRY(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
+  RS__TRY(rs__write_records(a, meta));
+  RS__TRY(rs__describe_all(a, meta));
 
   hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
   rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
@@ -908,22 +1404,24 @@ int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
   *out = NULL;
   rs__layout L;
   RS_CALL(rs__layout_from_job(job, runs, info, &L));
-  int R = rs_job_nruns(job), naxes = rs_job_naxes(job);
-  const char **keys = malloc(((size_t)naxes + (size_t)R + (size_t)R * naxes + 1) * sizeof *keys);
-  if (!keys) {
-    rs__layout_free(&L);
-    return rs_error(RS_ENOMEM, "archive: out of memory");
+  /* the evaluation points (rank 0 only: it writes the run tables) */
+  int64_t *ev = NULL;
+  if (L.P > 0) {
+    int rank = 0;
+    if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
+    bool any = false;
+    for (int64_t r = 0; rank == 0 && r < L.R; r++) any |= runs[r].eval_index != NULL;
+    if (any && (ev = malloc((size_t)(L.R * L.P) * sizeof *ev)) != NULL) {
+      for (int64_t i = 0; i < L.R * L.P; i++) ev[i] = -1;
+      for (int64_t r = 0; r < L.R; r++)
+        if (runs[r].eval_index)
+          memcpy(ev + r * L.P, runs[r].eval_index, (size_t)runs[r].npoints * sizeof *ev);
+    }
   }
-  const char **names = keys + naxes, **vals = names + R;
-  for (int ax = 0; ax < naxes; ax++) keys[ax] = rs_job_axis_key(job, ax);
-  for (int r = 0; r < R; r++) {
-    names[r] = rs_job_run_name(job, r);
-    for (int ax = 0; ax < naxes; ax++) vals[r * naxes + ax] = rs_job_run_value(job, r, ax);
-  }
-  rs__meta meta = {rs_job_name(job), rs_job_hash(job), rs_job_text(job), naxes, keys, names, vals};
+  rs__meta meta = {rs_job_name(job), rs_job_hash(job), rs_job_text(job), job, ev, NULL};
   int rc = rs__create(comm, path, &L, &meta, info, out);
   rs__layout_free(&L);
-  free(keys);
+  free(ev);
   if (rc != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
   return rc;
 }
@@ -1067,11 +1565,21 @@ static int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive *
   }
   int64_t ver = 0;
   rs__attr_read_i64(a->file, "format_version", &ver);
-  if (ver != RS__FORMAT_VERSION) {
+  /* Older formats are read (show); only the current one is written to. */
+  if (ver < RS__FORMAT_OLDEST_READ || ver > RS__FORMAT_VERSION ||
+      (mode != H5F_ACC_RDONLY && ver != RS__FORMAT_VERSION)) {
     rs__free(a);
-    return rs_error(RS_EARCHIVE, "%s: archive format version %lld, this ranksweep reads %d", path,
-                    (long long)ver, RS__FORMAT_VERSION);
+    if (ver > RS__FORMAT_VERSION)
+      return rs_error(RS_EARCHIVE,
+                      "%s: archive format version %lld is newer than this ranksweep (reads %d..%d): "
+                      "use a newer ranksweep",
+                      path, (long long)ver, RS__FORMAT_OLDEST_READ, RS__FORMAT_VERSION);
+    return rs_error(RS_EARCHIVE,
+                    "%s: archive format version %lld; this ranksweep writes version %d only "
+                    "(finish it with the ranksweep that started it, or start a new archive)",
+                    path, (long long)ver, RS__FORMAT_VERSION);
   }
+  a->version = ver;
   int rc = rs__layout_read(a->file, path, &a->lay);
   if (rc == RS_OK) {
     int64_t shard = 0; /* the writer's shard grid, until a resume sets its own */
@@ -1263,6 +1771,11 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, 
     hsize_t st[5] = {(hsize_t)run, (hsize_t)ckpt, 0, (hsize_t)p0, 0};
     hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)np, (hsize_t)E1};
     int rc = rs__dio(a, D_LR_COUNTS, st, ct, cnt, true);
+    if (rc == RS_OK && a->d[D_LR_COUNTS_NP] >= 0) {
+      /* the NumPy-tolerance count again, where no padding can shift it */
+      for (size_t i = 0; i < n; i++) cnt[i] = res->counts[i * (ne + 1) + ne];
+      rc = rs__dio(a, D_LR_COUNTS_NP, st, ct, cnt, true);
+    }
     if (rc == RS_OK && sp && res->spectra) {
       size_t off = 0;
       for (int l = 0; l < nl; l++) {
@@ -1547,7 +2060,7 @@ static int rs__compute_means(rs_archive *a) {
   int64_t E1 = L->E + 1;
   size_t ns = (size_t)(L->R * L->C * L->P);
   uint8_t *smask = malloc(ns ? ns : 1);
-  double *buf = malloc((size_t)(L->C * L->L * E1 + 1) * sizeof *buf);
+  double *buf = malloc((size_t)(2 * L->C * L->L * E1 + 1) * sizeof *buf);
   int32_t *cnt = malloc((size_t)(L->L * L->P * E1 + 1) * sizeof *cnt);
   int rc = !smask || !buf || !cnt ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK;
   if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_POINTS, smask);
@@ -1556,6 +2069,18 @@ static int rs__compute_means(rs_archive *a) {
     if (rc == RS_OK && L->L > 0) {
       hsize_t st[4] = {(hsize_t)r, 0, 0, 0}, ct[4] = {1, (hsize_t)L->C, (hsize_t)L->L, (hsize_t)E1};
       rc = rs__dio(a, D_LR_MEAN, st, ct, buf, true);
+      /* the same means split into the eps ladder and the NumPy column */
+      int64_t CL = L->C * L->L;
+      double *eps = buf + CL * E1; /* scratch after the [C, L, E+1] block */
+      for (int64_t i = 0; rc == RS_OK && i < CL; i++) {
+        for (int64_t e = 0; e < L->E; e++) eps[i * L->E + e] = buf[i * E1 + e];
+        eps[CL * L->E + i] = buf[i * E1 + L->E];
+      }
+      if (rc == RS_OK && a->d[D_LR_MEAN_EPS] >= 0) {
+        ct[3] = (hsize_t)L->E;
+        rc = rs__dio(a, D_LR_MEAN_EPS, st, ct, eps, true);
+      }
+      if (rc == RS_OK && a->d[D_LR_MEAN_NP] >= 0) rc = rs__dio(a, D_LR_MEAN_NP, st, ct, eps + CL * L->E, true);
     }
   }
   free(smask);
@@ -1598,6 +2123,231 @@ int rs_archive_close(rs_archive **pa) {
   return e < 0 ? rs__h5err(path, "close") : RS_OK;
 }
 
+/* ---------------------------------------------------------------- reuse */
+
+/* Whether run q of `o` and run r of `a` have the same shapes (everything the
+ * run tables say about one run). */
+static bool rs__run_shape_equal(const rs__layout *O, int64_t q, const rs__layout *N, int64_t r) {
+  if (O->nckpt[q] != N->nckpt[r] || O->nlayers[q] != N->nlayers[r] || O->npoints[q] != N->npoints[r] ||
+      O->neps[q] != N->neps[r] || O->nweights[q] != N->nweights[r] || O->nparams[q] != N->nparams[r] ||
+      O->state_size[q] != N->state_size[r] || O->save[q] != N->save[r])
+    return false;
+  for (int c = 0; c < N->nckpt[r]; c++)
+    if (O->steps[q * O->C + c] != N->steps[r * N->C + c]) return false;
+  for (int l = 0; l < N->nlayers[r]; l++)
+    if (O->widths[q * O->L + l] != N->widths[r * N->L + l] ||
+        O->spec_len[q * O->L + l] != N->spec_len[r * N->L + l])
+      return false;
+  for (int e = 0; e < N->neps[r]; e++)
+    if (memcmp(&O->eps[q * O->E + e], &N->eps[r * N->E + e], sizeof(double)) != 0) return false;
+  return true;
+}
+
+/* Copies block ct of dataset id from run q of o to run r of a (same shape). */
+static int rs__copy_run_block(rs_archive *o, int64_t q, rs_archive *a, int64_t r, int id,
+                              const hsize_t *ct, void **buf, size_t *cap) {
+  if (o->d[id] < 0 || a->d[id] < 0) return RS_OK;
+  size_t n = rs__esize(rs__dsets[id].type);
+  int rank = (int)strlen(rs__dsets[id].dims);
+  for (int i = 0; i < rank; i++) n *= ct[i];
+  if (n == 0) return RS_OK;
+  if (n > *cap) {
+    void *p = realloc(*buf, n);
+    if (!p) return rs_error(RS_ENOMEM, "archive: out of memory");
+    *buf = p;
+    *cap = n;
+  }
+  hsize_t st[RS__MAXRANK] = {0};
+  st[0] = (hsize_t)q;
+  RS_CALL(rs__dio(o, id, st, ct, *buf, false));
+  st[0] = (hsize_t)r;
+  return rs__dio(a, id, st, ct, *buf, true);
+}
+
+/* Copies columns [0, ne) and the last column of a [.., Eo(+1)] block into a
+ * [.., En(+1)] block, -1 elsewhere (the eps axes of the two archives may be
+ * padded differently). */
+static int rs__copy_eps_block(rs_archive *o, int64_t q, rs_archive *a, int64_t r, int id,
+                              int rank, const hsize_t *ct, int64_t Eo, int64_t En, int ne,
+                              bool last_col) {
+  if (o->d[id] < 0 || a->d[id] < 0) return RS_OK;
+  size_t rows = 1;
+  for (int i = 0; i < rank - 1; i++) rows *= ct[i];
+  int32_t *in = malloc(rows * (size_t)Eo * sizeof *in + 4), *out = malloc(rows * (size_t)En * sizeof *out + 4);
+  int rc = !in || !out ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK;
+  hsize_t st[RS__MAXRANK] = {0}, c[RS__MAXRANK];
+  memcpy(c, ct, (size_t)rank * sizeof *c);
+  st[0] = (hsize_t)q;
+  c[rank - 1] = (hsize_t)Eo;
+  if (rc == RS_OK && rows > 0) rc = rs__dio(o, id, st, c, in, false);
+  for (size_t i = 0; rc == RS_OK && i < rows; i++) {
+    for (int64_t e = 0; e < En; e++) out[i * En + e] = -1;
+    for (int e = 0; e < ne; e++) out[i * En + e] = in[i * Eo + e];
+    if (last_col) out[i * En + En - 1] = in[i * Eo + Eo - 1];
+  }
+  st[0] = (hsize_t)r;
+  c[rank - 1] = (hsize_t)En;
+  if (rc == RS_OK && rows > 0) rc = rs__dio(a, id, st, c, out, true);
+  free(in);
+  free(out);
+  return rc;
+}
+
+/* Copies one finished run, data first and masks last (the run's own mask
+ * the very last), exactly as a sweep would have written it. */
+static int rs__copy_run(rs_archive *o, int64_t q, rs_archive *a, int64_t r, const uint8_t *omask_wf,
+                        const uint8_t *omask_wall, const uint8_t *omask_metrics,
+                        const uint8_t *omask_points) {
+  const rs__layout *O = &o->lay, *N = &a->lay;
+  int nc = N->nckpt[r], nl = N->nlayers[r], np = N->npoints[r], ne = N->neps[r], W = N->nweights[r];
+  int64_t NPr = N->nparams[r];
+  int kr = 0;
+  for (int l = 0; l < nl; l++)
+    if (N->spec_len[r * N->L + l] > kr) kr = N->spec_len[r * N->L + l];
+  void *buf = NULL;
+  size_t cap = 0;
+  int rc = RS_OK;
+  if (nl > 0 && np > 0) {
+    hsize_t ct[5] = {1, (hsize_t)nc, (hsize_t)nl, (hsize_t)np, 0};
+    rc = rs__copy_eps_block(o, q, a, r, D_LR_COUNTS, 5, ct, O->E + 1, N->E + 1, ne, true);
+    if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_LR_COUNTS_NP, ct, &buf, &cap);
+    if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_LR_EFFRANK, ct, &buf, &cap);
+    if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_LR_STABLE, ct, &buf, &cap);
+    ct[4] = (hsize_t)kr;
+    if (rc == RS_OK && kr > 0) rc = rs__copy_run_block(o, q, a, r, D_LR_SPECTRA, ct, &buf, &cap);
+  }
+  {
+    hsize_t ct[4] = {1, (hsize_t)nc, (hsize_t)W, 0};
+    const int ids[] = {D_M_TRAIN_LOSS, D_M_TRAIN_ACC, D_M_HELD_LOSS, D_M_HELD_ACC, D_M_RATE, D_M_INFO_Y};
+    for (size_t k = 0; rc == RS_OK && k < sizeof ids / sizeof ids[0]; k++)
+      rc = rs__copy_run_block(o, q, a, r, ids[k], ct, &buf, &cap);
+    if (rc == RS_OK && W > 0) rc = rs__copy_run_block(o, q, a, r, D_M_WFRO, ct, &buf, &cap);
+    if (rc == RS_OK && W > 0) rc = rs__copy_run_block(o, q, a, r, D_M_WSPEC, ct, &buf, &cap);
+    if (rc == RS_OK && W > 0 && N->E > 0 && O->E > 0)
+      rc = rs__copy_eps_block(o, q, a, r, D_M_WRANK, 4, ct, O->E, N->E, ne, false);
+  }
+  if (rc == RS_OK && NPr > 0 && omask_wf[q]) {
+    hsize_t ct[2] = {1, (hsize_t)NPr};
+    rc = rs__copy_run_block(o, q, a, r, D_W_FINAL, ct, &buf, &cap);
+  }
+  for (int c = 0; rc == RS_OK && NPr > 0 && omask_wall && c < nc; c++) {
+    if (!omask_wall[q * O->C + c] || a->d[D_W_ALL] < 0 || o->d[D_W_ALL] < 0) continue;
+    hsize_t so[3] = {(hsize_t)q, (hsize_t)c, 0}, sn[3] = {(hsize_t)r, (hsize_t)c, 0}, ct[3] = {1, 1, (hsize_t)NPr};
+    if ((size_t)NPr * 8 > cap) {
+      void *p = realloc(buf, (size_t)NPr * 8);
+      if (!p) rc = rs_error(RS_ENOMEM, "archive: out of memory");
+      else {
+        buf = p;
+        cap = (size_t)NPr * 8;
+      }
+    }
+    if (rc == RS_OK) rc = rs__dio(o, D_W_ALL, so, ct, buf, false);
+    if (rc == RS_OK) rc = rs__dio(a, D_W_ALL, sn, ct, buf, true);
+  }
+  /* masks, as the sweep sets them: points, metrics, weights, then the run */
+  for (int c = 0; rc == RS_OK && c < nc; c++) {
+    for (int p = 0; rc == RS_OK && p < np;) {
+      if (!omask_points[(q * O->C + c) * O->P + p]) {
+        p++;
+        continue;
+      }
+      int p0 = p;
+      while (p < np && omask_points[(q * O->C + c) * O->P + p]) p++;
+      rc = rs__set_points(a, (int)r, c, p0, p - p0);
+    }
+    hsize_t st[2] = {(hsize_t)r, (hsize_t)c};
+    if (rc == RS_OK && omask_metrics[q * O->C + c]) rc = rs__set_mask(a, D_DONE_METRICS, 2, st);
+    if (rc == RS_OK && omask_wall && omask_wall[q * O->C + c] && a->d[D_DONE_WALL] >= 0)
+      rc = rs__set_mask(a, D_DONE_WALL, 2, st);
+  }
+  hsize_t st1[1] = {(hsize_t)r}, one[1] = {1};
+  if (rc == RS_OK && omask_wf[q] && a->d[D_DONE_WFINAL] >= 0) rc = rs__set_mask(a, D_DONE_WFINAL, 1, st1);
+  if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_R_DIVERGED, one, &buf, &cap);
+  if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_R_LAST_STEP, one, &buf, &cap);
+  if (rc == RS_OK) rc = rs__set_mask(a, D_DONE_RUNS, 1, st1);
+  free(buf);
+  return rc;
+}
+
+static int rs__agree_rc(MPI_Comm comm, int rc, const char *path) {
+  if (comm == MPI_COMM_NULL) return rc;
+  int bad = rc != RS_OK, any = 0;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
+  if (any && rc == RS_OK) rc = rs_error(RS_EARCHIVE, "%s: reuse failed on another rank", path);
+  return rc;
+}
+
+int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
+  if (nreused) *nreused = 0;
+  rs_archive *o = NULL;
+  int rc = rs__open(MPI_COMM_NULL, old_path, H5F_ACC_RDONLY, &o);
+  if (rc == RS_OK && o->version < 2)
+    rc = rs_error(RS_EARCHIVE,
+                  "--reuse %s: archive format version %lld records no configuration hashes; "
+                  "reuse needs version %d",
+                  old_path, (long long)o->version, RS__FORMAT_VERSION);
+  rc = rs__agree_rc(a->comm, rc, old_path);
+  if (rc != RS_OK) {
+    if (o) rs__free(o);
+    return rc;
+  }
+  const rs__layout *O = &o->lay, *N = &a->lay;
+  char **ho = NULL, **hn = NULL;
+  size_t nop = (size_t)(O->R * O->C * O->P), noc = (size_t)(O->R * O->C);
+  uint8_t *odone = malloc((size_t)O->R), *ndone = malloc((size_t)N->R), *owf = calloc((size_t)O->R, 1);
+  uint8_t *owall = o->d[D_DONE_WALL] >= 0 ? calloc(noc ? noc : 1, 1) : NULL;
+  uint8_t *omet = malloc(noc ? noc : 1), *opts = malloc(nop ? nop : 1);
+  int64_t *match = malloc((size_t)N->R * sizeof *match);
+  if (!odone || !ndone || !owf || !omet || !opts || !match || (o->d[D_DONE_WALL] >= 0 && !owall))
+    rc = rs_error(RS_ENOMEM, "archive: out of memory");
+  if (rc == RS_OK) rc = rs__read_strings(o->file, "runs/config_hash", (int)O->R, &ho);
+  if (rc == RS_OK) rc = rs__read_strings(a->file, "runs/config_hash", (int)N->R, &hn);
+  if (rc == RS_OK) rc = rs__read_all(o, D_DONE_RUNS, odone);
+  if (rc == RS_OK) rc = rs__read_all(a, D_DONE_RUNS, ndone);
+  if (rc == RS_OK) rc = rs__read_all(o, D_DONE_WFINAL, owf);
+  if (rc == RS_OK && owall) rc = rs__read_all(o, D_DONE_WALL, owall);
+  if (rc == RS_OK && noc) rc = rs__read_all(o, D_DONE_METRICS, omet);
+  if (rc == RS_OK && nop) rc = rs__read_all(o, D_DONE_POINTS, opts);
+  /* the same matching on every rank (it depends on the files only) */
+  int nmatch = 0;
+  for (int64_t r = 0; rc == RS_OK && r < N->R; r++) {
+    match[r] = -1;
+    if (ndone[r]) continue;
+    for (int64_t q = 0; q < O->R && match[r] < 0; q++)
+      if (odone[q] && strcmp(ho[q], hn[r]) == 0 && rs__run_shape_equal(O, q, N, r)) match[r] = q;
+    if (match[r] >= 0) nmatch++;
+  }
+  rc = rs__agree_rc(a->comm, rc, old_path);
+  /* each rank copies its share of the runs: independent raw writes */
+  for (int64_t r = 0, k = 0; rc == RS_OK && r < N->R; r++) {
+    if (match[r] < 0) continue;
+    if (k++ % a->size == a->rank) rc = rs__copy_run(o, match[r], a, r, owf, owall, omet, opts);
+  }
+  rc = rs__agree_rc(a->comm, rc, old_path);
+  if (rc == RS_OK) {
+    hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+    rc = rs__attr_str(prov, "reused_from", old_path, 0);
+    if (rc == RS_OK) rc = rs__attr_i64(prov, "reused_runs", nmatch);
+    H5Gclose(prov);
+  }
+  /* everything copied is on disk and visible to every rank before the sweep
+   * reads the masks */
+  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 && rc == RS_OK) rc = rs__h5err(a->path, "flush");
+  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  free(ho);
+  free(hn);
+  free(odone);
+  free(ndone);
+  free(owf);
+  free(owall);
+  free(omet);
+  free(opts);
+  free(match);
+  rs__free(o);
+  if (rc == RS_OK && nreused) *nreused = nmatch;
+  return rc;
+}
+
 /* ---------------------------------------------------------------- show */
 
 static void rs__fmt(char *b, size_t n, double v, const char *f) {
@@ -1619,6 +2369,43 @@ void rs_show_opts_default(rs_show_opts *o) {
   o->layer = -1;
 }
 
+/* Same threshold: eps values are typed by people, so compare to 1e-9. */
+static bool rs__eps_eq(double a, double b) { return fabs(a - b) <= 1e-9 * fabs(b); }
+
+/* Column e of run r holding eps x, or -1. */
+static int rs__eps_col(const rs__layout *L, int64_t r, double x) {
+  for (int e = 0; e < L->neps[r]; e++)
+    if (rs__eps_eq(L->eps[r * L->E + e], x)) return e;
+  return -1;
+}
+
+/* A CSV field: quoted when it holds a comma, quote or newline. */
+static void rs__csv_str(FILE *out, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, out);
+    return;
+  }
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', out);
+    fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+/* A CSV number: the shortest text that reads back as the same double. */
+static void rs__csv_num(FILE *out, double v, const char *fmt) {
+  (void)fmt;
+  fputc(',', out);
+  if (isnan(v)) return;
+  char b[40];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(b, sizeof b, "%.*g", prec, v);
+    if (strtod(b, NULL) == v) break;
+  }
+  fputs(b, out);
+}
+
 int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
   int run = o->run;
   rs_archive *a;
@@ -1626,30 +2413,69 @@ int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
   const rs__layout *L = &a->lay;
   int rc = RS_OK;
   char s1[256], s2[128], s3[128], s4[128];
-  int64_t complete = 0;
-  rs__attr_read_str(a->file, "job_name", s1, sizeof s1);
-  rs__attr_read_str(a->file, "job_hash", s2, sizeof s2);
-  rs__attr_read_i64(a->file, "complete", &complete);
-  fprintf(out, "archive   %s\njob       %s\njob_hash  %s\ncomplete  %s\n", path, s1, s2,
-          complete ? "yes" : "no");
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
-  if (prov >= 0) {
-    static const char *const keys[] = {"ranksweep_version", "git_commit", "hdf5_version", "hostname",
-                                       "start_time", "end_time", "openblas_config", "mpi_library"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-      char v[1024];
-      if (rs__attr_read_str(prov, keys[i], v, sizeof v) == RS_OK) fprintf(out, "  %-18s %s\n", keys[i], v);
+  if (run < -1 || run >= L->R)
+    rc = rs_error(RS_EARG, "show: %s: run %d out of range [0, %lld)", path, run, (long long)L->R);
+  if (rc == RS_OK && o->layer != -1 && (o->layer < 1 || o->layer > L->L))
+    rc = rs_error(RS_EARG, "show: %s: --layer %d, the archive has hidden layers 1..%lld", path,
+                  o->layer, (long long)L->L);
+  /* The eps columns: every threshold of the shown runs, in ladder order of
+   * first appearance (--eps: that one only, which some run must have). */
+  double cols[RS_MAX_EPS * 8];
+  int ncols = 0;
+  for (int64_t r = 0; rc == RS_OK && r < L->R; r++) {
+    if (run >= 0 && r != run) continue;
+    for (int e = 0; e < L->neps[r]; e++) {
+      double x = L->eps[r * L->E + e];
+      bool seen = false;
+      for (int k = 0; k < ncols; k++) seen |= rs__eps_eq(cols[k], x);
+      if (!seen && ncols < (int)(sizeof cols / sizeof cols[0])) cols[ncols++] = x;
     }
-    int64_t nr = 0, bt = 0, res = 0;
-    rs__attr_read_i64(prov, "nranks", &nr);
-    rs__attr_read_i64(prov, "blas_threads", &bt);
-    rs__attr_read_i64(prov, "resume_count", &res);
-    fprintf(out, "  %-18s %lld (blas threads %lld, resumed %lld times)\n", "nranks", (long long)nr,
-            (long long)bt, (long long)res);
-    H5Gclose(prov);
   }
-  fprintf(out, "runs %lld, checkpoints <= %lld, layers <= %lld, points <= %lld\n",
-          (long long)L->R, (long long)L->C, (long long)L->L, (long long)L->P);
+  if (rc == RS_OK && !isnan(o->eps)) {
+    bool have = false;
+    char list[512] = "";
+    for (int k = 0; k < ncols; k++) {
+      have |= rs__eps_eq(cols[k], o->eps);
+      size_t n = strlen(list);
+      snprintf(list + n, sizeof list - n, "%s%g", k ? ", " : "", cols[k]);
+    }
+    if (!have)
+      rc = rs_error(RS_EARG, "show: %s has no eps %g%s (its thresholds: %s)", path, o->eps,
+                    run >= 0 ? " in this run" : "", ncols ? list : "none");
+    cols[0] = o->eps;
+    ncols = 1;
+  }
+  if (rc != RS_OK) {
+    rs_archive_close(&a);
+    return rc;
+  }
+  int64_t complete = 0;
+  if (!o->csv) {
+    rs__attr_read_str(a->file, "job_name", s1, sizeof s1);
+    rs__attr_read_str(a->file, "job_hash", s2, sizeof s2);
+    rs__attr_read_i64(a->file, "complete", &complete);
+    fprintf(out, "archive   %s (format %lld)\njob       %s\njob_hash  %s\ncomplete  %s\n", path,
+            (long long)a->version, s1, s2, complete ? "yes" : "no");
+    hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+    if (prov >= 0) {
+      static const char *const keys[] = {"ranksweep_version", "git_commit", "hdf5_version", "hostname",
+                                         "start_time", "end_time", "openblas_config", "mpi_library",
+                                         "reused_from"};
+      for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char v[1024];
+        if (rs__attr_read_str(prov, keys[i], v, sizeof v) == RS_OK) fprintf(out, "  %-18s %s\n", keys[i], v);
+      }
+      int64_t nr = 0, bt = 0, res = 0;
+      rs__attr_read_i64(prov, "nranks", &nr);
+      rs__attr_read_i64(prov, "blas_threads", &bt);
+      rs__attr_read_i64(prov, "resume_count", &res);
+      fprintf(out, "  %-18s %lld (blas threads %lld, resumed %lld times)\n", "nranks", (long long)nr,
+              (long long)bt, (long long)res);
+      H5Gclose(prov);
+    }
+    fprintf(out, "runs %lld, checkpoints <= %lld, layers <= %lld, points <= %lld\n",
+            (long long)L->R, (long long)L->C, (long long)L->L, (long long)L->P);
+  }
   char **names = NULL;
   RS_CALL(rs__read_strings(a->file, "runs/name", (int)L->R, &names));
   int64_t E1 = L->E + 1;
@@ -1657,16 +2483,43 @@ int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
   uint8_t *smask = malloc(ns ? ns : 1), *mmask = malloc(nm ? nm : 1), *rmask = malloc((size_t)L->R);
   uint8_t *diverged = malloc((size_t)L->R);
   double *mean = malloc((size_t)(L->C * L->L * E1 + 1) * sizeof *mean);
+  double *epochs = malloc((nm ? nm : 1) * sizeof *epochs);
   int32_t *cnt = malloc((size_t)(L->L * L->P * E1 + 1) * sizeof *cnt);
-  if (!smask || !mmask || !rmask || !diverged || !mean || !cnt) rc = rs_error(RS_ENOMEM, "archive: out of memory");
+  if (!smask || !mmask || !rmask || !diverged || !mean || !cnt || !epochs)
+    rc = rs_error(RS_ENOMEM, "archive: out of memory");
   if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_POINTS, smask);
   if (rc == RS_OK) rc = rs__read_all(a, D_DONE_METRICS, mmask);
   if (rc == RS_OK) rc = rs__read_all(a, D_DONE_RUNS, rmask);
   if (rc == RS_OK) rc = rs__read_all(a, D_R_DIVERGED, diverged);
-  if (rc == RS_OK && (run < -1 || run >= L->R))
-    rc = rs_error(RS_EARG, "%s: run %d out of range [0, %lld)", path, run, (long long)L->R);
-  fprintf(out, "\n%4s  %-32s %-8s %-14s %10s %8s %10s %8s  %s\n", "run", "name", "status", "steps",
-          "train_loss", "train_acc", "held_loss", "held_acc", "mean local rank at the last measured checkpoint (layer: eps...|numpy)");
+  for (size_t i = 0; epochs && i < nm; i++) epochs[i] = NAN;
+  if (rc == RS_OK && nm) { /* format 1 has no epochs: shown as "-" */
+    hid_t d;
+    RS__QUIET(H5Dopen2(a->file, "runs/epochs", H5P_DEFAULT), d);
+    if (d >= 0) {
+      if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, epochs) < 0)
+        rc = rs_error(RS_EHDF5, "%s: cannot read runs/epochs", path);
+      H5Dclose(d);
+    }
+  }
+  int namew = 4;
+  for (int64_t r = 0; r < L->R; r++)
+    if ((run < 0 || r == run) && (int)strlen(names[r]) > namew) namew = (int)strlen(names[r]);
+  const int ids[4] = {D_M_TRAIN_LOSS, D_M_TRAIN_ACC, D_M_HELD_LOSS, D_M_HELD_ACC};
+  int l0 = o->layer > 0 ? o->layer - 1 : 0;
+  if (rc == RS_OK && o->csv) {
+    fprintf(out, "run,name,status,checkpoint,step,epoch,layer,eps,local_rank,local_rank_numpy,"
+                 "train_loss,train_acc,heldout_loss,heldout_acc\n");
+  } else if (rc == RS_OK && run < 0) {
+    fprintf(out, "\nmean local rank at each run's last measured checkpoint (numpy: NumPy's tolerance)\n");
+    fprintf(out, "%4s  %-*s  %-8s %-15s %10s %9s %10s %9s  %5s", "run", namew, "name", "status", "step/steps",
+            "train_loss", "train_acc", "held_loss", "held_acc", "layer");
+    for (int k = 0; k < ncols; k++) {
+      snprintf(s1, sizeof s1, "eps=%g", cols[k]);
+      fprintf(out, " %10s", s1);
+    }
+    if (isnan(o->eps)) fprintf(out, " %10s", "numpy");
+    fputc('\n', out);
+  }
   for (int64_t r = 0; rc == RS_OK && r < L->R; r++) {
     if (run >= 0 && r != run) continue;
     int last = -1, lastlr = -1;
@@ -1674,11 +2527,45 @@ int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
       if (mmask[r * L->C + c]) last = c;
     rc = rs__run_means(a, (int)r, smask, mean, cnt);
     for (int c = 0; c < L->nckpt[r]; c++)
-      if (L->nlayers[r] > 0 && !isnan(mean[(int64_t)c * L->L * E1])) lastlr = c;
-    double v[4] = {NAN, NAN, NAN, NAN};
-    const int ids[4] = {D_M_TRAIN_LOSS, D_M_TRAIN_ACC, D_M_HELD_LOSS, D_M_HELD_ACC};
-    for (int i = 0; rc == RS_OK && last >= 0 && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, last, &v[i]);
+      if (L->nlayers[r] > 0 && !isnan(mean[(int64_t)c * L->L * E1 + L->E])) lastlr = c;
     const char *status = rmask[r] ? (diverged[r] == 1 ? "diverged" : "done") : last >= 0 ? "partial" : "pending";
+    int l1 = o->layer > 0 ? (o->layer <= L->nlayers[r] ? o->layer : 0) : L->nlayers[r];
+    double v[4] = {NAN, NAN, NAN, NAN};
+    if (o->csv) {
+      for (int c = 0; rc == RS_OK && c < L->nckpt[r]; c++) {
+        bool have_m = mmask[r * L->C + c] != 0, have_lr = L->nlayers[r] > 0 && !isnan(mean[(int64_t)c * L->L * E1 + L->E]);
+        if (!have_m && !have_lr) continue;
+        for (int i = 0; i < 4; i++) v[i] = NAN;
+        for (int i = 0; rc == RS_OK && have_m && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, c, &v[i]);
+        for (int l = l0; rc == RS_OK && l < l1; l++)
+          for (int k = 0; k < (ncols ? ncols : 1); k++) {
+            int e = ncols ? rs__eps_col(L, r, cols[k]) : -1;
+            if (ncols && e < 0) continue; /* this run has no such eps */
+            const double *m = mean + ((int64_t)c * L->L + l) * E1;
+            fprintf(out, "%lld,", (long long)r);
+            rs__csv_str(out, names[r]);
+            fprintf(out, ",%s,%d,%lld", status, c, (long long)L->steps[r * L->C + c]);
+            rs__csv_num(out, epochs[r * L->C + c], "%.17g");
+            fprintf(out, ",%d", l + 1);
+            rs__csv_num(out, e >= 0 ? cols[k] : NAN, "%.17g");
+            rs__csv_num(out, e >= 0 ? m[e] : NAN, "%.17g");
+            rs__csv_num(out, m[L->E], "%.17g");
+            for (int i = 0; i < 4; i++) rs__csv_num(out, v[i], "%.17g");
+            fputc('\n', out);
+          }
+        if (L->nlayers[r] == 0 && have_m) { /* metrics only */
+          fprintf(out, "%lld,", (long long)r);
+          rs__csv_str(out, names[r]);
+          fprintf(out, ",%s,%d,%lld", status, c, (long long)L->steps[r * L->C + c]);
+          rs__csv_num(out, epochs[r * L->C + c], "%.17g");
+          fprintf(out, ",,,,");
+          for (int i = 0; i < 4; i++) rs__csv_num(out, v[i], "%.17g");
+          fputc('\n', out);
+        }
+      }
+      continue;
+    }
+    for (int i = 0; rc == RS_OK && last >= 0 && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, last, &v[i]);
     char steps[64], lastc[32] = "-";
     if (last >= 0) snprintf(lastc, sizeof lastc, "%lld", (long long)L->steps[r * L->C + last]);
     snprintf(steps, sizeof steps, "%s/%lld", lastc, (long long)L->steps[r * L->C + L->nckpt[r] - 1]);
@@ -1686,35 +2573,56 @@ int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
     rs__fmt(s2, 32, v[1], "%.4f");
     rs__fmt(s3, 32, v[2], "%.4g");
     rs__fmt(s4, 32, v[3], "%.4f");
-    fprintf(out, "%4lld  %-32s %-8s %-14s %10s %8s %10s %8s ", (long long)r, names[r], status, steps, s1, s2, s3, s4);
-    if (lastlr < 0) fprintf(out, " -");
-    for (int l = 0; lastlr >= 0 && l < L->nlayers[r]; l++) {
-      fprintf(out, " L%d:", l + 1);
-      for (int e = 0; e < L->neps[r]; e++) fprintf(out, "%s%.2f", e ? "/" : "", mean[((int64_t)lastlr * L->L + l) * E1 + e]);
-      fprintf(out, "|%.2f", mean[((int64_t)lastlr * L->L + l) * E1 + L->E]);
-    }
-    fprintf(out, "\n");
-    if (run >= 0 && rc == RS_OK) {
-      int em = L->neps[r] > 0 ? L->neps[r] / 2 : (int)L->E;
-      char eps[64];
-      if (L->neps[r] > 0) snprintf(eps, sizeof eps, "eps %g", L->eps[r * L->E + em]);
-      else snprintf(eps, sizeof eps, "the NumPy tolerance");
-      fprintf(out, "\ncurve of run %lld (mean local rank per layer at %s)\n%5s %10s %10s %9s %10s %9s  %s\n",
-              (long long)r, eps, "ckpt", "step", "train_loss", "train_acc", "held_loss", "held_acc",
-              "LR layer 1, 2, ...");
-      for (int c = 0; rc == RS_OK && c < L->nckpt[r]; c++) {
-        for (int i = 0; rc == RS_OK && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, c, &v[i]);
-        rs__fmt(s1, 32, v[0], "%.4g");
-        rs__fmt(s2, 32, v[1], "%.4f");
-        rs__fmt(s3, 32, v[2], "%.4g");
-        rs__fmt(s4, 32, v[3], "%.4f");
-        fprintf(out, "%5d %10lld %10s %9s %10s %9s ", c, (long long)L->steps[r * L->C + c], s1, s2, s3, s4);
-        for (int l = 0; l < L->nlayers[r]; l++) {
-          rs__fmt(s1, 32, mean[((int64_t)c * L->L + l) * E1 + em], "%.2f");
-          fprintf(out, " %8s", s1);
+    if (run < 0) {
+      fprintf(out, "%4lld  %-*s  %-8s %-15s %10s %9s %10s %9s", (long long)r, namew, names[r], status, steps,
+              s1, s2, s3, s4);
+      if (lastlr < 0 || l1 <= l0) fprintf(out, "  %5s", "-");
+      for (int l = l0; lastlr >= 0 && l < l1; l++) {
+        if (l > l0) fprintf(out, "%*s", 4 + 2 + namew + 2 + 8 + 1 + 15 + 11 + 10 + 11 + 10, "");
+        fprintf(out, "  %5d", l + 1);
+        const double *m = mean + ((int64_t)lastlr * L->L + l) * E1;
+        for (int k = 0; k < ncols; k++) {
+          int e = rs__eps_col(L, r, cols[k]);
+          rs__fmt(s1, 32, e >= 0 ? m[e] : NAN, "%.2f");
+          fprintf(out, " %10s", s1);
         }
-        fprintf(out, "\n");
+        if (isnan(o->eps)) {
+          rs__fmt(s1, 32, m[L->E], "%.2f");
+          fprintf(out, " %10s", s1);
+        }
+        if (l + 1 < l1) fputc('\n', out);
       }
+      if (lastlr >= 0 && lastlr != last) fprintf(out, "  (LR of step %lld)", (long long)L->steps[r * L->C + lastlr]);
+      fputc('\n', out);
+      continue;
+    }
+    /* one run: its curve at one eps (--eps, or the middle of its ladder) */
+    int em = !isnan(o->eps) ? rs__eps_col(L, r, o->eps) : L->neps[r] > 0 ? L->neps[r] / 2 : (int)L->E;
+    char eps[64];
+    if (em >= 0 && em < L->neps[r]) snprintf(eps, sizeof eps, "eps=%g", L->eps[r * L->E + em]);
+    else snprintf(eps, sizeof eps, "numpy");
+    fprintf(out, "\nrun %lld  %s  %s  steps %s\n", (long long)r, names[r], status, steps);
+    fprintf(out, "curve: mean local rank per layer at %s\n%5s %10s %10s %10s %9s %10s %9s", eps, "ckpt", "step",
+            "epoch", "train_loss", "train_acc", "held_loss", "held_acc");
+    for (int l = l0; l < l1; l++) {
+      snprintf(s1, sizeof s1, "L%d@%s", l + 1, eps);
+      fprintf(out, " %12s", s1);
+    }
+    fputc('\n', out);
+    for (int c = 0; rc == RS_OK && c < L->nckpt[r]; c++) {
+      for (int i = 0; rc == RS_OK && i < 4; i++) rc = rs__read_scalar2(a, ids[i], (int)r, c, &v[i]);
+      rs__fmt(s1, 32, v[0], "%.4g");
+      rs__fmt(s2, 32, v[1], "%.4f");
+      rs__fmt(s3, 32, v[2], "%.4g");
+      rs__fmt(s4, 32, v[3], "%.4f");
+      char ep[32];
+      rs__fmt(ep, sizeof ep, epochs[r * L->C + c], "%.4g");
+      fprintf(out, "%5d %10lld %10s %10s %9s %10s %9s", c, (long long)L->steps[r * L->C + c], ep, s1, s2, s3, s4);
+      for (int l = l0; l < l1; l++) {
+        rs__fmt(s1, 32, mean[((int64_t)c * L->L + l) * E1 + em], "%.2f");
+        fprintf(out, " %12s", s1);
+      }
+      fputc('\n', out);
     }
   }
   free(names);
@@ -1723,6 +2631,7 @@ int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out) {
   free(rmask);
   free(diverged);
   free(mean);
+  free(epochs);
   free(cnt);
   int rc2 = rs_archive_close(&a);
   return rc != RS_OK ? rc : rc2;
@@ -1778,6 +2687,7 @@ static int rs__merge_one(rs_archive *in, rs_archive *out, void **buf, size_t *ca
         hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)(p - p0), (hsize_t)E1};
         if (nl > 0) {
           rc = rs__copy_block(in, out, D_LR_COUNTS, st, ct, buf, cap);
+          if (rc == RS_OK) rc = rs__copy_block(in, out, D_LR_COUNTS_NP, st, ct, buf, cap);
           ct[4] = (hsize_t)L->K;
           if (rc == RS_OK) rc = rs__copy_block(in, out, D_LR_SPECTRA, st, ct, buf, cap);
           if (rc == RS_OK) rc = rs__copy_block(in, out, D_LR_EFFRANK, st, ct, buf, cap);
@@ -1832,19 +2742,57 @@ done:
   return rc;
 }
 
+/* The job an archive was written from, parsed back from its job/text. */
+static int rs__read_job(hid_t file, const char *path, rs_job **job) {
+  *job = NULL;
+  hid_t d;
+  RS__QUIET(H5Dopen2(file, "job/text", H5P_DEFAULT), d);
+  if (d < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks job/text", path);
+  hid_t ft = H5Dget_type(d);
+  size_t w = H5Tget_size(ft);
+  char *text = calloc(w + 1, 1);
+  herr_t e = text ? H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) : -1;
+  H5Tclose(ft);
+  H5Dclose(d);
+  if (e < 0) {
+    free(text);
+    return rs_error(RS_EHDF5, "%s: cannot read job/text", path);
+  }
+  char origin[RS_PATH_MAX + 16];
+  snprintf(origin, sizeof origin, "%s:job/text", path);
+  int rc = rs_job_parse(text, strlen(text), origin, job);
+  free(text);
+  return rc;
+}
+
+/* Reads a whole [R, F] fixed-string dataset into the flat SHA table. */
+static int rs__read_sha(hid_t file, const char *path, int64_t R, char *sha) {
+  char **v = NULL;
+  RS_CALL(rs__read_strings(file, "runs/data_sha256", (int)(R * RS__NFILES), &v));
+  for (int64_t i = 0; i < R * RS__NFILES; i++) snprintf(sha + i * RS__SHA_LEN, RS__SHA_LEN, "%s", v[i]);
+  free(v);
+  (void)path;
+  return RS_OK;
+}
+
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs) {
   if (ninputs < 1) return rs_error(RS_EARG, "merge: no input archives");
   rs_archive **in = calloc((size_t)ninputs, sizeof *in);
   if (!in) return rs_error(RS_ENOMEM, "archive: out of memory");
   rs_archive *out = NULL;
-  char **names = NULL, **keys = NULL, *text = NULL;
-  char ***vals = NULL;
-  const char **kv = NULL;
-  int naxes = 0, rc = RS_OK;
+  rs_job *job = NULL;
+  int64_t *ev = NULL;
+  char *sha = NULL;
+  int rc = RS_OK;
   char hash0[128] = "", name0[256] = "";
   for (int i = 0; i < ninputs && rc == RS_OK; i++) {
     rc = rs__open(MPI_COMM_NULL, inputs[i], H5F_ACC_RDONLY, &in[i]);
     if (rc != RS_OK) break;
+    if (in[i]->version != RS__FORMAT_VERSION) {
+      rc = rs_error(RS_EARCHIVE, "merge: %s has archive format version %lld; merge needs version %d",
+                    inputs[i], (long long)in[i]->version, RS__FORMAT_VERSION);
+      break;
+    }
     char h[128];
     rs__attr_read_str(in[i]->file, "job_hash", h, sizeof h);
     if (i == 0) {
@@ -1860,50 +2808,27 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
       rc = rs_error(RS_EARCHIVE, "merge: %s and %s have different dimensions (%s)", inputs[0], inputs[i], why);
   }
   if (rc != RS_OK) goto done;
-  rs__layout lay;
   {
     const rs__layout *L0 = &in[0]->lay;
     hid_t f0 = in[0]->file;
-    rc = rs__read_strings(f0, "runs/name", (int)L0->R, &names);
-    /* job text */
-    hid_t d = rc == RS_OK ? H5Dopen2(f0, "job/text", H5P_DEFAULT) : -1;
-    if (d >= 0) {
-      hid_t ft = H5Dget_type(d);
-      size_t w = H5Tget_size(ft);
-      H5Tclose(ft);
-      text = calloc(w + 1, 1);
-      hid_t t = rs__strtype(w);
-      if (!text || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0)
-        rc = rs_error(RS_EHDF5, "merge: cannot read job/text of %s", inputs[0]);
-      H5Tclose(t);
-      H5Dclose(d);
-    } else if (rc == RS_OK) {
-      rc = rs_error(RS_EARCHIVE, "merge: %s lacks job/text", inputs[0]);
-    }
-    /* grid axes: the datasets under runs/params, in creation order */
-    hid_t g = rc == RS_OK ? H5Gopen2(f0, "runs/params", H5P_DEFAULT) : -1;
-    if (g >= 0) {
-      H5G_info_t gi;
-      H5Gget_info(g, &gi);
-      naxes = (int)gi.nlinks;
-      keys = calloc((size_t)naxes + 1, sizeof *keys);
-      vals = calloc((size_t)naxes + 1, sizeof *vals);
-      kv = calloc((size_t)(L0->R * naxes + naxes + 1), sizeof *kv);
-      for (int ax = 0; ax < naxes && rc == RS_OK; ax++) {
-        char kname[RS_PATH_MAX], p[RS_PATH_MAX + 16];
-        H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)ax, kname, sizeof kname, H5P_DEFAULT);
-        keys[ax] = strdup(kname);
-        snprintf(p, sizeof p, "runs/params/%s", kname);
-        rc = rs__read_strings(f0, p, (int)L0->R, &vals[ax]);
-      }
-      H5Gclose(g);
-      for (int64_t r = 0; rc == RS_OK && r < L0->R; r++)
-        for (int ax = 0; ax < naxes; ax++) kv[r * naxes + ax] = vals[ax][r];
+    rc = rs__read_job(f0, inputs[0], &job);
+    if (rc == RS_OK && rs_job_nruns(job) != L0->R)
+      rc = rs_error(RS_EARCHIVE, "merge: %s: its job text expands to %d runs, the archive holds %lld",
+                    inputs[0], rs_job_nruns(job), (long long)L0->R);
+    /* per-run records that cannot be recomputed here: taken from the first input */
+    sha = malloc((size_t)L0->R * RS__NFILES * RS__SHA_LEN);
+    ev = malloc((size_t)(L0->R * L0->P + 1) * sizeof *ev);
+    if (rc == RS_OK && (!sha || !ev)) rc = rs_error(RS_ENOMEM, "archive: out of memory");
+    if (rc == RS_OK) rc = rs__read_sha(f0, inputs[0], L0->R, sha);
+    if (rc == RS_OK && L0->P > 0) {
+      hid_t d = H5Dopen2(f0, "runs/eval_index", H5P_DEFAULT);
+      if (d < 0 || H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ev) < 0)
+        rc = rs_error(RS_EHDF5, "merge: cannot read runs/eval_index of %s", inputs[0]);
+      if (d >= 0) H5Dclose(d);
     }
     if (rc == RS_OK) {
-      lay = in[0]->lay;
       /* rs__create takes ownership of a layout: hand it a copy */
-      rs__layout copy = lay;
+      rs__layout lay = in[0]->lay, copy = lay;
       rc = rs__layout_alloc(&copy);
       for (size_t t = 0; rc == RS_OK && t < RS__NTABLES; t++) {
         hsize_t dims[RS__MAXRANK];
@@ -1912,7 +2837,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         for (int i = 0; i < n; i++) cnt *= dims[i];
         memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
       }
-      rs__meta meta = {name0, hash0, text, naxes, (const char **)keys, (const char **)names, kv};
+      rs__meta meta = {name0, hash0, rs_job_text(job), job, ev, sha};
       int64_t shard = 0;
       hid_t pv = H5Gopen2(f0, "provenance", H5P_DEFAULT);
       if (pv >= 0) {
@@ -1964,14 +2889,8 @@ done:
   for (int i = 0; i < ninputs; i++)
     if (in[i]) rs__free(in[i]);
   free(in);
-  free(names);
-  free(text);
-  for (int ax = 0; keys && ax < naxes; ax++) {
-    free(keys[ax]);
-    free(vals[ax]);
-  }
-  free(keys);
-  free(vals);
-  free(kv);
+  free(ev);
+  free(sha);
+  rs_job_destroy(&job);
   return rc;
 }

@@ -5,6 +5,7 @@
 #include "ranksweep/rs_spectrum_pass.h"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,143 @@ static int rs__write(hid_t d, hid_t type, int ndims, const hsize_t *start,
   H5Sclose(ms);
   H5Sclose(fs);
   return e < 0 ? rs_error(RS_EHDF5, "spectrum: independent write failed") : RS_OK;
+}
+
+/* Reads a string attribute of either kind (fixed length before format 2). */
+static void rs__attr_str_read(hid_t g, const char *name, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (H5Aexists(g, name) <= 0) return;
+  hid_t a = H5Aopen(g, name, H5P_DEFAULT);
+  hid_t t = H5Aget_type(a);
+  if (H5Tis_variable_str(t) > 0) {
+    char *v = NULL;
+    if (H5Aread(a, t, &v) >= 0 && v) {
+      snprintf(buf, cap, "%s", v);
+      H5free_memory(v);
+    }
+  } else {
+    size_t n = H5Tget_size(t);
+    char *tmp = calloc(n + 1, 1);
+    if (tmp && H5Aread(a, t, tmp) >= 0) snprintf(buf, cap, "%s", tmp);
+    free(tmp);
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+}
+
+/* Variable-length UTF-8 (h5py and xarray read str). Collective. */
+static int rs__attr_str_write(hid_t obj, const char *name, const char *s) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t e = a < 0 ? -1 : H5Awrite(a, t, &s);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  H5Tclose(t);
+  return e < 0 ? rs_error(RS_EHDF5, "spectrum: cannot write attribute %s", name) : RS_OK;
+}
+
+/* Collective. A dimension scale in /spectrum: a coordinate with values
+ * (rank 0 writes them) or, with vals NULL, a netCDF "pure" dimension. */
+static hid_t rs__scale(hid_t g, int rank, const char *name, int64_t n, hid_t ftype, hid_t mtype,
+                       const void *vals, const char *desc) {
+  hsize_t dim = (hsize_t)n;
+  hid_t sp = H5Screate_simple(1, &dim, NULL);
+  hid_t d = H5Dcreate2(g, name, vals ? ftype : H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Sclose(sp);
+  if (d < 0) return d;
+  herr_t e = 0;
+  if (vals) {
+    hid_t fs = H5Dget_space(d), ms = H5Scopy(fs);
+    if (rank != 0) {
+      H5Sselect_none(fs);
+      H5Sselect_none(ms);
+    }
+    hid_t x = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(x, H5FD_MPIO_COLLECTIVE);
+    e = H5Dwrite(d, mtype, ms, fs, x, vals);
+    H5Pclose(x);
+    H5Sclose(ms);
+    H5Sclose(fs);
+  }
+  char label[96];
+  if (vals) snprintf(label, sizeof label, "%s", name);
+  else snprintf(label, sizeof label, "This is a netCDF dimension but not a netCDF variable.%10lld", (long long)n);
+  if (e < 0 || H5DSset_scale(d, label) < 0 || rs__attr_str_write(d, "description", desc) != RS_OK) {
+    H5Dclose(d);
+    return H5I_INVALID_HID;
+  }
+  return d;
+}
+
+/* Collective. Dimension scales, descriptions and units for a new /spectrum. */
+static int rs__spectrum_describe(hid_t g, int rank, const rs_job *job, int64_t R, int64_t C, int64_t L,
+                                 int64_t K, int64_t E, int64_t NN, hid_t d_sv, hid_t d_fr, hid_t d_er,
+                                 hid_t d_ip, hid_t d_np, hid_t d_done) {
+  int64_t n = R > C ? R : C;
+  if (L > n) n = L;
+  int64_t *idx = malloc(sizeof *idx * (size_t)n);
+  int32_t *lay = malloc(sizeof *lay * (size_t)L);
+  double eps[RS_MAX_EPS + 1], noise[RS_MAX_NOISE + 1];
+  if (!idx || !lay) {
+    free(idx);
+    free(lay);
+    return rs_error(RS_ENOMEM, "out of memory");
+  }
+  for (int64_t i = 0; i < n; i++) idx[i] = i;
+  for (int64_t i = 0; i < L; i++) lay[i] = (int32_t)(i + 1);
+  /* the thresholds and noise levels when every run shares them, else NaN */
+  const rs_config *c0 = rs_job_run(job, 0);
+  bool same_e = true, same_n = true;
+  for (int r = 1; r < R; r++) {
+    const rs_config *c = rs_job_run(job, r);
+    same_e &= c->measure.neps == c0->measure.neps &&
+              !memcmp(c->measure.eps, c0->measure.eps, sizeof(double) * (size_t)c0->measure.neps);
+    same_n &= c->measure.nnoise == c0->measure.nnoise &&
+              !memcmp(c->measure.noise, c0->measure.noise, sizeof(double) * (size_t)c0->measure.nnoise);
+  }
+  for (int64_t i = 0; i < E; i++) eps[i] = same_e && i < c0->measure.neps ? c0->measure.eps[i] : NAN;
+  for (int64_t i = 0; i < NN; i++) noise[i] = same_n && i < c0->measure.nnoise ? c0->measure.noise[i] : NAN;
+  hid_t s_run = rs__scale(g, rank, "run", R, H5T_STD_I64LE, H5T_NATIVE_INT64, idx, "run index (grid order)");
+  hid_t s_ck = rs__scale(g, rank, "checkpoint", C, H5T_STD_I64LE, H5T_NATIVE_INT64, idx,
+                         "checkpoint index of the run; steps in /runs/steps");
+  hid_t s_l = rs__scale(g, rank, "layer", L, H5T_STD_I32LE, H5T_NATIVE_INT32, lay, "measured layer, 1-based");
+  hid_t s_k = rs__scale(g, rank, "repr_sv_index", K, 0, 0, NULL,
+                        "singular value index of the centred representation matrix, descending");
+  hid_t s_e = rs__scale(g, rank, "eps", E, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, eps,
+                        "feature-rank threshold on s_i / sqrt(N) (NaN: differs between runs, see measure.eps in /runs/config)");
+  hid_t s_n = rs__scale(g, rank, "noise", NN, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, noise,
+                        "noise level sigma of the Gaussian-channel proxy (NaN: differs between runs)");
+  free(idx);
+  free(lay);
+  int err = RS_OK;
+  if (s_run < 0 || s_ck < 0 || s_l < 0 || s_k < 0 || s_e < 0 || s_n < 0)
+    err = rs_error(RS_EHDF5, "spectrum: cannot create the dimension scales");
+  const struct {
+    hid_t d;
+    hid_t dims[4];
+    const char *desc, *units;
+  } t[] = {
+      {d_sv, {s_run, s_ck, s_l, s_k}, "singular values of the layer's centred representation matrix (points x width), descending (NaN: padding)", NULL},
+      {d_fr, {s_run, s_ck, s_l, s_e}, "feature rank: #{s_i / sqrt(N) > eps}", NULL},
+      {d_er, {s_run, s_ck, s_l, -1}, "effective rank exp(H(p)), p_i = s_i / sum s", NULL},
+      {d_ip, {s_run, s_ck, s_l, s_n}, "Gaussian-channel estimate of I(X; T + sigma Z): 1/2 sum log(1 + s_i^2 / (N sigma^2))", "nats"},
+      {d_np, {s_run, s_ck, -1, -1}, "points N the spectrum was taken over", NULL},
+      {d_done, {s_run, s_ck, s_l, -1}, "1 when the layer's spectrum is written", NULL},
+  };
+  for (size_t i = 0; err == RS_OK && i < sizeof t / sizeof t[0]; i++) {
+    for (unsigned k = 0; err == RS_OK && k < 4 && t[i].dims[k] >= 0; k++)
+      if (H5DSattach_scale(t[i].d, t[i].dims[k], k) < 0)
+        err = rs_error(RS_EHDF5, "spectrum: cannot attach a dimension scale");
+    if (err == RS_OK) err = rs__attr_str_write(t[i].d, "description", t[i].desc);
+    if (err == RS_OK && t[i].units) err = rs__attr_str_write(t[i].d, "units", t[i].units);
+  }
+  hid_t all[] = {s_run, s_ck, s_l, s_k, s_e, s_n};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    if (all[i] >= 0) H5Dclose(all[i]);
+  return err;
 }
 
 static int rs__agree(MPI_Comm comm, int err) {
@@ -263,20 +401,13 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
                      : o->points == RS_SPECTRUM_POINTS_TRAIN ? "train"
                                                              : "count";
   const char *repr = o->repr == RS_REPR_PRE ? "pre" : "post";
+  bool fresh = false; /* /spectrum created now: describe it */
   if (H5Lexists(file, "spectrum", H5P_DEFAULT) > 0) {
     grp = H5Gopen2(file, "spectrum", H5P_DEFAULT);
     char have[32] = "", haver[32] = "";
     int64_t havek = -1, havecount = -1;
-    hid_t a = H5Aopen(grp, "points", H5P_DEFAULT);
-    hid_t t = H5Aget_type(a);
-    H5Aread(a, t, have);
-    H5Tclose(t);
-    H5Aclose(a);
-    a = H5Aopen(grp, "representation", H5P_DEFAULT);
-    t = H5Aget_type(a);
-    H5Aread(a, t, haver);
-    H5Tclose(t);
-    H5Aclose(a);
+    rs__attr_str_read(grp, "points", have, sizeof have);
+    rs__attr_str_read(grp, "representation", haver, sizeof haver);
     havek = rs__attr_i64(grp, "n_spectrum");
     havecount = rs__attr_i64(grp, "count");
     if (strcmp(have, mode) || strcmp(haver, repr) || havek != K ||
@@ -289,19 +420,12 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
       goto out;
     }
   } else {
+    fresh = true;
     grp = H5Gcreate2(file, "spectrum", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, 16);
-    char b1[16] = {0}, b2[16] = {0};
-    snprintf(b1, sizeof b1, "%s", mode);
-    snprintf(b2, sizeof b2, "%s", repr);
-    hid_t a = H5Acreate2(grp, "points", st, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, st, b1);
-    H5Aclose(a);
-    a = H5Acreate2(grp, "representation", st, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, st, b2);
-    H5Aclose(a);
+    rs__attr_str_write(grp, "points", mode);
+    rs__attr_str_write(grp, "representation", repr);
+    hid_t a;
     int64_t vals[2] = {K, o->points == RS_SPECTRUM_POINTS_COUNT ? o->count : -1};
     a = H5Acreate2(grp, "n_spectrum", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(a, H5T_NATIVE_INT64, &vals[0]);
@@ -309,7 +433,6 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
     a = H5Acreate2(grp, "count", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(a, H5T_NATIVE_INT64, &vals[1]);
     H5Aclose(a);
-    H5Tclose(st);
     H5Sclose(sp);
   }
   {
@@ -329,6 +452,9 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
     err = rs_error(RS_EHDF5, "%s: cannot create the /spectrum datasets", path);
     goto out;
   }
+  if (fresh && (err = rs__spectrum_describe(grp, rank, job, R, C, L, K, E, NN, d_sv, d_fr, d_er,
+                                            d_ip, d_np, d_done)) != RS_OK)
+    goto out;
   H5Fflush(file, H5F_SCOPE_GLOBAL);
   sdone = calloc(R * C * L, 1);
   if (!sdone || (err = rs__read_all(file, "spectrum/done", H5T_NATIVE_UINT8, sdone, path)) != RS_OK) goto out;

@@ -200,6 +200,10 @@ static int rs__describe_runs(rs__engine *E) {
         ri->nparams = (int64_t)rs_trainer_nparams(t);
         ri->state_size = (int64_t)rs_trainer_state_size(t);
         ri->save_weights = cfg->measure.save_weights;
+        /* rank 0 only (it writes the archive's run tables); freed at the end */
+        int64_t *ev = malloc(sizeof *ev * (size_t)(data->neval > 0 ? data->neval : 1));
+        if (ev && data->neval > 0) memcpy(ev, data->eval_index, sizeof *ev * (size_t)data->neval);
+        ri->eval_index = ev;
       }
       rs_trainer_destroy(&t);
     }
@@ -216,6 +220,7 @@ static int rs__describe_runs(rs__engine *E) {
     }
     MPI_Bcast(E->steps[r], E->runs[r].nckpt, MPI_INT64_T, 0, E->comm);
     E->runs[r].ckpt_steps = E->steps[r];
+    if (E->rank != 0) E->runs[r].eval_index = NULL;
   }
   E->maxc = E->maxs = 1;
   for (int r = 0; r < E->nruns; r++) {
@@ -975,6 +980,16 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
                                   &created);
   err = rs__agree(comm, err);
   if (err != RS_OK) goto out;
+  if (o->reuse) { /* --reuse: copy the finished runs of the same configuration */
+    int nre = 0;
+    err = rs__agree(comm, rs_archive_reuse(E.ar, o->reuse, &nre));
+    if (err != RS_OK) {
+      rs_archive_close(&E.ar);
+      goto out;
+    }
+    if (E.rank == 0 && !o->quiet)
+      fprintf(stderr, "ranksweep: reused %d of %d runs from %s\n", nre, E.nruns, o->reuse);
+  }
 
   size_t nrc = (size_t)E.nruns * E.maxc;
   E.mask_shard = calloc(nrc * E.maxs, 1);
@@ -1039,6 +1054,8 @@ out:
   for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E.ctx[i].data);
   if (E.steps)
     for (int r = 0; r < E.nruns; r++) free(E.steps[r]);
+  if (E.runs && E.rank == 0)
+    for (int r = 0; r < E.nruns; r++) free((void *)E.runs[r].eval_index);
   free(E.steps);
   free(E.runs);
   free(E.mask_shard);

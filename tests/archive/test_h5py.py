@@ -49,11 +49,12 @@ def main(mpirun, writer):
                       "state/blob", "state/header", "done/points", "done/metrics", "done/runs", "job/text"]:
                 check(n in f, f"missing /{n}")
             A = f.attrs
-            check(A["format"] == b"ranksweep-archive", "format attribute")
+            # format 2: string attributes are UTF-8 variable length (h5py gives str)
+            check(A["format"] == "ranksweep-archive" and A["format_version"] == 2, "format attribute")
             check(A["complete"] == 1 and A["structure_complete"] == 1, "complete flags")
             text = f["job/text"][()]
-            check(hashlib.sha256(text).hexdigest().encode() == A["job_hash"], "job text does not hash to job_hash")
-            check(A["job_name"] == b"archive-test", "job name")
+            check(hashlib.sha256(text).hexdigest() == A["job_hash"], "job text does not hash to job_hash")
+            check(A["job_name"] == "archive-test", "job name")
             check(list(A["eps"]) == [0.1, 0.01], f"eps {A['eps']}")
             dims = {k: int(A[k]) for k in ["n_runs", "n_ckpt", "n_layers", "n_points", "n_eps", "n_spectrum",
                                            "n_weights", "n_params", "n_state"]}
@@ -68,7 +69,7 @@ def main(mpirun, writer):
                       "nranks", "blas_threads", "shard_size", "hostname", "start_time", "end_time"]:
                 check(k in prov, f"provenance lacks {k}")
             check(prov["nranks"] == 2, "provenance nranks")
-            check(len(prov["end_time"].rstrip(b"\0")) == 20, f"end_time {prov['end_time']}")
+            check(isinstance(prov["end_time"], str) and len(prov["end_time"]) == 20, f"end_time {prov['end_time']}")
 
             mean = f["lr/mean"][()]
             counts = f["lr/counts"][()]
@@ -109,6 +110,27 @@ def main(mpirun, writer):
                   "weights/all of run 1")
             check(np.all(np.isnan(wall[0])) and np.all(f["done/weights_all"][0] == 0), "weights/all of run 0 unset")
             check(E == 2 and np.all(counts[:, :, :, :, E] >= -1), "numpy column")
+            # format 2: the NumPy count where padding cannot shift it, split means
+            check(np.array_equal(f["lr/counts_numpy"][()], counts[..., E]), "lr/counts_numpy is not the NumPy column")
+            check(np.array_equal(f["lr/mean_eps"][()], mean[..., :E], equal_nan=True), "lr/mean_eps")
+            check(np.array_equal(f["lr/mean_numpy"][()], mean[..., E], equal_nan=True), "lr/mean_numpy")
+            # exact grid values, resolved configurations and their hashes
+            lr = f["runs/grid/train.lr"]
+            check(lr.dtype == np.float64 and list(lr[()]) == [0.001, 0.01, 0.1], f"grid values {lr[()]}")
+            check(lr.attrs["key"] == "train.lr" and "description" in lr.attrs, "grid attributes")
+            cfg = f["runs/config"].asstr()[()]
+            for r, want in enumerate(["0.001", "0.01", "0.1"]):
+                check(f"train.lr: {want}\n" in cfg[r] and "train.batch: " in cfg[r] and "seed: 5\n" in cfg[r],
+                      f"run {r}: resolved configuration lacks train.lr {want}:\n{cfg[r][:200]}")
+            hashes = f["runs/config_hash"].asstr()[()]
+            check(len(set(hashes)) == 3 and all(len(h) == 64 for h in hashes), f"config hashes {hashes}")
+            check(list(f["runs/seed"][()]) == [5, 5, 5], "seeds")
+            batch = int(cfg[0].split("train.batch: ")[1].split("\n")[0])
+            for r in range(S.RUNS):
+                C = S.NCKPT[r]
+                check(np.array_equal(f["runs/epochs"][r, :C], np.array(S.steps(r)) * batch / 64), f"run {r} epochs")
+            check(np.all(f["runs/eval_index"][()] == -1), "eval_index unknown to the writer: -1")
+            check(np.all(f["runs/data_sha256"].asstr()[()] == ""), "synthetic data: no checksums")
         # compare_archives.py: provenance ignored, one flipped bit anywhere else found
         compare = os.path.join(HERE, "..", "e2e", "compare_archives.py")
 
@@ -128,18 +150,17 @@ def main(mpirun, writer):
         def set_attr(obj, k, v):
             obj.attrs[k] = v
 
-        cases = [("provenance only", lambda g: set_attr(g["provenance"], "hostname", b"elsewhere"), 0),
+        cases = [("provenance only", lambda g: set_attr(g["provenance"], "hostname", "elsewhere"), 0),
                  ("one count", lambda g: g["lr/counts"].__setitem__((2, 1, 0, 3, 0), 99), 1),
                  ("NaN payload", nan_payload, 1),
-                 ("root attribute", lambda g: set_attr(g, "job_name", b"other"), 1),
+                 ("root attribute", lambda g: set_attr(g, "job_name", "other"), 1),
                  ("dataset attribute", lambda g: set_attr(g["lr/mean"], "note", 1), 1),
                  ("extra dataset", lambda g: g.create_dataset("lr/extra", data=[1]), 1)]
         for what, edit, want in cases:
             res = compare_after(edit)
             check(res.returncode == want, f"compare_archives on {what}: exit {res.returncode}, want {want}\n{res.stdout}")
-        # the h5py example of the archive docs runs as documented
-        docs = [os.path.join(HERE, "..", "..", "docs", n) for n in ("archive.md", "archive-legacy-notes.md")]
-        doc = next((d for d in docs if os.path.exists(d) and "```python" in open(d).read()), docs[-1])
+        # the h5py example of docs/archive.md runs as documented
+        doc = os.path.join(HERE, "..", "..", "docs", "archive.md")
         lines, inside = [], False
         for line in open(doc):
             if line.strip() == "```python":
@@ -148,7 +169,7 @@ def main(mpirun, writer):
                 break
             elif inside:
                 lines.append(line)
-        check(len(lines) > 10, f"{doc} has no python example")
+        check(len(lines) > 10, "docs/archive.md has no python example")
         ex = os.path.join(tmp, "example.py")
         open(ex, "w").write("".join(lines))
         out = subprocess.run(["/usr/bin/python3", ex, path], stdout=subprocess.PIPE, text=True)

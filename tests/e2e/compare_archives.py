@@ -12,11 +12,23 @@ import numpy as np
 MAX_REPORT = 20
 
 
-def raw(value):
+def resolve(value, f):
+    """Object references (dimension-scale attributes) replaced by the paths
+    they point to, recursively, so two files compare by what they reference."""
+    if isinstance(value, h5py.Reference):
+        return ("ref", f[value].name if value else None)
+    if isinstance(value, np.ndarray):
+        return resolve(value.tolist(), f)
+    if isinstance(value, (list, tuple)):
+        return [resolve(v, f) for v in value]
+    return value
+
+
+def raw(value, f=None):
     """Bytes and type of an attribute or dataset value, comparable exactly."""
     arr = np.asarray(value)
-    if arr.dtype.kind == "O":  # variable-length strings (not written by ranksweep)
-        return repr(arr.tolist()).encode(), str(arr.dtype), arr.shape
+    if arr.dtype.hasobject:  # variable-length strings, references
+        return repr(resolve(arr, f)).encode(), str(arr.dtype), arr.shape
     return arr.tobytes(), arr.dtype.str, arr.shape
 
 
@@ -24,7 +36,7 @@ def describe_difference(a, b):
     """Where two equal-shaped arrays first differ, as text."""
     a = np.asarray(a)
     b = np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype or a.ndim == 0:
+    if a.shape != b.shape or a.dtype != b.dtype or a.ndim == 0 or a.dtype.hasobject:
         return f"{a!r} vs {b!r}"
     av = a.view(np.uint8).reshape(a.shape + (-1,)) if a.dtype.kind != "S" else a
     bv = b.view(np.uint8).reshape(b.shape + (-1,)) if b.dtype.kind != "S" else b
@@ -51,7 +63,7 @@ def compare(path_a, path_b):
                 diff(f"/{name} attribute {k!r} only in {'A' if k in attrs_a else 'B'}")
             for k in sorted(attrs_a & attrs_b):
                 va, vb = ga.attrs[k], gb.attrs[k]
-                if raw(va) != raw(vb):
+                if raw(va, fa) != raw(vb, fb):
                     diff(f"/{name} attribute {k!r}: {describe_difference(va, vb)}")
             if isinstance(ga, h5py.Dataset) or isinstance(gb, h5py.Dataset):
                 if not (isinstance(ga, h5py.Dataset) and isinstance(gb, h5py.Dataset)):
@@ -61,7 +73,7 @@ def compare(path_a, path_b):
                     diff(f"/{name}: {ga.dtype}{ga.shape} vs {gb.dtype}{gb.shape}")
                     return
                 va, vb = ga[()], gb[()]
-                if raw(va) != raw(vb):
+                if raw(va, fa) != raw(vb, fb):
                     diff(f"/{name}: {describe_difference(va, vb)}")
                 return
             keys_a, keys_b = set(ga.keys()), set(gb.keys())
