@@ -4,7 +4,9 @@
 #include "ranksweep/rs_archive.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -735,17 +738,203 @@ static void rs__test_kill(int k) {
   if (v && atoi(v) == k) raise(SIGKILL);
 }
 
-/* Test hook: RANKSWEEP_TEST_KILL_AT_WRITE=n kills this process with SIGKILL
- * in the middle of its n-th result write: after the data, before the mask (or
- * for a training state, after the blob, before its header). */
-static void rs__test_kill_in_write(void) {
+/* Test hooks, counted per process over result writes: RANKSWEEP_TEST_KILL_AT_WRITE=n
+ * kills this process with SIGKILL in the middle of its n-th write, after the
+ * data and before the mask (for a training state, after the blob, before its
+ * header); RANKSWEEP_TEST_ENOSPC_AT_WRITE=n makes the n-th write and every
+ * later one fail there as a full disk would (file systems that cannot
+ * reserve space, see rs__reserve), so the tests can check that the sweep ends
+ * cleanly and resumes without losing what was written. */
+static int rs__test_kill_in_write(const rs_archive *a) {
   static long count = 0;
-  static long at = -2;
+  static long at = -2, nospc = -2;
   if (at == -2) {
     const char *v = getenv("RANKSWEEP_TEST_KILL_AT_WRITE");
+    const char *w = getenv("RANKSWEEP_TEST_ENOSPC_AT_WRITE");
     at = v ? atol(v) : -1;
+    nospc = w ? atol(w) : -1;
   }
-  if (at > 0 && ++count == at) raise(SIGKILL);
+  ++count;
+  if (at > 0 && count == at) raise(SIGKILL);
+  if (nospc > 0 && count >= nospc)
+    return rs_error(RS_EIO, "%s: cannot write results: %s (simulated by RANKSWEEP_TEST_ENOSPC_AT_WRITE)",
+                    a->path, strerror(ENOSPC));
+  return RS_OK;
+}
+
+/* ---------------------------------------------------------------- failure agreement */
+
+/* Collective. Every rank learns whether any rank failed, and the code and
+ * message of the lowest failing rank reach all of them, so every rank takes
+ * the same branch (a rank that went on alone into a collective HDF5 call
+ * would wait forever) and rank 0, which prints, names the real cause. */
+static int rs__agree(MPI_Comm comm, int rc) {
+  if (comm == MPI_COMM_NULL) return rc;
+  int rank = 0, who = INT_MAX;
+  MPI_Comm_rank(comm, &rank);
+  int me = rc != RS_OK ? rank : INT_MAX;
+  MPI_Allreduce(&me, &who, 1, MPI_INT, MPI_MIN, comm);
+  if (who == INT_MAX) return RS_OK;
+  char msg[1024];
+  int code = rc;
+  snprintf(msg, sizeof msg, "%s", rs_error_message());
+  MPI_Bcast(&code, 1, MPI_INT, who, comm);
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, who, comm);
+  if (rank != who) rs_error(code, "%s", msg);
+  return code;
+}
+
+/* The system's reason for a failed write under path: errno when the I/O
+ * layer left one that explains it, else "No space left on device" when the
+ * file system is (nearly) full, else "". MPI-IO does not hand errno back
+ * through HDF5, so the free-space check is what usually names a full disk. */
+static void rs__sysreason(const char *path, int err, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG || err == EROFS || err == EACCES ||
+      err == EPERM || err == EIO) {
+    snprintf(buf, cap, ": %s", strerror(err));
+    return;
+  }
+  char dir[RS_PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) slash[slash == dir] = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  struct statvfs vs;
+  if (statvfs(dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < ((uint64_t)1 << 16))
+    snprintf(buf, cap, ": %s", strerror(ENOSPC));
+}
+
+/* rs_error with the system's reason appended (errno read first). */
+static int rs__ioerr(int code, const char *path, const char *what) {
+  int e = errno;
+  char why[128];
+  rs__sysreason(path, e, why, sizeof why);
+  return rs_error(code, "%s: %s%s", path, what, why);
+}
+
+/* Appends the system's reason to the message of a failed step, once. */
+static int rs__add_reason(int rc, const char *path, int err) {
+  char why[128];
+  rs__sysreason(path, err, why, sizeof why);
+  if (why[0] && !strstr(rs_error_message(), why + 2)) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rs_error_message());
+    rs_error(rc, "%s%s", msg, why);
+  }
+  return rc;
+}
+
+/* Bytes of raw data the archive allocates at creation (every dataset is
+ * allocated early and filled), without HDF5's small metadata. */
+static uint64_t rs__layout_bytes(const rs__layout *L) {
+  uint64_t total = 0;
+  for (int i = 0; i < D_N; i++) {
+    if (!rs__present(L, i)) continue;
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(L, rs__dsets[i].dims, dims);
+    uint64_t b = rs__esize(rs__dsets[i].type);
+    for (int k = 0; k < n; k++) b *= dims[k];
+    total += b;
+  }
+  for (size_t t = 0; t < RS__NTABLES; t++) {
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(L, rs__tables[t].dims, dims);
+    uint64_t b = rs__esize(rs__tables[t].type);
+    for (int k = 0; k < n; k++) b *= dims[k];
+    total += b;
+  }
+  return total;
+}
+
+/* Rank 0 (others learn the outcome): refuses before anything is created when
+ * the file system holding path lacks the space the archive will allocate. */
+static int rs__space_check(MPI_Comm comm, int rank, const char *path, const rs__layout *L) {
+  int rc = RS_OK;
+  /* Test hook: RANKSWEEP_TEST_NO_SPACE_CHECK=1 skips this check, so the tests
+   * can reach a full disk in the middle of the creation. */
+  const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
+  if (rank == 0 && !(skip && skip[0] == '1')) {
+    char dir[RS_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) slash[slash == dir] = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    struct statvfs vs;
+    /* 1 MiB and 1% for HDF5's metadata and the status file */
+    uint64_t need = rs__layout_bytes(L), want = need + need / 100 + ((uint64_t)1 << 20);
+    if (statvfs(dir, &vs) == 0) {
+      uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize;
+      if (avail < want)
+        rc = rs_error(RS_EIO,
+                      "%s: the archive needs about %.1f MB but %s has %.1f MB free: %s; free "
+                      "space or choose another -o",
+                      path, (double)want / 1e6, dir, (double)avail / 1e6, strerror(ENOSPC));
+    }
+  }
+  return rs__agree(comm, rc);
+}
+
+/* Collective, after a failed creation: the file must be closed on every rank
+ * (a file HDF5 could not close crashes MPI_Finalize later) and removed (it
+ * holds nothing yet). Closing flushes metadata, which fails again on a full
+ * disk, so the raw data's blocks are released first by truncating the file
+ * (rank 0, once every rank has stopped writing to it). */
+static void rs__create_abort(rs_archive *a) {
+  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  if (a->rank == 0 && truncate(a->path, 0) != 0) { /* best effort */
+  }
+  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  herr_t e;
+  for (int i = 0; i < D_N; i++)
+    if (a->d[i] >= 0) {
+      RS__QUIET(H5Dclose(a->d[i]), e);
+      a->d[i] = H5I_INVALID_HID;
+    }
+  if (a->file >= 0) {
+    RS__QUIET(H5Fclose(a->file), e);
+    /* Once more after a failure: the space released above lets it finish. */
+    if (e < 0) RS__QUIET(H5Fclose(a->file), e);
+    a->file = H5I_INVALID_HID;
+  }
+  (void)e;
+  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  if (a->rank == 0) unlink(a->path);
+  rs__free(a);
+}
+
+/* Rank 0, right after the file exists: reserves on disk the blocks that the
+ * early allocation will fill, so that a full disk shows up here, as one
+ * error every rank learns of, and never inside HDF5's fill of a contiguous
+ * dataset (HDF5 1.10 returns from a failed fill on one rank while the others
+ * wait in its barrier: a hang). Nothing later needs new blocks: every dataset
+ * is allocated at creation and results overwrite it in place. File systems
+ * without fallocate keep only the statvfs check of rs__space_check. */
+static int rs__reserve(const rs_archive *a) {
+  if (a->rank != 0) return RS_OK;
+  uint64_t bytes = rs__layout_bytes(&a->lay) + ((uint64_t)1 << 20);
+  int fd = open(a->path, O_WRONLY);
+  if (fd < 0) return rs__ioerr(RS_EIO, a->path, "cannot reserve space for the archive");
+  int rc = RS_OK;
+  if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP &&
+      errno != ENOSYS)
+    rc = rs__ioerr(RS_EIO, a->path, "cannot reserve space for the archive");
+  close(fd);
+  return rc;
+}
+
+/* Rank 0, once the structure is complete: gives back what rs__reserve held
+ * beyond the end of the file (best effort; only the margin for metadata). */
+static void rs__unreserve(const rs_archive *a) {
+  if (a->rank != 0) return;
+  uint64_t bytes = rs__layout_bytes(&a->lay) + ((uint64_t)1 << 20);
+  struct stat st;
+  int fd = open(a->path, O_WRONLY);
+  if (fd < 0) return;
+  /* truncating to the current size drops blocks held beyond it */
+  if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < bytes && ftruncate(fd, st.st_size) != 0) {
+  }
+  close(fd);
 }
 
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
@@ -761,32 +950,49 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
                     "continue it, or choose another path)",
                     path);
   }
+  int rc = rs__space_check(comm, a->rank, path, lay);
+  if (rc != RS_OK) {
+    rs__free(a);
+    return rc;
+  }
   hid_t fapl = rs__fapl(comm);
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   H5Pset_obj_track_times(fcpl, 0);
+  errno = 0;
   RS__QUIET(H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl), a->file);
+  rc = a->file < 0 ? rs__ioerr(RS_EIO, path, "cannot create the archive (exists, or directory not writable)") : RS_OK;
   H5Pclose(fcpl);
   H5Pclose(fapl);
-  if (a->file < 0) {
+  rc = rs__agree(comm, rc);
+  if (rc != RS_OK) {
+    if (a->file >= 0) {
+      rs__create_abort(a);
+      return rc;
+    }
     rs__free(a);
-    return rs_error(RS_EIO, "%s: cannot create the archive (exists, or directory not writable)", path);
+    return rc;
   }
   rs__test_kill(1);
   a->lay = *lay;
   memset(lay, 0, sizeof *lay);
   rs__layout *L = &a->lay;
-  int rc = RS_OK;
+  /* Every step ends in an agreement across ranks (rs__agree), so a failure
+   * on any rank sends all of them to fail: together. */
 #define RS__TRY(expr)                                                        \
   do {                                                                       \
+    errno = 0;                                                               \
     rc = (expr);                                                             \
+    if (rc != RS_OK) rc = rs__add_reason(rc, path, errno);                   \
+    rc = rs__agree(comm, rc);                                                \
     if (rc != RS_OK) goto fail;                                              \
   } while (0)
   /* The format name reaches the disk first, so a file killed during creation
    * is still recognisable as ours (rs_archive_probe). */
   RS__TRY(rs__attr_str(a->file, "format", RS__FORMAT, 0));
   RS__TRY(rs__attr_i64(a->file, "format_version", RS__FORMAT_VERSION));
-  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
+  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
   rs__test_kill(2);
+  RS__TRY(rs__reserve(a));
 
   RS__TRY(rs__attr_str(a->file, "job_name", meta->name, 0));
   RS__TRY(rs__attr_str(a->file, "job_hash", meta->hash, 0));
@@ -804,13 +1010,12 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   H5Pset_obj_track_times(gcpl, 0);
   for (size_t g = 0; g < sizeof rs__groups / sizeof rs__groups[0]; g++) {
     hid_t h = H5Gcreate2(a->file, rs__groups[g], H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    if (h < 0) {
-      H5Pclose(gcpl);
-      RS__TRY(rs__h5err(path, "create a group"));
-    }
-    H5Gclose(h);
+    if (h >= 0) H5Gclose(h);
+    rc = rs__agree(comm, h < 0 ? rs__add_reason(rs__h5err(path, "create a group"), path, errno) : RS_OK);
+    if (rc != RS_OK) break;
   }
   H5Pclose(gcpl);
+  RS__TRY(rc);
 
   { /* the job file's exact text */
     size_t n = strlen(meta->text);
@@ -828,7 +1033,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     free(buf);
     if (d >= 0) H5Dclose(d);
     H5Tclose(t);
-    if (rc != RS_OK) goto fail;
+    RS__TRY(rc);
   }
 
   RS__TRY(rs__write_strings(a->file, comm, a->rank, "runs/name", (int)L->R, meta->run_names));
@@ -838,8 +1043,9 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     if (!col || !num) {
       free(col);
       free(num);
-      RS__TRY(rs_error(RS_ENOMEM, "archive: out of memory"));
+      rc = rs_error(RS_ENOMEM, "archive: out of memory");
     }
+    RS__TRY(rc);
     bool numeric = true;
     for (int64_t r = 0; r < L->R; r++) {
       col[r] = meta->values[r * meta->naxes + ax];
@@ -858,7 +1064,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     }
     free(col);
     free(num);
-    if (rc != RS_OK) goto fail;
+    RS__TRY(rc);
   }
   for (size_t t = 0; t < RS__NTABLES; t++) {
     hsize_t dims[RS__MAXRANK];
@@ -867,18 +1073,18 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     for (int i = 0; i < n; i++) empty |= dims[i] == 0;
     if (empty) continue;
     hid_t d = rs__dcreate(a->file, rs__tables[t].path, rs__tables[t].type, n, dims);
-    if (d < 0) RS__TRY(rs__h5err(path, "create a run table"));
+    RS__TRY(d < 0 ? rs__h5err(path, "create a run table") : RS_OK);
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
                          *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
     H5Dclose(d);
-    if (rc != RS_OK) goto fail;
+    RS__TRY(rc);
   }
   for (int i = 0; i < D_N; i++) {
     if (!rs__present(L, i)) continue;
     hsize_t dims[RS__MAXRANK];
     int n = rs__dims(L, rs__dsets[i].dims, dims);
     a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
-    if (a->d[i] < 0) RS__TRY(rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path));
+    RS__TRY(a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK);
   }
   if (a->d[D_S_HEADER] >= 0)
     RS__TRY(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
@@ -886,19 +1092,20 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
   rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
   H5Gclose(prov);
-  if (rc != RS_OK) goto fail;
+  RS__TRY(rc);
 
   rs__test_kill(3);
   /* Everything above must be on disk before the marker that says so. */
-  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
+  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
   rs__test_kill(4);
   RS__TRY(rs__attr_i64(a->file, "structure_complete", 1));
-  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) RS__TRY(rs__h5err(path, "flush"));
+  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
+  rs__unreserve(a);
 #undef RS__TRY
   *out = a;
   return RS_OK;
 fail:
-  rs__free(a);
+  rs__create_abort(a);
   return rc;
 }
 
@@ -1283,7 +1490,7 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, 
     if (res->stablerank) RS_CALL(rs__dio(a, D_LR_STABLE, st, ct, res->stablerank, true));
   }
 mask:;
-  rs__test_kill_in_write();
+  RS_CALL(rs__test_kill_in_write(a));
   return rs__set_points(a, run, ckpt, p0, np);
 }
 
@@ -1309,7 +1516,7 @@ int rs_archive_write_metrics(rs_archive *a, int run, int ckpt, const rs_ckpt_met
       RS_CALL(rs__dio(a, D_M_WRANK, st, ct, buf, true));
     }
   }
-  rs__test_kill_in_write();
+  RS_CALL(rs__test_kill_in_write(a));
   return rs__set_mask(a, D_DONE_METRICS, 2, st);
 }
 
@@ -1360,7 +1567,7 @@ int rs_archive_write_state(rs_archive *a, int run, int64_t step, const void *blo
   for (int i = 0; i < 4; i++) h[slot][i] = -1;
   RS_CALL(rs__state_header(a, run, h, true, slot)); /* invalidate first */
   RS_CALL(rs__archive_write_state_blob(a, run, slot, blob, n));
-  rs__test_kill_in_write();
+  RS_CALL(rs__test_kill_in_write(a));
   h[slot][0] = step;
   h[slot][1] = seq;
   h[slot][2] = n;
