@@ -196,6 +196,8 @@ static int cmd_run(int argc, char **argv) {
       o.archive = argv[++i];
     } else if (!strcmp(a, "--resume")) {
       o.resume = true;
+    } else if (!strcmp(a, "--move-aside")) { /* with --resume: rename an unusable archive aside */
+      o.move_aside = o.resume = true;
     } else if (!strcmp(a, "--quiet")) {
       o.quiet = true;
     } else if (!strcmp(a, "--threads") && has) {

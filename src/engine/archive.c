@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "ranksweep/rs_error.h"
@@ -143,6 +144,7 @@ struct rs_archive {
   hid_t file, dxpl;
   hid_t d[D_N];
   rs__layout lay;
+  bool locked; /* rank 0 of a sweep holds PATH.lock (rs_archive_open_or_create) */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -825,6 +827,100 @@ static int rs__add_reason(int rc, const char *path, int err) {
   return rc;
 }
 
+/* ---------------------------------------------------------------- creation marker, lock */
+
+static void rs__sidecar(char *buf, size_t cap, const char *path, const char *suffix) {
+  snprintf(buf, cap, "%s%s", path, suffix);
+}
+
+/* Rank 0: PATH.creating on (before H5Fcreate) or off (structure complete, or
+ * the failed file removed). */
+static void rs__creating_mark(const char *path, bool on) {
+  char c[RS_PATH_MAX + 16];
+  rs__sidecar(c, sizeof c, path, ".creating");
+  if (on) {
+    int fd = open(c, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) close(fd);
+  } else {
+    unlink(c);
+  }
+}
+
+static bool rs__creating_marked(const char *path) {
+  char c[RS_PATH_MAX + 16];
+  rs__sidecar(c, sizeof c, path, ".creating");
+  return access(c, F_OK) == 0;
+}
+
+/* Rank 0: one writer per archive. PATH.lock is created with O_EXCL and holds
+ * "host pid time". A lock whose pid is dead on this host is stale (a killed
+ * sweep) and is taken over; a live holder, or one on another host (which
+ * cannot be checked from here), is refused by name. The O_EXCL creation is
+ * atomic on local file systems and on NFSv3+ and Lustre; the stale-lock
+ * takeover is not (two resumes racing over one stale lock could both pass). */
+static int rs__lock_take(const char *path) {
+  char lp[RS_PATH_MAX + 16], host[256] = "";
+  rs__sidecar(lp, sizeof lp, path, ".lock");
+  gethostname(host, sizeof host - 1);
+  for (int attempt = 0; attempt < 20; attempt++) {
+    int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) {
+      char now[RS__TIME_LEN], line[512];
+      rs__now(now);
+      int n = snprintf(line, sizeof line, "%s %ld %s\n", host, (long)getpid(), now);
+      bool ok = write(fd, line, (size_t)n) == n;
+      close(fd);
+      if (!ok) {
+        unlink(lp);
+        return rs__ioerr(RS_EIO, lp, "cannot write the lock file");
+      }
+      return RS_OK;
+    }
+    if (errno != EEXIST) return rs__ioerr(RS_EIO, lp, "cannot create the lock file");
+    char buf[512] = "", h[256] = "", when[64] = "?";
+    long pid = 0;
+    FILE *f = fopen(lp, "r");
+    if (f) {
+      size_t got = fread(buf, 1, sizeof buf - 1, f);
+      buf[got] = '\0';
+      fclose(f);
+    }
+    if (sscanf(buf, "%255s %ld %63s", h, &pid, when) < 2 || pid <= 0) {
+      /* being written by its creator this instant, or garbage: look again */
+      struct timespec ts = {0, 50 * 1000 * 1000};
+      if (attempt < 19) {
+        nanosleep(&ts, NULL);
+        continue;
+      }
+      return rs_error(RS_EARCHIVE,
+                      "%s: locked by %s, which does not name its holder; if no sweep writes "
+                      "this archive, remove the lock file",
+                      path, lp);
+    }
+    bool here = strcmp(h, host) == 0;
+    if (here && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      unlink(lp); /* stale: its sweep was killed */
+      continue;
+    }
+    if (here && attempt < 19) { /* a killed job's ranks may take a moment to exit */
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    return rs_error(RS_EARCHIVE,
+                    "%s: in use by another sweep (host %s, pid %ld, since %s); one writer per "
+                    "archive. If that sweep is dead, remove %s",
+                    path, h, pid, when, lp);
+  }
+  return rs_error(RS_EARCHIVE, "%s: cannot take the lock %s", path, lp);
+}
+
+static void rs__lock_drop(const char *path) {
+  char lp[RS_PATH_MAX + 16];
+  rs__sidecar(lp, sizeof lp, path, ".lock");
+  unlink(lp);
+}
+
 /* Bytes of raw data the archive allocates at creation (every dataset is
  * allocated early and filled), without HDF5's small metadata. */
 static uint64_t rs__layout_bytes(const rs__layout *L) {
@@ -899,7 +995,10 @@ static void rs__create_abort(rs_archive *a) {
   }
   (void)e;
   if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
-  if (a->rank == 0) unlink(a->path);
+  if (a->rank == 0) {
+    unlink(a->path);
+    rs__creating_mark(a->path, false);
+  }
   rs__free(a);
 }
 
@@ -955,6 +1054,10 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     rs__free(a);
     return rc;
   }
+  /* PATH.creating exists exactly while the structure is unfinished: the
+   * evidence that lets a resume delete a file it cannot open (see
+   * rs_archive_open_or_create) without ever deleting one that holds results. */
+  if (a->rank == 0) rs__creating_mark(path, true);
   hid_t fapl = rs__fapl(comm);
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   H5Pset_obj_track_times(fcpl, 0);
@@ -969,6 +1072,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
       rs__create_abort(a);
       return rc;
     }
+    if (a->rank == 0) rs__creating_mark(path, false);
     rs__free(a);
     return rc;
   }
@@ -1101,6 +1205,7 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
   RS__TRY(rs__attr_i64(a->file, "structure_complete", 1));
   RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
   rs__unreserve(a);
+  if (a->rank == 0) rs__creating_mark(path, false);
 #undef RS__TRY
   *out = a;
   return RS_OK;
@@ -1367,38 +1472,108 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
   return RS_OK;
 }
 
+/* Rank 0: renames a file that --resume cannot use to PATH.damaged-<UTC time>
+ * (never deleted: it may hold results someone wants back). */
+static int rs__move_aside(const char *path, char *to, size_t cap) {
+  char now[RS__TIME_LEN];
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(now, sizeof now, "%Y%m%dT%H%M%SZ", &tm);
+  snprintf(to, cap, "%s.damaged-%s", path, now);
+  if (access(to, F_OK) == 0 || rename(path, to) != 0)
+    return rs__ioerr(RS_EIO, path, "cannot move the damaged archive aside");
+  return RS_OK;
+}
+
+/* What rank 0 decided about an existing file, for --resume. */
+enum { RS__GO_CREATE, RS__GO_OPEN, RS__GO_RECREATE, RS__GO_ASIDE };
+
+/* Rank 0. An interrupted creation may be deleted only on evidence that no
+ * result can be in it: an empty file, an HDF5 file with nothing in it, one
+ * of ours without the structure marker (results are written only after
+ * it), or any file while PATH.creating still records that its creation never
+ * finished. Anything else that is not a usable archive may hold results: it
+ * is refused, or with move_aside renamed aside. */
+static int rs__resume_decide(const char *path, bool move_aside, int *go) {
+  rs_archive_status st;
+  RS_CALL(rs_archive_probe(path, &st));
+  bool creating = rs__creating_marked(path);
+  if (st == RS_ARCHIVE_ABSENT) {
+    *go = RS__GO_CREATE;
+    return RS_OK;
+  }
+  if (st == RS_ARCHIVE_READY) {
+    *go = RS__GO_OPEN;
+    return RS_OK;
+  }
+  const char *what = "not a ranksweep archive";
+  if (st == RS_ARCHIVE_INCOMPLETE) {
+    struct stat sb;
+    hid_t fid = H5I_INVALID_HID;
+    if (stat(path, &sb) == 0 && sb.st_size == 0) creating = true;
+    else RS__QUIET(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), fid);
+    if (fid >= 0) { /* opens: no marker, or nothing at all in it */
+      creating = true;
+      H5Fclose(fid);
+    }
+    what = "an HDF5 file that cannot be opened (damaged or truncated)";
+  }
+  if (creating) {
+    *go = RS__GO_RECREATE;
+    return RS_OK;
+  }
+  if (move_aside) {
+    *go = RS__GO_ASIDE;
+    return RS_OK;
+  }
+  return rs_error(RS_EARCHIVE,
+                  "%s: exists and is %s; it may hold results, so --resume leaves it untouched "
+                  "(rerun with --move-aside to rename it to %s.damaged-<time> and start anew)",
+                  path, what, path);
+}
+
 int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
                               const rs_archive_run *runs, const rs_archive_info *info,
                               bool resume, rs_archive **out, bool *created) {
   *out = NULL;
   if (created) *created = false;
-  if (!resume) {
-    RS_CALL(rs_archive_create(comm, path, job, runs, info, out));
-    if (created) *created = true;
-    return RS_OK;
-  }
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  rs_archive_status st = RS_ARCHIVE_ABSENT;
-  int v[2] = {RS_OK, 0};
+  bool move_aside = info && info->move_aside;
+  int v[2] = {RS_OK, RS__GO_CREATE};
+  char aside[RS_PATH_MAX + 64] = "";
+  bool have_lock = false;
   if (rank == 0) {
-    v[0] = rs_archive_probe(path, &st);
-    v[1] = (int)st;
-    /* nothing can have been written to an interrupted creation: start over */
-    if (v[0] == RS_OK && st == RS_ARCHIVE_INCOMPLETE && unlink(path) != 0)
-      v[0] = rs_error(RS_EIO, "%s: cannot remove the interrupted archive: %s", path, strerror(errno));
+    v[0] = rs__lock_take(path);
+    have_lock = v[0] == RS_OK;
+    if (v[0] == RS_OK && resume) v[0] = rs__resume_decide(path, move_aside, &v[1]);
+    if (v[0] == RS_OK && v[1] == RS__GO_RECREATE) {
+      /* nothing can have been written to an interrupted creation: start over */
+      if (unlink(path) != 0)
+        v[0] = rs__ioerr(RS_EIO, path, "cannot remove the interrupted archive");
+      else
+        rs__creating_mark(path, false);
+    }
+    if (v[0] == RS_OK && v[1] == RS__GO_ASIDE) v[0] = rs__move_aside(path, aside, sizeof aside);
+    if (v[0] != RS_OK && have_lock) rs__lock_drop(path);
   }
-  MPI_Bcast(v, 2, MPI_INT, 0, comm);
-  if (v[0] != RS_OK) {
-    if (rank != 0) rs_error(v[0], "%s: cannot inspect the archive (see rank 0)", path);
-    return v[0];
+  int rc = rs__agree(comm, v[0]);
+  MPI_Bcast(&v[1], 1, MPI_INT, 0, comm);
+  if (rc != RS_OK) return rc;
+  if (rank == 0 && v[1] == RS__GO_ASIDE)
+    fprintf(stderr, "ranksweep: %s: moved aside to %s; starting anew\n", path, aside);
+  if (v[1] == RS__GO_OPEN) {
+    rc = rs_archive_open(comm, path, job, runs, info, out);
+  } else {
+    rc = rs_archive_create(comm, path, job, runs, info, out);
+    if (rc == RS_OK && created) *created = true;
   }
-  st = (rs_archive_status)v[1];
-  if (st == RS_ARCHIVE_FOREIGN)
-    return rs_error(RS_EARCHIVE, "%s: exists and is not a ranksweep archive; refusing to touch it", path);
-  if (st == RS_ARCHIVE_READY) return rs_archive_open(comm, path, job, runs, info, out);
-  RS_CALL(rs_archive_create(comm, path, job, runs, info, out));
-  if (created) *created = true;
+  if (rc != RS_OK) {
+    if (rank == 0) rs__lock_drop(path);
+    return rc;
+  }
+  (*out)->locked = rank == 0;
   return RS_OK;
 }
 
@@ -1801,6 +1976,7 @@ int rs_archive_close(rs_archive **pa) {
   a->file = H5I_INVALID_HID;
   char path[RS_PATH_MAX];
   snprintf(path, sizeof path, "%s", a->path);
+  if (a->locked) rs__lock_drop(path);
   rs__free(a);
   return e < 0 ? rs__h5err(path, "close") : RS_OK;
 }
@@ -2126,7 +2302,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         rs__attr_read_i64(pv, "shard_size", &shard);
         H5Gclose(pv);
       }
-      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1};
+      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false};
       if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &meta, &info, &out);
       rs__layout_free(&copy);
     }

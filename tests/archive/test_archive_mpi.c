@@ -17,7 +17,7 @@ static int g_rank, g_size;
 static char g_dir[512];
 static rs_job *g_job, *g_job2;
 static rs_archive_run g_runs[SYN_RUNS];
-static rs_archive_info g_info = {0, 1, SYN_SHARD};
+static rs_archive_info g_info = {0, 1, SYN_SHARD, false};
 
 static void path_of(char *buf, const char *name) { snprintf(buf, 600, "%s/%s", g_dir, name); }
 
