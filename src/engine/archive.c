@@ -295,7 +295,8 @@ static int64_t rs__nshards(const rs__layout *L, int64_t run) {
 
 /* The shard grid of this process (not part of the file's structure). */
 static void rs__set_shard(rs__layout *L, int64_t shard) {
-  L->shard = shard > 0 ? shard : 1;
+  /* clamped: the value may come from a damaged file's provenance */
+  L->shard = shard < 1 ? 1 : shard > L->P ? (L->P > 0 ? L->P : 1) : shard;
   L->S = (L->P + L->shard - 1) / L->shard;
 }
 
@@ -553,14 +554,22 @@ static int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *pa
   return rc;
 }
 
+static bool rs__extent_is(hid_t d, int n, const hsize_t *dims);
+
 /* Reads a [n] fixed-string dataset into n malloc'd strings (one block). */
 static int rs__read_strings(hid_t file, const char *path, int n, char ***out) {
   *out = NULL;
-  hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
-  if (d < 0) return rs_error(RS_EHDF5, "archive: cannot open %s", path);
+  hid_t d;
+  RS__QUIET(H5Dopen2(file, path, H5P_DEFAULT), d);
+  if (d < 0) return rs_error(RS_EARCHIVE, "archive: cannot open %s", path);
+  hsize_t want = (hsize_t)n;
   hid_t ft = H5Dget_type(d);
-  size_t w = H5Tget_size(ft);
-  H5Tclose(ft);
+  size_t w = ft >= 0 && H5Tget_class(ft) == H5T_STRING ? H5Tget_size(ft) : 0;
+  if (ft >= 0) H5Tclose(ft);
+  if (w == 0 || w > 65536 || !rs__extent_is(d, 1, &want)) {
+    H5Dclose(d);
+    return rs_error(RS_EARCHIVE, "archive: damaged: %s is not %d strings", path, n);
+  }
   char *raw = calloc((size_t)n * w + 1, 1);
   char **v = malloc((size_t)n * sizeof *v + (size_t)n * (w + 1));
   if (!raw || !v) {
@@ -674,8 +683,13 @@ static int rs__open_dsets(rs_archive *a) {
   for (int i = 0; i < D_N; i++) {
     a->d[i] = H5I_INVALID_HID;
     if (!rs__present(&a->lay, i)) continue;
-    a->d[i] = H5Dopen2(a->file, rs__dsets[i].path, H5P_DEFAULT);
+    RS__QUIET(H5Dopen2(a->file, rs__dsets[i].path, H5P_DEFAULT), a->d[i]);
     if (a->d[i] < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks %s", a->path, rs__dsets[i].path);
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(&a->lay, rs__dsets[i].dims, dims);
+    if (!rs__extent_is(a->d[i], n, dims))
+      return rs_error(RS_EARCHIVE, "%s: damaged archive: %s is not of the archive's dimensions",
+                      a->path, rs__dsets[i].path);
   }
   return RS_OK;
 }
@@ -1242,12 +1256,107 @@ int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
 
 /* ---------------------------------------------------------------- open */
 
+/* ---------------------------------------------------------------- validation on open */
+
+/* True when dataset d has exactly rank n and extents dims. */
+static bool rs__extent_is(hid_t d, int n, const hsize_t *dims) {
+  hid_t sp;
+  RS__QUIET(H5Dget_space(d), sp);
+  if (sp < 0) return false;
+  hsize_t got[RS__MAXRANK + 1];
+  int r;
+  RS__QUIET(H5Sget_simple_extent_ndims(sp), r);
+  bool ok = r == n && (n == 0 || H5Sget_simple_extent_dims(sp, got, NULL) == n);
+  for (int i = 0; ok && i < n; i++) ok = got[i] == dims[i];
+  H5Sclose(sp);
+  return ok;
+}
+
+/* The root's dimension attributes, before anything is sized by them: each
+ * within what a job can produce, and all the data they imply no larger than
+ * the file (every dataset is allocated at creation). */
+static int rs__dims_check(const char *path, const rs__layout *L) {
+  static const struct {
+    const char *name;
+    size_t off;
+    int64_t lo, hi;
+  } lim[] = {
+      {"n_runs", offsetof(rs__layout, R), 1, 100000000},
+      {"n_ckpt", offsetof(rs__layout, C), 1, 100000000},
+      {"n_layers", offsetof(rs__layout, L), 0, RS_MAX_LAYERS + 1},
+      {"n_points", offsetof(rs__layout, P), 0, 1000000000},
+      {"n_eps", offsetof(rs__layout, E), 0, RS_MAX_EPS},
+      {"n_spectrum", offsetof(rs__layout, K), 0, 100000000},
+      {"n_weights", offsetof(rs__layout, W), 0, RS_MAX_LAYERS + 2},
+      {"n_params", offsetof(rs__layout, NP), 0, (int64_t)1 << 40},
+      {"n_state", offsetof(rs__layout, SB), 0, (int64_t)1 << 44},
+  };
+  for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+    int64_t v = *(const int64_t *)((const char *)L + lim[i].off);
+    if (v < lim[i].lo || v > lim[i].hi)
+      return rs_error(RS_EARCHIVE, "%s: damaged archive: attribute %s is %lld; expected %lld..%lld",
+                      path, lim[i].name, (long long)v, (long long)lim[i].lo, (long long)lim[i].hi);
+  }
+  /* in floating point: the products of damaged values must not wrap */
+  double need = 0;
+  for (int i = 0; i < D_N; i++) {
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(L, rs__dsets[i].dims, dims);
+    double b = (double)rs__esize(rs__dsets[i].type);
+    for (int k = 0; k < n; k++) b *= (double)dims[k];
+    if (i != D_W_ALL && i != D_DONE_WALL) need += b; /* (those two only with save_weights: all) */
+  }
+  struct stat st;
+  if (stat(path, &st) == 0 && need > (double)st.st_size)
+    return rs_error(RS_EARCHIVE,
+                    "%s: damaged or truncated archive: its dimensions need %.0f bytes of data but "
+                    "the file has %lld",
+                    path, need, (long long)st.st_size);
+  return RS_OK;
+}
+
+/* Every per-run table entry within the padded dimensions, before any reader
+ * indexes with it (show, resume, merge). */
+static int rs__tables_check(const char *path, const rs__layout *L) {
+  for (int64_t r = 0; r < L->R; r++) {
+    const char *bad = NULL;
+    int64_t v = 0;
+#define RS__RANGE(expr, lo, hi, name)                                        \
+  if (!bad && ((v = (int64_t)(expr)) < (lo) || v > (hi))) bad = name
+    RS__RANGE(L->nckpt[r], 1, L->C, "runs/nckpt");
+    RS__RANGE(L->nlayers[r], 0, L->L, "runs/nlayers");
+    RS__RANGE(L->npoints[r], 0, L->P, "runs/npoints");
+    RS__RANGE(L->neps[r], 0, L->E, "runs/neps");
+    RS__RANGE(L->nweights[r], 0, L->W, "runs/nweights");
+    RS__RANGE(L->nparams[r], 0, INT64_MAX, "runs/nparams");
+    RS__RANGE(L->state_size[r], 0, L->SB, "runs/state_size");
+    RS__RANGE(L->save[r], RS_SAVE_NONE, RS_SAVE_ALL, "runs/save_weights");
+    if (!bad && L->save[r] != RS_SAVE_NONE && L->nparams[r] > L->NP) bad = "runs/nparams";
+    for (int64_t l = 0; !bad && l < L->nlayers[r]; l++) {
+      RS__RANGE(L->widths[r * L->L + l], 1, INT32_MAX, "runs/widths");
+      RS__RANGE(L->spec_len[r * L->L + l], 0, L->K, "runs/spec_len");
+    }
+    for (int64_t c = 0; !bad && c < L->nckpt[r]; c++) {
+      RS__RANGE(L->steps[r * L->C + c], c ? L->steps[r * L->C + c - 1] + 1 : 0, INT64_MAX - 1,
+                "runs/steps");
+    }
+#undef RS__RANGE
+    if (bad)
+      return rs_error(RS_EARCHIVE, "%s: damaged archive: %s of run %lld is %lld, out of range", path,
+                      bad, (long long)r, (long long)v);
+  }
+  return RS_OK;
+}
+
+
+
 /* Reads the dims attributes and run tables of an open archive. */
 static int rs__layout_read(hid_t file, const char *path, rs__layout *L) {
   memset(L, 0, sizeof *L);
   for (size_t i = 0; i < RS__NDIMATTR; i++)
     if (rs__attr_read_i64(file, rs__dimattrs[i].name, (int64_t *)((char *)L + rs__dimattrs[i].off)) != RS_OK)
       return rs_error(RS_EARCHIVE, "%s: archive lacks the %s attribute", path, rs__dimattrs[i].name);
+  RS_CALL(rs__dims_check(path, L));
   RS_CALL(rs__layout_alloc(L));
   for (size_t t = 0; t < RS__NTABLES; t++) {
     hsize_t dims[RS__MAXRANK];
@@ -1257,17 +1366,22 @@ static int rs__layout_read(hid_t file, const char *path, rs__layout *L) {
     if (empty) continue;
     hid_t d;
     RS__QUIET(H5Dopen2(file, rs__tables[t].path, H5P_DEFAULT), d);
-    herr_t e = d < 0 ? -1
-                     : H5Dread(d, rs__memtype(rs__tables[t].type), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                               *(void **)((char *)L + rs__tables[t].off));
+    /* the extent first: H5S_ALL reads the file's extent into our buffer */
+    bool shape = d >= 0 && rs__extent_is(d, n, dims);
+    herr_t e = !shape ? -1
+                      : H5Dread(d, rs__memtype(rs__tables[t].type), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                *(void **)((char *)L + rs__tables[t].off));
     if (d >= 0) H5Dclose(d);
     if (e < 0) {
       rs__layout_free(L);
-      return rs_error(RS_EARCHIVE, "%s: archive lacks a readable %s", path, rs__tables[t].path);
+      return rs_error(RS_EARCHIVE, "%s: damaged archive: %s is %s", path, rs__tables[t].path,
+                      d < 0 ? "missing" : shape ? "unreadable" : "not of the archive's dimensions");
     }
   }
   for (int64_t r = 0; r < L->R; r++) L->weights_all |= L->save[r] == RS_SAVE_ALL;
-  return RS_OK;
+  int rc = rs__tables_check(path, L);
+  if (rc != RS_OK) rs__layout_free(L);
+  return rc;
 }
 
 /* True when equal; otherwise names the first difference in msg. */
@@ -1360,8 +1474,8 @@ static int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive *
   if (a->file < 0) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,
-                    "%s: not a readable HDF5 file (creation interrupted before its structure was "
-                    "flushed, or not an archive)",
+                    "%s: not a readable HDF5 file (damaged, creation interrupted before its "
+                    "structure was flushed, or not an archive)",
                     path);
   }
   rs_archive_status cls = rs__classify(a->file);
@@ -1564,7 +1678,26 @@ int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job
   if (rank == 0 && v[1] == RS__GO_ASIDE)
     fprintf(stderr, "ranksweep: %s: moved aside to %s; starting anew\n", path, aside);
   if (v[1] == RS__GO_OPEN) {
-    rc = rs_archive_open(comm, path, job, runs, info, out);
+    rc = rs__agree(comm, rs_archive_open(comm, path, job, runs, info, out));
+    /* Damaged (not merely another job's archive): refused with the way out,
+     * or with move_aside renamed aside and started anew. */
+    bool damaged = rc == RS_EARCHIVE && strstr(rs_error_message(), "damaged") != NULL;
+    if (damaged && !move_aside) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", rs_error_message());
+      rs_error(rc, "%s; --resume leaves it untouched (rerun with --move-aside to rename it to "
+               "%s.damaged-<time> and start anew)", msg, path);
+    }
+    if (damaged && move_aside) {
+      rc = rank == 0 ? rs__move_aside(path, aside, sizeof aside) : RS_OK;
+      rc = rs__agree(comm, rc);
+      if (rc == RS_OK) {
+        if (rank == 0)
+          fprintf(stderr, "ranksweep: %s: damaged; moved aside to %s; starting anew\n", path, aside);
+        rc = rs_archive_create(comm, path, job, runs, info, out);
+        if (rc == RS_OK && created) *created = true;
+      }
+    }
   } else {
     rc = rs_archive_create(comm, path, job, runs, info, out);
     if (rc == RS_OK && created) *created = true;
