@@ -6,6 +6,7 @@
 #define RS_ARCHIVE_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "ranksweep/rs_config.h"
@@ -33,6 +34,7 @@ typedef struct {
   int nranks;
   int blas_threads;
   int shard;                 /* evaluation points per shard */
+  bool move_aside;           /* open_or_create with resume: rename an unusable file aside */
 } rs_archive_info;
 
 typedef struct rs_archive rs_archive;
@@ -97,10 +99,15 @@ typedef enum {
 } rs_archive_status;
 int rs_archive_probe(const char *path, rs_archive_status *status);
 
-/* Collective. What `run -o PATH [--resume]` needs: without resume, create
+/* Collective. What `run -o PATH [--resume]` needs. First takes PATH.lock
+ * (one writer per archive; released by rs_archive_close; a lock left by a
+ * killed sweep on this host is taken over), then: without resume, create
  * (RS_EEXISTS if PATH exists). With resume: READY -> rs_archive_open;
- * ABSENT -> create; INCOMPLETE (killed during creation) -> delete, create;
- * FOREIGN -> RS_EARCHIVE, untouched. *created (may be NULL) tells which. */
+ * ABSENT -> create; an interrupted creation (PATH.creating still there, an
+ * empty file, or ours without the structure marker) -> delete, create;
+ * anything else -> RS_EARCHIVE, untouched, unless info->move_aside: then it
+ * is renamed to PATH.damaged-<time> and a new archive is created. *created
+ * (may be NULL) tells which. */
 int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
                               const rs_archive_run *runs, const rs_archive_info *info,
                               bool resume, rs_archive **out, bool *created);

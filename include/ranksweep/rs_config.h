@@ -14,6 +14,16 @@
 #define RS_MAX_NOISE 8   /* noise levels of the information proxy */
 #define RS_MAX_CKPTS 512 /* explicit checkpoint list */
 #define RS_PATH_MAX 512
+/* Bounds on what one job may ask for, checked when the job is loaded (so
+ * `plan` reports them before anything runs). */
+#define RS_MAX_RUN_CKPTS 10000                  /* checkpoints of one run */
+#define RS_MAX_WIDTH 65536                      /* any layer width, data.dim, model.latent */
+#define RS_MAX_POINTS 1000000                   /* measure.points */
+#define RS_MAX_EXAMPLES 100000000               /* data.train_size, data.heldout_size */
+#define RS_MAX_PARAMS ((int64_t)1 << 30)        /* parameters of one run */
+#define RS_MAX_ARCHIVE_BYTES ((int64_t)1 << 40) /* estimated archive size (1 TiB) */
+#define RS_MAX_JOB_BYTES (1 << 20)              /* job file size */
+#define RS_MAX_JOB_DEPTH 32                     /* nesting of brackets or indentation levels */
 
 typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX } rs_data_kind;
 typedef enum { RS_MODEL_MLP, RS_MODEL_VIB } rs_model_kind;

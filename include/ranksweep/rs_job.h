@@ -22,6 +22,11 @@ const char *rs_job_origin(const rs_job *job);
  * estimate with its assumptions. Returns RS_OK or RS_EIO. */
 int rs_job_plan_print(const rs_job *job, FILE *out);
 
+/* Estimated bytes of the job's archive (raw data of every dataset at the
+ * padded dimensions; HDF5's metadata adds well under 1 MB). The exact figure
+ * is checked against the free space when `run` creates the archive. */
+int64_t rs_job_archive_bytes(const rs_job *job);
+
 /* The key reference (key, type, default, allowed values, meaning) as a
  * Markdown table generated from the key table. Returns RS_OK or RS_EIO. */
 int rs_job_describe_keys(FILE *out);

@@ -974,7 +974,8 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   err = rs__agree(comm, err);
   if (err != RS_OK) goto out;
 
-  rs_archive_info info = {.nranks = E.size, .blas_threads = o->blas_threads, .shard = E.shard};
+  rs_archive_info info = {.nranks = E.size, .blas_threads = o->blas_threads, .shard = E.shard,
+                          .move_aside = o->move_aside};
   bool created = false;
   err = rs_archive_open_or_create(comm, o->archive, job, E.runs, &info, o->resume, &E.ar,
                                   &created);

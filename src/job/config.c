@@ -1,6 +1,7 @@
 /* One run's configuration: defaults (read from the key table's default
  * texts, so the documented defaults are the applied ones), checkpoint
  * schedules, the loss resolution and the layer sizes the plan assumes. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,30 +50,34 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Appends v unless it repeats the previous value (inputs are ascending). */
+/* Appends v unless it repeats the previous value (inputs are ascending).
+ * The count saturates: nothing is ever stored past cap. */
 static void push(int64_t v, int64_t *steps, int cap, int *n, int64_t *last) {
   if (*n > 0 && v == *last) return;
   if (*n < cap) steps[*n] = v;
   *last = v;
-  (*n)++;
+  if (*n < INT_MAX) (*n)++;
 }
 
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap) {
   int64_t total = c->train.steps, last = 0;
   int n = 0;
   RS_ASSERT(total >= 1);
+  if (!steps) cap = 0;
   switch (c->measure.schedule) {
   case RS_CKPT_LOG: {
     /* numpy: logspace(0, log10(T), P) = 10 ** (i * (log10(T) / (P-1))), the
      * last exponent set to log10(T) exactly; .astype(int) truncates. The
-     * values ascend, so uniqueness only needs the previous value. */
+     * values ascend, so uniqueness only needs the previous value. (P is
+     * bounded by the job's checks: RS_MAX_RUN_CKPTS.) */
     int p = c->measure.log_points;
     double stop = log10((double)total);
     double step = p > 1 ? stop / (p - 1) : 0.0;
     push(0, steps, cap, &n, &last);
     for (int i = 0; i < p; i++) {
       double y = (p > 1 && i == p - 1) ? stop : (double)i * step;
-      int64_t v = (int64_t)pow(10.0, y);
+      double pv = pow(10.0, y);
+      int64_t v = pv >= (double)total ? total : (int64_t)pv;
       /* 10**log10(T) can round to T-1: the last point is T exactly. */
       if (i == p - 1 || v > total) v = total;
       push(v, steps, cap, &n, &last);
@@ -80,10 +85,13 @@ int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap) {
     break;
   }
   case RS_CKPT_LINEAR: {
+    /* 0, k, 2k, ... below T, then T: counted, not enumerated, so a huge
+     * count (steps 1e12, every 1) costs nothing and overflows nothing. */
     int64_t every = c->measure.every;
     RS_ASSERT(every >= 1);
-    for (int64_t s = 0; s < total; s += every) push(s, steps, cap, &n, &last);
-    push(total, steps, cap, &n, &last);
+    int64_t count = total / every + (total % every != 0) + 1;
+    n = count > INT_MAX ? INT_MAX : (int)count;
+    for (int i = 0; i < cap && i < n; i++) steps[i] = i == n - 1 && count <= INT_MAX ? total : (int64_t)i * every;
     break;
   }
   case RS_CKPT_LIST: {

@@ -2,10 +2,14 @@
  * Cartesian expansion into runs (last axis fastest), and every check a user
  * can fail, each reported as one line "FILE:LINE: KEY: problem; expected ...". */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "job_internal.h"
@@ -376,7 +380,49 @@ static int cross_err(const pctx *p, const int *lines, const char *ka, const char
   return jerr(p, line, key, "run %d (%s): %s", r, p->job->run_names[r], msg);
 }
 
+/* The bounds of rs_config.h: sizes a job can ask for, each named with the
+ * key that sets it, checked before any schedule is enumerated. */
+static int check_bounds(const pctx *p, int r, const rs_config *c, const int *lines) {
+  for (int i = 0; i < c->model.nwidths; i++)
+    if (c->model.widths[i] > RS_MAX_WIDTH)
+      return cross_err(p, lines, "model.widths", NULL, r,
+                       "width %d is %d; expected at most %d", i + 1, c->model.widths[i],
+                       RS_MAX_WIDTH);
+  if (c->data.dim > RS_MAX_WIDTH)
+    return cross_err(p, lines, "data.dim", NULL, r, "%d; expected at most %d", c->data.dim,
+                     RS_MAX_WIDTH);
+  if (c->model.kind == RS_MODEL_VIB && c->model.latent > RS_MAX_WIDTH)
+    return cross_err(p, lines, "model.latent", NULL, r, "%d; expected at most %d",
+                     c->model.latent, RS_MAX_WIDTH);
+  if (c->measure.points > RS_MAX_POINTS)
+    return cross_err(p, lines, "measure.points", NULL, r, "%d; expected at most %d",
+                     c->measure.points, RS_MAX_POINTS);
+  if (c->data.train_size > RS_MAX_EXAMPLES)
+    return cross_err(p, lines, "data.train_size", NULL, r, "%d; expected at most %d",
+                     c->data.train_size, RS_MAX_EXAMPLES);
+  if (c->data.heldout_size > RS_MAX_EXAMPLES)
+    return cross_err(p, lines, "data.heldout_size", NULL, r, "%d; expected at most %d",
+                     c->data.heldout_size, RS_MAX_EXAMPLES);
+  if (c->measure.schedule == RS_CKPT_LOG && c->measure.log_points > RS_MAX_RUN_CKPTS)
+    return cross_err(p, lines, "measure.log_points", NULL, r, "%d; expected at most %d",
+                     c->measure.log_points, RS_MAX_RUN_CKPTS);
+  int nck = rs_config_checkpoints(c, NULL, 0);
+  if (nck > RS_MAX_RUN_CKPTS)
+    return cross_err(p, lines, c->measure.schedule == RS_CKPT_LINEAR ? "measure.every" : "train.steps",
+                     "train.steps", r,
+                     "%s%d checkpoints per run; expected at most %d (a larger measure.every or "
+                     "fewer train.steps)", nck == INT_MAX ? "more than " : "", nck,
+                     RS_MAX_RUN_CKPTS);
+  int64_t np = rs__config_nparams(c);
+  if (np > RS_MAX_PARAMS || np < 0)
+    return cross_err(p, lines, "model.widths", NULL, r,
+                     "%lld parameters; expected at most %lld (narrower or fewer layers)",
+                     (long long)np, (long long)RS_MAX_PARAMS);
+  return RS_OK;
+}
+
 static int check_run(const pctx *p, int r, const rs_config *c, const int *lines) {
+  RS_CALL(check_bounds(p, r, c, lines));
   if (c->train.batch > c->data.train_size)
     return cross_err(p, lines, "train.batch", "data.train_size", r,
                      "batch %d exceeds data.train_size %d; expected train.batch <= "
@@ -447,6 +493,14 @@ static int expand(const pctx *p) {
   }
   free(lines);
   free(c);
+  if (err == RS_OK) {
+    int64_t bytes = rs_job_archive_bytes(j);
+    if (bytes > RS_MAX_ARCHIVE_BYTES)
+      err = jerr(p, j->naxes ? j->axes[0].line : 1, "grid",
+                 "the archive would hold about %.3g GB; expected at most %.3g GB (fewer runs, "
+                 "checkpoints or measure.points, or measure.save_weights: final)",
+                 (double)bytes / 1e9, (double)RS_MAX_ARCHIVE_BYTES / 1e9);
+  }
   return err;
 }
 
@@ -492,7 +546,74 @@ static int syntax_error(const pctx *p, const yaml_parser_t *ps) {
               ps->context ? ps->context : "", where);
 }
 
+/* Before libyaml sees the text: its parser is quadratic or worse on deep
+ * nesting (200 KB of '[' took minutes), so the size and the depth of flow
+ * brackets and of indentation are bounded here. Quotes and comments are
+ * skipped; the scan is approximate only in being stricter. */
+static int check_shape(const pctx *p) {
+  const char *t = p->job->text;
+  size_t len = p->job->len;
+  if (len > RS_MAX_JOB_BYTES)
+    return jerr(p, 1, "(document)", "the file has %zu bytes; expected at most %d", len,
+                RS_MAX_JOB_BYTES);
+  int depth = 0, line = 1, levels = 0;
+  int indents[RS_MAX_JOB_DEPTH + 2];
+  bool at_start = true;
+  char quote = 0;
+  for (size_t i = 0; i < len; i++) {
+    char ch = t[i];
+    if (ch == '\0')
+      return jerr(p, line, "(document)", "a NUL byte; expected text");
+    if (ch == '\n') {
+      line++;
+      at_start = true;
+      if (quote == '\'') quote = 0; /* single-quoted scalars rarely span lines */
+      continue;
+    }
+    if (at_start) {
+      size_t k = i;
+      while (k < len && (t[k] == ' ' || t[k] == '-' || t[k] == '?' || t[k] == ':')) {
+        /* "- - - x" nests a sequence per dash: count the column reached */
+        k++;
+      }
+      if (k < len && t[k] != '\n' && t[k] != '#' && !quote) {
+        int col = (int)(k - i);
+        while (levels > 0 && indents[levels - 1] >= col) levels--;
+        if (levels == 0 || indents[levels - 1] < col) {
+          if (levels > RS_MAX_JOB_DEPTH)
+            return jerr(p, line, "(document)", "nested more than %d levels deep; expected a "
+                        "flatter job file", RS_MAX_JOB_DEPTH);
+          indents[levels++] = col;
+        }
+        int dashes = 0;
+        for (size_t q = i; q < k; q++) dashes += t[q] == '-';
+        if (levels + dashes > RS_MAX_JOB_DEPTH + 1)
+          return jerr(p, line, "(document)", "nested more than %d levels deep; expected a "
+                      "flatter job file", RS_MAX_JOB_DEPTH);
+      }
+      at_start = false;
+    }
+    if (quote) {
+      if (ch == quote && (quote == '\'' || t[i - 1] != '\\')) quote = 0;
+      continue;
+    }
+    if (ch == '#' && (i == 0 || t[i - 1] == ' ' || t[i - 1] == '\t')) {
+      while (i + 1 < len && t[i + 1] != '\n') i++;
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > RS_MAX_JOB_DEPTH)
+        return jerr(p, line, "(document)", "brackets nested more than %d deep; expected a "
+                    "flatter job file", RS_MAX_JOB_DEPTH);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return RS_OK;
+}
+
 static int parse_text(const pctx *p) {
+  RS_CALL(check_shape(p));
   yaml_parser_t ps;
   yaml_document_t doc, extra;
   int err = RS_OK;
@@ -556,8 +677,25 @@ int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **out)
 int rs_job_load(const char *path, rs_job **out) {
   RS_ASSERT(out);
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return rs_error(RS_EIO, "%s: cannot open job file: %s", path, strerror(errno));
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return rs_error(RS_EIO, "%s: cannot open job file: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return rs_error(RS_EJOB, "%s: not a regular file; expected a YAML job file", path);
+  }
+  if (st.st_size > RS_MAX_JOB_BYTES) {
+    close(fd);
+    return rs_error(RS_EJOB, "%s:1: (document): the file has %lld bytes; expected at most %d",
+                    path, (long long)st.st_size, RS_MAX_JOB_BYTES);
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return rs_error(RS_EIO, "%s: cannot open job file: %s", path, strerror(errno));
+  }
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   while (buf) {

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
   CALL(rs_job_parse(syn_job_text, strlen(syn_job_text), "synth.yaml", &job));
   rs_archive_run runs[SYN_RUNS];
   syn_runs(runs);
-  rs_archive_info info = {size, 1, SYN_SHARD};
+  rs_archive_info info = {size, 1, SYN_SHARD, false};
   rs_archive *a;
   if (strcmp(argv[1], "resume") == 0) {
     /* as `run --resume`: an archive killed during creation is started over */
