@@ -4,7 +4,7 @@
 # host and pid and leaves the archive alone; after the first is SIGKILLed,
 # its stale lock does not block the resume, which completes to the reference.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-JOB="$E2E/fulldisk.yaml" # a few seconds of work, stopped (SIGSTOP) while the others collide with
+JOB="$E2E/fulldisk.yaml" # a few seconds of work; held with SIGSTOP below
 A="$WORK/a.h5"
 sweep 2 "$JOB" -o "$WORK/ref.h5" 2> /dev/null
 
