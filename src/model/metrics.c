@@ -38,7 +38,7 @@ int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *da
                        rs_ckpt_metrics *m) {
   rs_netview v;
   RS_CALL(rs_trainer_view(t, &v));
-  RS_CALL(rs_checkpoint_metrics(&v, data, rs_config_loss(cfg), cfg->measure.neps,
+  RS_CALL(rs_checkpoint_metrics(&v, data, rs__resolve_loss(cfg, data), cfg->measure.neps,
                                 cfg->measure.eps, m));
   if (cfg->model.kind != RS_MODEL_VIB) return RS_OK;
   const rs__model *model = rs__trainer_model(t);
