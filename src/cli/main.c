@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ranksweep/rs_archive.h"
+#include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
@@ -65,6 +66,30 @@ static void warn_blas_kernel(void) {
   if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
 }
 
+/* Builds each run's data set and model and discards them, as `run` does for
+ * every run before it creates the archive: a job that plans cleanly does not
+ * fail at its start on its content (missing or malformed data files, labels
+ * that do not fit the loss, a decoder that does not fit the data). */
+static int plan_check_runs(const rs_job *job) {
+  int err = RS_OK;
+  for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
+    const rs_config *cfg = rs_job_run(job, r);
+    rs_dataset *data = NULL;
+    rs_trainer *t = NULL;
+    err = rs_dataset_create(cfg, &data);
+    if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
+    rs_trainer_destroy(&t);
+    rs_dataset_destroy(&data);
+    if (err != RS_OK && rs_job_nruns(job) > 1) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", rs_error_message());
+      err = rs_error(err, "run %d (%s): %s", r, rs_job_run_name(job, r), msg);
+    }
+  }
+  rs_data_cache_clear();
+  return err;
+}
+
 static int cmd_plan(int argc, char **argv) {
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
@@ -75,7 +100,13 @@ static int cmd_plan(int argc, char **argv) {
   rs_job *job = NULL;
   if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
   warn_blas_kernel();
-  int err = rs_job_plan_print(job, stdout);
+  int err = plan_check_runs(job);
+  if (err != RS_OK) {
+    rs_error_print(err);
+    rs_job_destroy(&job);
+    return RS_EXIT_ERROR;
+  }
+  err = rs_job_plan_print(job, stdout);
   rs_job_destroy(&job);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }

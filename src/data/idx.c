@@ -206,9 +206,9 @@ static const char *rs__file_type(mode_t m) {
 /* Opens a data file for reading without ever blocking, and only if it is a
  * regular file. `what` names the expected format in messages. */
 int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
+  const char *an = what[0] == 'I' ? "an" : "a"; /* "an IDX", "a .npy" */
   if (path == NULL || path[0] == '\0')
-    return rs_error(RS_EDATA, "(empty path): cannot open (expected a%s %s file name)",
-                    what[0] == 'I' ? "n" : "", what);
+    return rs_error(RS_EDATA, "(empty path): cannot open (expected %s %s file name)", an, what);
   /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
    * forever; a regular file ignores the flag. */
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -223,8 +223,8 @@ int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_o
   }
   if (!S_ISREG(st->st_mode)) {
     close(fd);
-    return rs_error(RS_EDATA, "%s: not a regular file but a %s (expected a %s file)",
-                    path, rs__file_type(st->st_mode), what);
+    return rs_error(RS_EDATA, "%s: not a regular file but a %s (expected %s %s file)",
+                    path, rs__file_type(st->st_mode), an, what);
   }
   int fl = fcntl(fd, F_GETFL);
   if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
