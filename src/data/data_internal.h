@@ -60,7 +60,7 @@ typedef struct {
   int64_t shape[RS__NPY_MAX_DIMS];
   char descr[16];       /* .npy: the dtype as written, e.g. "<f4"; IDX: "u1" */
   /* Input statistics over every example of the file (uint8 values as v/255),
-   * for the global and per_feature normalisations; NULL for other files. */
+   * for the global and per_feature normalisations: NULL until rs__data_stats. */
   double gmean, gstd;
   double *fmean, *fstd; /* itemsize each */
 } rs__idx_buf;
@@ -86,7 +86,9 @@ int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn deco
 /* Opens path read-only without blocking (a FIFO is refused, not waited on)
  * and only if it is a regular file; `what` ("IDX", ".npy") names the format. */
 int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out);
-/* Fills gmean, gstd, fmean, fstd of an input file (uint8 as v/255). */
+/* Fills gmean, gstd, fmean, fstd of an input file (uint8 as v/255) unless
+ * already done; thread-safe on a shared buffer (the fields are written once,
+ * under a lock, before any reader of them is let through). */
 int rs__data_stats(const char *path, rs__idx_buf *b);
 
 #endif

@@ -391,11 +391,13 @@ static int rs__file_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
                  .std = cfg->data.std};
   /* Statistics of the training inputs file, whole file: they do not depend
    * on the subset, so every run and the spectrum pass agree. */
-  nm.fm = tr.ib->fmean;
-  nm.fs = tr.ib->fstd;
-  nm.gm = tr.ib->gmean;
-  nm.gs = tr.ib->gstd > 0 ? tr.ib->gstd : 1.0;
-  RS_ASSERT(nm.fm != NULL && nm.fs != NULL);
+  if (nm.mode == RS_NORM_GLOBAL || nm.mode == RS_NORM_PER_FEATURE) {
+    RS__TRY(rs__data_stats(tr.ipath, tr.ib));
+    nm.fm = tr.ib->fmean;
+    nm.fs = tr.ib->fstd;
+    nm.gm = tr.ib->gmean;
+    nm.gs = tr.ib->gstd > 0 ? tr.ib->gstd : 1.0;
+  }
   for (int v = 0; v < 256; v++)
     nm.table[v] = nm.mode == RS_NORM_FIXED ? ((double)v / 255.0 - cfg->data.mean) / cfg->data.std
                                            : (double)v / 255.0;

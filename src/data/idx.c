@@ -254,8 +254,20 @@ static int rs__idx_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
   return RS_OK;
 }
 
+static int rs__data_stats_compute(const char *path, rs__idx_buf *b);
+
+/* Computed on first need only (the fixed normalisation never needs them),
+ * under their own lock: a buffer may already be shared when they are asked. */
+static pthread_mutex_t rs__stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int rs__data_stats(const char *path, rs__idx_buf *b) {
-  if (b->fmean != NULL) return RS_OK;
+  pthread_mutex_lock(&rs__stats_lock);
+  int err = b->fmean != NULL ? RS_OK : rs__data_stats_compute(path, b);
+  pthread_mutex_unlock(&rs__stats_lock);
+  return err;
+}
+
+static int rs__data_stats_compute(const char *path, rs__idx_buf *b) {
   int64_t n = b->n, m = b->itemsize;
   double *fm = calloc((size_t)m, sizeof *fm), *fs = calloc((size_t)m, sizeof *fs);
   if (fm == NULL || fs == NULL) {
@@ -263,21 +275,33 @@ int rs__data_stats(const char *path, rs__idx_buf *b) {
     free(fs);
     return rs_error(RS_ENOMEM, "%s: out of memory for the input statistics", path);
   }
+  double *row = malloc((size_t)m * sizeof *row);
+  if (row == NULL) {
+    free(fm);
+    free(fs);
+    return rs_error(RS_ENOMEM, "%s: out of memory for the input statistics", path);
+  }
   /* Two passes (mean, then squared deviations) in a fixed order: the same
-   * file gives the same bits on every rank. */
+   * file gives the same bits on every rank. Each row is widened to double
+   * first so the accumulation loops vectorise. */
   for (int pass = 0; pass < 2; pass++) {
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < m; j++) {
-        size_t k = (size_t)(i * m + j);
-        double v = b->dtype == 'u' && b->elemsize == 1 ? b->bytes[k] / 255.0
-                   : b->elemsize == 4 ? (double)((const float *)(void *)b->bytes)[k]
-                                      : ((const double *)(void *)b->bytes)[k];
-        if (pass == 0) fm[j] += v;
-        else fs[j] += (v - fm[j]) * (v - fm[j]);
-      }
+    for (int64_t i = 0; i < n; i++) {
+      size_t k0 = (size_t)(i * m);
+      if (b->dtype == 'u' && b->elemsize == 1)
+        for (int64_t j = 0; j < m; j++) row[j] = b->bytes[k0 + j] / 255.0;
+      else if (b->elemsize == 4)
+        for (int64_t j = 0; j < m; j++) row[j] = ((const float *)(void *)b->bytes)[k0 + j];
+      else
+        memcpy(row, (const double *)(void *)b->bytes + k0, (size_t)m * sizeof *row);
+      if (pass == 0)
+        for (int64_t j = 0; j < m; j++) fm[j] += row[j];
+      else
+        for (int64_t j = 0; j < m; j++) fs[j] += (row[j] - fm[j]) * (row[j] - fm[j]);
+    }
     if (pass == 0)
       for (int64_t j = 0; j < m; j++) fm[j] /= (double)n;
   }
+  free(row);
   double gm = 0, gv = 0;
   for (int64_t j = 0; j < m; j++) gm += fm[j];
   gm /= (double)m;
@@ -365,9 +389,6 @@ int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn deco
    * costs time but never correctness. The statistics are computed here too,
    * so a published buffer is never written again. */
   int err = decode(path, fd, tag, b);
-  bool input_like = tag == 3 || (tag == 0 && (b->dtype == 'f' || (b->dtype == 'u' &&
-                                                                   b->elemsize == 1)));
-  if (err == RS_OK && input_like) err = rs__data_stats(path, b);
   if (err != RS_OK) {
     rs__buf_free(b);
     rs__error_trace(__FILE__, __LINE__, __func__);
