@@ -88,7 +88,7 @@ for f in "$WORK"/jobs/*.yaml; do
   rrc=$?
   set -e
   left=$(cd "$out" && ls -A | grep -v -x -e plan.out -e plan.err -e run.err || true)
-  perr=$(grep -v 'OpenBLAS' "$out/plan.err" | head -1)
+  perr=$(grep -v 'OpenBLAS' "$out/plan.err" | head -1 || true)
   if [[ $prc -ne 0 && $prc -ne 124 && $rrc -ne 0 && $rrc -ne 124 && -z "$left" ]]; then
     ok "$name: plan $prc, run $rrc, nothing left: $perr"
   else
