@@ -25,7 +25,11 @@
 #define RS_MAX_JOB_BYTES (1 << 20)              /* job file size */
 #define RS_MAX_JOB_DEPTH 32                     /* nesting of brackets or indentation levels */
 
-typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX } rs_data_kind;
+typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX,
+               RS_DATA_NPY } rs_data_kind;
+/* input normalisation of file data (idx, npy); auto = fixed for idx, per_feature for npy */
+typedef enum { RS_NORM_AUTO, RS_NORM_NONE, RS_NORM_FIXED, RS_NORM_GLOBAL,
+               RS_NORM_PER_FEATURE } rs_normalize;
 typedef enum { RS_MODEL_MLP, RS_MODEL_VIB } rs_model_kind;
 /* vib decoder: auto = gaussian for regression with train.loss auto, else linear */
 typedef enum { RS_DEC_AUTO, RS_DEC_LINEAR, RS_DEC_GAUSSIAN } rs_decoder;
@@ -56,11 +60,12 @@ typedef struct {
     int outputs;       /* regression output dimension (teacher) */
     int nrho;
     double rho[RS_MAX_RHO]; /* canonical correlations (gaussian_ib) */
-    char images[RS_PATH_MAX];         /* idx: training images (.gz or raw) */
+    char images[RS_PATH_MAX];         /* idx, npy: training inputs (idx: .gz or raw) */
     char labels[RS_PATH_MAX];
     char heldout_images[RS_PATH_MAX]; /* idx: "" = disjoint subset of `images` */
     char heldout_labels[RS_PATH_MAX];
-    double mean, std; /* idx normalisation: (pixel/255 - mean) / std */
+    double mean, std; /* normalize fixed: (pixel/255 - mean) / std */
+    rs_normalize normalize; /* idx, npy: how inputs are normalised */
   } data;
 
   struct {
@@ -113,7 +118,8 @@ void rs_config_defaults(rs_config *c);
 /* The checkpoint steps of a run, ascending, unique, always including 0 and
  * train.steps. Returns the count; writes at most cap entries to steps. */
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap);
-/* Loss actually used (resolves RS_LOSS_AUTO from the data kind). */
+/* Loss actually used (resolves RS_LOSS_AUTO from the data kind; for npy the
+ * labels' dtype decides, so auto stays RS_LOSS_AUTO until the data are read). */
 rs_loss rs_config_loss(const rs_config *c);
 
 /* ---- jobs ---- */

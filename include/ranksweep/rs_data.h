@@ -1,4 +1,5 @@
-/* Data sets: synthetic generators and MNIST-format IDX files, drawn from the
+/* Data sets: synthetic generators, MNIST-format IDX files and NumPy .npy
+ * arrays, drawn from the
  * run's own random streams so a run's data depend only on its configuration. */
 #ifndef RS_DATA_H
 #define RS_DATA_H
@@ -22,7 +23,8 @@ typedef struct {
 } rs_dataset;
 
 /* Builds the data set of one run (cfg->data, cfg->seed, cfg->measure.points).
- * Errors (missing file, bad magic, truncated, count mismatch, too few images)
+ * Errors (missing file, bad magic, truncated, count mismatch, too few images,
+ * a bad .npy header or dtype, labels out of range, NaN)
  * return RS_EDATA with a one-line message naming the file and the problem. */
 int rs_dataset_create(const rs_config *cfg, rs_dataset **out);
 void rs_dataset_destroy(rs_dataset **d);
@@ -35,5 +37,7 @@ int rs_idx_read(const char *path, int expect_ndim, int64_t *n, int64_t *itemsize
  * cache (keyed by path, device, inode, size and mtime) so a sweep decodes
  * each file once. This frees it; datasets never point into it. */
 void rs_data_cache_clear(void);
+/* data.normalize with auto resolved: fixed for idx, per_feature for npy. */
+rs_normalize rs_data_normalize_mode(const rs_config *cfg);
 
 #endif

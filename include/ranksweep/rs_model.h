@@ -60,7 +60,9 @@ int rs_trainer_batch_indices(const rs_trainer *t, int64_t step, int64_t *idx);
 int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl);
 /* Checkpoint summaries (rs_measure.h) of the trainer's current weights, with
  * cfg and data those the trainer was created with: rs_checkpoint_metrics of
- * its netview; for a VIB, losses and accuracies are then replaced by the
+ * its netview; for a VIB, the weight norms and ranks of the head (entry
+ * nmeasure-1) cover the whole 2K-row head, mean and pre-std rows together,
+ * and losses and accuracies are replaced by the
  * sampled evaluation (cfg->model.eval_samples latent draws per point, task
  * loss only, from fixed noise streams restarted at every call) and rate (mean
  * KL on the held-out set) and info_y (H(Y) - held-out task loss, NaN where

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "ranksweep/rs_archive.h"
+#include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
@@ -46,6 +47,30 @@ static int load_job(const char *path, rs_job **job) {
 static void warn_blas_kernel(void) {
   char line[512];
   if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
+}
+
+/* Builds each run's data set and model and discards them, as `run` does for
+ * every run before it creates the archive: a job that plans cleanly does not
+ * fail at its start on its content (missing or malformed data files, labels
+ * that do not fit the loss, a decoder that does not fit the data). */
+static int plan_check_runs(const rs_job *job) {
+  int err = RS_OK;
+  for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
+    const rs_config *cfg = rs_job_run(job, r);
+    rs_dataset *data = NULL;
+    rs_trainer *t = NULL;
+    err = rs_dataset_create(cfg, &data);
+    if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
+    rs_trainer_destroy(&t);
+    rs_dataset_destroy(&data);
+    if (err != RS_OK && rs_job_nruns(job) > 1) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", rs_error_message());
+      err = rs_error(err, "run %d (%s): %s", r, rs_job_run_name(job, r), msg);
+    }
+  }
+  rs_data_cache_clear();
+  return err;
 }
 
 /* Operands after the options: at most max (min..max), named for the message. */
@@ -86,8 +111,9 @@ static int cmd_plan(int argc, char **argv) {
   int err = load_job(first < argc ? argv[first] : NULL, &job);
   if (err == RS_OK) {
     warn_blas_kernel();
-    err = rs_job_plan_print(job, stdout);
+    err = plan_check_runs(job);
   }
+  if (err == RS_OK) err = rs_job_plan_print(job, stdout);
   rs_job_destroy(&job);
   return fail(err, true);
 }

@@ -46,11 +46,23 @@ int rs__idx_subsets(uint64_t seed, int64_t navail, int separate,
                     int64_t nheld_avail, int64_t ntrain, int64_t nheld,
                     int64_t *train_idx, int64_t *held_idx);
 
-/* A decoded IDX file shared between the cache and its users. */
+#define RS__NPY_MAX_DIMS 8
+
+/* A decoded IDX or .npy file shared between the cache and its users. Values
+ * are stored in the machine's byte order, C order, example-major. */
 typedef struct {
   int refs; /* guarded by the cache lock */
-  int64_t n, itemsize;
-  unsigned char *bytes; /* n * itemsize, read-only once published */
+  int64_t n, itemsize;  /* examples (first dimension), values per example */
+  unsigned char *bytes; /* n * itemsize values of elemsize bytes, read-only once published */
+  char dtype;           /* 'u' unsigned integer, 'i' signed integer, 'f' IEEE float */
+  int elemsize;         /* bytes per value (IDX: 1) */
+  int ndim;             /* dimensions of the stored array, shape[0] == n */
+  int64_t shape[RS__NPY_MAX_DIMS];
+  char descr[16];       /* .npy: the dtype as written, e.g. "<f4"; IDX: "u1" */
+  /* Input statistics over every example of the file (uint8 values as v/255),
+   * for the global and per_feature normalisations: NULL until rs__data_stats. */
+  double gmean, gstd;
+  double *fmean, *fstd; /* itemsize each */
 } rs__idx_buf;
 
 /* rs_idx_read, but repeated reads of an unchanged file (same path, device,
@@ -59,5 +71,24 @@ typedef struct {
  * buffer stays valid until then even if the cache is cleared meanwhile. */
 int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out);
 void rs__idx_put(rs__idx_buf **b);
+
+/* A NumPy .npy file (versions 1.0, 2.0, 3.0; C order; numeric dtypes) through
+ * the same cache. Errors name the file and what was expected. */
+int rs__npy_get(const char *path, rs__idx_buf **out);
+
+/* The cache shared by both formats: tag tells formats (and IDX ranks) apart;
+ * decode fills b->n, itemsize, bytes, dtype, elemsize, ndim, shape, descr
+ * from an open regular file (and closes fd). */
+struct stat;
+typedef int (*rs__decode_fn)(const char *path, int fd, int tag, rs__idx_buf *b);
+int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn decode,
+                 rs__idx_buf **out);
+/* Opens path read-only without blocking (a FIFO is refused, not waited on)
+ * and only if it is a regular file; `what` ("IDX", ".npy") names the format. */
+int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out);
+/* Fills gmean, gstd, fmean, fstd of an input file (uint8 as v/255) unless
+ * already done; thread-safe on a shared buffer (the fields are written once,
+ * under a lock, before any reader of them is let through). */
+int rs__data_stats(const char *path, rs__idx_buf *b);
 
 #endif

@@ -1,5 +1,6 @@
 /* rs_dataset_create: checks that a run's configuration fits its data, builds
- * the train and held-out sets (synthetic or from IDX files) and picks the
+ * the train and held-out sets (synthetic, or from IDX or .npy files with their
+ * labels or targets and the input normalisation) and picks the
  * local-rank evaluation points from the held-out set with RS_STREAM_EVAL. */
 #include <math.h>
 #include <stdlib.h>
@@ -71,10 +72,11 @@ static int rs__check_config(const rs_config *cfg) {
     }
     break;
   case RS_DATA_IDX:
+  case RS_DATA_NPY: {
+    const char *fmt = cfg->data.kind == RS_DATA_IDX ? "an IDX file, gzip or raw" : "a .npy file";
     if (cfg->data.images[0] == '\0' || cfg->data.labels[0] == '\0')
-      return rs_error(RS_EDATA, "data.%s: empty (expected the path of an IDX "
-                      "file, gzip or raw)",
-                      cfg->data.images[0] == '\0' ? "images" : "labels");
+      return rs_error(RS_EDATA, "data.%s: empty (expected the path of %s)",
+                      cfg->data.images[0] == '\0' ? "images" : "labels", fmt);
     if ((cfg->data.heldout_images[0] == '\0') != (cfg->data.heldout_labels[0] == '\0'))
       return rs_error(RS_EDATA,
                       "data.%s: empty while data.%s is set (expected both "
@@ -83,14 +85,20 @@ static int rs__check_config(const rs_config *cfg) {
                                                           : "heldout_labels",
                       cfg->data.heldout_images[0] == '\0' ? "heldout_labels"
                                                           : "heldout_images");
-    RS_CALL(rs__check_real("data.mean", cfg->data.mean, -HUGE_VAL, HUGE_VAL));
-    if (!isfinite(cfg->data.std) || cfg->data.std <= 0)
-      return rs_error(RS_EDATA, "data.std: %g (expected a number > 0)",
-                      cfg->data.std);
+    if ((unsigned)cfg->data.normalize > RS_NORM_PER_FEATURE)
+      return rs_error(RS_EDATA, "data.normalize: %d (expected auto, none, fixed, global or "
+                      "per_feature)", (int)cfg->data.normalize);
+    if (rs_data_normalize_mode(cfg) == RS_NORM_FIXED) {
+      RS_CALL(rs__check_real("data.mean", cfg->data.mean, -HUGE_VAL, HUGE_VAL));
+      if (!isfinite(cfg->data.std) || cfg->data.std <= 0)
+        return rs_error(RS_EDATA, "data.std: %g (expected a number > 0)",
+                        cfg->data.std);
+    }
     break;
+  }
   default:
     return rs_error(RS_EDATA, "data.kind: %d (expected gaussian_mixture, "
-                    "teacher, gaussian_ib or idx)", (int)cfg->data.kind);
+                    "teacher, gaussian_ib, idx or npy)", (int)cfg->data.kind);
   }
   return RS_OK;
 }
@@ -163,55 +171,145 @@ int rs__idx_subsets(uint64_t seed, int64_t navail, int separate,
   return RS_OK;
 }
 
+/* Class labels above this are refused: they would make an output layer of
+ * that many units, which is never what a user meant. */
+#define RS__MAX_CLASSES 65536
+
+/* One inputs file and its labels file, IDX or .npy. */
 typedef struct {
   const char *ipath, *lpath;
+  bool npy;
   int64_t n, itemsize;
   rs__idx_buf *ib, *lb;
-  const unsigned char *img, *lab;
+  bool classes;   /* integer labels (else float targets) */
+  int64_t outputs; /* targets per example (float labels) */
   int maxlabel;
-} rs__idx_pair;
+} rs__file_pair;
 
-static int rs__idx_pair_load(const char *ipath, const char *lpath,
-                             rs__idx_pair *p) {
-  p->ipath = ipath;
-  p->lpath = lpath;
-  RS_CALL(rs__idx_get(ipath, 3, &p->ib));
-  p->n = p->ib->n;
-  p->itemsize = p->ib->itemsize;
-  p->img = p->ib->bytes;
-  RS_CALL(rs__idx_get(lpath, 1, &p->lb));
-  p->lab = p->lb->bytes;
-  int64_t nl = p->lb->n;
-  if (nl != p->n)
-    return rs_error(RS_EDATA, "%s: %lld labels but %s holds %lld images "
-                    "(expected one label per image)",
-                    lpath, (long long)nl, ipath, (long long)p->n);
-  p->maxlabel = 0;
-  for (int64_t i = 0; i < nl; i++)
-    if (p->lab[i] > p->maxlabel) p->maxlabel = p->lab[i];
-  return RS_OK;
-}
-
-static void rs__idx_pair_free(rs__idx_pair *p) {
-  rs__idx_put(&p->ib);
-  rs__idx_put(&p->lb);
-  p->img = p->lab = NULL;
-}
-
-static void rs__idx_copy(const rs__idx_pair *p, const double *table,
-                         const int64_t *idx, int64_t n, double *x, int *l) {
-  for (int64_t s = 0; s < n; s++) {
-    const unsigned char *src = p->img + idx[s] * p->itemsize;
-    double *dst = x + s * p->itemsize;
-    for (int64_t i = 0; i < p->itemsize; i++) dst[i] = table[src[i]];
-    l[s] = p->lab[idx[s]];
+static int64_t rs__int_at(const rs__idx_buf *b, int64_t k) {
+  const void *p = b->bytes + k * b->elemsize;
+  if (b->dtype == 'u') {
+    switch (b->elemsize) {
+    case 1: return *(const uint8_t *)p;
+    case 2: return *(const uint16_t *)p;
+    case 4: return *(const uint32_t *)p;
+    default: {
+      uint64_t v = *(const uint64_t *)p;
+      return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
+    }
+  }
+  switch (b->elemsize) {
+  case 1: return *(const int8_t *)p;
+  case 2: return *(const int16_t *)p;
+  case 4: return *(const int32_t *)p;
+  default: return *(const int64_t *)p;
   }
 }
 
-static int rs__idx_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
-  rs__idx_pair tr = {0}, he = {0};
+static double rs__real_at(const rs__idx_buf *b, int64_t k) {
+  return b->elemsize == 4 ? (double)((const float *)(void *)b->bytes)[k]
+                          : ((const double *)(void *)b->bytes)[k];
+}
+
+static int rs__pair_load(const char *ipath, const char *lpath, bool npy, rs__file_pair *p) {
+  p->ipath = ipath;
+  p->lpath = lpath;
+  p->npy = npy;
+  const char *noun = npy ? "examples" : "images";
+  if (npy) {
+    RS_CALL(rs__npy_get(ipath, &p->ib));
+    if (!(p->ib->dtype == 'f' || (p->ib->dtype == 'u' && p->ib->elemsize == 1)))
+      return rs_error(RS_EDATA, "%s: dtype '%s' for inputs (expected uint8, float32 or "
+                      "float64)", ipath, p->ib->descr);
+    RS_CALL(rs__npy_get(lpath, &p->lb));
+  } else {
+    RS_CALL(rs__idx_get(ipath, 3, &p->ib));
+    RS_CALL(rs__idx_get(lpath, 1, &p->lb));
+  }
+  p->n = p->ib->n;
+  p->itemsize = p->ib->itemsize;
+  int64_t nl = p->lb->n;
+  if (nl != p->n)
+    return rs_error(RS_EDATA, "%s: %lld labels but %s holds %lld %s "
+                    "(expected one label per %s)",
+                    lpath, (long long)nl, ipath, (long long)p->n, noun,
+                    npy ? "example" : "image");
+  p->classes = p->lb->dtype != 'f';
+  p->outputs = p->lb->itemsize;
+  p->maxlabel = 0;
+  if (!p->classes) return RS_OK;
+  if (p->lb->itemsize != 1)
+    return rs_error(RS_EDATA, "%s: integer labels of shape (%lld, %lld) (expected one class "
+                    "index per example, shape (%lld,); float labels are regression targets)",
+                    lpath, (long long)nl, (long long)p->lb->itemsize, (long long)nl);
+  for (int64_t i = 0; i < nl; i++) {
+    int64_t v = rs__int_at(p->lb, i);
+    if (v < 0 || v >= RS__MAX_CLASSES)
+      return rs_error(RS_EDATA, "%s: label %lld of example %lld is out of range (expected "
+                      "class indices from 0 to %d)", lpath, (long long)v, (long long)i,
+                      RS__MAX_CLASSES - 1);
+    if (v > p->maxlabel) p->maxlabel = (int)v;
+  }
+  return RS_OK;
+}
+
+static void rs__pair_free(rs__file_pair *p) {
+  rs__idx_put(&p->ib);
+  rs__idx_put(&p->lb);
+}
+
+/* Input normalisation: x = (raw - shift[j]) * scale[j] after raw = v/255 for
+ * bytes; the fixed recipe keeps the IDX table's exact arithmetic. */
+typedef struct {
+  rs_normalize mode;
+  double mean, std;          /* fixed */
+  const double *fm, *fs;     /* per_feature */
+  double gm, gs;             /* global */
+  double table[256];         /* bytes: the whole map, fixed or raw */
+} rs__norm;
+
+static double rs__norm_apply(const rs__norm *nm, double raw, int64_t j) {
+  switch (nm->mode) {
+  case RS_NORM_FIXED: return (raw - nm->mean) / nm->std;
+  case RS_NORM_GLOBAL: return (raw - nm->gm) / nm->gs;
+  case RS_NORM_PER_FEATURE: return (raw - nm->fm[j]) / (nm->fs[j] > 0 ? nm->fs[j] : 1.0);
+  default: return raw;
+  }
+}
+
+static void rs__pair_copy(const rs__file_pair *p, const rs__norm *nm, const int64_t *idx,
+                          int64_t n, double *x, int *l, double *y) {
+  const rs__idx_buf *b = p->ib;
+  bool bytes = b->dtype == 'u' && b->elemsize == 1;
+  for (int64_t s = 0; s < n; s++) {
+    double *dst = x + s * p->itemsize;
+    int64_t base = idx[s] * p->itemsize;
+    if (bytes && (nm->mode == RS_NORM_FIXED || nm->mode == RS_NORM_NONE)) {
+      const unsigned char *src = b->bytes + base;
+      for (int64_t i = 0; i < p->itemsize; i++) dst[i] = nm->table[src[i]];
+    } else if (bytes) {
+      const unsigned char *src = b->bytes + base;
+      for (int64_t i = 0; i < p->itemsize; i++) dst[i] = rs__norm_apply(nm, src[i] / 255.0, i);
+    } else {
+      for (int64_t i = 0; i < p->itemsize; i++)
+        dst[i] = rs__norm_apply(nm, rs__real_at(b, base + i), i);
+    }
+    if (p->classes) {
+      l[s] = (int)rs__int_at(p->lb, idx[s]);
+    } else {
+      for (int64_t o = 0; o < p->outputs; o++)
+        y[s * p->outputs + o] = rs__real_at(p->lb, idx[s] * p->outputs + o);
+    }
+  }
+}
+
+static int rs__file_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
+  rs__file_pair tr = {0}, he = {0};
   int64_t *tidx = NULL, *hidx = NULL;
   int err = RS_OK;
+  bool npy = cfg->data.kind == RS_DATA_NPY;
+  const char *noun = npy ? "examples" : "images";
   int separate = cfg->data.heldout_images[0] != '\0';
 #define RS__TRY(expr)                                                    \
   do {                                                                   \
@@ -221,50 +319,62 @@ static int rs__idx_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
       goto done;                                                         \
     }                                                                    \
   } while (0)
-  RS__TRY(rs__idx_pair_load(cfg->data.images, cfg->data.labels, &tr));
+  RS__TRY(rs__pair_load(cfg->data.images, cfg->data.labels, npy, &tr));
   int maxlabel = tr.maxlabel;
   if (separate) {
-    RS__TRY(rs__idx_pair_load(cfg->data.heldout_images, cfg->data.heldout_labels,
-                              &he));
+    RS__TRY(rs__pair_load(cfg->data.heldout_images, cfg->data.heldout_labels, npy, &he));
     if (he.itemsize != tr.itemsize) {
-      err = rs_error(RS_EDATA, "%s: images of %lld pixels but %s has %lld "
-                     "(expected the same image size)",
-                     he.ipath, (long long)he.itemsize, tr.ipath,
-                     (long long)tr.itemsize);
+      err = rs_error(RS_EDATA, "%s: %s of %lld %s but %s has %lld "
+                     "(expected the same %s size)",
+                     he.ipath, noun, (long long)he.itemsize, npy ? "values" : "pixels",
+                     tr.ipath, (long long)tr.itemsize, npy ? "example" : "image");
+      goto done;
+    }
+    if (he.classes != tr.classes || (!tr.classes && he.outputs != tr.outputs)) {
+      err = rs_error(RS_EDATA, "%s: %s labels (%s, %lld per example) but %s has %s labels "
+                     "(%s, %lld per example) (expected the same kind of labels)",
+                     he.lpath, he.classes ? "class" : "target", he.lb->descr,
+                     (long long)he.outputs, tr.lpath, tr.classes ? "class" : "target",
+                     tr.lb->descr, (long long)tr.outputs);
       goto done;
     }
     if (he.maxlabel > maxlabel) maxlabel = he.maxlabel;
     if (cfg->data.train_size > tr.n) {
-      err = rs_error(RS_EDATA, "%s: data.train_size %d exceeds the %lld images "
+      err = rs_error(RS_EDATA, "%s: data.train_size %d exceeds the %lld %s "
                      "in the file (expected at most %lld)",
-                     tr.ipath, cfg->data.train_size, (long long)tr.n,
+                     tr.ipath, cfg->data.train_size, (long long)tr.n, noun,
                      (long long)tr.n);
       goto done;
     }
     if (cfg->data.heldout_size > he.n) {
       err = rs_error(RS_EDATA, "%s: data.heldout_size %d exceeds the %lld "
-                     "images in the file (expected at most %lld)",
-                     he.ipath, cfg->data.heldout_size, (long long)he.n,
+                     "%s in the file (expected at most %lld)",
+                     he.ipath, cfg->data.heldout_size, (long long)he.n, noun,
                      (long long)he.n);
       goto done;
     }
   } else if ((int64_t)cfg->data.train_size + cfg->data.heldout_size > tr.n) {
     err = rs_error(RS_EDATA, "%s: data.train_size %d + data.heldout_size %d "
-                   "exceeds the %lld images in the file (expected at most %lld: "
+                   "exceeds the %lld %s in the file (expected at most %lld: "
                    "without held-out files both sets are disjoint subsets of "
                    "this file)",
                    tr.ipath, cfg->data.train_size, cfg->data.heldout_size,
-                   (long long)tr.n, (long long)tr.n);
+                   (long long)tr.n, noun, (long long)tr.n);
     goto done;
   }
-  if (maxlabel < 1) {
+  if (tr.classes && maxlabel < 1) {
     err = rs_error(RS_EDATA, "%s: every label is 0 (expected at least two "
                    "classes, labels 0..K-1)", tr.lpath);
     goto done;
   }
+  if (tr.itemsize > INT32_MAX || tr.outputs > INT32_MAX) {
+    err = rs_error(RS_EDATA, "%s: %lld values per example is too many", tr.ipath,
+                   (long long)tr.itemsize);
+    goto done;
+  }
   d->dim = (int)tr.itemsize;
-  d->outputs = maxlabel + 1;
-  d->classification = true;
+  d->classification = tr.classes;
+  d->outputs = tr.classes ? maxlabel + 1 : (int)tr.outputs;
   d->ntrain = cfg->data.train_size;
   d->nheld = cfg->data.heldout_size;
   d->neval = cfg->measure.points;
@@ -277,18 +387,34 @@ static int rs__idx_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
   }
   RS__TRY(rs__idx_subsets(seed, tr.n, separate, separate ? he.n : 0, d->ntrain,
                           d->nheld, tidx, hidx));
-  double table[256];
+  rs__norm nm = {.mode = rs_data_normalize_mode(cfg), .mean = cfg->data.mean,
+                 .std = cfg->data.std};
+  /* Statistics of the training inputs file, whole file: they do not depend
+   * on the subset, so every run and the spectrum pass agree. */
+  if (nm.mode == RS_NORM_GLOBAL || nm.mode == RS_NORM_PER_FEATURE) {
+    RS__TRY(rs__data_stats(tr.ipath, tr.ib));
+    nm.fm = tr.ib->fmean;
+    nm.fs = tr.ib->fstd;
+    nm.gm = tr.ib->gmean;
+    nm.gs = tr.ib->gstd > 0 ? tr.ib->gstd : 1.0;
+  }
   for (int v = 0; v < 256; v++)
-    table[v] = ((double)v / 255.0 - cfg->data.mean) / cfg->data.std;
-  rs__idx_copy(&tr, table, tidx, d->ntrain, d->xtrain, d->ltrain);
-  rs__idx_copy(separate ? &he : &tr, table, hidx, d->nheld, d->xheld, d->lheld);
+    nm.table[v] = nm.mode == RS_NORM_FIXED ? ((double)v / 255.0 - cfg->data.mean) / cfg->data.std
+                                           : (double)v / 255.0;
+  rs__pair_copy(&tr, &nm, tidx, d->ntrain, d->xtrain, d->ltrain, d->ytrain);
+  rs__pair_copy(separate ? &he : &tr, &nm, hidx, d->nheld, d->xheld, d->lheld, d->yheld);
 #undef RS__TRY
 done:
   free(tidx);
   free(hidx);
-  rs__idx_pair_free(&tr);
-  rs__idx_pair_free(&he);
+  rs__pair_free(&tr);
+  rs__pair_free(&he);
   return err;
+}
+
+rs_normalize rs_data_normalize_mode(const rs_config *cfg) {
+  if (cfg->data.normalize != RS_NORM_AUTO) return cfg->data.normalize;
+  return cfg->data.kind == RS_DATA_NPY ? RS_NORM_PER_FEATURE : RS_NORM_FIXED;
 }
 
 static int rs__eval_points(uint64_t seed, rs_dataset *d) {
@@ -309,8 +435,8 @@ static int rs__eval_points(uint64_t seed, rs_dataset *d) {
 
 static int rs__dataset_build(const rs_config *cfg, rs_dataset *d) {
   uint64_t seed = rs__data_seed(cfg);
-  if (cfg->data.kind == RS_DATA_IDX) {
-    RS_CALL(rs__idx_build(cfg, seed, d));
+  if (cfg->data.kind == RS_DATA_IDX || cfg->data.kind == RS_DATA_NPY) {
+    RS_CALL(rs__file_build(cfg, seed, d));
   } else {
     d->dim = cfg->data.dim;
     d->classification = cfg->data.kind == RS_DATA_GAUSSIAN_MIXTURE;

@@ -1,9 +1,13 @@
 /* MNIST-format IDX files: reading (gzip or raw, told apart by zlib from the
- * content), strict validation with one-line messages naming the file, and a
- * small per-process cache so a sweep of many runs decodes each file once. */
+ * content), strict validation with one-line messages naming the file; and the
+ * small per-process cache (shared with the .npy reader) so a sweep of many
+ * runs decodes each file once, with the input statistics of each file. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -190,18 +194,40 @@ done:
   return err;
 }
 
-static int rs__idx_open(const char *path, struct stat *st, int *fd_out) {
+static const char *rs__file_type(mode_t m) {
+  if (S_ISDIR(m)) return "directory";
+  if (S_ISFIFO(m)) return "FIFO";
+  if (S_ISCHR(m)) return "character device";
+  if (S_ISBLK(m)) return "block device";
+  if (S_ISSOCK(m)) return "socket";
+  return "special file";
+}
+
+/* Opens a data file for reading without ever blocking, and only if it is a
+ * regular file. `what` names the expected format in messages. */
+int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
+  const char *an = what[0] == 'I' ? "an" : "a"; /* "an IDX", "a .npy" */
   if (path == NULL || path[0] == '\0')
-    return rs_error(RS_EDATA, "(empty path): cannot open (expected an IDX file name)");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return rs_error(RS_EDATA, "(empty path): cannot open (expected %s %s file name)", an, what);
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+   * forever; a regular file ignores the flag. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
-    return rs_error(RS_EDATA, "%s: cannot open: %s (expected a readable IDX file)",
-                    path, strerror(errno));
-  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    return rs_error(RS_EDATA, "%s: cannot open: %s (expected a readable %s file)",
+                    path, strerror(errno), what);
+  if (fstat(fd, st) != 0) {
+    int e = errno;
     close(fd);
-    return rs_error(RS_EDATA, "%s: not a regular file (expected an IDX file)",
-                    path);
+    return rs_error(RS_EDATA, "%s: cannot stat: %s (expected a readable %s file)",
+                    path, strerror(e), what);
   }
+  if (!S_ISREG(st->st_mode)) {
+    close(fd);
+    return rs_error(RS_EDATA, "%s: not a regular file but a %s (expected %s %s file)",
+                    path, rs__file_type(st->st_mode), an, what);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   *fd_out = fd;
   return RS_OK;
 }
@@ -211,14 +237,87 @@ int rs_idx_read(const char *path, int expect_ndim, int64_t *n, int64_t *itemsize
   RS_ASSERT(expect_ndim >= 1 && expect_ndim <= RS__IDX_MAX_DIMS);
   struct stat st;
   int fd = -1;
-  RS_CALL(rs__idx_open(path, &st, &fd));
+  RS_CALL(rs__data_open(path, "IDX", &st, &fd));
   RS_CALL(rs__idx_read_fd(path, fd, expect_ndim, n, itemsize, bytes));
+  return RS_OK;
+}
+
+/* The IDX decoder as the cache calls it. */
+static int rs__idx_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
+  RS_CALL(rs__idx_read_fd(path, fd, tag, &b->n, &b->itemsize, &b->bytes));
+  b->dtype = 'u';
+  b->elemsize = 1;
+  b->ndim = 2;
+  b->shape[0] = b->n;
+  b->shape[1] = b->itemsize;
+  snprintf(b->descr, sizeof b->descr, "u1");
+  return RS_OK;
+}
+
+static int rs__data_stats_compute(const char *path, rs__idx_buf *b);
+
+/* Computed on first need only (the fixed normalisation never needs them),
+ * under their own lock: a buffer may already be shared when they are asked. */
+static pthread_mutex_t rs__stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int rs__data_stats(const char *path, rs__idx_buf *b) {
+  pthread_mutex_lock(&rs__stats_lock);
+  int err = b->fmean != NULL ? RS_OK : rs__data_stats_compute(path, b);
+  pthread_mutex_unlock(&rs__stats_lock);
+  return err;
+}
+
+static int rs__data_stats_compute(const char *path, rs__idx_buf *b) {
+  int64_t n = b->n, m = b->itemsize;
+  double *fm = calloc((size_t)m, sizeof *fm), *fs = calloc((size_t)m, sizeof *fs);
+  if (fm == NULL || fs == NULL) {
+    free(fm);
+    free(fs);
+    return rs_error(RS_ENOMEM, "%s: out of memory for the input statistics", path);
+  }
+  double *row = malloc((size_t)m * sizeof *row);
+  if (row == NULL) {
+    free(fm);
+    free(fs);
+    return rs_error(RS_ENOMEM, "%s: out of memory for the input statistics", path);
+  }
+  /* Two passes (mean, then squared deviations) in a fixed order: the same
+   * file gives the same bits on every rank. Each row is widened to double
+   * first so the accumulation loops vectorise. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (int64_t i = 0; i < n; i++) {
+      size_t k0 = (size_t)(i * m);
+      if (b->dtype == 'u' && b->elemsize == 1)
+        for (int64_t j = 0; j < m; j++) row[j] = b->bytes[k0 + j] / 255.0;
+      else if (b->elemsize == 4)
+        for (int64_t j = 0; j < m; j++) row[j] = ((const float *)(void *)b->bytes)[k0 + j];
+      else
+        memcpy(row, (const double *)(void *)b->bytes + k0, (size_t)m * sizeof *row);
+      if (pass == 0)
+        for (int64_t j = 0; j < m; j++) fm[j] += row[j];
+      else
+        for (int64_t j = 0; j < m; j++) fs[j] += (row[j] - fm[j]) * (row[j] - fm[j]);
+    }
+    if (pass == 0)
+      for (int64_t j = 0; j < m; j++) fm[j] /= (double)n;
+  }
+  free(row);
+  double gm = 0, gv = 0;
+  for (int64_t j = 0; j < m; j++) gm += fm[j];
+  gm /= (double)m;
+  /* Total variance about the global mean = within-feature + between-feature. */
+  for (int64_t j = 0; j < m; j++) gv += fs[j] + (double)n * (fm[j] - gm) * (fm[j] - gm);
+  for (int64_t j = 0; j < m; j++) fs[j] = sqrt(fs[j] / (double)n);
+  b->gmean = gm;
+  b->gstd = sqrt(gv / ((double)n * (double)m));
+  b->fmean = fm;
+  b->fstd = fs;
   return RS_OK;
 }
 
 /* ---- cache: a handful of entries, replaced only when the file under a
  * path changes; the engine reads at most four files (train and held-out
- * images and labels), so a small fixed table suffices. ---- */
+ * inputs and labels), so a small fixed table suffices. ---- */
 #define RS__IDX_CACHE 8
 
 typedef struct {
@@ -227,7 +326,7 @@ typedef struct {
   ino_t ino;
   off_t size;
   struct timespec mtime;
-  int ndim;
+  int tag;
   rs__idx_buf *buf; /* holds one reference */
 } rs__idx_entry;
 
@@ -240,12 +339,16 @@ static int rs__same_file(const rs__idx_entry *e, const struct stat *st) {
          e->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+static void rs__buf_free(rs__idx_buf *b) {
+  free(b->bytes);
+  free(b->fmean);
+  free(b->fstd);
+  free(b);
+}
+
 /* Drops one reference; the caller holds the lock. */
 static void rs__idx_unref(rs__idx_buf *b) {
-  if (b != NULL && --b->refs == 0) {
-    free(b->bytes);
-    free(b);
-  }
+  if (b != NULL && --b->refs == 0) rs__buf_free(b);
 }
 
 void rs__idx_put(rs__idx_buf **b) {
@@ -256,19 +359,18 @@ void rs__idx_put(rs__idx_buf **b) {
   *b = NULL;
 }
 
-int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
-  RS_ASSERT(expect_ndim >= 1 && expect_ndim <= RS__IDX_MAX_DIMS);
+int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn decode,
+                 rs__idx_buf **out) {
   *out = NULL;
   struct stat st;
   int fd = -1;
-  RS_CALL(rs__idx_open(path, &st, &fd));
+  RS_CALL(rs__data_open(path, what, &st, &fd));
   size_t plen = strlen(path);
 
   pthread_mutex_lock(&rs__cache_lock);
   for (int i = 0; i < RS__IDX_CACHE; i++) {
     rs__idx_entry *e = &rs__cache[i];
-    if (e->buf && e->ndim == expect_ndim && strcmp(e->path, path) == 0 &&
-        rs__same_file(e, &st)) {
+    if (e->buf && e->tag == tag && strcmp(e->path, path) == 0 && rs__same_file(e, &st)) {
       e->buf->refs++;
       *out = e->buf;
       pthread_mutex_unlock(&rs__cache_lock);
@@ -284,10 +386,11 @@ int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
     return rs_error(RS_ENOMEM, "%s: out of memory", path);
   }
   /* Decode outside the lock; two threads may both decode one file, which
-   * costs time but never correctness. */
-  int err = rs__idx_read_fd(path, fd, expect_ndim, &b->n, &b->itemsize, &b->bytes);
+   * costs time but never correctness. The statistics are computed here too,
+   * so a published buffer is never written again. */
+  int err = decode(path, fd, tag, b);
   if (err != RS_OK) {
-    free(b);
+    rs__buf_free(b);
     rs__error_trace(__FILE__, __LINE__, __func__);
     return err;
   }
@@ -299,7 +402,7 @@ int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
   int slot = -1;
   for (int i = 0; i < RS__IDX_CACHE; i++) {
     rs__idx_entry *e = &rs__cache[i];
-    if (e->buf && e->ndim == expect_ndim && strcmp(e->path, path) == 0) {
+    if (e->buf && e->tag == tag && strcmp(e->path, path) == 0) {
       if (rs__same_file(e, &st)) { /* another thread got here first */
         slot = -2;
         break;
@@ -316,12 +419,17 @@ int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
     e->ino = st.st_ino;
     e->size = st.st_size;
     e->mtime = st.st_mtim;
-    e->ndim = expect_ndim;
+    e->tag = tag;
     e->buf = b;
     b->refs++;
   }
   pthread_mutex_unlock(&rs__cache_lock);
   return RS_OK;
+}
+
+int rs__idx_get(const char *path, int expect_ndim, rs__idx_buf **out) {
+  RS_ASSERT(expect_ndim >= 1 && expect_ndim <= RS__IDX_MAX_DIMS);
+  return rs__data_get(path, "IDX", expect_ndim, rs__idx_decode, out);
 }
 
 void rs_data_cache_clear(void) {

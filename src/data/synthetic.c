@@ -155,6 +155,7 @@ int rs__synthetic_fill(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
     rs__ib_set(cfg, &rh, d->nheld, d->xheld, d->yheld);
     return RS_OK;
   case RS_DATA_IDX:
+  case RS_DATA_NPY:
     break;
   }
   RS_ASSERT(0 && "not a synthetic kind");

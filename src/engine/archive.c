@@ -1709,6 +1709,12 @@ static int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs
     RS__TRY(d < 0 ? rs__h5err(path, "create a run table") : RS_OK);
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
                          *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
+    /* (data helper, issue 13) which entry of a VIB run's widths is the latent */
+    if (rc == RS_OK && strcmp(rs__tables[t].path, "runs/widths") == 0)
+      rc = rs__attr_str(d, "entries",
+                        "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
+                        "the encoder's hidden layers, then the latent mean head of size K = "
+                        "model.latent as entry nlayers-1 (0-based)", 0);
     H5Dclose(d);
     RS__TRY(rc);
   }

@@ -260,7 +260,7 @@ static int rs__points(const rs_config *cfg, const rs_spectrum_opts *o, rs_datase
   if (o->points == RS_SPECTRUM_POINTS_COUNT) {
     /* A fresh draw of COUNT training points from the run's data source. */
     c.data.train_size = o->count;
-    if (c.data.kind == RS_DATA_IDX && c.data.heldout_images[0] == '\0') {
+    if ((c.data.kind == RS_DATA_IDX || c.data.kind == RS_DATA_NPY) && c.data.heldout_images[0] == '\0') {
       /* Let the held-out subset come from the same file (overlap is harmless
        * here), so that the whole file can be used as training points. */
       snprintf(c.data.heldout_images, sizeof c.data.heldout_images, "%s", c.data.images);

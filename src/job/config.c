@@ -115,6 +115,7 @@ rs_loss rs_config_loss(const rs_config *c) {
   case RS_DATA_IDX: return RS_LOSS_CROSS_ENTROPY;
   case RS_DATA_TEACHER:
   case RS_DATA_GAUSSIAN_IB: return RS_LOSS_MSE;
+  case RS_DATA_NPY: return RS_LOSS_AUTO; /* the labels' dtype decides, once read */
   }
   return RS_LOSS_MSE;
 }
@@ -124,7 +125,8 @@ static int output_dim(const rs_config *c) {
   case RS_DATA_GAUSSIAN_MIXTURE: return c->data.classes;
   case RS_DATA_TEACHER: return c->data.outputs;
   case RS_DATA_GAUSSIAN_IB: return c->data.nrho;
-  case RS_DATA_IDX: return 10;
+  case RS_DATA_IDX:
+  case RS_DATA_NPY: return 10; /* an estimate: the files are not read here */
   }
   return 1;
 }

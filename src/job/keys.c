@@ -23,7 +23,9 @@
 #define LIST(f, nf, c, m) .off = OFF(f), .count_off = OFF(nf), .cap = (c), .min_len = (m)
 
 /* Enum names in the order of the C enums in rs_config.h. */
-static const char *const e_data[] = {"gaussian_mixture", "teacher", "gaussian_ib", "idx", NULL};
+static const char *const e_data[] = {"gaussian_mixture", "teacher", "gaussian_ib", "idx", "npy",
+                                     NULL};
+static const char *const e_norm[] = {"auto", "none", "fixed", "global", "per_feature", NULL};
 static const char *const e_model[] = {"mlp", "vib", NULL};
 static const char *const e_decoder[] = {"auto", "linear", "gaussian", NULL};
 static const char *const e_act[] = {"relu", "tanh", "identity", "gelu", NULL};
@@ -36,6 +38,7 @@ static const char *const e_ckpt[] = {"log", "linear", "list", NULL};
 static const char *const e_save[] = {"none", "final", "all", NULL};
 
 _Static_assert(sizeof(rs_data_kind) == sizeof(int) && sizeof(rs_model_kind) == sizeof(int) &&
+                   sizeof(rs_normalize) == sizeof(int) &&
                    sizeof(rs_decoder) == sizeof(int) &&
                    sizeof(rs_activation) == sizeof(int) && sizeof(rs_init) == sizeof(int) &&
                    sizeof(rs_optimizer) == sizeof(int) && sizeof(rs_schedule) == sizeof(int) &&
@@ -54,12 +57,13 @@ const rs__key rs__keys[] = {
     {.key = "data.kind", .type = RS__T_ENUM, .off = OFF(data.kind), .def = "gaussian_mixture",
      R_ANY, .enums = e_data,
      .doc = "Data set: Gaussian-mixture classification, low-rank teacher regression, Gaussian "
-            "information-bottleneck pairs, or MNIST-format IDX files"},
+            "information-bottleneck pairs, MNIST-format IDX files, or NumPy .npy arrays "
+            "(data.images and data.labels then name .npy files)"},
     {.key = "data.seed", .type = RS__T_INT64, .off = OFF(data.seed), .def = "-1", R_GE(-1),
      .doc = "Seed of the data streams: -1 uses the run's seed; a value >= 0 fixes the data across "
             "seeds"},
     {.key = "data.dim", .type = RS__T_INT, .off = OFF(data.dim), .def = "100", R_GE(1),
-     .doc = "Input dimension of synthetic data (idx: taken from the file)"},
+     .doc = "Input dimension of synthetic data (idx, npy: taken from the file)"},
     {.key = "data.classes", .type = RS__T_INT, .off = OFF(data.classes), .def = "10", R_GE(2),
      .doc = "Number of classes (gaussian_mixture)"},
     {.key = "data.mean_scale", .type = RS__T_DOUBLE, .off = OFF(data.mean_scale), .def = "1.0",
@@ -67,7 +71,7 @@ const rs__key rs__keys[] = {
     {.key = "data.noise", .type = RS__T_DOUBLE, .off = OFF(data.noise), .def = "1.0", R_GE(0),
      .doc = "Isotropic noise standard deviation (gaussian_mixture inputs, teacher targets)"},
     {.key = "data.train_size", .type = RS__T_INT, .off = OFF(data.train_size), .def = "1000",
-     R_GE(1), .doc = "Training examples (idx: a random subset of the file)"},
+     R_GE(1), .doc = "Training examples (idx, npy: a random subset of the file)"},
     {.key = "data.heldout_size", .type = RS__T_INT, .off = OFF(data.heldout_size), .def = "1000",
      R_GE(1),
      .doc = "Held-out examples (held-out loss and accuracy; the local-rank points are drawn from "
@@ -83,21 +87,30 @@ const rs__key rs__keys[] = {
      .doc = "Canonical correlations of X and Y, at most data.dim of them (gaussian_ib)"},
     {.key = "data.images", .type = RS__T_PATH, .off = OFF(data.images), .cap = RS_PATH_MAX,
      .def = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_ANY,
-     .doc = "IDX image file, gzip or raw (idx)"},
+     .doc = "Inputs: IDX image file, gzip or raw (idx); or a .npy array of uint8, float32 or "
+            "float64, examples along the first axis, each flattened in C order (npy)"},
     {.key = "data.labels", .type = RS__T_PATH, .off = OFF(data.labels), .cap = RS_PATH_MAX,
      .def = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz", R_ANY,
-     .doc = "IDX label file matching data.images (idx)"},
+     .doc = "Labels matching data.images: IDX label file (idx); or a .npy array (npy) of "
+            "integer class indices, shape (N,), or float regression targets, shape (N,) or "
+            "(N, k)"},
     {.key = "data.heldout_images", .type = RS__T_PATH, .off = OFF(data.heldout_images),
      .cap = RS_PATH_MAX, .def = "\"\"", R_ANY,
-     .doc = "IDX held-out images; empty: held-out examples are a disjoint random subset of "
-            "data.images (idx)"},
+     .doc = "Held-out inputs (idx, npy: same format as data.images); empty: held-out examples "
+            "are a disjoint random subset of data.images"},
     {.key = "data.heldout_labels", .type = RS__T_PATH, .off = OFF(data.heldout_labels),
      .cap = RS_PATH_MAX, .def = "\"\"", R_ANY,
-     .doc = "IDX held-out labels, set together with data.heldout_images (idx)"},
+     .doc = "Held-out labels, set together with data.heldout_images (idx, npy)"},
+    {.key = "data.normalize", .type = RS__T_ENUM, .off = OFF(data.normalize), .def = "auto",
+     R_ANY, .enums = e_norm,
+     .doc = "Input normalisation of file data, with uint8 values read as v/255: none; fixed = "
+            "(x - data.mean) / data.std; global = one mean and std over every value of the "
+            "data.images file; per_feature = each input's own mean and std over that file (a "
+            "constant input is only centred); auto = fixed for idx, per_feature for npy"},
     {.key = "data.mean", .type = RS__T_DOUBLE, .off = OFF(data.mean), .def = "0.1307", R_ANY,
-     .doc = "Pixel normalisation (pixel/255 - mean) / std (idx)"},
+     .doc = "Normalisation (x - mean) / std of data.normalize fixed (idx, npy)"},
     {.key = "data.std", .type = RS__T_DOUBLE, .off = OFF(data.std), .def = "0.3081", R_GT(0),
-     .doc = "Pixel normalisation divisor (idx)"},
+     .doc = "Normalisation divisor of data.normalize fixed (idx, npy)"},
 
     {.key = "model.kind", .type = RS__T_ENUM, .off = OFF(model.kind), .def = "mlp", R_ANY,
      .enums = e_model,
@@ -160,8 +173,9 @@ const rs__key rs__keys[] = {
             "BLAS threads included; without it late training can be 5-12x slower"},
     {.key = "train.loss", .type = RS__T_ENUM, .off = OFF(train.loss), .def = "auto", R_ANY,
      .enums = e_loss,
-     .doc = "Loss; auto: cross_entropy for gaussian_mixture and idx, mse for teacher and "
-            "gaussian_ib"},
+     .doc = "Loss; auto: cross_entropy for gaussian_mixture, idx and npy with integer labels, "
+            "mse for teacher, gaussian_ib and npy with float targets; mse on class labels "
+            "uses one-hot targets"},
     {.key = "train.beta", .type = RS__T_DOUBLE, .off = OFF(train.beta), .def = "0.001", R_GE(0),
      .doc = "Weight beta_vib of the KL term (vib)"},
     {.key = "train.state_every", .type = RS__T_INT64, .off = OFF(train.state_every),

@@ -41,9 +41,19 @@ static int rs__eval_set(const rs_netview *net, const double *x, const int *label
         for (int j = 0; j < o; j++) s += exp(z[j] - zmax);
         lsum += zmax + log(s) - z[lab];
         if (arg == lab) correct++;
-      } else {
+      } else if (y) {
         const double *t = y + (size_t)(r0 + i) * o;
         for (int j = 0; j < o; j++) lsum += (z[j] - t[j]) * (z[j] - t[j]);
+      } else {
+        /* MSE on a classification set: one-hot targets, as in training; the
+         * accuracy is that of the largest output. */
+        int lab = labels[r0 + i], arg = 0;
+        for (int j = 0; j < o; j++) {
+          double t = j == lab ? 1.0 : 0.0;
+          lsum += (z[j] - t) * (z[j] - t);
+          if (z[j] > z[arg]) arg = j;
+        }
+        if (arg == lab) correct++;
       }
     }
   }
@@ -54,6 +64,7 @@ static int rs__eval_set(const rs_netview *net, const double *x, const int *label
     *acc = (double)correct / n;
   } else {
     *mloss = lsum / ((double)n * o); /* torch nn.MSELoss: mean over all elements */
+    if (!y) *acc = (double)correct / n;
   }
   return RS_OK;
 }
@@ -71,14 +82,14 @@ int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss
   if (loss == RS_LOSS_CROSS_ENTROPY && (!data->classification || (data->ntrain > 0 && !data->ltrain) ||
                                         (data->nheld > 0 && !data->lheld)))
     return rs_error(RS_EARG, "checkpoint metrics: cross entropy needs class labels");
-  if (loss == RS_LOSS_MSE && ((data->ntrain > 0 && !data->ytrain) || (data->nheld > 0 && !data->yheld)))
-    return rs_error(RS_EARG, "checkpoint metrics: mse needs regression targets");
+  if (loss == RS_LOSS_MSE && ((data->ntrain > 0 && !data->ytrain && !data->ltrain) ||
+                              (data->nheld > 0 && !data->yheld && !data->lheld)))
+    return rs_error(RS_EARG, "checkpoint metrics: mse needs regression targets or class labels");
   memset(out, 0, sizeof *out);
   RS_CALL(rs__eval_set(net, data->xtrain, data->ltrain, data->ytrain, data->ntrain, loss,
                        &out->train_loss, &out->train_acc));
   RS_CALL(rs__eval_set(net, data->xheld, data->lheld, data->yheld, data->nheld, loss,
                        &out->heldout_loss, &out->heldout_acc));
-  if (loss != RS_LOSS_CROSS_ENTROPY) out->train_acc = out->heldout_acc = NAN;
   out->rate = NAN;
   out->info_y = NAN;
   out->nlayers = net->nlayers;

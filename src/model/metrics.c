@@ -1,6 +1,7 @@
 /* Checkpoint summaries of a trainer: the measurement module's deterministic
- * metrics of the netview, and for a VIB the sampled evaluation on top (task
- * loss and accuracy over model.eval_samples draws, rate, H(Y) - task loss).
+ * metrics of the netview, and for a VIB the whole head's weight norms and
+ * ranks and the sampled evaluation on top (task loss and accuracy over
+ * model.eval_samples draws, rate, H(Y) - task loss).
  * Kept apart from trainer.c: it is the one model file that calls rs_measure. */
 #include <math.h>
 #include <stdlib.h>
@@ -34,13 +35,38 @@ static double target_entropy(const rs__model *model, const rs_config *cfg,
   return h;
 }
 
+/* A VIB's netview shows the head as its K mean rows (the measured layer);
+ * the weight norms and ranks of that layer cover the whole 2K x n head, the
+ * mean rows and the K pre-std rows below them, as the head is one matrix. */
+static int vib_head_norms(const rs_netview *v, const rs_config *cfg, rs_ckpt_metrics *m) {
+  int l = v->nmeasure, rows = 2 * v->sizes[l], cols = v->sizes[l - 1];
+  int k = rows < cols ? rows : cols, r;
+  double *sv = malloc(sizeof(double) * (size_t)k);
+  if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
+  int rc = rs_rank_eps(v->W[l], rows, cols, 0.0, &r, sv);
+  if (rc == RS_OK) {
+    double f = 0.0;
+    for (size_t i = 0; i < (size_t)rows * cols; i++) f += v->W[l][i] * v->W[l][i];
+    m->wfro[l - 1] = sqrt(f);
+    m->wspec[l - 1] = sv[0];
+    for (int e = 0; e < cfg->measure.neps; e++) {
+      int c = 0;
+      while (c < k && sv[c] > cfg->measure.eps[e]) c++;
+      m->wrank[l - 1][e] = c;
+    }
+  }
+  free(sv);
+  return rc;
+}
+
 int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *data,
                        rs_ckpt_metrics *m) {
   rs_netview v;
   RS_CALL(rs_trainer_view(t, &v));
-  RS_CALL(rs_checkpoint_metrics(&v, data, rs_config_loss(cfg), cfg->measure.neps,
+  RS_CALL(rs_checkpoint_metrics(&v, data, rs__resolve_loss(cfg, data), cfg->measure.neps,
                                 cfg->measure.eps, m));
   if (cfg->model.kind != RS_MODEL_VIB) return RS_OK;
+  RS_CALL(vib_head_norms(&v, cfg, m));
   const rs__model *model = rs__trainer_model(t);
   rs__vib_eval e;
   RS_CALL(rs__vib_evaluate(model, rs__trainer_params64(t), data, (uint64_t)cfg->seed,

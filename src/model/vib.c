@@ -388,11 +388,12 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
           for (int j = 0; j < O; j++) {
             double t = y ? y[row + j] : (double)(j == lab[r0 + i]);
             e += (o[j] - t) * (o[j] - t);
+            pr[j] += o[j]; /* one-hot targets: classes by the largest mean output */
           }
           lsum += e / O; /* as training: the mean over the outputs */
         }
       }
-      if (loss == RS_LOSS_CROSS_ENTROPY && !vm->gauss) {
+      if (!vm->gauss && lab && (loss == RS_LOSS_CROSS_ENTROPY || !y)) {
         int arg = 0;
         for (int j = 1; j < O; j++)
           if (pr[j] > pr[arg]) arg = j;
@@ -401,7 +402,7 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
     }
   }
   *mloss = lsum / ((double)n * samples);
-  if (loss == RS_LOSS_CROSS_ENTROPY && !vm->gauss) *acc = (double)correct / n;
+  if (!vm->gauss && lab && (loss == RS_LOSS_CROSS_ENTROPY || !y)) *acc = (double)correct / n;
   if (rate) *rate = klsum / n;
   free(a);
   free(b);

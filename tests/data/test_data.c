@@ -1,6 +1,7 @@
 /* Unit tests of the data module: determinism and stream separation, shapes,
  * the statistics each synthetic recipe promises, the teacher's dependence on
- * P^T x only, real Fashion-MNIST, and every class of bad IDX file. */
+ * P^T x only, real Fashion-MNIST, every class of bad IDX file, .npy files
+ * written by numpy (good and broken), and non-regular files. */
 #include <check.h>
 
 #include "../rs_check.h"
@@ -56,6 +57,8 @@ static rs_config base_config(rs_data_kind kind) {
     snprintf(c.data.labels, sizeof c.data.labels, "%s", FASHION "train-labels-idx1-ubyte.gz");
     c.data.mean = 0.2860;
     c.data.std = 0.3530;
+    break;
+  case RS_DATA_NPY: /* tests set the paths of the files they write */
     break;
   }
   return c;
@@ -769,6 +772,170 @@ START_TEST(idx_bad_files) {
 }
 END_TEST
 
+/* ---- .npy files written by numpy itself (tests/data/npy_cases.py) ---- */
+static void *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  void *p = malloc((size_t)n + 1);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_int_eq(fread(p, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return p;
+}
+
+static rs_normalize norm_by_name(const char *m) {
+  if (!strcmp(m, "none")) return RS_NORM_NONE;
+  if (!strcmp(m, "fixed")) return RS_NORM_FIXED;
+  if (!strcmp(m, "global")) return RS_NORM_GLOBAL;
+  if (!strcmp(m, "per_feature")) return RS_NORM_PER_FEATURE;
+  ck_assert_str_eq(m, "auto");
+  return RS_NORM_AUTO;
+}
+
+static rs_config npy_config(const char *images, const char *labels) {
+  rs_config c = base_config(RS_DATA_NPY);
+  snprintf(c.data.images, sizeof c.data.images, "%s", images);
+  snprintf(c.data.labels, sizeof c.data.labels, "%s", labels);
+  c.data.mean = 0.1307;
+  c.data.std = 0.3081;
+  c.data.train_size = 25;
+  c.data.heldout_size = 15;
+  c.measure.points = 5;
+  return c;
+}
+
+START_TEST(npy_files) {
+  setup_tmp();
+  const char *root = getenv("RANKSWEEP_SOURCE_ROOT");
+  ck_assert_msg(root != NULL, "RANKSWEEP_SOURCE_ROOT is not set (run through meson test)");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/data/npy_cases.py' '%s'", root, tmpdir);
+  ck_assert_msg(system(cmd) == 0, "npy_cases.py failed");
+
+  FILE *g = fopen(tpath("good.txt"), "r");
+  ck_assert_ptr_nonnull(g);
+  char name[64], ip[512], lp[512], kind[16], mode[16], xf[512], yf[512];
+  int n, dim, outputs, ngood = 0;
+  while (fscanf(g, "%63s %511s %511s %15s %d %d %d %15s %511s %511s", name, ip, lp, kind, &n,
+                &dim, &outputs, mode, xf, yf) == 10) {
+    rs_config c = npy_config(ip, lp);
+    c.data.normalize = norm_by_name(mode);
+    rs_dataset *d = make(&c);
+    bool cls = !strcmp(kind, "classes");
+    ck_assert_msg(d->dim == dim && d->outputs == outputs && d->classification == cls,
+                  "%s: dim %d outputs %d classification %d, want %d %d %d", name, d->dim,
+                  d->outputs, d->classification, dim, outputs, cls);
+    size_t xl, yl;
+    double *ex = read_all(xf, &xl);
+    void *ey = read_all(yf, &yl);
+    ck_assert_uint_eq(xl, (size_t)n * dim * sizeof(double));
+    int64_t tidx[25], hidx[15];
+    ck_assert_int_eq(rs__idx_subsets(rs__data_seed(&c), n, 0, 0, 25, 15, tidx, hidx), RS_OK);
+    double worst = 0;
+    for (int set = 0; set < 2; set++) {
+      const int64_t *idx = set ? hidx : tidx;
+      int cnt = set ? 15 : 25;
+      const double *x = set ? d->xheld : d->xtrain;
+      for (int i = 0; i < cnt; i++) {
+        for (int j = 0; j < dim; j++) {
+          double want = ex[idx[i] * dim + j], got = x[(size_t)i * dim + j];
+          double e = fabs(got - want) / (1 + fabs(want));
+          if (e > worst) worst = e;
+        }
+        if (cls) {
+          int got = set ? d->lheld[i] : d->ltrain[i];
+          ck_assert_int_eq(got, ((int64_t *)ey)[idx[i]]);
+        } else {
+          const double *y = set ? d->yheld : d->ytrain;
+          for (int o = 0; o < outputs; o++)
+            ck_assert_msg(y[(size_t)i * outputs + o] == ((double *)ey)[idx[i] * outputs + o],
+                          "%s: target %d.%d differs", name, i, o);
+        }
+      }
+    }
+    /* Fixed and none are the same arithmetic as numpy; the statistics differ
+     * only by summation order. */
+    ck_assert_msg(worst < 1e-12, "%s: inputs differ from numpy's by %g", name, worst);
+    printf("  npy %s: %d x %d -> %d %s, %s: max rel. difference %.2g\n", name, n, dim, outputs,
+           kind, mode, worst);
+    free(ex);
+    free(ey);
+    rs_dataset_destroy(&d);
+    ngood++;
+  }
+  fclose(g);
+  ck_assert_int_ge(ngood, 7);
+
+  /* A held-out file of another shape, and class labels against targets. */
+  rs_config c = npy_config(tpath("v2_f4_le_x.npy"), tpath("v2_f4_le_y.npy"));
+  snprintf(c.data.heldout_images, sizeof c.data.heldout_images, "%s", tpath("v1_1d_inputs_x.npy"));
+  snprintf(c.data.heldout_labels, sizeof c.data.heldout_labels, "%s", tpath("v1_1d_inputs_y.npy"));
+  expect_dataset_error(&c, "v1_1d_inputs_x.npy", "examples of 1 values but");
+  snprintf(c.data.heldout_images, sizeof c.data.heldout_images, "%s", tpath("v2_f4_le_x.npy"));
+  snprintf(c.data.heldout_labels, sizeof c.data.heldout_labels, "%s", tpath("v1_f8_targets2d_y.npy"));
+  expect_dataset_error(&c, "v1_f8_targets2d_y.npy", "target labels");
+  /* A held-out file is normalised with the training file's statistics. */
+  snprintf(c.data.heldout_labels, sizeof c.data.heldout_labels, "%s", tpath("v2_f4_le_y.npy"));
+  c.data.normalize = RS_NORM_PER_FEATURE;
+  rs_dataset *d = make(&c);
+  ck_assert_int_eq(d->nheld, 15);
+  rs_dataset_destroy(&d);
+
+  FILE *b = fopen(tpath("bad.txt"), "r");
+  ck_assert_ptr_nonnull(b);
+  char line[2048];
+  int nbad = 0;
+  while (fgets(line, sizeof line, b)) {
+    line[strcspn(line, "\n")] = '\0';
+    char *save = NULL, *bn = strtok_r(line, "\t", &save), *bi = strtok_r(NULL, "\t", &save);
+    char *bl = strtok_r(NULL, "\t", &save), *msg = strtok_r(NULL, "\t", &save);
+    ck_assert_ptr_nonnull(msg);
+    rs_config bc = npy_config(bi, bl);
+    bc.data.train_size = 20;
+    bc.data.heldout_size = 10;
+    rs_dataset *bd = NULL;
+    int err = rs_dataset_create(&bc, &bd);
+    const char *m = rs_error_message();
+    ck_assert_msg(err == RS_EDATA, "%s: got %s (%s), want RS_EDATA", bn, rs_err_name(err), m);
+    ck_assert_ptr_null(bd);
+    ck_assert_msg(strstr(m, msg) != NULL, "%s: message lacks '%s': %s", bn, msg, m);
+    ck_assert_msg(strchr(m, '\n') == NULL, "%s: not one line: %s", bn, m);
+    ck_assert_msg(strstr(m, "expected") != NULL || strstr(m, "out of range") != NULL,
+                  "%s: no expectation: %s", bn, m);
+    ck_assert_msg(strncmp(m, bi, strlen(bi)) == 0 || strncmp(m, bl, strlen(bl)) == 0,
+                  "%s: message does not start with the file: %s", bn, m);
+    printf("  npy bad %s: %s\n", bn, m);
+    nbad++;
+  }
+  fclose(b);
+  ck_assert_int_ge(nbad, 25);
+  rs_data_cache_clear();
+  teardown_tmp();
+}
+END_TEST
+
+/* Data files are opened without blocking: a FIFO (no writer), a directory and
+ * a character device are refused at once with what they are. */
+START_TEST(non_regular_files) {
+  setup_tmp();
+  ck_assert_int_eq(mkfifo(tpath("fifo"), 0600), 0);
+  rs_config c = npy_config(tpath("fifo"), tpath("fifo"));
+  expect_dataset_error(&c, "fifo", "not a regular file but a FIFO (expected a .npy file)");
+  c = npy_config(tmpdir, tmpdir);
+  expect_dataset_error(&c, NULL, "not a regular file but a directory");
+  c = base_config(RS_DATA_IDX);
+  snprintf(c.data.images, sizeof c.data.images, "%s", tpath("fifo"));
+  expect_dataset_error(&c, "fifo", "not a regular file but a FIFO (expected an IDX file)");
+  snprintf(c.data.images, sizeof c.data.images, "/dev/null");
+  expect_dataset_error(&c, NULL, "/dev/null: not a regular file but a character device");
+  teardown_tmp();
+}
+END_TEST
+
 START_TEST(config_errors) {
   rs_config c = base_config(RS_DATA_GAUSSIAN_MIXTURE);
   c.measure.points = 301;
@@ -797,6 +964,21 @@ START_TEST(config_errors) {
   c = base_config(RS_DATA_IDX);
   c.data.labels[0] = '\0';
   expect_dataset_error(&c, NULL, "data.labels: empty");
+  c = base_config(RS_DATA_NPY);
+  expect_dataset_error(&c, NULL, "data.images: empty (expected the path of a .npy file)");
+  c = base_config(RS_DATA_IDX);
+  c.data.normalize = RS_NORM_GLOBAL;
+  c.data.std = 0; /* only used by fixed */
+  rs_dataset *d = make(&c);
+  double m = 0, v = 0;
+  size_t nv = (size_t)d->ntrain * d->dim;
+  for (size_t i = 0; i < nv; i++) m += d->xtrain[i];
+  m /= (double)nv;
+  for (size_t i = 0; i < nv; i++) v += (d->xtrain[i] - m) * (d->xtrain[i] - m);
+  /* global statistics of the whole file, so a 500-image subset is near 0, 1 */
+  ck_assert_msg(fabs(m) < 0.05 && fabs(sqrt(v / (double)nv) - 1) < 0.05,
+                "idx global normalisation: mean %g std %g", m, sqrt(v / (double)nv));
+  rs_dataset_destroy(&d);
 }
 END_TEST
 
@@ -813,6 +995,8 @@ int main(void) {
   tcase_add_test(tc, idx_fashion_mnist);
   tcase_add_test(tc, idx_bad_files);
   tcase_add_test(tc, config_errors);
+  tcase_add_test(tc, npy_files);
+  tcase_add_test(tc, non_regular_files);
   suite_add_tcase(s, tc);
   return rs_check_run(s);
 }
