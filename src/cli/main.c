@@ -27,7 +27,7 @@ static const char *usage =
     "  run [JOB.yaml] -o ARCHIVE.h5 [--resume] [--threads T] [--shard N] [--slice I/N]\n"
     "      [--quiet] [--drain-signal SIG]\n"
     "                                  the sweep (under mpirun/srun); exit 0 done, 3 work remains\n"
-    "  status ARCHIVE.h5               progress of a sweep writing ARCHIVE.h5 (reads its status file)\n"
+    "  status [--json] ARCHIVE.h5      progress of a sweep writing ARCHIVE.h5 (reads its status file)\n"
     "  show ARCHIVE.h5 [--run I]       summary table of an archive\n"
     "  merge OUT.h5 IN1.h5 IN2.h5 ...  join slice archives of one job\n"
     "  spectrum ARCHIVE.h5 [--points train|eval|COUNT] [--repr post|pre] [--all-checkpoints]\n"
@@ -327,9 +327,16 @@ static int cmd_spectrum(int argc, char **argv) {
 }
 
 static int cmd_status(int argc, char **argv) {
-  if (argc != 2) return bad_usage("status: %s", "exactly one ARCHIVE.h5 expected");
-  rs_status_opts sto = {.json = true};
-  int err = rs_status_print(argv[1], &sto, stdout);
+  rs_status_opts sto = {.json = false};
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) sto.json = true;
+    else if (argv[i][0] == '-') return bad_usage("status: unknown option %s", argv[i]);
+    else if (path) return bad_usage("status: one archive expected, got also %s", argv[i]);
+    else path = argv[i];
+  }
+  if (!path) return bad_usage("status: %s", "ARCHIVE.h5 is required");
+  int err = rs_status_print(path, &sto, stdout);
   if (err != RS_OK) rs_error_print(err);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }
