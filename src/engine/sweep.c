@@ -136,7 +136,28 @@ typedef struct {
   int32_t *counts;
   double *spectra, *effrank, *stablerank;
   size_t cap_counts, cap_spectra, cap_pl;
+  /* rank 0: checkpoint weights sent to and received from workers (bytes) */
+  int64_t wbytes_out, wbytes_in;
 } rs__engine;
+
+/* RANKSWEEP_TRACE_TRAIN=FILE: every trainer appends "start RUN STEP" where
+ * training (re)starts and "at RUN STEP" after each chunk, one write per line
+ * (O_APPEND), so a test can count the steps a kill made it retrain. */
+static FILE *rs__trace_file(void) {
+  static FILE *f = NULL;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    const char *p = getenv("RANKSWEEP_TRACE_TRAIN");
+    if (p && *p && (f = fopen(p, "a"))) setvbuf(f, NULL, _IOLBF, 0);
+  }
+  return f;
+}
+
+static void rs__trace(const char *what, int run, int64_t step) {
+  FILE *f = rs__trace_file();
+  if (f) fprintf(f, "%s %d %lld\n", what, run, (long long)step);
+}
 
 static bool rs__in_slice(const rs__engine *E, int r) {
   return E->o->slice_count <= 0 || r % E->o->slice_count == E->o->slice_index;
@@ -353,6 +374,7 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
       MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
     }
   }
+  rs__trace("start", run, rs_trainer_step(t));
   int64_t every = cfg->train.state_every;
   const int64_t check = 256; /* steps between drain checks */
   double last_progress = 0;
@@ -369,6 +391,7 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
         if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
         if ((err = rs_archive_write_state(E->ar, run, next, blob, ri->state_size)) != RS_OK) break;
       }
+      rs__trace("at", run, next);
       rs__send_progress(E, run, next, &last_progress);
       if (rs__drain_requested(E)) {
         if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
@@ -508,10 +531,12 @@ static int rs__status_write(const rs__engine *E, const rs__progress *P,
           " \"checkpoints_done\": %lld, \"checkpoints_total\": %lld,\n"
           " \"steps_done\": %lld, \"steps_total\": %lld, \"steps_per_second\": %.1f,\n"
           " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d,"
-          " \"rank0_peak_rss_kb\": %ld,\n",
+          " \"rank0_peak_rss_kb\": %ld, \"weights_bytes_in\": %lld,"
+          " \"weights_bytes_out\": %lld,\n",
           P->runs_done, P->runs_total, P->runs_training, (long long)P->ckpts_done,
           (long long)P->ckpts_total, (long long)rs__steps_done(E, P), (long long)P->steps_total,
-          P->rate, rs__now() - P->t_start, eta, E->size, rs__peak_rss_kb());
+          P->rate, rs__now() - P->t_start, eta, E->size, rs__peak_rss_kb(), (long long)E->wbytes_in,
+          (long long)E->wbytes_out);
   fputs(" \"blas_kernel\": ", f);
   rs__json_str(f, rs_blas_kernel());
   fputs(", \"cpu_isa\": ", f);
@@ -734,6 +759,7 @@ static int rs__assign(rs__engine *E, rs__disp *D, rs__queue *Q, rs__progress *P,
     RS_CALL(rs__send(E->comm, &m, w, TAG_TASK));
     if (MPI_Send(t.params, (int)m.nparams, MPI_DOUBLE, w, TAG_PARAMS, E->comm) != MPI_SUCCESS)
       return rs_error(RS_EMPI, "MPI_Send of weights failed");
+    E->wbytes_out += (int64_t)sizeof(double) * m.nparams;
     rs__release(&t);
     return RS_OK;
   }
@@ -829,6 +855,7 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, w,
                TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
       if (!params) break;
+      E->wbytes_in += (int64_t)sizeof(double) * m.nparams;
       int r = (int)m.run, c = (int)m.ckpt;
       E->mask_metrics[(size_t)r * E->maxc + c] = 1;
       P->run_step[r] = m.step;
