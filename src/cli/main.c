@@ -22,7 +22,7 @@ char *openblas_get_config(void);
 
 static const char *usage =
     "usage: ranksweep COMMAND [ARGS]\n"
-    "  plan [JOB.yaml]                 print the expanded grid and the total work\n"
+    "  plan [--ranks N] [JOB.yaml]     print the expanded grid, the total work and its time\n"
     "  train [JOB.yaml] [--run I]      train one run in this process and print its local-rank table\n"
     "  run [JOB.yaml] -o ARCHIVE.h5 [--resume] [--threads T] [--shard N] [--slice I/N]\n"
     "      [--quiet] [--drain-signal SIG]\n"
@@ -67,7 +67,13 @@ static void warn_blas_kernel(void) {
 
 static int cmd_plan(int argc, char **argv) {
   const char *path = NULL;
+  rs_plan_opts po = {.ranks = 1};
   for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
+      if (parse_int(argv[++i], 1, &po.ranks))
+        return bad_usage("plan: --ranks needs a number of ranks >= 1, got %s", argv[i]);
+      continue;
+    }
     if (argv[i][0] == '-') return bad_usage("plan: unknown option %s", argv[i]);
     if (path) return bad_usage("plan: one job file expected, got also %s", argv[i]);
     path = argv[i];
@@ -75,7 +81,7 @@ static int cmd_plan(int argc, char **argv) {
   rs_job *job = NULL;
   if (load_job(path, &job) != RS_OK) return RS_EXIT_ERROR;
   warn_blas_kernel();
-  int err = rs_job_plan_print(job, stdout);
+  int err = rs_job_plan_print_opts(job, &po, stdout);
   rs_job_destroy(&job);
   return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
 }

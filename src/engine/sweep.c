@@ -76,6 +76,14 @@ typedef struct {
   double secs2;
 } rs__msg;
 
+/* Process CPU seconds: what one uncontended core would have spent (the plan's
+ * calibration); wall seconds (rs__now) drive the ETA. */
+static double rs__cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 static double rs__now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -154,7 +162,7 @@ typedef struct {
   int pending_run, pending_ckpt;
   bool save_now; /* the pending checkpoint was measured: persist a state */
   /* a worker: compute seconds and units not yet reported to rank 0 */
-  double acc_train_s, acc_ck_s;
+  double acc_train_s, acc_ck_s, acc_train_c, acc_ck_c;
   int64_t acc_train_n;
 } rs__engine;
 
@@ -361,9 +369,9 @@ static void rs__send_progress(rs__engine *E, int run, int64_t step, double *last
   if (t - *last < 0.5) return;
   *last = t;
   rs__msg m = {.kind = K_NONE, .run = run, .step = step, .np = E->acc_train_n,
-               .secs = E->acc_train_s};
+               .secs = E->acc_train_s, .secs2 = E->acc_train_c};
   E->acc_train_n = 0;
-  E->acc_train_s = 0;
+  E->acc_train_s = E->acc_train_c = 0;
   MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
 }
 
@@ -438,9 +446,10 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
       int64_t next = target;
       if (s + check < next) next = s + check;
       if (every > 0 && (s / every + 1) * every < next) next = (s / every + 1) * every;
-      double t0 = rs__now();
+      double t0 = rs__now(), c0 = rs__cpu();
       if ((err = rs_trainer_run_to(t, next, diverged)) != RS_OK || *diverged) break;
       E->acc_train_s += rs__now() - t0;
+      E->acc_train_c += rs__cpu() - c0;
       E->acc_train_n += next - s;
       if (E->size > 1) rs__take_ckdone(E);
       /* Periodic states, but none while a handed-off checkpoint may be
@@ -468,11 +477,12 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
     if ((err = rs_archive_metrics_done(E->ar, run, c, &mdone)) != RS_OK) break;
     if (!mdone) {
       rs_ckpt_metrics m;
-      double t0 = rs__now();
+      double t0 = rs__now(), c0 = rs__cpu();
       if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
       if ((err = rs_trainer_metrics(t, cfg, data, &m)) != RS_OK) break;
       if ((err = rs_archive_write_metrics(E->ar, run, c, &m)) != RS_OK) break;
       E->acc_ck_s += rs__now() - t0;
+      E->acc_ck_c += rs__cpu() - c0;
     }
     rs_trainer_get_params(t, params);
     if (ri->save_weights == RS_SAVE_ALL &&
@@ -533,15 +543,16 @@ struct rs__progress {
 enum { RS__COST_STEP, RS__COST_POINT, RS__COST_CKPT, RS__NCOST };
 struct rs__shape {
   int64_t nparams, batch, npoints, nlayers, prec;
-  double secs[RS__NCOST], units[RS__NCOST], prior[RS__NCOST];
+  double secs[RS__NCOST], cpu[RS__NCOST], units[RS__NCOST], prior[RS__NCOST];
 };
 
 static void rs__cost_add(const rs__engine *E, rs__progress *P, int r, int kind, double secs,
-                         double units) {
+                         double cpu, double units) {
   (void)E;
   if (units <= 0 || secs < 0 || r < 0 || !P->shape) return;
   struct rs__shape *sh = &P->shape[P->shape_of[r]];
   sh->secs[kind] += secs;
+  sh->cpu[kind] += cpu;
   sh->units[kind] += units;
   if (kind == RS__COST_POINT) P->pts_left[r] -= (int64_t)units;
   if (P->pts_left[r] < 0) P->pts_left[r] = 0;
@@ -692,6 +703,24 @@ static int rs__status_write(const rs__engine *E, const rs__progress *P,
           (long long)P->ckpts_total, (long long)rs__steps_done(E, P), (long long)P->steps_total,
           P->rate, rs__now() - P->t_start, eta, E->size, rs__peak_rss_kb(), (long long)E->wbytes_in,
           (long long)E->wbytes_out);
+  /* The ETA's cost model, per run shape (first 8): measured and planned
+   * seconds per training step, evaluation point and checkpoint's metrics. */
+  fputs(" \"cost_model\": [", f);
+  for (int i = 0; P->shape && i < P->nshape && i < 8; i++) {
+    const struct rs__shape *sh = &P->shape[i];
+    fprintf(f, "%s\n  {\"nparams\": %lld, \"batch\": %lld, \"points\": %lld", i ? "," : "",
+            (long long)sh->nparams, (long long)sh->batch, (long long)sh->npoints);
+    static const char *names[RS__NCOST] = {"step", "point", "checkpoint"};
+    for (int k = 0; k < RS__NCOST; k++) {
+      fprintf(f, ", \"%s_units\": %.0f, \"%s_planned_s\": %.3e", names[k], sh->units[k],
+              names[k], sh->prior[k]);
+      if (sh->units[k] > 0)
+        fprintf(f, ", \"%s_measured_s\": %.3e, \"%s_cpu_s\": %.3e", names[k],
+                sh->secs[k] / sh->units[k], names[k], sh->cpu[k] / sh->units[k]);
+    }
+    fputc('}', f);
+  }
+  fputs("],\n", f);
   fputs(" \"blas_kernel\": ", f);
   rs__json_str(f, rs_blas_kernel());
   fputs(", \"cpu_isa\": ", f);
@@ -793,11 +822,11 @@ static void rs__serial_tick(rs__engine *E) {
   if (!P) return;
   for (int r = 0; r < E->nruns; r++) /* the run being trained */
     if (P->run_step && !E->mask_run[r] && rs__in_slice(E, r)) {
-      rs__cost_add(E, P, r, RS__COST_STEP, E->acc_train_s, (double)E->acc_train_n);
-      rs__cost_add(E, P, r, RS__COST_CKPT, E->acc_ck_s, E->acc_ck_s > 0 ? 1 : 0);
+      rs__cost_add(E, P, r, RS__COST_STEP, E->acc_train_s, E->acc_train_c, (double)E->acc_train_n);
+      rs__cost_add(E, P, r, RS__COST_CKPT, E->acc_ck_s, E->acc_ck_c, E->acc_ck_s > 0 ? 1 : 0);
       break;
     }
-  E->acc_train_s = E->acc_ck_s = 0;
+  E->acc_train_s = E->acc_ck_s = E->acc_train_c = E->acc_ck_c = 0;
   E->acc_train_n = 0;
   rs__progress_tick(E, P, false, "running");
 }
@@ -816,10 +845,10 @@ static int rs__emit_inline(rs__engine *E, int run, int ckpt, int64_t step,
   bool was_complete = rs__ckpt_complete(E, run, ckpt);
   for (int s = 0; s < rs__nshards(E, run); s++) {
     if (*rs__mshard(E, run, ckpt, s)) continue;
-    double t0 = rs__now();
+    double t0 = rs__now(), c0 = rs__cpu();
     RS_CALL(rs__measure_shard(E, run, ckpt, s, params));
     int p0 = s * E->shard;
-    rs__cost_add(E, P, run, RS__COST_POINT, rs__now() - t0,
+    rs__cost_add(E, P, run, RS__COST_POINT, rs__now() - t0, rs__cpu() - c0,
                  E->runs[run].npoints - p0 < E->shard ? E->runs[run].npoints - p0 : E->shard);
     *rs__mshard(E, run, ckpt, s) = 1;
   }
@@ -1035,7 +1064,7 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
     MPI_Recv(&m, (int)sizeof m, MPI_BYTE, w, st.MPI_TAG, E->comm, MPI_STATUS_IGNORE);
     switch (st.MPI_TAG) {
     case TAG_PROGRESS:
-      rs__cost_add(E, P, (int)m.run, RS__COST_STEP, m.secs, (double)m.np);
+      rs__cost_add(E, P, (int)m.run, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
       if (m.flag == 1) {
         int64_t delta = m.step - P->run_step[m.run];
         P->steps_at_start += delta;
@@ -1053,10 +1082,10 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
         /* The trainer measured it itself. */
         for (int s = 0; s < rs__nshards(E, r); s++) *rs__mshard(E, r, c, s) = 1;
         if (!was_complete) P->ckpts_done++;
-        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, (double)m.np);
+        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, m.secs2, (double)m.np);
         break;
       }
-      rs__cost_add(E, P, r, RS__COST_CKPT, m.secs, 1);
+      rs__cost_add(E, P, r, RS__COST_CKPT, m.secs, m.secs2, m.secs > 0 ? 1 : 0);
       int left = 0;
       for (int s = 0; s < rs__nshards(E, r); s++) left += !*rs__mshard(E, r, c, s);
       rs__msg reply = {.run = r, .ckpt = c};
@@ -1103,7 +1132,7 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       if (m.kind == K_SHARD) {
         *rs__mshard(E, r, (int)m.ckpt, (int)m.shard) = 1;
         D.outstanding[r]--;
-        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, (double)m.np);
+        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, m.secs2, (double)m.np);
         if (rs__ckpt_complete(E, r, (int)m.ckpt)) {
           P->ckpts_done++;
           /* Its trainer may now persist a state past this checkpoint. */
@@ -1115,14 +1144,14 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
         if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
       } else if (m.kind == K_TRAIN) {
         P->runs_training--;
-        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, (double)m.np);
+        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
         D.trained[r] = true;
         D.run_diverged[r] = m.flag != 0;
         D.last_step[r] = m.step;
         if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
       } else if (m.kind == K_DRAINED) {
         P->runs_training--;
-        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, (double)m.np);
+        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
         if (!D.draining) {
           /* A worker saw the signal first: drain everyone. */
           rs__drain_flag = 1;
@@ -1182,8 +1211,8 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
 static int rs__emit_send(rs__engine *E, int run, int ckpt, int64_t step,
                          const double *params, int64_t n) {
   rs__msg m = {.kind = K_NONE, .run = run, .ckpt = ckpt, .step = step, .nparams = n,
-               .secs = E->acc_ck_s};
-  E->acc_ck_s = 0;
+               .secs = E->acc_ck_s, .secs2 = E->acc_ck_c};
+  E->acc_ck_s = E->acc_ck_c = 0;
   RS_CALL(rs__send(E->comm, &m, 0, TAG_CKPT));
   MPI_Status st;
   RS_CALL(rs__probe_sleepy(E->comm, 0, TAG_CKREPLY, &st, false));
@@ -1197,7 +1226,7 @@ static int rs__emit_send(rs__engine *E, int run, int ckpt, int64_t step,
     E->pending_ckpt = ckpt;
     return RS_OK;
   }
-  double t0 = rs__now();
+  double t0 = rs__now(), c0 = rs__cpu();
   int64_t npts = 0;
   for (int s = 0; s < rs__nshards(E, run); s++) {
     bool done = false;
@@ -1208,7 +1237,7 @@ static int rs__emit_send(rs__engine *E, int run, int ckpt, int64_t step,
     npts += E->runs[run].npoints - p0 < E->shard ? E->runs[run].npoints - p0 : E->shard;
   }
   m = (rs__msg){.kind = K_SHARD, .run = run, .ckpt = ckpt, .step = step, .np = npts,
-                .secs = rs__now() - t0};
+                .secs = rs__now() - t0, .secs2 = rs__cpu() - c0};
   return rs__send(E->comm, &m, 0, TAG_CKPT);
 }
 
@@ -1239,7 +1268,7 @@ static int rs__worker(rs__engine *E) {
       if (with_weights)
         MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, 0,
                  TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
-      double t0 = rs__now();
+      double t0 = rs__now(), c0 = rs__cpu();
       err = !with_weights || params
                 ? rs__measure_shard(E, (int)m.run, (int)m.ckpt, (int)m.shard,
                                     with_weights ? params : NULL)
@@ -1247,6 +1276,7 @@ static int rs__worker(rs__engine *E) {
       int p0 = (int)m.shard * E->shard;
       int np = E->runs[m.run].npoints - p0 < E->shard ? E->runs[m.run].npoints - p0 : E->shard;
       req.secs = rs__now() - t0;
+      req.secs2 = rs__cpu() - c0;
       req.np = np;
     } else if (m.kind == K_TRAIN) {
       bool diverged, drained;
@@ -1256,8 +1286,9 @@ static int rs__worker(rs__engine *E) {
       req.flag = diverged;
       req.step = last;
       req.secs = E->acc_train_s;
+      req.secs2 = E->acc_train_c;
       req.np = E->acc_train_n;
-      E->acc_train_s = 0;
+      E->acc_train_s = E->acc_train_c = 0;
       E->acc_train_n = 0;
     }
     if (err != RS_OK) {

@@ -41,34 +41,52 @@ static double point_flops(const rs_config *c, int *nlayers) {
 }
 
 /* ---- the time estimate: a per-unit cost model calibrated on this machine ----
- * Single-core seconds per training step, per evaluation point measured (all
- * measured layers, one checkpoint) and per checkpoint's metrics, each a fixed
- * overhead plus FLOPs at a rate; the constants were fitted to short measured
- * runs of every shipped job's shape (docs/benchmarks-plan.md, which gives the
- * method and the plan-vs-measured table). */
-#define RS__STEP_FIXED 25e-6      /* s per step: optimiser, batch gather, calls */
-#define RS__STEP_FLOPS_F32 12e9   /* FLOP/s of a float32 training step */
-#define RS__STEP_FLOPS_F64 6e9    /* FLOP/s of a float64 training step */
-#define RS__POINT_FIXED 20e-6     /* s per point and measured layer */
-#define RS__POINT_FLOPS 3e9       /* FLOP/s of Jacobian forming + SVD */
-#define RS__CKPT_FLOPS 5e9        /* FLOP/s of a checkpoint's loss/accuracy passes */
-#define RS__CKPT_FIXED 1e-3       /* s per checkpoint: archive writes */
+ * Single-core CPU seconds per training step, per evaluation point measured
+ * (all measured layers, one checkpoint) and per checkpoint's metrics: fixed
+ * overheads plus FLOPs at a rate, with terms fitted to short measured runs of
+ * every shipped job's shape (bench/plan-calibrate.sh; docs/benchmarks-plan.md
+ * gives the method and the plan-vs-measured table). Measured with Debian's
+ * OpenBLAS on its generic Prescott kernel; a fast kernel makes the GEMM terms
+ * about 3x cheaper, so the plan then overestimates. */
+#define RS__STEP_FIXED 20e-6     /* s per step: optimiser bookkeeping, batch gather, calls */
+#define RS__STEP_FLOPS_F32 20e9  /* FLOP/s of the GEMMs of a float32 step */
+#define RS__STEP_FLOPS_F64 10e9  /* FLOP/s of the GEMMs of a float64 step */
+#define RS__STEP_VIB_UNIT 25e-9  /* s per example and unit of a VIB step (sampling, softplus) */
+#define RS__POINT_LAYER 10e-6    /* s per point and measured layer beyond the first */
+#define RS__POINT_NN 27e-9       /* s per point and weight n_l x n_(l-1) */
+#define RS__POINT_NNM 70e-12     /* s per point and n_l x n_(l-1) x min(n_l, d0) */
+#define RS__CKPT_FIXED 1e-3      /* s per checkpoint: archive writes, weight spectra */
+#define RS__CKPT_FLOPS 9e9       /* FLOP/s of a checkpoint's loss/accuracy passes */
+#define RS__CKPT_VIB_EVAL 0.8e-6 /* s per VIB evaluation sample beyond the FLOPs */
 /* SLURM --time: the estimate times this, plus a fixed margin. */
 #define RS__SLURM_FACTOR 1.5
 #define RS__SLURM_MARGIN 600.0
 
 void rs_config_cost(const rs_config *c, rs_run_cost *out) {
-  int nl;
+  int d0, w[RS_MAX_LAYERS + 2];
+  int L = rs__config_measured(c, &d0, w);
   double np = (double)rs__config_nparams(c);
-  double pf = point_flops(c, &nl);
-  bool f64 = c->train.precision == RS_PREC_FLOAT64;
+  bool f64 = c->train.precision == RS_PREC_FLOAT64, vib = c->model.kind == RS_MODEL_VIB;
   double batch = c->train.batch;
   /* forward + backward: about 6 FLOPs per parameter and example */
   out->step = RS__STEP_FIXED + 6.0 * np * batch / (f64 ? RS__STEP_FLOPS_F64 : RS__STEP_FLOPS_F32);
-  out->point = nl * RS__POINT_FIXED + pf / RS__POINT_FLOPS;
+  if (vib) {
+    double units = 3.0 * c->model.latent + 10;
+    for (int i = 0; i < c->model.nwidths; i++) units += c->model.widths[i];
+    out->step += RS__STEP_VIB_UNIT * batch * units;
+  }
+  /* The first measured layer's Jacobian is W_1 at every point: its spectrum
+   * is computed once per checkpoint. Each later one goes through the
+   * compressed factors of the local-rank plan. */
+  out->point = 0;
+  for (int l = 1; l < L; l++) {
+    double nn = (double)w[l] * w[l - 1], m = w[l] < d0 ? w[l] : d0;
+    out->point += RS__POINT_LAYER + RS__POINT_NN * nn + RS__POINT_NNM * nn * m;
+  }
   double evals = (double)c->data.train_size + c->data.heldout_size;
-  if (c->model.kind == RS_MODEL_VIB && c->model.eval_samples > 1) evals *= c->model.eval_samples;
-  out->ckpt = RS__CKPT_FIXED + 2.0 * np * evals / RS__CKPT_FLOPS;
+  if (vib && c->model.eval_samples > 1)
+    evals = c->data.train_size + (double)c->data.heldout_size * c->model.eval_samples;
+  out->ckpt = RS__CKPT_FIXED + 2.0 * np * evals / RS__CKPT_FLOPS + (vib ? RS__CKPT_VIB_EVAL * evals : 0);
 }
 
 /* Data files an idx job reads: a missing one is said now, not at run time. */
@@ -145,17 +163,19 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
             RS__SLURM_FACTOR, RS__SLURM_MARGIN / 60);
   }
   fprintf(out,
-          "assumptions (calibrated on one core of an AVX-512 Xeon with Debian's OpenBLAS 0.3.21,\n"
-          "  docs/benchmarks-plan.md; within 2x there for every shipped job):\n"
+          "assumptions (CPU time of one core, calibrated on an AVX-512 Xeon with Debian's\n"
+          "  OpenBLAS 0.3.21 on its generic kernel, docs/benchmarks-plan.md; within 2x there\n"
+          "  for every shipped job; a fast BLAS kernel makes training up to 3x cheaper):\n"
           "  training step: %.0f us + 6 x parameters x batch FLOPs at %.0f GFLOP/s (float32)\n"
-          "    or %.0f GFLOP/s (float64);\n"
-          "  measurement, per point: %.0f us per measured layer + Jacobian (2 x n_l x n_(l-1)\n"
-          "    x d0) and SVD (4 x n_l x d0 x min(n_l, d0)) FLOPs at %.0f GFLOP/s;\n"
-          "  checkpoint metrics: 2 x parameters FLOPs per training and held-out example at\n"
-          "    %.0f GFLOP/s; data loading and communication are ignored; idx input is taken\n"
-          "    as 784 pixels and 10 classes.\n",
+          "    or %.0f GFLOP/s (float64), VIB: + %.0f ns per example and unit;\n"
+          "  measurement, per point and measured layer after the first: %.0f us + %.0f ns x\n"
+          "    n_l x n_(l-1) + %.0f ps x n_l x n_(l-1) x min(n_l, d0);\n"
+          "  checkpoint metrics: %.0f ms + 2 x parameters FLOPs per training and held-out\n"
+          "    example at %.0f GFLOP/s; data loading and communication are ignored; idx input\n"
+          "    is taken as 784 pixels and 10 classes.\n",
           RS__STEP_FIXED * 1e6, RS__STEP_FLOPS_F32 / 1e9, RS__STEP_FLOPS_F64 / 1e9,
-          RS__POINT_FIXED * 1e6, RS__POINT_FLOPS / 1e9, RS__CKPT_FLOPS / 1e9);
+          RS__STEP_VIB_UNIT * 1e9, RS__POINT_LAYER * 1e6, RS__POINT_NN * 1e9,
+          RS__POINT_NNM * 1e12, RS__CKPT_FIXED * 1e3, RS__CKPT_FLOPS / 1e9);
   return RS_OK;
 }
 
