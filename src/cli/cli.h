@@ -44,7 +44,8 @@ enum {
   RS_OPT_BETA_MIN,
   RS_OPT_BETA_MAX,
   RS_OPT_CURVE_POINTS,
-  RS_OPT_VERSION
+  RS_OPT_VERSION,
+  RS_OPT_RANKS
 };
 
 typedef struct {

@@ -8,7 +8,12 @@
 #define HELP_OPT {"help", 'h', RS_OPT_HELP, NULL, "print this help and exit"}
 #define END_OPT {NULL, 0, 0, NULL, NULL}
 
-static const rs_cli_opt plan_opts[] = {HELP_OPT, END_OPT};
+static const rs_cli_opt plan_opts[] = {
+    {"ranks", 'n', RS_OPT_RANKS, "N",
+     "also the wall time on N ranks (one dispatcher, N - 1 workers) and a SLURM --time with "
+     "headroom, 1 to 1000000"},
+    HELP_OPT,
+    END_OPT};
 
 static const rs_cli_opt train_opts[] = {
     {"run", 'r', RS_OPT_RUN, "I",
@@ -109,11 +114,13 @@ static const rs_cli_opt version_opts[] = {HELP_OPT, END_OPT};
 static const rs_cli_opt help_opts[] = {HELP_OPT, END_OPT};
 
 const rs_cli_cmd rs_cli_cmds[] = {
-    {"plan", "[JOB.yaml]", "the expanded grid and the total work, before anything runs",
+    {"plan", "[--ranks N] [JOB.yaml]", "the expanded grid and the total work, before anything runs",
      "Loads and validates the job file (without one, the default job compiled into the "
      "binary, jobs/quick.yaml), expands its grid and prints every run with its grid values, "
-     "then the totals (runs, training steps, checkpoints, Jacobian SVDs) and a rough time "
-     "estimate. Nothing is written.",
+     "then the totals (runs, training steps, checkpoints, Jacobian SVDs, archive size) and "
+     "the time on one core from a cost model calibrated on measured runs; with --ranks, the "
+     "wall time on that many ranks. Data files that cannot be read are warned about. "
+     "Nothing is written.",
      plan_opts},
     {"train", "[JOB.yaml] [--run I] [--threads T]",
      "train one run in this process and print its local-rank table",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ranksweep/rs_archive.h"
@@ -49,14 +50,27 @@ static void warn_blas_kernel(void) {
   if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
 }
 
+/* A file data set (idx, npy) whose files cannot be read yet: plan warns
+ * about each one (rs_job_plan_print_opts) and prints the cost before it
+ * fails, since a plan is often made before the data is fetched. */
+static bool data_files_missing(const rs_config *c) {
+  if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) return false;
+  const char *f[4] = {c->data.images, c->data.labels, c->data.heldout_images,
+                      c->data.heldout_labels};
+  for (int k = 0; k < 4; k++)
+    if (f[k][0] && access(f[k], R_OK) != 0) return true;
+  return false;
+}
+
 /* Builds each run's data set and model and discards them, as `run` does for
  * every run before it creates the archive: a job that plans cleanly does not
  * fail at its start on its content (missing or malformed data files, labels
  * that do not fit the loss, a decoder that does not fit the data). */
-static int plan_check_runs(const rs_job *job) {
+static int plan_check_runs(const rs_job *job, bool skip_missing) {
   int err = RS_OK;
   for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
     const rs_config *cfg = rs_job_run(job, r);
+    if (skip_missing && data_files_missing(cfg)) continue;
     rs_dataset *data = NULL;
     rs_trainer *t = NULL;
     err = rs_dataset_create(cfg, &data);
@@ -103,17 +117,34 @@ static int parse(const char *name, int argc, char **argv, opt_fn on_opt, void *c
 }
 
 /* ---- plan ---- */
+static int plan_opt(void *ctx, int id, const char *arg) {
+  rs_plan_opts *po = ctx;
+  long long v;
+  if (id != RS_OPT_RANKS) return rs_cli_usage_error("plan", "unexpected option");
+  int rc = rs_cli_int("plan", "ranks", arg, 1, 1000000, &v);
+  if (!rc) po->ranks = (int)v;
+  return rc;
+}
+
 static int cmd_plan(int argc, char **argv) {
-  int first, rc = parse("plan", argc, argv, NULL, NULL, &first);
+  rs_plan_opts po = {.ranks = 1};
+  int first, rc = parse("plan", argc, argv, plan_opt, &po, &first);
   if (rc >= 0) return rc;
   if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
   rs_job *job = NULL;
   int err = load_job(first < argc ? argv[first] : NULL, &job);
   if (err == RS_OK) {
     warn_blas_kernel();
-    err = plan_check_runs(job);
+    err = plan_check_runs(job, true);
   }
-  if (err == RS_OK) err = rs_job_plan_print(job, stdout);
+  /* Data files that cannot be read yet: the plan is printed (its cost does
+   * not need them) with a warning per file, then the error run would give,
+   * and exit 1: the job cannot run as it stands. */
+  if (err == RS_OK) err = rs_job_plan_print_opts(job, &po, stdout);
+  if (err == RS_OK) {
+    fflush(stdout);
+    err = plan_check_runs(job, false);
+  }
   rs_job_destroy(&job);
   return fail(err, true);
 }

@@ -5,18 +5,21 @@
 #include "ranksweep/rs_sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
+#include "ranksweep/rs_job.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_spectrum_pass.h"
@@ -50,7 +53,14 @@ void rs_sweep_opts_default(rs_sweep_opts *o) {
 }
 
 /* ---- messages ---- */
-enum { TAG_REQ = 1, TAG_TASK, TAG_PARAMS, TAG_CKPT, TAG_PROGRESS, TAG_DRAIN };
+/* TAG_CKPT: a trainer reached a checkpoint (kind K_NONE: asks who measures
+ * it, answered by TAG_CKREPLY; kind K_SHARD: it measured the checkpoint
+ * itself). TAG_CKDONE: rank 0 tells a trainer that the checkpoint it handed
+ * off is measured, so its next training state may replace older ones. */
+enum { TAG_REQ = 1, TAG_TASK, TAG_PARAMS, TAG_CKPT, TAG_PROGRESS, TAG_DRAIN, TAG_CKREPLY,
+       TAG_CKDONE };
+/* TAG_CKREPLY flags */
+enum { CK_SELF = 0, CK_SEND = 1, CK_ALREADY = 2 };
 enum {
   K_NONE = 0,   /* REQ: nothing completed (first request) */
   K_SHARD,      /* TASK: measure a shard / REQ: shard completed */
@@ -62,7 +72,17 @@ enum {
 };
 typedef struct {
   int64_t kind, run, ckpt, shard, p0, np, step, flag, nparams;
+  double secs; /* compute seconds behind this message (the ETA's cost model) */
+  double secs2;
 } rs__msg;
+
+/* Process CPU seconds: what one uncontended core would have spent (the plan's
+ * calibration); wall seconds (rs__now) drive the ETA. */
+static double rs__cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static double rs__now(void) {
   struct timespec ts;
@@ -134,7 +154,36 @@ typedef struct {
   int32_t *counts;
   double *spectra, *effrank, *stablerank;
   size_t cap_counts, cap_spectra, cap_pl;
+  /* rank 0: checkpoint weights sent to and received from workers (bytes) */
+  int64_t wbytes_out, wbytes_in;
+  /* a trainer: the checkpoint it handed off and has not heard is measured
+   * (-1: none). Until then it persists no newer training state, so the
+   * newest state stays at or before that checkpoint (the resume point). */
+  int pending_run, pending_ckpt;
+  bool save_now; /* the pending checkpoint was measured: persist a state */
+  /* a worker: compute seconds and units not yet reported to rank 0 */
+  double acc_train_s, acc_ck_s, acc_train_c, acc_ck_c;
+  int64_t acc_train_n;
 } rs__engine;
+
+/* RANKSWEEP_TRACE_TRAIN=FILE: every trainer appends "start RUN STEP" where
+ * training (re)starts and "at RUN STEP" after each chunk, one write per line
+ * (O_APPEND), so a test can count the steps a kill made it retrain. */
+static FILE *rs__trace_file(void) {
+  static FILE *f = NULL;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    const char *p = getenv("RANKSWEEP_TRACE_TRAIN");
+    if (p && *p && (f = fopen(p, "a"))) setvbuf(f, NULL, _IOLBF, 0);
+  }
+  return f;
+}
+
+static void rs__trace(const char *what, int run, int64_t step) {
+  FILE *f = rs__trace_file();
+  if (f) fprintf(f, "%s %d %lld\n", what, run, (long long)step);
+}
 
 static bool rs__in_slice(const rs__engine *E, int r) {
   return E->o->slice_count <= 0 || r % E->o->slice_count == E->o->slice_index;
@@ -241,6 +290,10 @@ static int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard,
   RS_CALL(rs_fpenv_flush_denormals(cfg->train.flush_denormals));
   RS_CALL(rs__dataset(E, run, &data));
   if (!E->plan || E->plan_run != run || E->plan_ckpt != ckpt) {
+    /* No weights sent: rank 0 believes this rank holds them already. */
+    if (!params)
+      return rs_error(RS_EINTERNAL, "rank %d: shard of run %d checkpoint %d without its weights",
+                      E->rank, run, ckpt);
     rs_lr_plan_destroy(&E->plan);
     if (ri->nparams > E->plan_cap) {
       free(E->plan_params);
@@ -314,14 +367,42 @@ static bool rs__drain_requested(rs__engine *E) {
   return false;
 }
 
+/* Progress and the compute time behind it (rank 0 calibrates the ETA). */
 static void rs__send_progress(rs__engine *E, int run, int64_t step, double *last) {
   if (E->size == 1 || E->rank == 0) return;
   double t = rs__now();
   if (t - *last < 0.5) return;
   *last = t;
-  rs__msg m = {.kind = K_NONE, .run = run, .step = step};
+  rs__msg m = {.kind = K_NONE, .run = run, .step = step, .np = E->acc_train_n,
+               .secs = E->acc_train_s, .secs2 = E->acc_train_c};
+  E->acc_train_n = 0;
+  E->acc_train_s = E->acc_train_c = 0;
   MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
 }
+
+/* Takes every pending checkpoint-done notice; the one for the checkpoint
+ * this trainer handed off lets it persist a newer state. */
+static void rs__take_ckdone(rs__engine *E) {
+  for (;;) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(0, TAG_CKDONE, E->comm, &flag, &st);
+    if (!flag) return;
+    rs__msg m;
+    MPI_Recv(&m, (int)sizeof m, MPI_BYTE, 0, TAG_CKDONE, E->comm, MPI_STATUS_IGNORE);
+    if (m.run == E->pending_run && m.ckpt == E->pending_ckpt) {
+      E->pending_run = E->pending_ckpt = -1;
+      E->save_now = true;
+    }
+  }
+}
+
+/* Serial mode: rank 0 trains, so the progress line and the status file are
+ * refreshed from inside the training loop. */
+typedef struct rs__progress rs__progress;
+static rs__progress *rs__serial_progress;
+static void rs__serial_tick(rs__engine *E);
+static void rs__serial_tick_at(rs__engine *E, int run, int64_t step);
 
 /* Trains run `run` from the newest persisted state at or before
  * resume_max_step, emitting every checkpoint from there on. Sets *drained when
@@ -337,6 +418,8 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
   void *blob = NULL;
   int err = RS_OK;
   *diverged = *drained = false;
+  E->pending_run = E->pending_ckpt = -1;
+  E->save_now = false;
   RS_CALL(rs__dataset(E, run, &data));
   RS_CALL(rs_trainer_create(cfg, data, &t));
   params = malloc(sizeof(double) * (size_t)ri->nparams);
@@ -356,6 +439,7 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
       MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_PROGRESS, E->comm);
     }
   }
+  rs__trace("start", run, rs_trainer_step(t));
   int64_t every = cfg->train.state_every;
   const int64_t check = 256; /* steps between drain checks */
   double last_progress = 0;
@@ -367,12 +451,24 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
       int64_t next = target;
       if (s + check < next) next = s + check;
       if (every > 0 && (s / every + 1) * every < next) next = (s / every + 1) * every;
+      double t0 = rs__now(), c0 = rs__cpu();
       if ((err = rs_trainer_run_to(t, next, diverged)) != RS_OK || *diverged) break;
-      if (every > 0 && next % every == 0 && next != target) {
+      E->acc_train_s += rs__now() - t0;
+      E->acc_train_c += rs__cpu() - c0;
+      E->acc_train_n += next - s;
+      if (E->size > 1) rs__take_ckdone(E);
+      /* Periodic states, but none while a handed-off checkpoint may be
+       * unmeasured: a resume restarts at or before it, and the two state
+       * slots must not both move past it. */
+      bool periodic = every > 0 && next % every == 0 && next != target;
+      if (E->pending_run < 0 && (periodic || (every > 0 && E->save_now))) {
+        E->save_now = false;
         if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
         if ((err = rs_archive_write_state(E->ar, run, next, blob, ri->state_size)) != RS_OK) break;
       }
+      rs__trace("at", run, next);
       rs__send_progress(E, run, next, &last_progress);
+      if (E->size == 1 && rs__serial_progress) rs__serial_tick_at(E, run, next);
       if (rs__drain_requested(E)) {
         if ((err = rs_trainer_state_save(t, blob)) != RS_OK) break;
         err = rs_archive_write_state(E->ar, run, rs_trainer_step(t), blob, ri->state_size);
@@ -386,9 +482,12 @@ static int rs__train_run(rs__engine *E, int run, int64_t resume_max_step,
     if ((err = rs_archive_metrics_done(E->ar, run, c, &mdone)) != RS_OK) break;
     if (!mdone) {
       rs_ckpt_metrics m;
+      double t0 = rs__now(), c0 = rs__cpu();
       if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
       if ((err = rs_trainer_metrics(t, cfg, data, &m)) != RS_OK) break;
       if ((err = rs_archive_write_metrics(E->ar, run, c, &m)) != RS_OK) break;
+      E->acc_ck_s += rs__now() - t0;
+      E->acc_ck_c += rs__cpu() - c0;
     }
     rs_trainer_get_params(t, params);
     if (ri->save_weights == RS_SAVE_ALL &&
@@ -420,7 +519,7 @@ static int64_t rs__resume_step(rs__engine *E, int r) {
 }
 
 /* ---- progress and status ---- */
-typedef struct {
+struct rs__progress {
   double t_start, t_last_print, t_last_status;
   int64_t steps_total, steps_at_start;
   int64_t *run_step; /* current step per run */
@@ -429,13 +528,151 @@ typedef struct {
   double rate; /* steps per second, smoothed */
   int64_t rate_steps;
   double rate_t;
-} rs__progress;
+  /* the ETA's cost model: per run shape, compute seconds and units seen */
+  struct rs__shape *shape;
+  int *shape_of;     /* per run */
+  int nshape;
+  int64_t *pts_left; /* per run: evaluation points still to measure */
+  int64_t *ck_left;  /* per run: checkpoints whose metrics are still to compute */
+};
+
+/* ---- the ETA: a cost model of the remaining work, calibrated online ----
+ * Remaining work = for every unfinished run, steps left x seconds per step
+ * + points left to measure x seconds per point + checkpoints left x seconds
+ * of a checkpoint's metrics, each rate that of the run's shape (runs of equal
+ * parameters, batch, points and layers share it). Rates start from the plan's
+ * model (rs_config_cost) and become the measured compute seconds per unit as
+ * workers report them; a shape not yet seen uses its prior scaled by what the
+ * seen shapes ran at relative to theirs. The sum is divided over the workers,
+ * but is never less than the longest single run's remaining training. */
+enum { RS__COST_STEP, RS__COST_POINT, RS__COST_CKPT, RS__NCOST };
+struct rs__shape {
+  int64_t nparams, batch, npoints, nlayers, prec;
+  double secs[RS__NCOST], cpu[RS__NCOST], units[RS__NCOST], prior[RS__NCOST];
+};
+
+static void rs__cost_add(const rs__engine *E, rs__progress *P, int r, int kind, double secs,
+                         double cpu, double units) {
+  (void)E;
+  if (units <= 0 || secs < 0 || r < 0 || !P->shape) return;
+  struct rs__shape *sh = &P->shape[P->shape_of[r]];
+  sh->secs[kind] += secs;
+  sh->cpu[kind] += cpu;
+  sh->units[kind] += units;
+  if (kind == RS__COST_POINT) P->pts_left[r] -= (int64_t)units;
+  if (P->pts_left[r] < 0) P->pts_left[r] = 0;
+}
+
+static double rs__unit_cost(const rs__progress *P, const struct rs__shape *sh, int kind) {
+  if (sh->units[kind] > 0 && sh->secs[kind] > 0) return sh->secs[kind] / sh->units[kind];
+  double seen = 0, model = 0;
+  for (int i = 0; i < P->nshape; i++)
+    if (P->shape[i].units[kind] > 0 && P->shape[i].secs[kind] > 0) {
+      seen += P->shape[i].secs[kind];
+      model += P->shape[i].units[kind] * P->shape[i].prior[kind];
+    }
+  return sh->prior[kind] * (model > 0 ? seen / model : 1.0);
+}
+
+static int rs__shapes_init(rs__engine *E, rs__progress *P) {
+  size_t n = E->nruns > 0 ? (size_t)E->nruns : 1;
+  P->shape = calloc(n, sizeof *P->shape);
+  P->shape_of = calloc(n, sizeof *P->shape_of);
+  P->pts_left = calloc(n, sizeof *P->pts_left);
+  P->ck_left = calloc(n, sizeof *P->ck_left);
+  if (!P->shape || !P->shape_of || !P->pts_left || !P->ck_left)
+    return rs_error(RS_ENOMEM, "out of memory");
+  for (int r = 0; r < E->nruns; r++) {
+    const rs_config *cfg = rs_job_run(E->job, r);
+    const rs_archive_run *ri = &E->runs[r];
+    struct rs__shape key = {.nparams = ri->nparams, .batch = cfg->train.batch,
+                            .npoints = ri->npoints, .nlayers = ri->nlayers,
+                            .prec = cfg->train.precision};
+    int i = 0;
+    while (i < P->nshape &&
+           (P->shape[i].nparams != key.nparams || P->shape[i].batch != key.batch ||
+            P->shape[i].npoints != key.npoints || P->shape[i].nlayers != key.nlayers ||
+            P->shape[i].prec != key.prec))
+      i++;
+    if (i == P->nshape) {
+      rs_run_cost c;
+      rs_config_cost(cfg, &c);
+      key.prior[RS__COST_STEP] = c.step;
+      key.prior[RS__COST_POINT] = c.point;
+      key.prior[RS__COST_CKPT] = c.ckpt;
+      P->shape[P->nshape++] = key;
+    }
+    P->shape_of[r] = i;
+    if (E->mask_run[r]) continue;
+    for (int c = 0; c < ri->nckpt; c++) {
+      P->ck_left[r] += !E->mask_metrics[(size_t)r * E->maxc + c];
+      for (int s = 0; s < rs__nshards(E, r); s++)
+        if (!*rs__mshard(E, r, c, s)) {
+          int p0 = s * E->shard;
+          P->pts_left[r] += ri->npoints - p0 < E->shard ? ri->npoints - p0 : E->shard;
+        }
+    }
+  }
+  return RS_OK;
+}
+
+static bool rs__ckpt_complete(rs__engine *E, int r, int c) {
+  bool complete = E->mask_metrics[(size_t)r * E->maxc + c];
+  for (int s = 0; s < rs__nshards(E, r) && complete; s++) complete = *rs__mshard(E, r, c, s);
+  return complete;
+}
 
 static int64_t rs__steps_done(const rs__engine *E, const rs__progress *P) {
   int64_t s = 0;
   for (int r = 0; r < E->nruns; r++)
     if (rs__in_slice(E, r)) s += P->run_step[r];
   return s;
+}
+
+/* JSON string: quotes, backslashes and control bytes escaped; bytes that are
+ * not valid UTF-8 become \u00XX, so any path or job name yields valid JSON. */
+static void rs__json_str(FILE *f, const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  fputc('"', f);
+  while (*p) {
+    unsigned char c = *p;
+    int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool valid = len > 0 && !(len == 2 && c < 0xC2) && !(len == 4 && c > 0xF4);
+    for (int k = 1; valid && k < len; k++) valid = (p[k] & 0xC0) == 0x80;
+    if (!valid) {
+      fprintf(f, "\\u%04x", c);
+      p++;
+    } else if (len > 1) {
+      fwrite(p, 1, (size_t)len, f);
+      p += len;
+    } else {
+      if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+      else if (c == '\n') fputs("\\n", f);
+      else if (c == '\t') fputs("\\t", f);
+      else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+      else fputc(c, f);
+      p++;
+    }
+  }
+  fputc('"', f);
+}
+
+/* Seconds between status-file updates; `status` calls a sweep stale after
+ * RS__STATUS_STALE_INTERVALS of them without an update (and at least a minute:
+ * one long measurement on rank 0 may delay a tick). */
+#define RS__STATUS_EVERY 1.0
+#define RS__STATUS_STALE_INTERVALS 10
+#define RS__STATUS_STALE_MIN 60.0
+
+static long rs__peak_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  long kb = -1;
+  char line[256];
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
 }
 
 static int rs__status_write(const rs__engine *E, const rs__progress *P,
@@ -446,22 +683,57 @@ static int rs__status_write(const rs__engine *E, const rs__progress *P,
   FILE *f = fopen(tmp, "w");
   if (!f) return rs_error(RS_EIO, "%s: cannot write the status file: %s", tmp, strerror(errno));
   time_t now = time(NULL);
-  char stamp[64];
+  char stamp[64], host[256] = "";
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  gethostname(host, sizeof host - 1);
+  fputs("{\"state\": ", f);
+  rs__json_str(f, state);
+  fputs(", \"archive\": ", f);
+  rs__json_str(f, E->o->archive);
+  fputs(", \"job\": ", f);
+  rs__json_str(f, rs_job_name(E->job));
+  fputs(",\n \"host\": ", f);
+  rs__json_str(f, host);
+  fprintf(f, ", \"pid\": %d, \"updated\": \"%s\", \"updated_unix\": %lld,"
+             " \"update_interval_seconds\": %.1f,\n",
+          (int)getpid(), stamp, (long long)now, RS__STATUS_EVERY);
   fprintf(f,
-          "{\"state\": \"%s\", \"archive\": \"%s\", \"job\": \"%s\", \"updated\": \"%s\",\n"
           " \"runs_done\": %d, \"runs_total\": %d, \"runs_training\": %d,\n"
           " \"checkpoints_done\": %lld, \"checkpoints_total\": %lld,\n"
           " \"steps_done\": %lld, \"steps_total\": %lld, \"steps_per_second\": %.1f,\n"
-          " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d, \"pid\": %d,\n"
-          " \"blas_kernel\": \"%s\", \"cpu_isa\": \"%s\"}\n",
-          state, E->o->archive, rs_job_name(E->job), stamp, P->runs_done, P->runs_total,
-          P->runs_training, (long long)P->ckpts_done, (long long)P->ckpts_total,
-          (long long)rs__steps_done(E, P), (long long)P->steps_total, P->rate,
-          rs__now() - P->t_start, eta, E->size, (int)getpid(), rs_blas_kernel(),
-          rs_cpu_best_isa());
+          " \"elapsed_seconds\": %.1f, \"eta_seconds\": %.1f, \"ranks\": %d,"
+          " \"rank0_peak_rss_kb\": %ld, \"weights_bytes_in\": %lld,"
+          " \"weights_bytes_out\": %lld,\n",
+          P->runs_done, P->runs_total, P->runs_training, (long long)P->ckpts_done,
+          (long long)P->ckpts_total, (long long)rs__steps_done(E, P), (long long)P->steps_total,
+          P->rate, rs__now() - P->t_start, eta, E->size, rs__peak_rss_kb(), (long long)E->wbytes_in,
+          (long long)E->wbytes_out);
+  /* The ETA's cost model, per run shape (first 8): measured and planned
+   * seconds per training step, evaluation point and checkpoint's metrics. */
+  fputs(" \"cost_model\": [", f);
+  for (int i = 0; P->shape && i < P->nshape && i < 8; i++) {
+    const struct rs__shape *sh = &P->shape[i];
+    fprintf(f, "%s\n  {\"nparams\": %lld, \"batch\": %lld, \"points\": %lld", i ? "," : "",
+            (long long)sh->nparams, (long long)sh->batch, (long long)sh->npoints);
+    static const char *names[RS__NCOST] = {"step", "point", "checkpoint"};
+    for (int k = 0; k < RS__NCOST; k++) {
+      fprintf(f, ", \"%s_units\": %.0f, \"%s_planned_s\": %.3e", names[k], sh->units[k],
+              names[k], sh->prior[k]);
+      if (sh->units[k] > 0)
+        fprintf(f, ", \"%s_measured_s\": %.3e, \"%s_cpu_s\": %.3e", names[k],
+                sh->secs[k] / sh->units[k], names[k], sh->cpu[k] / sh->units[k]);
+    }
+    fputc('}', f);
+  }
+  fputs("],\n", f);
+  fputs(" \"blas_kernel\": ", f);
+  rs__json_str(f, rs_blas_kernel());
+  fputs(", \"cpu_isa\": ", f);
+  rs__json_str(f, rs_cpu_best_isa());
+  fputs("}\n", f);
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
     fclose(f);
+    unlink(tmp);
     return rs_error(RS_EIO, "%s: cannot write the status file", tmp);
   }
   fclose(f);
@@ -471,17 +743,20 @@ static int rs__status_write(const rs__engine *E, const rs__progress *P,
 }
 
 static double rs__eta(const rs__engine *E, const rs__progress *P) {
-  double el = rs__now() - P->t_start;
-  double fs = P->steps_total > P->steps_at_start
-                  ? (double)(rs__steps_done(E, P) - P->steps_at_start) /
-                        (double)(P->steps_total - P->steps_at_start)
-                  : 1.0;
-  double fc = P->ckpts_total > P->ckpts_at_start
-                  ? (double)(P->ckpts_done - P->ckpts_at_start) /
-                        (double)(P->ckpts_total - P->ckpts_at_start)
-                  : 1.0;
-  double f = 0.5 * (fs + fc);
-  return f > 1e-6 ? el * (1 - f) / f : -1;
+  if (!P->shape) return -1;
+  double total = 0, longest = 0;
+  for (int r = 0; r < E->nruns; r++) {
+    if (!rs__in_slice(E, r) || E->mask_run[r]) continue;
+    const struct rs__shape *sh = &P->shape[P->shape_of[r]];
+    int64_t left = rs_job_run(E->job, r)->train.steps - P->run_step[r];
+    double train = (double)(left > 0 ? left : 0) * rs__unit_cost(P, sh, RS__COST_STEP) +
+                   (double)P->ck_left[r] * rs__unit_cost(P, sh, RS__COST_CKPT);
+    total += train + (double)P->pts_left[r] * rs__unit_cost(P, sh, RS__COST_POINT);
+    if (train > longest) longest = train;
+  }
+  int workers = E->size > 1 ? E->size - 1 : 1;
+  double eta = total / workers;
+  return eta > longest ? eta : longest;
 }
 
 static void rs__progress_tick(const rs__engine *E, rs__progress *P, bool force,
@@ -495,7 +770,7 @@ static void rs__progress_tick(const rs__engine *E, rs__progress *P, bool force,
     P->rate_steps = sd;
   }
   double eta = rs__eta(E, P);
-  if (force || t - P->t_last_status >= 1.0) {
+  if (force || t - P->t_last_status >= RS__STATUS_EVERY) {
     P->t_last_status = t;
     if (rs__status_write(E, P, state, eta) != RS_OK) rs_error_print(RS_EIO);
   }
@@ -511,7 +786,7 @@ static void rs__progress_tick(const rs__engine *E, rs__progress *P, bool force,
   }
 }
 
-static void rs__progress_init(rs__engine *E, rs__progress *P) {
+static int rs__progress_init(rs__engine *E, rs__progress *P) {
   memset(P, 0, sizeof *P);
   P->t_start = P->rate_t = rs__now();
   P->t_last_print = P->t_start;
@@ -542,23 +817,49 @@ static void rs__progress_init(rs__engine *E, rs__progress *P) {
   }
   P->steps_at_start = P->rate_steps = rs__steps_done(E, P);
   P->ckpts_at_start = P->ckpts_done;
+  return rs__shapes_init(E, P);
 }
 
 /* ---- serial mode: one rank does everything inline ---- */
-static rs__progress *rs__serial_progress;
+
+static void rs__serial_tick(rs__engine *E) {
+  rs__progress *P = rs__serial_progress;
+  if (!P) return;
+  for (int r = 0; r < E->nruns; r++) /* the run being trained */
+    if (P->run_step && !E->mask_run[r] && rs__in_slice(E, r)) {
+      rs__cost_add(E, P, r, RS__COST_STEP, E->acc_train_s, E->acc_train_c, (double)E->acc_train_n);
+      rs__cost_add(E, P, r, RS__COST_CKPT, E->acc_ck_s, E->acc_ck_c, E->acc_ck_s > 0 ? 1 : 0);
+      break;
+    }
+  E->acc_train_s = E->acc_ck_s = E->acc_train_c = E->acc_ck_c = 0;
+  E->acc_train_n = 0;
+  rs__progress_tick(E, P, false, "running");
+}
+
+static void rs__serial_tick_at(rs__engine *E, int run, int64_t step) {
+  rs__serial_progress->run_step[run] = step;
+  rs__serial_tick(E);
+}
 
 static int rs__emit_inline(rs__engine *E, int run, int ckpt, int64_t step,
                            const double *params, int64_t n) {
   (void)n;
+  rs__progress *P = rs__serial_progress;
+  if (!E->mask_metrics[(size_t)run * E->maxc + ckpt] && P->ck_left[run] > 0) P->ck_left[run]--;
+  rs__serial_tick(E);
+  bool was_complete = rs__ckpt_complete(E, run, ckpt);
   for (int s = 0; s < rs__nshards(E, run); s++) {
     if (*rs__mshard(E, run, ckpt, s)) continue;
+    double t0 = rs__now(), c0 = rs__cpu();
     RS_CALL(rs__measure_shard(E, run, ckpt, s, params));
+    int p0 = s * E->shard;
+    rs__cost_add(E, P, run, RS__COST_POINT, rs__now() - t0, rs__cpu() - c0,
+                 E->runs[run].npoints - p0 < E->shard ? E->runs[run].npoints - p0 : E->shard);
     *rs__mshard(E, run, ckpt, s) = 1;
   }
   E->mask_metrics[(size_t)run * E->maxc + ckpt] = 1;
-  rs__progress *P = rs__serial_progress;
   P->run_step[run] = step;
-  P->ckpts_done++;
+  if (!was_complete) P->ckpts_done++;
   rs__progress_tick(E, P, false, "running");
   return RS_OK;
 }
@@ -640,6 +941,8 @@ typedef struct {
   int next_run;       /* next run to hand out for training */
   int *idle;          /* workers waiting for a task */
   int nidle;
+  int *trainer_of;    /* the worker training each run (0: none) */
+  int *wrun, *wckpt;  /* per worker: the checkpoint whose weights it holds */
   int active;         /* workers not yet stopped */
   bool draining, failed;
 } rs__disp;
@@ -671,11 +974,19 @@ static int rs__assign(rs__engine *E, rs__disp *D, rs__queue *Q, rs__progress *P,
   }
   if (Q->head < Q->tail) {
     rs__task t = Q->q[Q->head++];
+    /* Weights once per (worker, run, checkpoint): a worker that measured
+     * the previous shard of this checkpoint still holds them. */
+    bool send = D->wrun[w] != t.run || D->wckpt[w] != t.ckpt;
     m = (rs__msg){.kind = K_SHARD, .run = t.run, .ckpt = t.ckpt, .shard = t.shard,
-                  .nparams = E->runs[t.run].nparams};
+                  .nparams = E->runs[t.run].nparams, .flag = send};
     RS_CALL(rs__send(E->comm, &m, w, TAG_TASK));
-    if (MPI_Send(t.params, (int)m.nparams, MPI_DOUBLE, w, TAG_PARAMS, E->comm) != MPI_SUCCESS)
-      return rs_error(RS_EMPI, "MPI_Send of weights failed");
+    if (send) {
+      if (MPI_Send(t.params, (int)m.nparams, MPI_DOUBLE, w, TAG_PARAMS, E->comm) != MPI_SUCCESS)
+        return rs_error(RS_EMPI, "MPI_Send of weights failed");
+      E->wbytes_out += (int64_t)sizeof(double) * m.nparams;
+      D->wrun[w] = t.run;
+      D->wckpt[w] = t.ckpt;
+    }
     rs__release(&t);
     return RS_OK;
   }
@@ -686,6 +997,8 @@ static int rs__assign(rs__engine *E, rs__disp *D, rs__queue *Q, rs__progress *P,
     int r = D->next_run++;
     m = (rs__msg){.kind = K_TRAIN, .run = r, .step = rs__resume_step(E, r)};
     P->runs_training++;
+    D->trainer_of[r] = w;
+    D->wrun[w] = D->wckpt[w] = -1; /* its own measurements replace what it holds */
     return rs__send(E->comm, &m, w, TAG_TASK);
   }
   D->idle[D->nidle++] = w;
@@ -708,8 +1021,13 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
   D.run_diverged = calloc((size_t)E->nruns, sizeof *D.run_diverged);
   D.last_step = calloc((size_t)E->nruns, sizeof *D.last_step);
   D.idle = calloc((size_t)nw, sizeof *D.idle);
-  if (!D.outstanding || !D.trained || !D.run_diverged || !D.last_step || !D.idle)
+  D.trainer_of = calloc((size_t)E->nruns, sizeof *D.trainer_of);
+  D.wrun = malloc(sizeof *D.wrun * (size_t)(nw + 1));
+  D.wckpt = malloc(sizeof *D.wckpt * (size_t)(nw + 1));
+  if (!D.outstanding || !D.trained || !D.run_diverged || !D.last_step || !D.idle ||
+      !D.trainer_of || !D.wrun || !D.wckpt)
     return rs_error(RS_ENOMEM, "out of memory");
+  for (int w = 0; w <= nw; w++) D.wrun[w] = D.wckpt[w] = -1;
   D.active = nw;
   while (D.active > 0) {
     if (rs__drain_flag && !D.draining) {
@@ -739,7 +1057,7 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       if (flag) break;
       if (rs__drain_flag && !D.draining) break;
       double t = rs__now();
-      if (t - P->t_last_status >= 1.0 || t - P->t_last_print >= E->o->progress_every)
+      if (t - P->t_last_status >= RS__STATUS_EVERY || t - P->t_last_print >= E->o->progress_every)
         rs__progress_tick(E, P, false, D.draining ? "draining" : "running");
       if (t - t0 < 2e-4) continue;
       rs__sleep_us(nap);
@@ -751,6 +1069,7 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
     MPI_Recv(&m, (int)sizeof m, MPI_BYTE, w, st.MPI_TAG, E->comm, MPI_STATUS_IGNORE);
     switch (st.MPI_TAG) {
     case TAG_PROGRESS:
+      rs__cost_add(E, P, (int)m.run, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
       if (m.flag == 1) {
         int64_t delta = m.step - P->run_step[m.run];
         P->steps_at_start += delta;
@@ -759,6 +1078,31 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       P->run_step[m.run] = m.step;
       break;
     case TAG_CKPT: {
+      int r = (int)m.run, c = (int)m.ckpt;
+      bool was_complete = rs__ckpt_complete(E, r, c);
+      if (!E->mask_metrics[(size_t)r * E->maxc + c] && P->ck_left[r] > 0) P->ck_left[r]--;
+      E->mask_metrics[(size_t)r * E->maxc + c] = 1; /* the trainer wrote them */
+      P->run_step[r] = m.step;
+      if (m.kind == K_SHARD) {
+        /* The trainer measured it itself. */
+        for (int s = 0; s < rs__nshards(E, r); s++) *rs__mshard(E, r, c, s) = 1;
+        if (!was_complete) P->ckpts_done++;
+        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, m.secs2, (double)m.np);
+        break;
+      }
+      rs__cost_add(E, P, r, RS__COST_CKPT, m.secs, m.secs2, m.secs > 0 ? 1 : 0);
+      int left = 0;
+      for (int s = 0; s < rs__nshards(E, r); s++) left += !*rs__mshard(E, r, c, s);
+      rs__msg reply = {.run = r, .ckpt = c};
+      reply.flag = left == 0                                            ? CK_ALREADY
+                   : !D.draining && !D.failed && D.nidle > 0 && D.outstanding[r] == 0 ? CK_SEND
+                                                                        : CK_SELF;
+      if (left == 0 && !was_complete) P->ckpts_done++;
+      if ((err = rs__send(E->comm, &reply, w, TAG_CKREPLY)) != RS_OK) {
+        D.failed = true;
+        break;
+      }
+      if (reply.flag != CK_SEND) break;
       double *params = malloc(sizeof(double) * (size_t)m.nparams);
       int *refs = malloc(sizeof *refs);
       if (!params || !refs) {
@@ -771,15 +1115,11 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, w,
                TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
       if (!params) break;
-      int r = (int)m.run, c = (int)m.ckpt;
-      E->mask_metrics[(size_t)r * E->maxc + c] = 1;
-      P->run_step[r] = m.step;
+      E->wbytes_in += (int64_t)sizeof(double) * m.nparams;
       *refs = 1; /* held by this loop until the shards are queued */
-      int queued = 0;
       for (int s = 0; s < rs__nshards(E, r); s++) {
         if (*rs__mshard(E, r, c, s)) continue;
         (*refs)++;
-        queued++;
         D.outstanding[r]++;
         if ((err = rs__queue_push(&Q, (rs__task){r, c, params, refs, s})) != RS_OK) {
           D.failed = true;
@@ -788,7 +1128,6 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       }
       rs__task self = {r, c, params, refs, -1};
       rs__release(&self);
-      if (queued == 0) P->ckpts_done++;
       while (D.nidle > 0 && Q.head < Q.tail && !D.draining && !D.failed)
         if ((err = rs__assign(E, &D, &Q, P, D.idle[--D.nidle])) != RS_OK) D.failed = true;
       break;
@@ -798,19 +1137,26 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
       if (m.kind == K_SHARD) {
         *rs__mshard(E, r, (int)m.ckpt, (int)m.shard) = 1;
         D.outstanding[r]--;
-        bool complete_c = true;
-        for (int s = 0; s < rs__nshards(E, r) && complete_c; s++)
-          complete_c = *rs__mshard(E, r, (int)m.ckpt, s);
-        if (complete_c) P->ckpts_done++;
+        rs__cost_add(E, P, r, RS__COST_POINT, m.secs, m.secs2, (double)m.np);
+        if (rs__ckpt_complete(E, r, (int)m.ckpt)) {
+          P->ckpts_done++;
+          /* Its trainer may now persist a state past this checkpoint. */
+          if (!D.trained[r] && D.trainer_of[r] > 0) {
+            rs__msg note = {.run = r, .ckpt = m.ckpt};
+            rs__send(E->comm, &note, D.trainer_of[r], TAG_CKDONE);
+          }
+        }
         if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
       } else if (m.kind == K_TRAIN) {
         P->runs_training--;
+        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
         D.trained[r] = true;
         D.run_diverged[r] = m.flag != 0;
         D.last_step[r] = m.step;
         if ((err = rs__finish_run_if_done(E, &D, P, r)) != RS_OK) D.failed = true;
       } else if (m.kind == K_DRAINED) {
         P->runs_training--;
+        rs__cost_add(E, P, r, RS__COST_STEP, m.secs, m.secs2, (double)m.np);
         if (!D.draining) {
           /* A worker saw the signal first: drain everyone. */
           rs__drain_flag = 1;
@@ -853,19 +1199,51 @@ static int rs__dispatch(rs__engine *E, rs__progress *P, bool *complete) {
   free(D.run_diverged);
   free(D.last_step);
   free(D.idle);
+  free(D.trainer_of);
+  free(D.wrun);
+  free(D.wckpt);
   if (D.failed && err == RS_OK)
     err = rs_error(RS_EINTERNAL, "a worker failed (see its message above)");
   return err;
 }
 
 /* ---- parallel mode: a worker ---- */
+/* A trainer at a checkpoint asks rank 0 who measures it. Rank 0 takes the
+ * weights only when a worker is idle and no other checkpoint of this run is
+ * still out; otherwise the trainer measures it itself, now. Either way no
+ * checkpoint waits behind training, so a kill loses at most the state
+ * interval plus the steps trained while one checkpoint is measured. */
 static int rs__emit_send(rs__engine *E, int run, int ckpt, int64_t step,
                          const double *params, int64_t n) {
-  rs__msg m = {.kind = K_NONE, .run = run, .ckpt = ckpt, .step = step, .nparams = n};
+  rs__msg m = {.kind = K_NONE, .run = run, .ckpt = ckpt, .step = step, .nparams = n,
+               .secs = E->acc_ck_s, .secs2 = E->acc_ck_c};
+  E->acc_ck_s = E->acc_ck_c = 0;
   RS_CALL(rs__send(E->comm, &m, 0, TAG_CKPT));
-  if (MPI_Send(params, (int)n, MPI_DOUBLE, 0, TAG_PARAMS, E->comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Send of checkpoint weights failed");
-  return RS_OK;
+  MPI_Status st;
+  RS_CALL(rs__probe_sleepy(E->comm, 0, TAG_CKREPLY, &st, false));
+  rs__msg reply;
+  MPI_Recv(&reply, (int)sizeof reply, MPI_BYTE, 0, TAG_CKREPLY, E->comm, MPI_STATUS_IGNORE);
+  if (reply.flag == CK_ALREADY) return RS_OK;
+  if (reply.flag == CK_SEND) {
+    if (MPI_Send(params, (int)n, MPI_DOUBLE, 0, TAG_PARAMS, E->comm) != MPI_SUCCESS)
+      return rs_error(RS_EMPI, "MPI_Send of checkpoint weights failed");
+    E->pending_run = run;
+    E->pending_ckpt = ckpt;
+    return RS_OK;
+  }
+  double t0 = rs__now(), c0 = rs__cpu();
+  int64_t npts = 0;
+  for (int s = 0; s < rs__nshards(E, run); s++) {
+    bool done = false;
+    RS_CALL(rs_archive_shard_done(E->ar, run, ckpt, s, &done));
+    if (done) continue;
+    RS_CALL(rs__measure_shard(E, run, ckpt, s, params));
+    int p0 = s * E->shard;
+    npts += E->runs[run].npoints - p0 < E->shard ? E->runs[run].npoints - p0 : E->shard;
+  }
+  m = (rs__msg){.kind = K_SHARD, .run = run, .ckpt = ckpt, .step = step, .np = npts,
+                .secs = rs__now() - t0, .secs2 = rs__cpu() - c0};
+  return rs__send(E->comm, &m, 0, TAG_CKPT);
 }
 
 static int rs__worker(rs__engine *E) {
@@ -874,6 +1252,7 @@ static int rs__worker(rs__engine *E) {
   int64_t cap = 0;
   int err = RS_OK;
   for (;;) {
+    rs__take_ckdone(E); /* notices for runs this worker no longer trains */
     RS_CALL(rs__send(E->comm, &req, 0, TAG_REQ));
     MPI_Status st;
     RS_CALL(rs__probe_sleepy(E->comm, 0, TAG_TASK, &st, false));
@@ -883,15 +1262,27 @@ static int rs__worker(rs__engine *E) {
     req = (rs__msg){.kind = m.kind, .run = m.run, .ckpt = m.ckpt, .shard = m.shard};
     if (m.kind == K_BENCH) continue;
     if (m.kind == K_SHARD) {
-      if (m.nparams > cap) {
+      /* The weights come with the first shard of a checkpoint this worker
+       * gets; later shards reuse the copy behind its measurement plan. */
+      bool with_weights = m.flag != 0;
+      if (with_weights && m.nparams > cap) {
         free(params);
         params = malloc(sizeof(double) * (size_t)m.nparams);
-        cap = m.nparams;
+        cap = params ? m.nparams : 0;
       }
-      MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, 0,
-               TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
-      err = params ? rs__measure_shard(E, (int)m.run, (int)m.ckpt, (int)m.shard, params)
-                   : rs_error(RS_ENOMEM, "out of memory for weights");
+      if (with_weights)
+        MPI_Recv(params ? params : MPI_BOTTOM, params ? (int)m.nparams : 0, MPI_DOUBLE, 0,
+                 TAG_PARAMS, E->comm, MPI_STATUS_IGNORE);
+      double t0 = rs__now(), c0 = rs__cpu();
+      err = !with_weights || params
+                ? rs__measure_shard(E, (int)m.run, (int)m.ckpt, (int)m.shard,
+                                    with_weights ? params : NULL)
+                : rs_error(RS_ENOMEM, "out of memory for weights");
+      int p0 = (int)m.shard * E->shard;
+      int np = E->runs[m.run].npoints - p0 < E->shard ? E->runs[m.run].npoints - p0 : E->shard;
+      req.secs = rs__now() - t0;
+      req.secs2 = rs__cpu() - c0;
+      req.np = np;
     } else if (m.kind == K_TRAIN) {
       bool diverged, drained;
       int64_t last = 0;
@@ -899,6 +1290,11 @@ static int rs__worker(rs__engine *E) {
       req.kind = drained ? K_DRAINED : K_TRAIN;
       req.flag = diverged;
       req.step = last;
+      req.secs = E->acc_train_s;
+      req.secs2 = E->acc_train_c;
+      req.np = E->acc_train_n;
+      E->acc_train_s = E->acc_train_c = 0;
+      E->acc_train_n = 0;
     }
     if (err != RS_OK) {
       rs_error_print(err);
@@ -908,8 +1304,9 @@ static int rs__worker(rs__engine *E) {
     }
   }
   free(params);
-  /* A DRAIN notice may have crossed the STOP: consume it. */
+  /* A DRAIN or CKDONE notice may have crossed the STOP: consume it. */
   rs__take_drain_notice(E);
+  rs__take_ckdone(E);
   return err;
 }
 
@@ -1006,15 +1403,19 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs__progress P = {0};
   if (err == RS_OK) {
     if (E.rank == 0) {
-      rs__progress_init(&E, &P);
+      err = rs__progress_init(&E, &P);
       if (!o->quiet)
         fprintf(stderr,
                 "ranksweep: job %s: %d runs (%d in this process group), %lld checkpoints, "
                 "%d ranks, shard %d points%s\n",
                 rs_job_name(job), E.nruns, P.runs_total, (long long)P.ckpts_total, E.size,
                 E.shard, o->resume ? ", resuming" : "");
-      if (E.size == 1) err = rs__serial(&E, &P, &complete);
-      else err = rs__dispatch(&E, &P, &complete);
+      if (err != RS_OK) {
+      } else if (E.size == 1) {
+        err = rs__serial(&E, &P, &complete);
+      } else {
+        err = rs__dispatch(&E, &P, &complete);
+      }
     } else {
       err = rs__worker(&E);
     }
@@ -1050,6 +1451,10 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
               P.runs_done, P.runs_total, rs__now() - P.t_start);
   }
   free(P.run_step);
+  free(P.shape);
+  free(P.shape_of);
+  free(P.pts_left);
+  free(P.ck_left);
 out:
   if (err != RS_OK && E.rank == 0 && !E.ar) rs_error_print(err);
   for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E.ctx[i].data);
@@ -1072,18 +1477,312 @@ out:
   return cflag ? RS_EXIT_DONE : RS_EXIT_WORK_REMAINS;
 }
 
+/* ---- `status`: the status file validated, then summarised ---- */
+/* A small strict JSON reader: enough to validate the whole file and to pick
+ * the top-level members a summary needs. */
+typedef struct {
+  const char *p, *end;
+  int depth;
+} rs__jr;
+
+static void rs__jws(rs__jr *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
+}
+
+/* Parses a string; copies its (unescaped, \u kept as '?' beyond ASCII) text
+ * into out when out is not NULL. */
+static bool rs__jstring(rs__jr *j, char *out, size_t cap) {
+  size_t n = 0;
+  if (j->p >= j->end || *j->p != '"') return false;
+  j->p++;
+  while (j->p < j->end && *j->p != '"') {
+    unsigned char c = (unsigned char)*j->p++;
+    if (c < 0x20) return false;
+    if (c == '\\') {
+      if (j->p >= j->end) return false;
+      char e = *j->p++;
+      if (e == 'u') {
+        unsigned v = 0;
+        for (int k = 0; k < 4; k++) {
+          if (j->p >= j->end) return false;
+          char h = *j->p++;
+          int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+          if (d < 0) return false;
+          v = v * 16 + (unsigned)d;
+        }
+        c = v < 0x80 ? (unsigned char)v : '?';
+      } else {
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        const char *q = strchr(from, e);
+        if (!e || !q) return false;
+        c = (unsigned char)to[q - from];
+      }
+    }
+    if (out && n + 1 < cap) out[n++] = (char)c;
+  }
+  if (j->p >= j->end) return false;
+  j->p++;
+  if (out) out[n] = '\0';
+  return true;
+}
+
+static bool rs__jvalue(rs__jr *j);
+
+static bool rs__jnumber(rs__jr *j, double *v) {
+  const char *q = j->p;
+  if (q < j->end && *q == '-') q++;
+  if (q >= j->end || *q < '0' || *q > '9') return false;
+  if (*q == '0') q++;
+  else
+    while (q < j->end && *q >= '0' && *q <= '9') q++;
+  if (q < j->end && *q == '.') {
+    q++;
+    if (q >= j->end || *q < '0' || *q > '9') return false;
+    while (q < j->end && *q >= '0' && *q <= '9') q++;
+  }
+  if (q < j->end && (*q == 'e' || *q == 'E')) {
+    q++;
+    if (q < j->end && (*q == '+' || *q == '-')) q++;
+    if (q >= j->end || *q < '0' || *q > '9') return false;
+    while (q < j->end && *q >= '0' && *q <= '9') q++;
+  }
+  char buf[64];
+  size_t n = (size_t)(q - j->p) < sizeof buf - 1 ? (size_t)(q - j->p) : sizeof buf - 1;
+  memcpy(buf, j->p, n);
+  buf[n] = '\0';
+  if (v) *v = strtod(buf, NULL);
+  j->p = q;
+  return true;
+}
+
+static bool rs__jvalue(rs__jr *j) {
+  rs__jws(j);
+  if (j->p >= j->end) return false;
+  char c = *j->p;
+  if (c == '"') return rs__jstring(j, NULL, 0);
+  if (c == '{' || c == '[') {
+    if (++j->depth > 32) return false;
+    char close = c == '{' ? '}' : ']';
+    j->p++;
+    rs__jws(j);
+    if (j->p < j->end && *j->p == close) {
+      j->p++;
+      j->depth--;
+      return true;
+    }
+    for (;;) {
+      if (c == '{') {
+        rs__jws(j);
+        if (!rs__jstring(j, NULL, 0)) return false;
+        rs__jws(j);
+        if (j->p >= j->end || *j->p++ != ':') return false;
+      }
+      if (!rs__jvalue(j)) return false;
+      rs__jws(j);
+      if (j->p >= j->end) return false;
+      if (*j->p == ',') {
+        j->p++;
+        continue;
+      }
+      if (*j->p++ != close) return false;
+      j->depth--;
+      return true;
+    }
+  }
+  static const char *lit[] = {"true", "false", "null"};
+  for (int k = 0; k < 3; k++) {
+    size_t n = strlen(lit[k]);
+    if ((size_t)(j->end - j->p) >= n && !memcmp(j->p, lit[k], n)) {
+      j->p += n;
+      return true;
+    }
+  }
+  return rs__jnumber(j, NULL);
+}
+
+/* The status members the summary uses. */
+typedef struct {
+  char state[32], archive[RS_PATH_MAX], job[256], host[256], updated[64], kernel[64];
+  double pid, updated_unix, interval, runs_done, runs_total, runs_training, ck_done, ck_total,
+      steps_done, steps_total, rate, elapsed, eta, ranks;
+} rs__status;
+
+/* Validates the whole text as one JSON object and fills s from its members. */
+static bool rs__status_parse(const char *text, size_t n, rs__status *s, const char **why) {
+  rs__jr j = {text, text + n, 0};
+  memset(s, 0, sizeof *s);
+  s->pid = s->updated_unix = s->interval = -1;
+  rs__jws(&j);
+  if (j.p >= j.end || *j.p != '{') {
+    *why = "does not start with a JSON object";
+    return false;
+  }
+  j.p++;
+  rs__jws(&j);
+  bool first = true;
+  for (;;) {
+    rs__jws(&j);
+    if (first && j.p < j.end && *j.p == '}') break;
+    char key[64];
+    if (!rs__jstring(&j, key, sizeof key)) {
+      *why = "a member name is not a valid JSON string";
+      return false;
+    }
+    rs__jws(&j);
+    if (j.p >= j.end || *j.p++ != ':') {
+      *why = "a member lacks its ':'";
+      return false;
+    }
+    rs__jws(&j);
+    struct { const char *k; char *dst; size_t cap; } strs[] = {
+        {"state", s->state, sizeof s->state}, {"archive", s->archive, sizeof s->archive},
+        {"job", s->job, sizeof s->job}, {"host", s->host, sizeof s->host},
+        {"updated", s->updated, sizeof s->updated}, {"blas_kernel", s->kernel, sizeof s->kernel}};
+    struct { const char *k; double *dst; } nums[] = {
+        {"pid", &s->pid}, {"updated_unix", &s->updated_unix},
+        {"update_interval_seconds", &s->interval}, {"runs_done", &s->runs_done},
+        {"runs_total", &s->runs_total}, {"runs_training", &s->runs_training},
+        {"checkpoints_done", &s->ck_done}, {"checkpoints_total", &s->ck_total},
+        {"steps_done", &s->steps_done}, {"steps_total", &s->steps_total},
+        {"steps_per_second", &s->rate}, {"elapsed_seconds", &s->elapsed},
+        {"eta_seconds", &s->eta}, {"ranks", &s->ranks}};
+    bool taken = false;
+    for (size_t k = 0; k < sizeof strs / sizeof *strs && !taken; k++)
+      if (!strcmp(key, strs[k].k)) {
+        if (!rs__jstring(&j, strs[k].dst, strs[k].cap)) {
+          *why = "a string member is malformed or not a string";
+          return false;
+        }
+        taken = true;
+      }
+    for (size_t k = 0; k < sizeof nums / sizeof *nums && !taken; k++)
+      if (!strcmp(key, nums[k].k)) {
+        if (!rs__jnumber(&j, nums[k].dst)) {
+          *why = "a numeric member is not a number";
+          return false;
+        }
+        taken = true;
+      }
+    if (!taken && !rs__jvalue(&j)) {
+      *why = "a member's value is not valid JSON";
+      return false;
+    }
+    first = false;
+    rs__jws(&j);
+    if (j.p < j.end && *j.p == ',') {
+      j.p++;
+      continue;
+    }
+    if (j.p < j.end && *j.p == '}') break;
+    *why = j.p >= j.end ? "it ends early (truncated?)" : "a member is not followed by ',' or '}'";
+    return false;
+  }
+  j.p++;
+  rs__jws(&j);
+  if (j.p != j.end) {
+    *why = "text follows the JSON object";
+    return false;
+  }
+  if (!s->state[0] || s->pid < 0 || s->updated_unix < 0) {
+    *why = "it lacks state, pid or updated_unix";
+    return false;
+  }
+  return true;
+}
+
+static void rs__dur(double s, char *buf, size_t cap) {
+  if (s < 0) snprintf(buf, cap, "unknown");
+  else if (s < 120) snprintf(buf, cap, "%.0f s", s);
+  else if (s < 7200) snprintf(buf, cap, "%.1f min", s / 60);
+  else snprintf(buf, cap, "%.1f h", s / 3600);
+}
+
 int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
-  (void)o;
   char path[RS_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s.status", archive);
-  FILE *f = fopen(path, "r");
-  if (!f)
+  /* O_NONBLOCK: a FIFO in its place must not block; fstat then refuses it. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
     return rs_error(RS_EIO, "%s: no status file (is a sweep writing %s?): %s", path, archive,
                     strerror(errno));
-  char buf[4096];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  fputs(buf, out);
-  return RS_OK;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+    bool reg = S_ISREG(st.st_mode);
+    close(fd);
+    return rs_error(RS_EIO, "%s: not a status file (%s)", path,
+                    reg ? "larger than 1 MB" : "not a regular file");
+  }
+  char *text = malloc((size_t)st.st_size + 1);
+  if (!text) {
+    close(fd);
+    return rs_error(RS_ENOMEM, "out of memory");
+  }
+  size_t n = 0;
+  while (n < (size_t)st.st_size) {
+    ssize_t k = read(fd, text + n, (size_t)st.st_size - n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    n += (size_t)k;
+  }
+  close(fd);
+  text[n] = '\0';
+  rs__status s;
+  const char *why = "";
+  bool nul = memchr(text, '\0', n) != NULL;
+  if (n == 0 || nul || !rs__status_parse(text, n, &s, &why)) {
+    free(text);
+    return rs_error(RS_EIO, "%s: not a valid status file: %s", path,
+                    n == 0 ? "it is empty" : nul ? "it holds NUL bytes" : why);
+  }
+  /* Liveness: a running sweep rewrites the file every interval; on its own
+   * host its pid must exist. */
+  bool active = !strcmp(s.state, "running") || !strcmp(s.state, "draining");
+  double age = difftime(time(NULL), (time_t)s.updated_unix);
+  double interval = s.interval > 0 ? s.interval : RS__STATUS_EVERY;
+  double stale_after = interval * RS__STATUS_STALE_INTERVALS;
+  if (stale_after < RS__STATUS_STALE_MIN) stale_after = RS__STATUS_STALE_MIN;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const char *live = "finished";
+  if (active) {
+    live = "alive";
+    if (s.host[0] && !strcmp(s.host, host) && s.pid > 0 && kill((pid_t)s.pid, 0) != 0 &&
+        errno == ESRCH)
+      live = "dead";
+    else if (age > stale_after)
+      live = "stale";
+  }
+  if (o && o->json) {
+    /* The file as written, plus what this reader observed. */
+    char *close_brace = strrchr(text, '}');
+    while (close_brace > text && (close_brace[-1] == '\n' || close_brace[-1] == ' ')) close_brace--;
+    fwrite(text, 1, (size_t)(close_brace - text), out);
+    fprintf(out, ",\n \"observed\": \"%s\", \"age_seconds\": %.0f}\n", live, age);
+  } else {
+    char el[32], eta[32], ag[32];
+    rs__dur(s.elapsed, el, sizeof el);
+    rs__dur(s.eta, eta, sizeof eta);
+    rs__dur(age, ag, sizeof ag);
+    fprintf(out, "archive      %s\njob          %s\n", s.archive, s.job);
+    if (!strcmp(live, "dead"))
+      fprintf(out, "state        dead: the file says %s, but process %.0f on %s is gone "
+                   "(resume with `ranksweep run JOB -o %s --resume`)\n",
+              s.state, s.pid, s.host, s.archive);
+    else if (!strcmp(live, "stale"))
+      fprintf(out, "state        stale: the file says %s, but it was last updated %s ago "
+                   "(process %.0f on %s)\n", s.state, ag, s.pid, s.host);
+    else
+      fprintf(out, "state        %s (process %.0f on %s)\n", s.state, s.pid, s.host);
+    fprintf(out, "updated      %s (%s ago)\n", s.updated, ag);
+    fprintf(out, "runs         %.0f/%.0f done, %.0f training\n", s.runs_done, s.runs_total,
+            s.runs_training);
+    fprintf(out, "checkpoints  %.0f/%.0f measured\n", s.ck_done, s.ck_total);
+    fprintf(out, "steps        %.0f/%.0f (%.0f steps/s)\n", s.steps_done, s.steps_total, s.rate);
+    fprintf(out, "elapsed      %s on %.0f ranks\n", el, s.ranks);
+    if (!strcmp(live, "alive")) fprintf(out, "remaining    %s (estimate)\n", eta);
+    if (s.kernel[0]) fprintf(out, "BLAS kernel  %s\n", s.kernel);
+  }
+  free(text);
+  return ferror(out) ? rs_error(RS_EIO, "cannot write the status") : RS_OK;
 }

@@ -1,19 +1,18 @@
 /* What a job will cost before it runs (`ranksweep plan`), and the key
  * reference generated from the key table (docs/reference/keys.md is checked against
  * it by a test, so the documentation cannot drift from the parser). */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "job_internal.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_job.h"
 
-/* Stated in the plan's output; rough single-core rates of this machine kind. */
-#define RS__TRAIN_FLOPS_F32 30e9
-#define RS__TRAIN_FLOPS_F64 15e9
-#define RS__MEASURE_FLOPS 5e9
 
 static void human_time(double s, char *buf, size_t len) {
   if (s < 120)
@@ -92,8 +91,153 @@ static void human_bytes(double b, char *buf, size_t len) {
     snprintf(buf, len, "%.2f GB", b / 1e9);
 }
 
+/* ---- the time estimate: a per-unit cost model calibrated on this machine ----
+ * Single-core CPU seconds per training step, per evaluation point measured
+ * (all measured layers, one checkpoint) and per checkpoint's metrics: fixed
+ * overheads plus FLOPs at a rate, with terms fitted to short measured runs of
+ * every shipped job's shape (bench/plan-calibrate.sh; docs/benchmarks.md, "Plan and ETA"
+ * gives the method and the plan-vs-measured table). Measured with Debian's
+ * OpenBLAS on its generic Prescott kernel; a fast kernel makes the GEMM terms
+ * about 3x cheaper, so the plan then overestimates. */
+#define RS__STEP_FIXED 20e-6     /* s per step: optimiser bookkeeping, batch gather, calls */
+#define RS__STEP_FLOPS_F32 20e9  /* FLOP/s of the GEMMs of a float32 step */
+#define RS__STEP_FLOPS_F64 10e9  /* FLOP/s of the GEMMs of a float64 step */
+#define RS__STEP_VIB_UNIT 25e-9  /* s per example and unit of a VIB step (sampling, softplus) */
+#define RS__POINT_LAYER 10e-6    /* s per point and measured layer beyond the first */
+#define RS__POINT_NN 27e-9       /* s per point and weight n_l x n_(l-1) */
+#define RS__POINT_NNM 70e-12     /* s per point and n_l x n_(l-1) x min(n_l, d0) */
+#define RS__CKPT_FIXED 1e-3      /* s per checkpoint: archive writes, weight spectra */
+#define RS__CKPT_FLOPS 9e9       /* FLOP/s of a checkpoint's loss/accuracy passes */
+#define RS__CKPT_VIB_EVAL 0.8e-6 /* s per VIB evaluation sample beyond the FLOPs */
+/* SLURM --time: the estimate times this, plus a fixed margin. */
+#define RS__SLURM_FACTOR 1.5
+#define RS__SLURM_MARGIN 600.0
+
+void rs_config_cost(const rs_config *c, rs_run_cost *out) {
+  int d0, w[RS_MAX_LAYERS + 2];
+  int L = rs__config_measured(c, &d0, w);
+  double np = (double)rs__config_nparams(c);
+  bool f64 = c->train.precision == RS_PREC_FLOAT64, vib = c->model.kind == RS_MODEL_VIB;
+  double batch = c->train.batch;
+  /* forward + backward: about 6 FLOPs per parameter and example */
+  out->step = RS__STEP_FIXED + 6.0 * np * batch / (f64 ? RS__STEP_FLOPS_F64 : RS__STEP_FLOPS_F32);
+  if (vib) {
+    double units = 3.0 * c->model.latent + 10;
+    for (int i = 0; i < c->model.nwidths; i++) units += c->model.widths[i];
+    out->step += RS__STEP_VIB_UNIT * batch * units;
+  }
+  /* The first measured layer's Jacobian is W_1 at every point: its spectrum
+   * is computed once per checkpoint. Each later one goes through the
+   * compressed factors of the local-rank plan. */
+  out->point = 0;
+  for (int l = 1; l < L; l++) {
+    double nn = (double)w[l] * w[l - 1], m = w[l] < d0 ? w[l] : d0;
+    out->point += RS__POINT_LAYER + RS__POINT_NN * nn + RS__POINT_NNM * nn * m;
+  }
+  double evals = (double)c->data.train_size + c->data.heldout_size;
+  if (vib && c->model.eval_samples > 1)
+    evals = c->data.train_size + (double)c->data.heldout_size * c->model.eval_samples;
+  out->ckpt = RS__CKPT_FIXED + 2.0 * np * evals / RS__CKPT_FLOPS + (vib ? RS__CKPT_VIB_EVAL * evals : 0);
+}
+
+/* Data files an idx job reads: a missing one is said now, not at run time. */
+static void rs__plan_check_data(const rs_job *job) {
+  int R = rs_job_nruns(job);
+  char seen[8][RS_PATH_MAX];
+  int nseen = 0;
+  for (int r = 0; r < R; r++) {
+    const rs_config *c = rs_job_run(job, r);
+    if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) continue;
+    const char *files[4] = {c->data.images, c->data.labels, c->data.heldout_images,
+                            c->data.heldout_labels};
+    const char *keys[4] = {"data.images", "data.labels", "data.heldout_images",
+                           "data.heldout_labels"};
+    for (int k = 0; k < 4; k++) {
+      if (!files[k][0]) continue;
+      bool dup = false;
+      for (int i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], files[k]);
+      if (dup) continue;
+      if (nseen < 8) snprintf(seen[nseen++], RS_PATH_MAX, "%s", files[k]);
+      if (access(files[k], R_OK) != 0)
+        fprintf(stderr, "ranksweep: warning: %s: %s: cannot read %s: %s (run and train will fail "
+                        "until it exists)\n",
+                rs_job_origin(job), keys[k], files[k], strerror(errno));
+    }
+  }
+}
+
+static void slurm_time(double s, char *buf, size_t len) {
+  long t = (long)ceil(s / 60.0) * 60; /* whole minutes */
+  long d = t / 86400, h = t % 86400 / 3600, m = t % 3600 / 60;
+  if (d > 0) snprintf(buf, len, "%ld-%02ld:%02ld:00", d, h, m);
+  else snprintf(buf, len, "%02ld:%02ld:00", h, m);
+}
+
+static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *out) {
+  int R = rs_job_nruns(job);
+  rs_config *c = malloc(sizeof *c);
+  if (!c) return rs_error(RS_ENOMEM, "out of memory");
+  double train_s = 0, measure_s = 0, ckpt_s = 0, longest = 0;
+  for (int r = 0; r < R; r++) {
+    rs__job_run_into(job, r, c);
+    rs_run_cost k;
+    rs_config_cost(c, &k);
+    int nck = rs_config_checkpoints(c, NULL, 0);
+    double tr = k.step * (double)c->train.steps, ck = k.ckpt * nck;
+    train_s += tr;
+    ckpt_s += ck;
+    measure_s += k.point * nck * c->measure.points;
+    if (tr + ck > longest) longest = tr + ck;
+  }
+  free(c);
+  double total = train_s + measure_s + ckpt_s;
+  char tt[32], tm[32], tc[32], tsum[32];
+  human_time(train_s, tt, sizeof tt);
+  human_time(measure_s, tm, sizeof tm);
+  human_time(ckpt_s, tc, sizeof tc);
+  human_time(total, tsum, sizeof tsum);
+  fprintf(out, "  time on one core     %s (training %s, measurement %s, checkpoint metrics %s)\n",
+          tsum, tt, tm, tc);
+  int ranks = o && o->ranks > 1 ? o->ranks : 1;
+  if (ranks > 1) {
+    /* One dispatcher, ranks - 1 workers; a run trains on one worker, so the
+     * longest run bounds the wall time from below. */
+    double wall = total / (ranks - 1);
+    if (wall < longest) wall = longest;
+    char tw[32], tl[32], ts[32];
+    human_time(wall, tw, sizeof tw);
+    human_time(longest, tl, sizeof tl);
+    slurm_time(wall * RS__SLURM_FACTOR + RS__SLURM_MARGIN, ts, sizeof ts);
+    fprintf(out, "  wall time on %d ranks %s (%d workers, one core each; the longest run alone "
+                 "trains %s)\n", ranks, tw, ranks - 1, tl);
+    fprintf(out, "  SLURM --time         %s (%.1fx the wall time + %.0f min)\n", ts,
+            RS__SLURM_FACTOR, RS__SLURM_MARGIN / 60);
+  }
+  fprintf(out,
+          "assumptions (CPU time of one core, calibrated on an AVX-512 Xeon with Debian's\n"
+          "  OpenBLAS 0.3.21 on its generic kernel, docs/benchmarks.md, "Plan and ETA"; within 2x there\n"
+          "  for every shipped job; a fast BLAS kernel makes training up to 3x cheaper):\n"
+          "  training step: %.0f us + 6 x parameters x batch FLOPs at %.0f GFLOP/s (float32)\n"
+          "    or %.0f GFLOP/s (float64), VIB: + %.0f ns per example and unit;\n"
+          "  measurement, per point and measured layer after the first: %.0f us + %.0f ns x\n"
+          "    n_l x n_(l-1) + %.0f ps x n_l x n_(l-1) x min(n_l, d0);\n"
+          "  checkpoint metrics: %.0f ms + 2 x parameters FLOPs per training and held-out\n"
+          "    example at %.0f GFLOP/s; data loading and communication are ignored; idx input\n"
+          "    is taken as 784 pixels and 10 classes.\n",
+          RS__STEP_FIXED * 1e6, RS__STEP_FLOPS_F32 / 1e9, RS__STEP_FLOPS_F64 / 1e9,
+          RS__STEP_VIB_UNIT * 1e9, RS__POINT_LAYER * 1e6, RS__POINT_NN * 1e9,
+          RS__POINT_NNM * 1e12, RS__CKPT_FIXED * 1e3, RS__CKPT_FLOPS / 1e9);
+  return RS_OK;
+}
+
 int rs_job_plan_print(const rs_job *job, FILE *out) {
+  rs_plan_opts o = {.ranks = 1};
+  return rs_job_plan_print_opts(job, &o, out);
+}
+
+int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) {
   int R = rs_job_nruns(job), A = rs_job_naxes(job);
+  rs__plan_check_data(job);
   size_t wname = strlen("name");
   int *wax = calloc((size_t)(A > 0 ? A : 1), sizeof(int));
   if (!wax) return rs_error(RS_ENOMEM, "out of memory");
@@ -122,7 +266,7 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     free(wax);
     return rs_error(RS_ENOMEM, "out of memory");
   }
-  double steps = 0, ckpts = 0, svds = 0, train_s = 0, measure_s = 0;
+  double steps = 0, ckpts = 0, svds = 0;
   int64_t pmin = INT64_MAX, pmax = 0;
   for (int r = 0; r < R; r++) {
     fprintf(out, "%5d  %-*s", r, A ? (int)wname : 0, rs_job_run_name(job, r));
@@ -138,16 +282,10 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     steps += (double)c->train.steps;
     ckpts += nck;
     svds += (double)nck * c->measure.points * nl;
-    train_s += 6.0 * (double)np * c->train.batch * (double)c->train.steps /
-               (c->train.precision == RS_PREC_FLOAT64 ? RS__TRAIN_FLOPS_F64 : RS__TRAIN_FLOPS_F32);
-    measure_s += pf * nck * c->measure.points / RS__MEASURE_FLOPS;
+    (void)pf;
   }
   free(wax);
   free(c);
-  char tt[32], tm[32], tsum[32];
-  human_time(train_s, tt, sizeof tt);
-  human_time(measure_s, tm, sizeof tm);
-  human_time(train_s + measure_s, tsum, sizeof tsum);
   fprintf(out, "\ntotals\n");
   fprintf(out, "  runs                 %d\n", R);
   fprintf(out, "  training steps       %.0f\n", steps);
@@ -158,20 +296,12 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
     fprintf(out, "  parameters per run   %" PRId64 "\n", pmin);
   else
     fprintf(out, "  parameters per run   %" PRId64 " to %" PRId64 "\n", pmin, pmax);
-  fprintf(out, "  time on one core     %s (training %s, measurement %s)\n", tsum, tt, tm);
   char ab[32];
   human_bytes((double)rs_job_archive_bytes(job), ab, sizeof ab);
   fprintf(out, "  archive size         about %s (allocated when the sweep starts; `run` checks the\n"
                "                       free space first)\n", ab);
-  fprintf(out,
-          "assumptions (rough; small networks run well below these rates):\n"
-          "  training: 6 x parameters x batch FLOPs per step, at %.0f GFLOP/s in float32 or\n"
-          "    %.0f GFLOP/s in float64;\n"
-          "  measurement, per point and measured layer l: 2 x n_l x n_(l-1) x d0 FLOPs to form\n"
-          "    the Jacobian and 4 x n_l x d0 x min(n_l, d0) for its SVD, at %.0f GFLOP/s;\n"
-          "  data, I/O and communication are ignored; idx input is taken as 784 pixels and\n"
-          "    10 classes.\n",
-          RS__TRAIN_FLOPS_F32 / 1e9, RS__TRAIN_FLOPS_F64 / 1e9, RS__MEASURE_FLOPS / 1e9);
+  int terr = rs__plan_time_print(job, o, out);
+  if (terr != RS_OK) return terr;
   return ferror(out) ? rs_error(RS_EIO, "cannot write the plan") : RS_OK;
 }
 
