@@ -215,8 +215,8 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
   }
   fprintf(out,
           "assumptions (CPU time of one core, calibrated on an AVX-512 Xeon with Debian's\n"
-          "  OpenBLAS 0.3.21 on its generic kernel, docs/benchmarks.md, "Plan and ETA"; within 2x there\n"
-          "  for every shipped job; a fast BLAS kernel makes training up to 3x cheaper):\n"
+          "  OpenBLAS 0.3.21 on its generic kernel, docs/benchmarks.md; within 2x there for\n"
+          "  every shipped job; a fast BLAS kernel makes training up to 3x cheaper):\n"
           "  training step: %.0f us + 6 x parameters x batch FLOPs at %.0f GFLOP/s (float32)\n"
           "    or %.0f GFLOP/s (float64), VIB: + %.0f ns per example and unit;\n"
           "  measurement, per point and measured layer after the first: %.0f us + %.0f ns x\n"
