@@ -144,7 +144,7 @@ sed -e "s/^  steps: [0-9]*$/  steps: $tl_steps/" -e "s/^  state_every: [0-9]*$/ 
   "$job_tl" >"$job_tl_sized"
 grep -q "^  steps: $tl_steps$" "$job_tl_sized" && grep -q "^  state_every: $tl_state$" "$job_tl_sized" \
   || fail "could not size train.steps in a copy of $job_tl"
-"$bin" plan "$job_tl_sized" >/dev/null || fail "ranksweep plan $job_tl_sized failed"
+"$bin" plan "$job_tl_sized" >/dev/null 2>"$work/plan.err" || fail "ranksweep plan $job_tl_sized: $(cat "$work/plan.err")"
 echo "scenario 2's job: $tl_runs runs x $tl_steps steps (state every $tl_state): about $tl_work s on 3 ranks" \
   "at the rate of the reference above ($how)"
 job_tl="$job_tl_sized"

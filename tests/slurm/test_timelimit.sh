@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The real time-limit path of slurm/ranksweep.sbatch, with nobody sending signals by hand: a job
-# with --time=1 and --signal=USR1@50 whose work (about 60 s on 3 ranks) outlasts the point where
+# with --time=1 and --signal=USR1@50 whose work (about 50 s on 3 ranks) outlasts the point where
 # SLURM sends SIGUSR1, so SLURM itself makes the stand-in drain; the template requeues it until the
 # work is done. SLURM checks time limits about every 30 s, so the signal lands 10-40 s into each run
 # and a run can drain more than once. Alongside, a second job runs a copy of the template without
-# --signal: it meets the limit itself (about 110 s of work), drains on SLURM's SIGTERM within
+# --signal: it meets the limit itself (about 100 s of work), drains on SLURM's SIGTERM within
 # KillWait, and the template must still requeue it (Reason=TimeLimit, unlike a scancel).
 # The amounts of work come from a rate measured first, on this cluster as it is: a short job of the
-# stand-in, timed; a loaded machine gets fewer units, not a failure. The test takes 3-4 minutes.
+# stand-in, timed; a loaded machine gets fewer units, not a failure. The test takes 2-3 minutes.
 # Run as root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,8 +31,8 @@ t_last="$(stamp "complete: 30/30")"
 ((t_last > t_first)) || fail "calibration: no timed progress in calibrate-$jcal.out"
 # units = rate x seconds, rounded up to whole steps of 3 units (one per rank).
 units_for() { echo $(((30 * $1 + 3 * (t_last - t_first) - 1) / (3 * (t_last - t_first)) * 3)); }
-units="$(units_for 60)"
-units_n="$(units_for 110)"
+units="$(units_for 50)"
+units_n="$(units_for 100)"
 note "calibration: 30 units in $((t_last - t_first)) s after a start-up of $((t_first - t_job)) s:" \
   "$units units for the signalled job, $units_n for the one without --signal"
 want_sum=$((units * (units - 1) / 2))
