@@ -15,7 +15,8 @@
 #                               3-5 task tests run on 2 cores: SlurmdParameters=config_overrides)
 #   RANKSWEEP_SLURM_PORT        first port to try for slurmctld (default 6817; slurmd uses the next one;
 #                               taken ports are skipped two at a time)
-#   RANKSWEEP_SLURM_TIMEOUT     seconds to wait for each daemon (default 30)
+#   RANKSWEEP_SLURM_TIMEOUT     seconds to wait for each daemon (default 120: daemons start slowly on a
+#                               loaded machine)
 #   RANKSWEEP_SLURM_CRED_EXPIRE AuthInfo cred_expire, which is also how long a requeued job waits
 #                               before it may start again (default 10; SLURM's own default is 120)
 # Must run as root (munged is started as user munge; SlurmUser=root).
@@ -33,7 +34,7 @@ case "$state" in /*) ;; *) state="$(pwd)/$state" ;; esac
 
 cpus="${RANKSWEEP_SLURM_CPUS:-8}"
 first_port="${RANKSWEEP_SLURM_PORT:-6817}"
-timeout="${RANKSWEEP_SLURM_TIMEOUT:-30}"
+timeout="${RANKSWEEP_SLURM_TIMEOUT:-120}"
 cred_expire="${RANKSWEEP_SLURM_CRED_EXPIRE:-10}"
 for v in CPUS PORT TIMEOUT CRED_EXPIRE; do
   v="RANKSWEEP_SLURM_$v"

@@ -30,7 +30,7 @@ expect_error yaml_syntax ":" 1 $'train: [1, 2\nmodel: {'
 # A missing data file is reported when the sweep starts, naming the file.
 printf 'data:\n  kind: idx\n  images: /nonexistent/images.gz\n  labels: /nonexistent/labels.gz\n' > "$WORK/nodata.yaml"
 set +e
-timeout 120 mpirun -np 2 "$RS" run "$WORK/nodata.yaml" -o "$WORK/nodata.h5" --quiet 2> "$WORK/nodata.err"
+sweep 2 "$WORK/nodata.yaml" -o "$WORK/nodata.h5" 2> "$WORK/nodata.err"
 rc=$?
 set -e
 if [[ $rc -ne 0 ]] && grep -q "/nonexistent/images.gz" "$WORK/nodata.err" && [[ ! -e "$WORK/nodata.h5" ]]; then

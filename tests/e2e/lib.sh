@@ -18,9 +18,17 @@ finish() {
   echo "$npass passed, $nfail failed"
   [[ $nfail -eq 0 ]]
 }
-sweep() { # sweep NRANKS ARGS... : mpirun the sweep, quietly, bounded in time
-  local n="$1"; shift
-  timeout 300 mpirun -np "$n" "$RS" run "$@" --quiet
+source "$E2E/progress.sh"
+# sweep NRANKS ARGS... : mpirun the sweep, quietly; stopped (exit 124) only when its status file
+# shows no progress for $stall seconds, never on a fixed clock budget.
+sweep() {
+  local n="$1" a="" prev="" x
+  shift
+  for x in "$@"; do
+    [[ "$prev" == -o ]] && a="$x"
+    prev="$x"
+  done
+  watched "sweep on $n rank(s) -> ${a:-?}" "${a:-/nonexistent}.status" mpirun -np "$n" "$RS" run "$@" --quiet
 }
 same() { # same A B : identical scientific content
   "$PY" "$E2E/compare_archives.py" "$1" "$2"

@@ -40,7 +40,7 @@ done
 for at in 5 37 90; do
   a="$WORK/torn$at.h5"
   set +e
-  RANKSWEEP_TEST_KILL_AT_WRITE=$at timeout 300 mpirun -np 3 "$RS" run "$job" -o "$a" --quiet 2>/dev/null
+  RANKSWEEP_TEST_KILL_AT_WRITE=$at sweep 3 "$job" -o "$a" 2>/dev/null
   rc=$?
   set -e
   [[ $rc -ne 0 ]] || bad "write $at: the kill hook did not fire"

@@ -1,10 +1,14 @@
 # Shared by the tests in tests/slurm/ (sourced, not run): a private single-node cluster per test in
-# a temporary directory, stopped and removed on exit whatever happens, and bounded polling of jobs.
-# Every wait here has a timeout; nothing trusts `sbatch --wait`.
+# a temporary directory, stopped and removed on exit whatever happens, and polling of jobs. Every
+# wait here is bounded by progress, not by the clock (tests/e2e/progress.sh): it fails when neither
+# the cluster's jobs nor this test's sweeps have moved for RANKSWEEP_TEST_STALL seconds (default
+# 300), so a machine 2-4x slower than usual makes the tests slower, not failed. Nothing trusts
+# `sbatch --wait`.
 
 src_root="${RANKSWEEP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 cluster="$src_root/scripts/slurm-cluster.sh"
 t_start=$(date +%s)
+source "$src_root/tests/e2e/progress.sh"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "[$(($(date +%s) - t_start))s] $*"; }
@@ -54,29 +58,80 @@ start_cluster() {
 
 job_field() { scontrol show job "$1" 2>/dev/null | grep -oE "(^|[[:space:]])$2=[^[:space:]]*" | head -n 1 | cut -d= -f2-; }
 
-# wait_job JOBID TIMEOUT: polls until the job reaches a final state (not requeued); echoes it.
+# cluster_progress: one line that changes whenever this test's cluster or sweeps move on: the
+# state of every job in the queue, and the progress of every status file, state file and archive
+# in the work directory (one level down too). Job output files are left out: ranksweep prints its
+# progress line every few seconds even when nothing moves.
+cluster_progress() {
+  squeue -h -o '%i %T' 2>/dev/null | sort | tr '\n' ' ' || true
+  local f
+  for f in "$work"/*.status "$work"/*/*.status "$work"/*.state "$work"/*/*.state "$work"/*.h5 "$work"/*/*.h5; do
+    [[ -e "$f" ]] && printf '%s=%s ' "${f#"$work"/}" "$(progress_of "$f")"
+  done
+  return 0
+}
+
+# stalled: the bookkeeping of the waits below (sets seen and t_seen); true when the
+# progress line has not changed for $stall seconds.
+# Looked at every 2 s at most, so a wait still reacts within a fraction of a second to its condition
+# (the tests signal running jobs whose work lasts only several seconds).
+seen=""
+t_seen=0
+t_looked=-10
+stalled() {
+  local now
+  ((SECONDS - t_looked >= 2)) || return 1
+  t_looked=$SECONDS
+  now="$(cluster_progress)"
+  if [[ "$now" != "$seen" ]]; then
+    seen="$now"
+    t_seen=$SECONDS
+    return 1
+  fi
+  ((SECONDS - t_seen >= stall))
+}
+
+# sweeps_in_words: how far every sweep of this test got, from the status files (for failure messages).
+sweeps_in_words() {
+  local f
+  for f in "$work"/*.status "$work"/*/*.status; do
+    [[ -e "$f" ]] && echo "  ${f#"$work"/}: $(status_words "$f")"
+  done
+  return 0
+}
+
+# wait_job JOBID: polls until the job reaches a final state (not requeued); echoes it. Fails when
+# nothing moved for $stall seconds, saying where the job and the sweeps were.
 wait_job() {
-  local jid="$1" limit="$2" t s
-  for ((t = 0; t < limit * 2; t++)); do
+  local jid="$1" s
+  seen=""
+  t_looked=-10
+  while :; do
     s="$(job_field "$jid" JobState)"
     case "$s" in
       COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)
         echo "$s"; return 0 ;;
     esac
+    if stalled; then
+      fail "job $jid: no progress for ${stall} s (state ${s:-unknown}, restarts $(job_field "$jid" Restarts)," \
+        "reason $(job_field "$jid" Reason))"$'\n'"$(sweeps_in_words)"
+    fi
     sleep 0.5
   done
-  fail "job $jid not finished within ${limit}s (state ${s:-unknown})"
 }
 
-# wait_for LIMIT DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+# wait_for DESCRIPTION COMMAND...: polls COMMAND until it succeeds; fails when nothing moved for
+# $stall seconds.
 wait_for() {
-  local limit="$1" what="$2" t
-  shift 2
-  for ((t = 0; t < limit * 4; t++)); do
+  local what="$1"
+  shift
+  seen=""
+  t_looked=-10
+  while :; do
     "$@" && return 0
+    stalled && fail "no progress for ${stall} s while waiting for $what"$'\n'"$(sweeps_in_words)"
     sleep 0.25
   done
-  fail "timed out after ${limit}s waiting for $what"
 }
 
 # The jobcomp (filetxt) records of a job, one line per run; sacct -c reads the same file.

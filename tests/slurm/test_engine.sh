@@ -35,11 +35,11 @@ status_field() { # FIELD: from `ranksweep status sweep.h5` (JSON)
   "$bin" status sweep.h5 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
 }
 training_started() { local s; s="$(status_field steps_done 2>/dev/null)" && [[ "$s" =~ ^[0-9]+$ ]] && ((s > 0)); }
-wait_for 120 "training progress in sweep.h5.status" training_started
+wait_for "training progress in sweep.h5.status" training_started
 scancel --signal=USR1 "$jid"
 note "SIGUSR1 -> job $jid at $(status_field steps_done) steps"
 
-final="$(wait_job "$jid" 300)"
+final="$(wait_job "$jid")"
 out="engine-$jid.out"
 echo "---- job log ----"; cat "$out"; echo "----"
 [[ "$final" == COMPLETED && "$(job_field "$jid" ExitCode)" == 0:0 ]] \
@@ -55,7 +55,7 @@ ok "drain on SIGUSR1 (exit 3), requeue, resume, complete ($restarts requeue(s))"
   || fail "status: $(status_field runs_done) of $(status_field runs_total) runs done"
 ok "ranksweep status: complete, $(status_field runs_done)/$(status_field runs_total) runs"
 
-fm="$(wait_job "$merge" 300)"
+fm="$(wait_job "$merge")"
 [[ "$fm" == COMPLETED ]] || fail "merge job ended $fm ($(job_field "$merge" Reason))"
 for i in 0 1; do
   grep -q "ranksweep-array.sbatch: sweep complete: slice-$i.h5 (exit 0)" "arr/array-${array}_$i.out" \

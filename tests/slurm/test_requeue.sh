@@ -18,7 +18,9 @@ mpicc -O1 -std=c11 -D_GNU_SOURCE -o "$work/fake_sweep" "$src_root/tests/slurm/fa
 start_cluster
 cd "$work"
 
-units=40
+# Enough units that each job works for 12-18 s: the test signals jobs once they have started, and
+# on a loaded machine the signal can take a few seconds to reach the ranks.
+units=90
 want_sum=$((units * (units - 1) / 2))
 printf 'units %d\nunit_ms 400\n' "$units" >job.txt
 printf 'units %d\nunit_ms 100\nfail_at 7\n' "$units" >fail.txt
@@ -42,15 +44,15 @@ jd="$(submit cancel 2 JOB=job.txt ARCHIVE=d.state MAX_RESTARTS=3)"
 note "submitted A=$ja B=$jb C=$jc D=$jd"
 
 # Signal only once the ranks are working, so the signal reaches a running job step.
-wait_for 60 "job A progress" progress_started a.state
+wait_for "job A progress" progress_started a.state
 scancel --signal=USR1 "$ja"
 note "SIGUSR1 -> job A"
-wait_for 60 "job C progress" progress_started c.state
+wait_for "job C progress" progress_started c.state
 scancel --signal=USR1 "$jc"
 note "SIGUSR1 -> job C"
 
 # --- B: error propagates, no requeue
-fb="$(wait_job "$jb" 90)"
+fb="$(wait_job "$jb")"
 [[ "$fb" == FAILED && "$(job_field "$jb" ExitCode)" == 1:0 ]] \
   || fail "job B: expected FAILED 1:0, got $fb $(job_field "$jb" ExitCode)"
 [[ "$(job_field "$jb" Restarts)" == 0 ]] || fail "job B was requeued"
@@ -58,7 +60,7 @@ grep -q "ranksweep failed with exit code 1; not requeueing" "fail-$jb.out" || fa
 ok "B: exit 1 propagates (FAILED 1:0), no requeue"
 
 # --- C: MAX_RESTARTS=0: drained, exit 3, then a resubmission resumes
-fc="$(wait_job "$jc" 90)"
+fc="$(wait_job "$jc")"
 [[ "$fc" == FAILED && "$(job_field "$jc" ExitCode)" == 3:0 ]] \
   || fail "job C: expected FAILED 3:0, got $fc $(job_field "$jc" ExitCode)"
 [[ "$(job_field "$jc" Restarts)" == 0 ]] || fail "job C was requeued despite MAX_RESTARTS=0"
@@ -69,16 +71,16 @@ ok "C: MAX_RESTARTS=0 drains to exit 3 (FAILED 3:0) at unit $c_done/$units"
 jc2="$(submit limit 2 JOB=job.txt ARCHIVE=c.state MAX_RESTARTS=0)"
 
 # --- D: scancel drains but does not requeue (D starts once B has freed its CPUs)
-wait_for 90 "job D progress" progress_started d.state
+wait_for "job D progress" progress_started d.state
 scancel "$jd"
 note "scancel job D"
-wait_for 60 "job D's template to decide" grep -qE "ranksweep.sbatch: job $jd is (COMPLETING|CANCELLED) \(reason None\): cancelled, not requeueing" "cancel-$jd.out"
+wait_for "job D's template to decide" grep -qE "ranksweep.sbatch: job $jd is (COMPLETING|CANCELLED) \(reason None\): cancelled, not requeueing" "cancel-$jd.out"
 grep -qE "fake_sweep: got SIGTERM; drained at unit [1-9][0-9]*/$units" "cancel-$jd.out" || fail "job D did not drain on SIGTERM"
 read -r _ d_done _ _ _ _ _ _ <d.state
 ((d_done > 0 && d_done < units)) || fail "job D state after scancel: $(cat d.state)"
 
 # --- A: drained, requeued, resumed, complete
-fa="$(wait_job "$ja" 120)"
+fa="$(wait_job "$ja")"
 t_a=$(($(date +%s) - t_a0))
 out_a="drain-$ja.out"
 [[ "$fa" == COMPLETED && "$(job_field "$ja" ExitCode)" == 0:0 ]] \
@@ -100,7 +102,7 @@ jobcomp_lines "$ja" | tail -n 1 | grep -q "JobState=COMPLETED.*ExitCode=0:0" || 
 ok "A: SIGUSR1 -> drain (exit 3) -> requeue -> resume -> complete; all $units units once; ${t_a}s"
 echo "---- job A log ----"; cat "$out_a"; echo "----"
 
-fc2="$(wait_job "$jc2" 90)"
+fc2="$(wait_job "$jc2")"
 [[ "$fc2" == COMPLETED ]] || fail "resubmitted job C ($jc2) ended $fc2"
 [[ "$(cat c.state)" == "done $units total $units sum $want_sum runs 2" ]] \
   || fail "job C state after resubmission: $(cat c.state)"

@@ -3,8 +3,10 @@
 # compared bit for bit (tests/e2e/compare_archives.py, /provenance excluded) with a reference made
 # by plain `mpirun -np 3 ranksweep run JOB -o ref.h5` outside SLURM:
 #   1  sbatch slurm/ranksweep.sbatch, 3 tasks: complete, never requeued, identical.
-#   2  --time=1 --signal=USR1@10 on a sweep that needs 1-2 minutes (scenario-timelimit.yaml): SLURM's
-#      own warning signal drains it, the template requeues it (SLURM_RESTART_COUNT >= 1), every later
+#   2  --time=1 --signal=USR1@10 on a sweep sized from the rate measured by the first reference to
+#      need about 100 s on this machine as it is (scenario-timelimit.yaml with train.steps set by
+#      this test, so a loaded machine gets fewer steps rather than a failure): SLURM's own warning
+#      signal drains it, the template requeues it (SLURM_RESTART_COUNT >= 1), every later
 #      run resumes the archive, and the last one completes it: identical. slurmctld looks at time
 #      limits every 30 s and sends the warning at the first look with at most N + 30 s left, so
 #      @10 lands 20-50 s into each one-minute run (measured 23-49 s) and the limit itself is
@@ -12,9 +14,12 @@
 #   3  plain scancel mid-sweep (SIGTERM, SIGKILL after KillWait): ranksweep drains, the template does
 #      not requeue; resubmitting the same script resumes and completes: identical.
 #   4  slurm/ranksweep-array.sbatch with 3 slices, then `ranksweep merge` in an afterok job: identical.
-# Runs 1, 3, 4 (while scenario 2's reference computes in the background), then 2 alone. Prints
-# "scenario N: ... s" per scenario and ends with "N passed, M failed"; exit 1 on any failure.
-# About 4-8 minutes on 2 cores. Usage: test_scenarios.sh [RANKSWEEP_BINARY]  (run as root)
+# Runs the reference of 1, 3, 4 alone (timed), then 1, 3, 4 (while scenario 2's reference computes
+# in the background), then 2 alone. No step has a wall-clock budget: a reference or a job is given
+# up on only after RANKSWEEP_TEST_STALL seconds (default 300) without progress, and the failure says
+# which one and how far it got. Prints "scenario N: ... s" per scenario and ends with "N passed,
+# M failed"; exit 1 on any failure. About 6-8 minutes on 2 quiet cores, 15-25 under load.
+# Usage: test_scenarios.sh [RANKSWEEP_BINARY]  (run as root)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -60,7 +65,7 @@ submit() {
 # expect_done JOBID: the job COMPLETED with exit 0:0.
 expect_done() {
   local final
-  final="$(wait_job "$1" "$2")"
+  final="$(wait_job "$1")"
   [[ "$final" == COMPLETED && "$(job_field "$1" ExitCode)" == 0:0 ]] \
     || fail "job $1: expected COMPLETED 0:0, got $final $(job_field "$1" ExitCode) ($(job_field "$1" Reason))"
 }
@@ -74,46 +79,105 @@ milestones() {
 }
 
 # ---- references: plain mpirun, 3 ranks, outside SLURM ----
-# reference_check YAML OUT RC LOG: keeps OUT only if mpirun succeeded and the sweep is complete.
+# Each reference is stopped only when its status file shows no progress for $stall seconds
+# (tests/e2e/progress.sh), not on a clock budget. reference_check YAML OUT RC LOG [HOW]: keeps OUT
+# only if mpirun succeeded and the sweep is complete; otherwise says in OUT.why which reference
+# failed and how far it got, for the scenarios that need it.
 reference_check() {
-  local what
-  what="reference $(basename "$1")"
+  local what why
+  what="reference $(basename "$1") (mpirun -np 3${5:+, $5})"
   if (($3 != 0)) || [[ "$(status_field "$2" state 2>/dev/null)" != complete ]]; then
-    echo "$what: FAILED (mpirun exit $3); the scenarios that need it fail" >&2
+    if (($3 == 124)); then
+      why="$what made no progress for $stall s and was stopped"
+    else
+      why="$what failed (mpirun exit $3)"
+    fi
+    why+=": $(status_words "$2.status")"
+    echo "$why; the scenarios that need it fail" >&2
     tail -n 20 "$4" >&2
     rm -f "$2"
+    echo "$why" >"$2.why"
     return 0
   fi
-  echo "$what: $(sed -nE 's/^ranksweep: .*: complete \([0-9]+\/[0-9]+ runs done, ([0-9.]+) s\)$/\1/p' "$4") s" \
-    "(mpirun -np 3${5:+, $5})"
+  echo "$what: $(sed -nE 's/^ranksweep: .*: complete \([0-9]+\/[0-9]+ runs done, ([0-9.]+) s\)$/\1/p' "$4") s"
 }
-# The long reference (scenario 2's) runs in the background alongside scenarios 1, 3 and 4, which
-# leave cores idle while SLURM schedules and launches; scenario 2 itself runs alone, since how far
-# each of its one-minute runs gets depends on the machine's speed. timeout leads its own process
-# group, so killing it ends mpirun and the ranks too.
-timeout 400 mpirun -np 3 "$bin" run "$job_tl" -o "$work/ref-timelimit.h5" >"$work/ref-timelimit.log" 2>&1 &
+# reference YAML OUT LOG [HOW]: runs and checks one reference.
+reference() {
+  local rc=0
+  watched "reference $(basename "$1")" "$2.status" mpirun -np 3 "$bin" run "$1" -o "$2" >"$3" 2>&1 || rc=$?
+  reference_check "$1" "$2" "$rc" "$3" "${4:-}"
+}
+# no_reference OUT: the scenario's failure when its reference is missing, with the reason.
+no_reference() { fail "no reference archive $(basename "$1"): $(cat "$1.why" 2>/dev/null || echo "reason unknown")"; }
+
+# Scenario 1-4's reference first, alone, timed: its rate sizes scenario 2's job below.
+reference "$job" "$work/ref.h5" "$work/ref.log" "alone"
+
+# Scenario 2 is about the time limit: its sweep must outlast the first SIGUSR1 (20-50 s into a
+# one-minute run, plus the run's start-up) on this machine as it is now, and finish within the
+# requeues allowed. So its length comes from the rate just measured (steps per second of the
+# same model on 3 ranks, measurement included): 24 runs sized to take about tl_work seconds in
+# all (default 100; RANKSWEEP_TEST_TL_WORK), each run about tl_work/12 s, short enough that the
+# runs finished before each drain are kept. A machine 2-4x slower gets fewer steps, not a failure.
+tl_work="${RANKSWEEP_TEST_TL_WORK:-100}"
+[[ "$tl_work" =~ ^[1-9][0-9]*$ ]] || fail "RANKSWEEP_TEST_TL_WORK must be a positive number of seconds"
+read -r ref_steps ref_secs < <("$py" - "$work/ref.h5.status" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+    print(int(s["steps_done"]), float(s["elapsed_seconds"]))
+except Exception:
+    print(0, 0)
+PY
+)
+tl_runs=24
+if [[ "$ref_steps" -gt 0 ]] && "$py" -c "import sys; sys.exit(not float('$ref_secs') > 1)"; then
+  tl_steps="$("$py" -c "print(max(5000, round($ref_steps / $ref_secs * $tl_work / $tl_runs / 1000) * 1000))")"
+  how="measured $ref_steps steps in $ref_secs s ($("$py" -c "print(round($ref_steps / $ref_secs))") steps/s)"
+else
+  tl_steps=400000
+  how="no rate measured (the reference failed), default"
+fi
+tl_state=$(((tl_steps / 20 + 99) / 100 * 100))
+job_tl_sized="$work/scenario-timelimit.yaml"
+sed -e "s/^  steps: [0-9]*$/  steps: $tl_steps/" -e "s/^  state_every: [0-9]*$/  state_every: $tl_state/" \
+  "$job_tl" >"$job_tl_sized"
+grep -q "^  steps: $tl_steps$" "$job_tl_sized" && grep -q "^  state_every: $tl_state$" "$job_tl_sized" \
+  || fail "could not size train.steps in a copy of $job_tl"
+"$bin" plan "$job_tl_sized" >/dev/null 2>"$work/plan.err" || fail "ranksweep plan $job_tl_sized: $(cat "$work/plan.err")"
+echo "scenario 2's job: $tl_runs runs x $tl_steps steps (state every $tl_state): about $tl_work s on 3 ranks" \
+  "at the rate of the reference above ($how)"
+job_tl="$job_tl_sized"
+# A cap, not a target: each one-minute run gets 20-50 s minus its start-up, so a machine slower than
+# it was during the reference needs more runs; the test checks the requeues it did see.
+max_restarts=30
+
+# Scenario 2's reference runs in the background alongside scenarios 1, 3 and 4, which leave cores
+# idle while SLURM schedules and launches; scenario 2 itself runs alone, since how far each of its
+# one-minute runs gets depends on the machine's speed. On exit the background reference is stopped
+# with everything it started (watched's process group).
+(
+  trap 'kill -TERM $(jobs -p) 2>/dev/null; exit 143' TERM
+  reference "$job_tl" "$work/ref-timelimit.h5" "$work/ref-timelimit.log" \
+    "in the background during scenarios 1, 3 and 4" >"$work/ref-timelimit.check" 2>&1
+) &
 ref_pid=$!
-trap 'rc=$?; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null; (exit $rc); cleanup' EXIT
-rc=0
-timeout 400 mpirun -np 3 "$bin" run "$job" -o "$work/ref.h5" >"$work/ref.log" 2>&1 || rc=$?
-reference_check "$job" "$work/ref.h5" "$rc" "$work/ref.log"
+trap 'rc=$?; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null && wait "$ref_pid"; (exit $rc); cleanup' EXIT
 # wait_reference_tl: collects the background reference.
 wait_reference_tl() {
-  local rc=0
-  wait "$ref_pid" || rc=$?
+  wait "$ref_pid" || true
   ref_pid=""
-  reference_check "$job_tl" "$work/ref-timelimit.h5" "$rc" "$work/ref-timelimit.log" \
-    "in the background during scenarios 1, 3 and 4"
+  cat "$work/ref-timelimit.check"
 }
 
 # ---- scenarios ----
 scenario_1() {
-  [[ -s "$work/ref.h5" ]] || fail "no reference archive"
+  [[ -s "$work/ref.h5" ]] || no_reference "$work/ref.h5"
   local jid out
   jid="$(submit --job-name=s1 --ntasks=3 --time=10 --output="$PWD/s1-%j.out" \
     --export="ALL,RANKSWEEP=$bin,JOB=$job,ARCHIVE=sweep.h5" "$single")"
   note "scenario 1: job $jid"
-  expect_done "$jid" 240
+  expect_done "$jid"
   out="s1-$jid.out"
   milestones "$out"
   [[ "$(job_field "$jid" Restarts)" == 0 ]] || fail "job $jid was requeued"
@@ -125,12 +189,12 @@ scenario_1() {
 }
 
 scenario_2() {
-  [[ -s "$work/ref-timelimit.h5" ]] || fail "no reference archive"
+  [[ -s "$work/ref-timelimit.h5" ]] || no_reference "$work/ref-timelimit.h5"
   local jid out restarts drains kept i counts
   jid="$(submit --job-name=s2 --ntasks=3 --time=1 --signal=USR1@10 --output="$PWD/s2-%j.out" \
-    --export="ALL,RANKSWEEP=$bin,JOB=$job_tl,ARCHIVE=sweep.h5,MAX_RESTARTS=8" "$single")"
+    --export="ALL,RANKSWEEP=$bin,JOB=$job_tl,ARCHIVE=sweep.h5,MAX_RESTARTS=$max_restarts" "$single")"
   note "scenario 2: job $jid (--time=1 --signal=USR1@10)"
-  expect_done "$jid" 480
+  expect_done "$jid"
   out="s2-$jid.out"
   milestones "$out"
   restarts="$(job_field "$jid" Restarts)"
@@ -138,7 +202,7 @@ scenario_2() {
   grep -q "TIME LIMIT" "$out" && fail "a run reached its time limit instead of draining on SIGUSR1"
   has "$out" "ranksweep.sbatch: job $jid run 2 (SLURM_RESTART_COUNT=1,"
   has "$out" "ranksweep: drain requested: stopping the hand-out, workers persist their state"
-  has "$out" "ranksweep.sbatch: requeueing job $jid (restart 1 of at most 8)"
+  has "$out" "ranksweep.sbatch: requeueing job $jid (restart 1 of at most $max_restarts)"
   drains="$(grep -c "ranksweep.sbatch: ranksweep drained: work remains in sweep.h5 (exit 3)" "$out" || true)"
   [[ "$drains" == "$restarts" ]] || fail "$drains drains but $restarts requeues"
   # Finished runs survive every requeue: the count at each drain never falls, and some drain had
@@ -159,7 +223,7 @@ scenario_2() {
 }
 
 scenario_3() {
-  [[ -s "$work/ref.h5" ]] || fail "no reference archive"
+  [[ -s "$work/ref.h5" ]] || no_reference "$work/ref.h5"
   local jid jid2 out out2 done_at final
   jid="$(submit --job-name=s3 --ntasks=3 --time=10 --output="$PWD/s3-%j.out" \
     --export="ALL,RANKSWEEP=$bin,JOB=$job,ARCHIVE=sweep.h5" "$single")"
@@ -170,15 +234,15 @@ scenario_3() {
     d="$(status_field sweep.h5 runs_done 2>/dev/null)" && t="$(status_field sweep.h5 runs_training)" \
       && [[ "$d" =~ ^[0-9]+$ && "$t" =~ ^[0-9]+$ ]] && ((d >= 1 && d < 6 && t >= 1))
   }
-  wait_for 180 "job $jid to finish a run" mid_sweep
+  wait_for "job $jid to finish a run" mid_sweep
   scancel "$jid"
   note "scenario 3: scancel $jid at $(status_field sweep.h5 runs_done)/6 runs done"
-  wait_for 60 "job $jid's template to decide" grep -qE \
+  wait_for "job $jid's template to decide" grep -qE \
     "ranksweep.sbatch: job $jid is [A-Z_]+ \(reason [^)]*\): cancelled, not requeueing" "$out"
-  final="$(wait_job "$jid" 60)"
+  final="$(wait_job "$jid")"
   [[ "$final" == CANCELLED ]] || fail "job $jid ended $final, expected CANCELLED"
   no_processes() { [[ -z "$(squeue -h -j "$jid" -o %i 2>/dev/null)" ]]; }
-  wait_for 60 "job $jid's processes to end" no_processes
+  wait_for "job $jid's processes to end" no_processes
   milestones "$out"
   [[ "$(job_field "$jid" Restarts)" == 0 ]] || fail "the cancelled job was requeued"
   has "$out" "ranksweep: drain requested: stopping the hand-out, workers persist their state"
@@ -190,7 +254,7 @@ scenario_3() {
   jid2="$(submit --job-name=s3 --ntasks=3 --time=10 --output="$PWD/s3-%j.out" \
     --export="ALL,RANKSWEEP=$bin,JOB=$job,ARCHIVE=sweep.h5" "$single")"
   note "scenario 3: resubmitted as job $jid2"
-  expect_done "$jid2" 240
+  expect_done "$jid2"
   out2="s3-$jid2.out"
   milestones "$out2"
   has "$out2" "ranksweep.sbatch: sweep complete: sweep.h5 (exit 0)"
@@ -200,14 +264,14 @@ scenario_3() {
 }
 
 scenario_4() {
-  [[ -s "$work/ref.h5" ]] || fail "no reference archive"
+  [[ -s "$work/ref.h5" ]] || no_reference "$work/ref.h5"
   local arr merge i n
   arr="$(submit --job-name=s4 --array=0-2 --ntasks=2 --time=10 --output="$PWD/array-%A_%a.out" \
     --export="ALL,RANKSWEEP=$bin,JOB=$job" "$array_template")"
   merge="$(submit --job-name=s4-merge --dependency=afterok:"$arr" --ntasks=1 --time=10 \
     --output="$PWD/merge-%j.out" --wrap "'$bin' merge sweep.h5 slice-0.h5 slice-1.h5 slice-2.h5")"
   note "scenario 4: array $arr (3 slices), merge job $merge"
-  expect_done "$merge" 300
+  expect_done "$merge"
   n=0
   for i in 0 1 2; do
     milestones "array-${arr}_$i.out"

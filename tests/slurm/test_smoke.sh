@@ -28,7 +28,7 @@ EOF
 jid="$(sbatch --parsable "$work/hello.sbatch")"
 [[ "$jid" =~ ^[0-9]+$ ]] || fail "sbatch printed '$jid', not a job id"
 note "submitted job $jid"
-final="$(wait_job "$jid" 60)"
+final="$(wait_job "$jid")"
 note "job $jid: $final"
 [[ "$final" == COMPLETED ]] || fail "job $jid ended $final"
 [[ "$(job_field "$jid" ExitCode)" == 0:0 ]] || fail "job $jid exit code $(job_field "$jid" ExitCode)"
@@ -46,7 +46,7 @@ n_ranks="$(grep -oE '^hello rank [0-9]+ of 3 on [^ ]+ rank_sum 3$' "$out" | awk 
 ok "3 distinct ranks (0 1 2) in one MPI world of 3"
 
 # The job completion record: the filetxt file and sacct -c (which reads it without slurmdbd).
-wait_for 10 "jobcomp record of job $jid" grep -qE "^JobId=$jid .*JobState=COMPLETED" "$state/jobcomp.txt"
+wait_for "jobcomp record of job $jid" grep -qE "^JobId=$jid .*JobState=COMPLETED" "$state/jobcomp.txt"
 jobcomp_lines "$jid" | grep -q "ExitCode=0:0" || fail "jobcomp record lacks ExitCode=0:0"
 jobcomp_lines "$jid" | grep -q "ProcCnt=3" || fail "jobcomp record lacks ProcCnt=3"
 sacct_line="$(sacct -c -n -P -j "$jid" -o JobID,JobName,State,ExitCode 2>&1)"
