@@ -2,6 +2,8 @@
 groups of runs that differ only in their seed with their mean and spread,
 and the step at which a layer's local rank falls below a fraction of its
 peak. Every selection that names something the archive lacks is an error."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -116,7 +118,12 @@ def group_stats(da, by=None):
         x = da.isel(run=runs)
         n = x.notnull().sum("run")
         means.append(x.mean("run", skipna=True))
-        stds.append(x.std("run", skipna=True, ddof=1).where(n > 1))
+        if len(runs) > 1:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # cells with one finite run: NaN
+                stds.append(x.std("run", skipna=True, ddof=1).where(n > 1))
+        else:
+            stds.append(xr.full_like(means[-1], np.nan, dtype=float))
         ns.append(n)
     cat = lambda parts: xr.concat(parts, dim="group")  # noqa: E731
     out = xr.Dataset({"avg": cat(means), "sd": cat(stds), "n": cat(ns)})
