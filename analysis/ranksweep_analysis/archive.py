@@ -41,6 +41,15 @@ V1_DEFAULTS = {
 }
 
 SEED_KEYS = ("seed", "data.seed")
+# Names of the Dataset's own dimensions, coordinates and variables: a grid key
+# whose last component is one of them (measure.eps, train.lr) keeps its full
+# dotted name with '_' (measure_eps, train_lr).
+RESERVED = {"run", "name", "step", "steps", "checkpoint", "epoch", "layer", "eps", "point", "weight", "noise", "sv",
+            "width", "data_kind", "eval_index", "lr", "lr_numpy", "effrank", "stablerank", "train_loss", "train_acc",
+            "heldout_loss", "heldout_acc", "rate", "info_y", "weight_fro", "weight_spec", "weight_rank", "done",
+            "diverged", "last_step", "counts", "counts_numpy", "point_effrank", "point_stablerank", "spectra",
+            "spectrum_sv", "spectrum_feature_rank", "spectrum_effrank", "info_proxy", "spectrum_npoints", "group",
+            "runs", "avg", "sd", "n"}
 
 
 class ArchiveError(Exception):
@@ -180,7 +189,7 @@ def coord_name(key, keys):
     """The name of a grid key's coordinate: its last component when no other
     key shares it (weight_decay, seed), else the dotted key with '_'."""
     last = key.split(".")[-1]
-    if sum(k.split(".")[-1] == last for k in keys) == 1:
+    if sum(k.split(".")[-1] == last for k in keys) == 1 and last not in RESERVED:
         return last
     return key.replace(".", "_")
 
