@@ -159,6 +159,11 @@ def _job_text(f):
     return _text(t)
 
 
+def _is_scale(d):
+    """A dimension-scale dataset (format 2 puts one per axis in each group)."""
+    return _text(d.attrs.get("CLASS", b"")) == "DIMENSION_SCALE"
+
+
 def _grid(f, version):
     """Grid axis values per key, typed: v2's /runs/grid (full precision);
     v1's /runs/values (6 significant digits) where every value is a number,
@@ -166,12 +171,16 @@ def _grid(f, version):
     out = {}
     if version >= 2 and "runs/grid" in f:
         for k, d in f["runs/grid"].items():
+            if not isinstance(d, h5py.Dataset) or _is_scale(d):
+                continue
             v = d[()]
             out[k] = _texts(v) if v.dtype.kind in "SOU" else v.tolist()
         return out
     if "runs/params" not in f:
         return out
     for k, d in f["runs/params"].items():
+        if not isinstance(d, h5py.Dataset) or _is_scale(d):
+            continue
         text = _texts(d[()])
         if "runs/values" in f and k in f["runs/values"]:
             vals = f["runs/values"][k][()].astype(float)

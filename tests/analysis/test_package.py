@@ -232,6 +232,9 @@ def _make_v2(src, dst):
         g = f.create_group("runs/grid")
         g["train.weight_decay"] = np.array([0.0123456789, 0.0123456789, 0.1, 0.1])
         g["seed"] = np.array([0, 1, 0, 1], np.int64)
+        g["run"] = np.arange(R, dtype=np.int64)     # each group holds its own scales
+        g["run"].make_scale("run")
+        g["seed"].dims[0].attach_scale(g["run"])
         cfgs = []
         for r in range(R):
             cfgs.append(f"name: v2\nseed: {r % 2}\ndata.kind: gaussian_mixture\ndata.train_size: 64\n"
@@ -254,6 +257,7 @@ def test_version_2_layout(small, work):
     assert (ds["lr_numpy"].values == 7).all()                     # from /lr/counts_numpy
     assert np.allclose(ds["epoch"].values, ds["step"].values * 8 / 64)  # from /runs/epochs
     assert ds["eval_index"].values[0, :3].tolist() == [0, 3, 6]
+    assert ds.attrs["grid_keys"] == ["seed", "train.weight_decay"]  # the scale is not a grid key
     assert ra.configs(v2)[1]["train.batch"] == 8
     v1 = ra.load(small)
     assert np.array_equal(ds["lr"].values, v1["lr"].values)
