@@ -102,9 +102,15 @@ def format_version(f):
 def _yaml_value(s):
     import yaml
     try:
-        return yaml.safe_load(s)
+        v = yaml.safe_load(s)
     except yaml.YAMLError:
         return s
+    if isinstance(v, str):  # YAML 1.1 reads 1e-08 (no dot) as a string
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    return v
 
 
 def _flatten(d, prefix=""):
@@ -173,6 +179,7 @@ def _grid(f, version):
         for k, d in f["runs/grid"].items():
             if not isinstance(d, h5py.Dataset) or _is_scale(d):
                 continue
+            k = _text(d.attrs["key"]) if "key" in d.attrs else k  # the dotted key, whatever the name
             v = d[()]
             out[k] = _texts(v) if v.dtype.kind in "SOU" else v.tolist()
         return out
@@ -415,7 +422,10 @@ def load(path, points=False, spectra=False):
             data["info_proxy"] = (dims3 + ("noise",), ip)
             noise = rd.cfg("measure.noise")
             nn = ip.shape[-1]
-            if all(isinstance(n, list) and n == noise[0] for n in noise) and len(noise[0]) == nn:
+            scale = g["noise"][()] if "noise" in g and g["noise"].shape == (nn,) else None
+            if scale is not None and np.isfinite(scale).all():  # format 2: the common noise levels
+                coords["noise"] = scale.astype(float)
+            elif all(isinstance(n, list) and n == noise[0] for n in noise) and len(noise[0]) == nn:
                 coords["noise"] = np.array(noise[0], float)
             else:
                 coords["noise"] = np.arange(nn)

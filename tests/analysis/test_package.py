@@ -152,7 +152,9 @@ def test_mixed_eps_ladders_and_checkpoint_lists(mixed):
     # runs with different steps: a checkpoint dimension with a 2-D step coordinate
     assert "checkpoint" in ds.dims and ds["step"].dims == ("run", "checkpoint")
     assert ds["eps"].values.tolist() == [0.1, 0.05, 0.01]          # the union of the ladders
-    assert ds["measure_eps"].values.tolist() == ["0.1x0.01", "0.1x0.01", "0.05", "0.05"]
+    want = (["0.1x0.01"] * 2 + ["0.05"] * 2 if ds.attrs["format_version"] == 1
+            else ["[0.1, 0.01]"] * 2 + ["[0.05]"] * 2)   # format 2 writes lists as YAML
+    assert ds["measure_eps"].values.tolist() == want
     assert ds["train_steps"].values.tolist() == [200, 400, 200, 400]
     lr = ds["lr"].values
     assert np.isnan(lr[:2, :, :, 1]).all() and np.isnan(lr[2:, :, :, [0, 2]]).all()
@@ -231,6 +233,7 @@ def _make_v2(src, dst):
         R = int(f.attrs["n_runs"])
         g = f.create_group("runs/grid")
         g["train.weight_decay"] = np.array([0.0123456789, 0.0123456789, 0.1, 0.1])
+        g["train.weight_decay"].attrs["key"] = "train.weight_decay"
         g["seed"] = np.array([0, 1, 0, 1], np.int64)
         g["run"] = np.arange(R, dtype=np.int64)     # each group holds its own scales
         g["run"].make_scale("run")
@@ -248,7 +251,28 @@ def _make_v2(src, dst):
         f["runs/eval_index"] = np.tile(np.arange(P, dtype=np.int64) * 3, (R, 1))
 
 
+def test_version_2_layout_as_written(small):
+    """When the build writes format 2, its own additions are what load() uses."""
+    with h5py.File(small, "r") as f:
+        if int(f.attrs.get("format_version", 1)) < 2:
+            pytest.skip("this build writes format 1; test_version_2_layout covers format 2")
+        cn = f["lr/counts_numpy"][()]
+        ei = f["runs/eval_index"][()]
+        epochs = f["runs/epochs"][()]
+    ds = ra.load(small, points=True)
+    assert ds.attrs["format_version"] == 2
+    assert np.array_equal(ds["counts_numpy"].values, np.where(cn >= 0, cn, np.nan))
+    assert np.array_equal(ds["eval_index"].values, ei)
+    assert np.allclose(ds["epoch"].values, epochs[0]) and ra.configs(small)[0]["train.batch"] == 16
+    assert ds["weight_decay"].values.tolist() == [0.01, 0.01, 0.1, 0.1]
+
+
 def test_version_2_layout(small, work):
+    """The format-2 paths (docs/archive.md) take precedence over the
+    version-1 ones: checked on a format-1 archive given them by hand."""
+    with h5py.File(small, "r") as f:
+        if int(f.attrs.get("format_version", 1)) >= 2:
+            pytest.skip("this build writes format 2 itself (test_version_2_layout_as_written)")
     v2 = os.path.join(str(work), "v2.h5")
     _make_v2(small, v2)
     ds = ra.load(v2, points=True)
