@@ -23,6 +23,8 @@ def grid(n, panel=(3.8, 2.9), rows_per_group=1, sharey=False):
     unused slots are hidden."""
     ncols = min(max(n, 1), MAX_COLS)
     nrows = math.ceil(max(n, 1) / ncols)
+    if ncols <= 2:  # few panels: wider ones, so the figure title has room
+        panel = (max(panel[0], 5.5 if ncols == 1 else 4.6), panel[1] * 1.2)
     fig, axes = plt.subplots(nrows * rows_per_group, ncols, squeeze=False, sharey=sharey,
                              figsize=(panel[0] * ncols, panel[1] * nrows * rows_per_group + 0.9))
     slots = []
