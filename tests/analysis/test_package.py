@@ -193,7 +193,8 @@ def test_partial_archive_of_a_slice(work):
 def test_read_while_a_sweep_writes(work):
     """load() during a sweep: never blocked by the writer's lock, and every
     value it returns is either NaN (unwritten) or final."""
-    text = SMALL.replace("steps: 400", "steps: 6000").replace("name: small-analysis", "name: live")
+    # seconds of training even on a fast, idle machine, so loads land mid-sweep
+    text = SMALL.replace("steps: 400", "steps: 300000").replace("name: small-analysis", "name: live")
     out = os.path.join(str(work), "live.h5")
     proc = subprocess.Popen(["mpirun", "-np", "3", RS, "run", job(work, "live", text), "-o", out, "--quiet"],
                             stdin=subprocess.DEVNULL,
