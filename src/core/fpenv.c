@@ -80,6 +80,8 @@ static bool rs__kernel_generic(const char *k) {
   return false;
 }
 
+bool rs_blas_kernel_is_generic(void) { return rs__kernel_generic(rs_blas_kernel()); }
+
 bool rs_blas_kernel_warning(char *buf, size_t cap) {
   const char *k = rs_blas_kernel();
   const char *isa = rs_cpu_best_isa();

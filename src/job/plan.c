@@ -11,6 +11,7 @@
 
 #include "job_internal.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
 
 
@@ -95,20 +96,35 @@ static void human_bytes(double b, char *buf, size_t len) {
  * Single-core CPU seconds per training step, per evaluation point measured
  * (all measured layers, one checkpoint) and per checkpoint's metrics: fixed
  * overheads plus FLOPs at a rate, with terms fitted to short measured runs of
- * every shipped job's shape (bench/plan-calibrate.sh; docs/benchmarks.md, "Plan and ETA"
- * gives the method and the plan-vs-measured table). Measured with Debian's
- * OpenBLAS on its generic Prescott kernel; a fast kernel makes the GEMM terms
- * about 3x cheaper, so the plan then overestimates. */
-#define RS__STEP_FIXED 20e-6     /* s per step: optimiser bookkeeping, batch gather, calls */
-#define RS__STEP_FLOPS_F32 20e9  /* FLOP/s of the GEMMs of a float32 step */
-#define RS__STEP_FLOPS_F64 10e9  /* FLOP/s of the GEMMs of a float64 step */
-#define RS__STEP_VIB_UNIT 25e-9  /* s per example and unit of a VIB step (sampling, softplus) */
-#define RS__POINT_LAYER 10e-6    /* s per point and measured layer beyond the first */
-#define RS__POINT_NN 27e-9       /* s per point and weight n_l x n_(l-1) */
-#define RS__POINT_NNM 70e-12     /* s per point and n_l x n_(l-1) x min(n_l, d0) */
-#define RS__CKPT_FIXED 1e-3      /* s per checkpoint: archive writes, weight spectra */
-#define RS__CKPT_FLOPS 9e9       /* FLOP/s of a checkpoint's loss/accuracy passes */
-#define RS__CKPT_VIB_EVAL 0.8e-6 /* s per VIB evaluation sample beyond the FLOPs */
+ * every shipped job's shape (bench/plan-calibrate.sh; docs/benchmarks.md,
+ * "Plan and ETA" gives the method and the plan-vs-measured tables). Two sets
+ * of rates, both measured with Debian's OpenBLAS 0.3.21 on AVX-512 Xeons: its
+ * generic Prescott kernel (SSE3), and its SkylakeX kernel (AVX-512), used for
+ * every kernel of AVX2 or later; the one that matches the kernel OpenBLAS
+ * runs now is taken. */
+typedef struct {
+  const char *name;
+  double step_fixed;  /* s per step: optimiser bookkeeping, batch gather, calls */
+  double step_f32;    /* FLOP/s of the GEMMs of a float32 step */
+  double step_f64;    /* FLOP/s of the GEMMs of a float64 step */
+  double vib_unit;    /* s per example and unit of a VIB step (sampling, softplus) */
+  double point_layer; /* s per point and measured layer beyond the first */
+  double point_nn;    /* s per point and weight n_l x n_(l-1) */
+  double point_nnm;   /* s per point and n_l x n_(l-1) x min(n_l, d0) */
+  double ckpt_fixed;  /* s per checkpoint: archive writes, weight spectra */
+  double ckpt_flops;  /* FLOP/s of a checkpoint's loss/accuracy passes */
+  double vib_eval;    /* s per VIB evaluation sample beyond the FLOPs */
+} rs__rates;
+
+static const rs__rates rs__rates_generic = {"generic kernel (Prescott)", 20e-6, 20e9, 10e9,
+                                            25e-9, 10e-6, 27e-9, 70e-12, 1e-3, 9e9, 0.8e-6};
+static const rs__rates rs__rates_vector = {"AVX2/AVX-512 kernel (SkylakeX)", 10e-6, 75e9, 37e9,
+                                           25e-9, 10e-6, 17e-9, 45e-12, 1e-3,
+                                           9e9, 0.8e-6};
+
+static const rs__rates *rs__rates_now(void) {
+  return rs_blas_kernel_is_generic() ? &rs__rates_generic : &rs__rates_vector;
+}
 /* SLURM --time: the estimate times this, plus a fixed margin. */
 #define RS__SLURM_FACTOR 1.5
 #define RS__SLURM_MARGIN 600.0
@@ -120,11 +136,12 @@ void rs_config_cost(const rs_config *c, rs_run_cost *out) {
   bool f64 = c->train.precision == RS_PREC_FLOAT64, vib = c->model.kind == RS_MODEL_VIB;
   double batch = c->train.batch;
   /* forward + backward: about 6 FLOPs per parameter and example */
-  out->step = RS__STEP_FIXED + 6.0 * np * batch / (f64 ? RS__STEP_FLOPS_F64 : RS__STEP_FLOPS_F32);
+  const rs__rates *k = rs__rates_now();
+  out->step = k->step_fixed + 6.0 * np * batch / (f64 ? k->step_f64 : k->step_f32);
   if (vib) {
     double units = 3.0 * c->model.latent + 10;
     for (int i = 0; i < c->model.nwidths; i++) units += c->model.widths[i];
-    out->step += RS__STEP_VIB_UNIT * batch * units;
+    out->step += k->vib_unit * batch * units;
   }
   /* The first measured layer's Jacobian is W_1 at every point: its spectrum
    * is computed once per checkpoint. Each later one goes through the
@@ -132,12 +149,12 @@ void rs_config_cost(const rs_config *c, rs_run_cost *out) {
   out->point = 0;
   for (int l = 1; l < L; l++) {
     double nn = (double)w[l] * w[l - 1], m = w[l] < d0 ? w[l] : d0;
-    out->point += RS__POINT_LAYER + RS__POINT_NN * nn + RS__POINT_NNM * nn * m;
+    out->point += k->point_layer + k->point_nn * nn + k->point_nnm * nn * m;
   }
   double evals = (double)c->data.train_size + c->data.heldout_size;
   if (vib && c->model.eval_samples > 1)
     evals = c->data.train_size + (double)c->data.heldout_size * c->model.eval_samples;
-  out->ckpt = RS__CKPT_FIXED + 2.0 * np * evals / RS__CKPT_FLOPS + (vib ? RS__CKPT_VIB_EVAL * evals : 0);
+  out->ckpt = k->ckpt_fixed + 2.0 * np * evals / k->ckpt_flops + (vib ? k->vib_eval * evals : 0);
 }
 
 /* Data files an idx job reads: a missing one is said now, not at run time. */
@@ -213,10 +230,11 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
     fprintf(out, "  SLURM --time         %s (%.1fx the wall time + %.0f min)\n", ts,
             RS__SLURM_FACTOR, RS__SLURM_MARGIN / 60);
   }
+  const rs__rates *k = rs__rates_now();
   fprintf(out,
-          "assumptions (CPU time of one core, calibrated on an AVX-512 Xeon with Debian's\n"
-          "  OpenBLAS 0.3.21 on its generic kernel, docs/benchmarks.md; within 2x there for\n"
-          "  every shipped job; a fast BLAS kernel makes training up to 3x cheaper):\n"
+          "assumptions (CPU time of one core, calibrated with Debian's OpenBLAS 0.3.21 on\n"
+          "  AVX-512 Xeons, docs/benchmarks.md; rates for its %s,\n"
+          "  as OpenBLAS runs '%s' now):\n"
           "  training step: %.0f us + 6 x parameters x batch FLOPs at %.0f GFLOP/s (float32)\n"
           "    or %.0f GFLOP/s (float64), VIB: + %.0f ns per example and unit;\n"
           "  measurement, per point and measured layer after the first: %.0f us + %.0f ns x\n"
@@ -224,9 +242,9 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
           "  checkpoint metrics: %.0f ms + 2 x parameters FLOPs per training and held-out\n"
           "    example at %.0f GFLOP/s; data loading and communication are ignored; idx input\n"
           "    is taken as 784 pixels and 10 classes.\n",
-          RS__STEP_FIXED * 1e6, RS__STEP_FLOPS_F32 / 1e9, RS__STEP_FLOPS_F64 / 1e9,
-          RS__STEP_VIB_UNIT * 1e9, RS__POINT_LAYER * 1e6, RS__POINT_NN * 1e9,
-          RS__POINT_NNM * 1e12, RS__CKPT_FIXED * 1e3, RS__CKPT_FLOPS / 1e9);
+          k->name, rs_blas_kernel(), k->step_fixed * 1e6, k->step_f32 / 1e9, k->step_f64 / 1e9,
+          k->vib_unit * 1e9, k->point_layer * 1e6, k->point_nn * 1e9, k->point_nnm * 1e12,
+          k->ckpt_fixed * 1e3, k->ckpt_flops / 1e9);
   return RS_OK;
 }
 
