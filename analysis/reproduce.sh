@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Draws every figure from a directory of archives, recognising each archive
-# by its job name (mnist-paper, gaussian-paper, vib-mnist, gaussian-ib, quick-demo and the
+# by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced), gaussian-ib, quick-demo and the
 # reduced twin-* jobs); each figure is a PNG with a CSV of the numbers behind
 # it, both made by the ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
@@ -46,7 +46,7 @@ with ra.open_h5(sys.argv[1]) as f:
         echo "reproduce: $a has no /spectrum: no information-proxy figure (run ranksweep spectrum on it)"
       fi
       ;;
-    vib-mnist)
+    vib-mnist | vib-mnist-reduced)
       fig vib "$a" "$base-vib.png" --eps 0.01 || failed=$((failed + 1))
       fig info "$a" "$base-info.png" --eps 0.01 --proxy rate || failed=$((failed + 1))
       ;;
@@ -56,7 +56,7 @@ with ra.open_h5(sys.argv[1]) as f:
       fig info "$a" "$base-info.png" --eps 0.03 --proxy rate || failed=$((failed + 1))
       ;;
     *)
-      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist, gaussian-ib, twin-*; skipped"
+      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*; skipped"
       continue
       ;;
   esac

@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
   c.train.batch = 64;
   c.train.steps = 1000000;
   c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+  c.train.flush_denormals = true; /* as every job by default (the fixture zeroes it) */
   rs_dataset *d = fixture_data(1, 1000, 784, 10, 0, 1.0);
   rs_trainer *t;
   int rc = rs_trainer_create(&c, d, &t);

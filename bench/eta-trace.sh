@@ -24,7 +24,9 @@ W="$(mktemp -d /tmp/ranksweep-eta.XXXXXX)"
 trap 'rm -rf "$W"' EXIT
 
 seeds=$(seq -s, 0 $((SEEDS - 1)))
-sed -e "s#data/mnist/#$FM/#" -e "s/^  steps: .*/  steps: $STEPS/" "$ROOT/jobs/mnist-paper.yaml" > "$W/job.yaml"
+# (the job's own grid is replaced by SEEDS seeds)
+sed -e "s#data/mnist/#$FM/#" -e "s/^  steps: .*/  steps: $STEPS/" -e '/^grid:/,$d' \
+  "$ROOT/jobs/mnist-paper.yaml" > "$W/job.yaml"
 printf 'grid:\n  seed: [%s]\n' "$seeds" >> "$W/job.yaml"
 
 t0=$(date +%s.%N)

@@ -542,10 +542,11 @@ struct rs__progress {
  * of a checkpoint's metrics, each rate that of the run's shape (runs of equal
  * parameters, batch, points and layers share it). Rates start from the plan's
  * model (rs_config_cost) and become the measured compute seconds per unit as
- * workers report them; a shape not yet seen uses its prior scaled by what the
+ * workers report them (recent work weighted most, RS__COST_TAU); a shape not yet seen uses its prior scaled by what the
  * seen shapes ran at relative to theirs. The sum is divided over the workers,
  * but is never less than the longest single run's remaining training. */
 enum { RS__COST_STEP, RS__COST_POINT, RS__COST_CKPT, RS__NCOST };
+#define RS__COST_TAU 120.0
 struct rs__shape {
   int64_t nparams, batch, npoints, nlayers, prec;
   double secs[RS__NCOST], cpu[RS__NCOST], units[RS__NCOST], prior[RS__NCOST];
@@ -556,9 +557,13 @@ static void rs__cost_add(const rs__engine *E, rs__progress *P, int r, int kind, 
   (void)E;
   if (units <= 0 || secs < 0 || r < 0 || !P->shape) return;
   struct rs__shape *sh = &P->shape[P->shape_of[r]];
-  sh->secs[kind] += secs;
-  sh->cpu[kind] += cpu;
-  sh->units[kind] += units;
+  /* Exponentially weighted: what came before fades with a time constant of
+   * RS__COST_TAU seconds of this kind's compute, so the rate follows a
+   * machine whose load changes, or a run that slows late. */
+  double keep = exp(-secs / RS__COST_TAU);
+  sh->secs[kind] = sh->secs[kind] * keep + secs;
+  sh->cpu[kind] = sh->cpu[kind] * keep + cpu;
+  sh->units[kind] = sh->units[kind] * keep + units;
   if (kind == RS__COST_POINT) P->pts_left[r] -= (int64_t)units;
   if (P->pts_left[r] < 0) P->pts_left[r] = 0;
 }
