@@ -1,7 +1,8 @@
 /* The vocabulary the model and measurement modules share: the float64 view
  * of a feed-forward stack (the model produces it, every measurement reads
  * it), the per-checkpoint summaries (measurement computes them, the trainer
- * completes them for a VIB) and the rule that resolves train.loss auto.
+ * completes them for a VIB) and the rules that resolve train.loss auto and
+ * model.decoder auto.
  * rs_model.h and rs_measure.h include this header, never each other. */
 #ifndef RS_VOCAB_H
 #define RS_VOCAB_H
@@ -46,6 +47,14 @@ typedef struct {
 static inline rs_loss rs_loss_resolve(rs_loss requested, bool classification) {
   if (requested != RS_LOSS_AUTO) return requested;
   return classification ? RS_LOSS_CROSS_ENTROPY : RS_LOSS_MSE;
+}
+
+/* Whether a vib's decoder is the Gaussian one (learned per-output log-stds):
+ * model.decoder gaussian, or auto on regression data with train.loss auto.
+ * (vib.c refuses gaussian on classification data or with another loss.) */
+static inline bool rs_decoder_is_gaussian(rs_decoder d, rs_loss requested, bool classification) {
+  if (d == RS_DEC_AUTO) return !classification && requested == RS_LOSS_AUTO;
+  return d == RS_DEC_GAUSSIAN;
 }
 
 #endif
