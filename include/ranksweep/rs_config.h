@@ -24,6 +24,12 @@
 #define RS_MAX_ARCHIVE_BYTES ((int64_t)1 << 40) /* estimated archive size (1 TiB) */
 #define RS_MAX_JOB_BYTES (1 << 20)              /* job file size */
 #define RS_MAX_JOB_DEPTH 32                     /* nesting of brackets or indentation levels */
+/* Ranges stated once: the key table (src/job/keys.c) checks jobs with these,
+ * and the modules that take such a value from elsewhere (a test, the CLI)
+ * check it with the same predicate. */
+#define RS_RHO_LO 0.0 /* data.rho, ranksweep ib --rho: canonical correlations, */
+#define RS_RHO_HI 1.0 /* each in the open interval (RS_RHO_LO, RS_RHO_HI) */
+static inline bool rs_rho_in_range(double rho) { return rho > RS_RHO_LO && rho < RS_RHO_HI; }
 
 typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX,
                RS_DATA_NPY } rs_data_kind;
