@@ -24,6 +24,12 @@
 #define RS_MAX_ARCHIVE_BYTES ((int64_t)1 << 40) /* estimated archive size (1 TiB) */
 #define RS_MAX_JOB_BYTES (1 << 20)              /* job file size */
 #define RS_MAX_JOB_DEPTH 32                     /* nesting of brackets or indentation levels */
+/* Ranges stated once: the key table (src/job/keys.c) checks jobs with these,
+ * and the modules that take such a value from elsewhere (a test, the CLI)
+ * check it with the same predicate. */
+#define RS_RHO_LO 0.0 /* data.rho, ranksweep ib --rho: canonical correlations, */
+#define RS_RHO_HI 1.0 /* each in the open interval (RS_RHO_LO, RS_RHO_HI) */
+static inline bool rs_rho_in_range(double rho) { return rho > RS_RHO_LO && rho < RS_RHO_HI; }
 
 typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX,
                RS_DATA_NPY } rs_data_kind;
@@ -118,9 +124,38 @@ void rs_config_defaults(rs_config *c);
 /* The checkpoint steps of a run, ascending, unique, always including 0 and
  * train.steps. Returns the count; writes at most cap entries to steps. */
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap);
-/* Loss actually used (resolves RS_LOSS_AUTO from the data kind; for npy the
- * labels' dtype decides, so auto stays RS_LOSS_AUTO until the data are read). */
+/* Loss actually used (rs_loss_resolve, rs_vocab.h, with the classification
+ * the data kind implies; for npy the labels' dtype decides, so auto stays
+ * RS_LOSS_AUTO until the data are read). */
 rs_loss rs_config_loss(const rs_config *c);
+
+/* What a run's data set contributes to its shape. */
+typedef struct {
+  int d0;              /* input dimension */
+  int outputs;         /* classes (classification) or target dimension */
+  bool classification;
+} rs_run_io;
+
+/* A run's shape: the one statement of its layer sizes, used by the plan, the
+ * job's limits, the sweep and the spectrum pass. */
+typedef struct {
+  rs_run_io io;
+  int nmeasured;                 /* measured layers: the hidden (vib: encoder) layers,
+                                    and a vib's mean head */
+  int widths[RS_MAX_LAYERS + 1]; /* their widths (the mean head: model.latent) */
+  int nweights;                  /* weight layers: the measured ones and the output layer */
+  bool gaussian_decoder;         /* vib: the decoder has learned log-stds */
+  int64_t nparams;               /* parameters (a vib's head has mean and scale rows) */
+} rs_run_shape;
+
+/* The data side of a run's shape as far as the configuration tells it:
+ * exact for the synthetic kinds; for idx and npy, whose files are not read
+ * here, the plan's estimate (idx: 28 x 28 inputs; npy: data.dim inputs; 10
+ * classes). A run's data set (rs_dataset) gives the exact values. */
+void rs_config_io(const rs_config *c, rs_run_io *io);
+/* Fills out from the configuration and io, the data set's dimensions (NULL:
+ * rs_config_io's). The widths and nmeasured do not depend on io. */
+void rs_config_shape(const rs_config *c, const rs_run_io *io, rs_run_shape *out);
 
 /* ---- jobs ---- */
 typedef struct rs_job rs_job;

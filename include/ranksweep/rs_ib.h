@@ -10,9 +10,11 @@
  * lambda_i (ascending) of Sigma_{x|y} Sigma_x^{-1}; 1 - lambda_i = rho_i^2. */
 typedef struct rs_gib rs_gib;
 
-/* From canonical correlations in any order, each in [0, 1). A correlation of
- * 0 gives lambda = 1 (never active); 1 is refused (I(X;Y) would be infinite).
- * Bad input returns RS_EARG with a one-line message. */
+/* From canonical correlations in any order, each in (0, 1) as data.rho
+ * (rs_rho_in_range, rs_config.h): 1 would make I(X;Y) infinite, and a
+ * direction of correlation 0 carries nothing (rs_gib_from_cov still yields
+ * such directions as lambda = 1). Bad input returns RS_EARG with a one-line
+ * message. */
 int rs_gib_from_rho(const double *rho, int n, rs_gib **out);
 /* From covariances (row-major): Sigma_x dx x dx, Sigma_y dy x dy and the cross
  * covariance Sigma_xy dx x dy. lambda_i are the dx generalised eigenvalues of

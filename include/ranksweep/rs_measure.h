@@ -4,7 +4,8 @@
 #ifndef RS_MEASURE_H
 #define RS_MEASURE_H
 
-#include "ranksweep/rs_model.h"
+#include "ranksweep/rs_data.h"
+#include "ranksweep/rs_vocab.h"
 
 /* Length of layer l's stored spectrum: min(sizes[l], sizes[0]). */
 int rs_spectrum_len(const rs_netview *net, int layer);
@@ -56,18 +57,8 @@ int rs_netview_forward(const rs_netview *net, const double *x, int n,
  * and the full spectrum when sv != NULL (length min(m,n)). */
 int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv);
 
-/* Per-checkpoint summaries (float64, from a netview). Layer index l-1 for
- * weight layer l = 1..nlayers (the output layer included). Accuracies are NaN
- * for regression; rate and info_y are NaN except for VIB models. */
-typedef struct rs_ckpt_metrics {
-  double train_loss, train_acc, heldout_loss, heldout_acc;
-  double rate, info_y;
-  int nlayers;
-  double wfro[RS_MAX_LAYERS + 2];
-  double wspec[RS_MAX_LAYERS + 2];
-  int32_t wrank[RS_MAX_LAYERS + 2][RS_MAX_EPS]; /* rank_eps(W_l) per eps */
-} rs_ckpt_metrics;
-
+/* Per-checkpoint summaries (rs_ckpt_metrics, rs_vocab.h) of a netview; loss
+ * RS_LOSS_AUTO resolves by rs_loss_resolve from data->classification. */
 int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data,
                           rs_loss loss, int neps, const double *eps,
                           rs_ckpt_metrics *out);

@@ -1,27 +1,12 @@
-/* Models and training. An rs_netview is the float64 view of a feed-forward
- * stack used by every measurement; an rs_trainer owns a model replica, its
- * optimiser state and its batch stream, in float32 or float64. */
+/* Models and training. An rs_netview (rs_vocab.h) is the float64 view of a
+ * feed-forward stack used by every measurement; an rs_trainer owns a model
+ * replica, its optimiser state and its batch stream, in float32 or float64. */
 #ifndef RS_MODEL_H
 #define RS_MODEL_H
 
 #include "ranksweep/rs_config.h"
 #include "ranksweep/rs_data.h"
-
-/* A feed-forward stack x -> p_1 = W_1 x + b_1 -> s(p_1) -> p_2 = ... in
- * float64. W_l is sizes[l] x sizes[l-1], row-major. Layers 1..nmeasure are the
- * ones whose pre-activation Jacobians are measured (MLP: the hidden layers;
- * VIB: the encoder hidden layers and the mean head). Layer nlayers is the
- * output layer (linear). The activation applies after layers 1..nlayers-1,
- * except that a VIB's mean head (layer nmeasure) is linear. */
-typedef struct {
-  int nlayers;
-  int nmeasure;
-  int sizes[RS_MAX_LAYERS + 3];
-  rs_activation act;
-  bool last_measured_linear; /* VIB mean head */
-  const double *W[RS_MAX_LAYERS + 2]; /* W[1..nlayers] (index 0 unused) */
-  const double *b[RS_MAX_LAYERS + 2];
-} rs_netview;
+#include "ranksweep/rs_vocab.h"
 
 typedef struct rs_trainer rs_trainer;
 
@@ -58,7 +43,7 @@ int rs_trainer_batch_indices(const rs_trainer *t, int64_t step, int64_t *idx);
  * W[nmeasure] is the head: its first sizes[nmeasure] = K rows give mu, the
  * next K rows (and b[nmeasure] + K) the pre-std s, sigma = softplus(s - 5). */
 int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl);
-/* Checkpoint summaries (rs_measure.h) of the trainer's current weights, with
+/* Checkpoint summaries (rs_vocab.h) of the trainer's current weights, with
  * cfg and data those the trainer was created with: rs_checkpoint_metrics of
  * its netview; for a VIB, the weight norms and ranks of the head (entry
  * nmeasure-1) cover the whole 2K-row head, mean and pre-std rows together,
@@ -68,9 +53,8 @@ int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl);
  * KL on the held-out set) and info_y (H(Y) - held-out task loss, NaN where
  * H(Y) is unknown or the loss is not a likelihood) are filled. Deterministic:
  * depends only on the weights and the configuration. */
-struct rs_ckpt_metrics;
 int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *data,
-                       struct rs_ckpt_metrics *m);
+                       rs_ckpt_metrics *m);
 /* Builds a netview over a flat float64 parameter array (layout as above). */
 int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
                            const double *params, rs_netview *view);

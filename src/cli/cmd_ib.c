@@ -45,7 +45,7 @@ static int rs__parse_rho(const char *s, double *rho, int cap, int *n) {
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     if (*n >= cap) return 0;
     if (!rs__parse_double(tok, &rho[*n])) return 0;
-    if (!(rho[*n] >= 0.0 && rho[*n] < 1.0)) return 0;
+    if (!rs_rho_in_range(rho[*n])) return 0;
     (*n)++;
   }
   /* "0.9,,0.5" or a trailing comma would be silently shortened by strtok. */
@@ -161,7 +161,7 @@ int rs_cmd_ib(int argc, char **argv) {
     case RS_OPT_RHO:
       if (rho_arg) rc = rs__ib_bad("--rho given twice");
       else if (!rs__parse_rho(v, rho, RS_MAX_RHO, &nrho))
-        rc = rs__ib_bad("--rho '%s': expected up to 32 comma-separated numbers in [0, 1)", v);
+        rc = rs__ib_bad("--rho '%s': expected up to 32 comma-separated numbers in (0, 1)", v);
       rho_arg = v;
       break;
     case RS_OPT_JOB:

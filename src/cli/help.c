@@ -90,7 +90,7 @@ static const rs_cli_opt spectrum_opts[] = {
 
 static const rs_cli_opt ib_opts[] = {
     {"rho", 0, RS_OPT_RHO, "LIST",
-     "canonical correlations in [0, 1), comma separated, any order, at most 32"},
+     "canonical correlations in (0, 1), comma separated, any order, at most 32"},
     {"job", 0, RS_OPT_JOB, "JOB.yaml",
      "take rho from the job's data.rho (every gaussian_ib run must agree); for a VIB job the "
      "table also lists each distinct train.beta as a beta_vib, unless --beta or --beta-vib "

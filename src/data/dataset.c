@@ -68,7 +68,9 @@ static int rs__check_config(const rs_config *cfg) {
     for (int i = 0; i < cfg->data.nrho; i++) {
       char key[32];
       snprintf(key, sizeof key, "data.rho[%d]", i);
-      RS_CALL(rs__check_real(key, cfg->data.rho[i], -1, 1));
+      if (!rs_rho_in_range(cfg->data.rho[i]))
+        return rs_error(RS_EDATA, "%s: %g (expected a number in (%g, %g))", key,
+                        cfg->data.rho[i], RS_RHO_LO, RS_RHO_HI);
     }
     break;
   case RS_DATA_IDX:

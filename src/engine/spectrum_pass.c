@@ -386,12 +386,12 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
                  : o->points == RS_SPECTRUM_POINTS_EVAL ? cfg->measure.points
                                                         : cfg->data.train_size;
     if (np > npts_max) npts_max = np;
-    for (int l = 0; l < cfg->model.nwidths; l++) {
-      int64_t k = np < cfg->model.widths[l] ? np : cfg->model.widths[l];
+    rs_run_shape sh;
+    rs_config_shape(cfg, NULL, &sh); /* the widths do not depend on the data set */
+    for (int l = 0; l < sh.nmeasured; l++) {
+      int64_t k = np < sh.widths[l] ? np : sh.widths[l];
       if (k > K) K = k;
     }
-    if (cfg->model.kind == RS_MODEL_VIB && cfg->model.latent < np && cfg->model.latent > K)
-      K = cfg->model.latent;
     if (cfg->measure.nnoise > NN) NN = cfg->measure.nnoise;
     if (cfg->measure.neps > E) E = cfg->measure.neps;
   }
@@ -476,6 +476,8 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
     }
     if (!runs_done[r]) continue;
     const rs_config *cfg = rs_job_run(job, r);
+    rs_run_shape sh;
+    rs_config_shape(cfg, NULL, &sh);
     rs_dataset *data = NULL;
     const double *x = NULL;
     int np = 0;
@@ -490,7 +492,7 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
         if (!sel) continue;
       }
       bool all_done = true;
-      for (int l = 0; l < L; l++) all_done &= sdone[(r * C + c) * L + l] || l >= cfg->model.nwidths + (cfg->model.kind == RS_MODEL_VIB);
+      for (int l = 0; l < L; l++) all_done &= sdone[(r * C + c) * L + l] || l >= sh.nmeasured;
       if (all_done) continue;
       if (!data_ready) {
         err = rs__agree(comm, rs__points(cfg, o, &data, &x, &np));
@@ -503,6 +505,11 @@ int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o)
       if (err != RS_OK) break;
       rs_netview v;
       if ((err = rs__agree(comm, rs_netview_from_params(cfg, data, params, &v))) != RS_OK) break;
+      if (v.nmeasure != sh.nmeasured) {
+        err = rs_error(RS_EINTERNAL, "run %d: the model has %d measured layers, its shape %d", r,
+                       v.nmeasure, sh.nmeasured);
+        break;
+      }
       for (int l = 1; l <= v.nmeasure && err == RS_OK; l++) {
         if (sdone[(r * C + c) * L + l - 1]) continue;
         int k = np < v.sizes[l] ? np : v.sizes[l];

@@ -216,6 +216,28 @@ static int rs__dataset(rs__engine *E, int run, rs_dataset **out) {
 }
 
 /* ---- per-run shapes (rank 0 computes, everyone receives) ---- */
+/* The model the trainer built has the shape rs_config_shape states, and for
+ * synthetic data the data set has the dimensions the plan assumed. */
+static int rs__shape_agrees(int run, const rs_config *cfg, const rs_run_shape *sh,
+                            const rs_netview *v, int64_t nparams) {
+  rs_run_io cio;
+  rs_config_io(cfg, &cio);
+  if (cfg->data.kind != RS_DATA_IDX && cfg->data.kind != RS_DATA_NPY &&
+      (cio.d0 != sh->io.d0 || cio.outputs != sh->io.outputs ||
+       cio.classification != sh->io.classification))
+    return rs_error(RS_EINTERNAL, "run %d: the data set is %d -> %d, its configuration says "
+                    "%d -> %d", run, sh->io.d0, sh->io.outputs, cio.d0, cio.outputs);
+  bool same = v->nmeasure == sh->nmeasured && v->nlayers == sh->nweights &&
+              v->sizes[0] == sh->io.d0 && v->sizes[v->nlayers] == sh->io.outputs &&
+              nparams == sh->nparams;
+  for (int l = 1; same && l <= v->nmeasure; l++) same = v->sizes[l] == sh->widths[l - 1];
+  if (same) return RS_OK;
+  return rs_error(RS_EINTERNAL,
+                  "run %d: the model has %d measured layers and %lld parameters, its shape "
+                  "%d and %lld", run, v->nmeasure, (long long)nparams, sh->nmeasured,
+                  (long long)sh->nparams);
+}
+
 static int rs__describe_runs(rs__engine *E) {
   E->runs = calloc((size_t)E->nruns, sizeof *E->runs);
   E->steps = calloc((size_t)E->nruns, sizeof *E->steps);
@@ -231,22 +253,30 @@ static int rs__describe_runs(rs__engine *E) {
       if (!E->steps[r]) return rs_error(RS_ENOMEM, "out of memory");
       rs_config_checkpoints(cfg, E->steps[r], n);
       ri->nckpt = n;
+      /* The shape comes from rs_config_shape over the data set's dimensions
+       * (the plan's rule); the trainer is built to refuse a bad run before
+       * anything starts and to size its state, and must agree. */
       rs_dataset *data = NULL;
       rs_trainer *t = NULL;
       rs_netview v;
+      rs_run_shape sh;
       err = rs__dataset(E, r, &data);
       if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
       if (err == RS_OK) err = rs_trainer_view(t, &v);
       if (err == RS_OK) {
-        ri->nlayers = v.nmeasure;
-        for (int l = 1; l <= v.nmeasure; l++) {
-          ri->widths[l - 1] = v.sizes[l];
+        rs_config_shape(cfg, &(rs_run_io){data->dim, data->outputs, data->classification}, &sh);
+        err = rs__shape_agrees(r, cfg, &sh, &v, (int64_t)rs_trainer_nparams(t));
+      }
+      if (err == RS_OK) {
+        ri->nlayers = sh.nmeasured;
+        for (int l = 1; l <= sh.nmeasured; l++) {
+          ri->widths[l - 1] = sh.widths[l - 1];
           ri->spec_len[l - 1] = rs_spectrum_len(&v, l);
         }
-        ri->nweights = v.nlayers;
+        ri->nweights = sh.nweights;
         ri->npoints = data->neval;
         ri->neps = cfg->measure.neps;
-        ri->nparams = (int64_t)rs_trainer_nparams(t);
+        ri->nparams = sh.nparams;
         ri->state_size = (int64_t)rs_trainer_state_size(t);
         ri->save_weights = cfg->measure.save_weights;
         /* rank 0 only (it writes the archive's run tables); freed at the end */

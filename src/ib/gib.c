@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ranksweep/rs_config.h"
 #include "ranksweep/rs_error.h"
 
 struct rs_gib {
@@ -38,9 +39,9 @@ int rs_gib_from_rho(const double *rho, int n, rs_gib **out) {
   *out = NULL;
   if (n < 1) return rs_error(RS_EARG, "rho: expected at least one canonical correlation");
   for (int i = 0; i < n; i++)
-    if (!(rho[i] >= 0.0 && rho[i] < 1.0))
-      return rs_error(RS_EARG, "rho[%d] = %g: expected a canonical correlation in [0, 1)",
-                      i, rho[i]);
+    if (!rs_rho_in_range(rho[i]))
+      return rs_error(RS_EARG, "rho[%d] = %g: expected a canonical correlation in (%g, %g)",
+                      i, rho[i], RS_RHO_LO, RS_RHO_HI);
   rs_gib *g;
   RS_CALL(rs__gib_alloc(n, &g));
   for (int i = 0; i < n; i++) g->lambda[i] = 1.0 - rho[i] * rho[i];

@@ -1,6 +1,8 @@
 /* One run's configuration: defaults (read from the key table's default
  * texts, so the documented defaults are the applied ones), checkpoint
- * schedules, the loss resolution and the layer sizes the plan assumes. */
+ * schedules, the loss resolution and a run's shape (rs_config_shape: the
+ * layer sizes the plan, the job's limits, the sweep and the spectrum pass
+ * all take from here). */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "job_internal.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_vocab.h"
 
 /* Default texts are a scalar, a quoted string or a flow list of scalars. */
 static void apply_default(const rs__key *k, rs_config *c) {
@@ -109,46 +112,50 @@ int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap) {
 }
 
 rs_loss rs_config_loss(const rs_config *c) {
-  if (c->train.loss != RS_LOSS_AUTO) return c->train.loss;
-  switch (c->data.kind) {
-  case RS_DATA_GAUSSIAN_MIXTURE:
-  case RS_DATA_IDX: return RS_LOSS_CROSS_ENTROPY;
-  case RS_DATA_TEACHER:
-  case RS_DATA_GAUSSIAN_IB: return RS_LOSS_MSE;
-  case RS_DATA_NPY: return RS_LOSS_AUTO; /* the labels' dtype decides, once read */
-  }
-  return RS_LOSS_MSE;
+  if (c->data.kind == RS_DATA_NPY) return c->train.loss; /* the labels' dtype decides, once read */
+  rs_run_io io;
+  rs_config_io(c, &io);
+  return rs_loss_resolve(c->train.loss, io.classification);
 }
 
-static int output_dim(const rs_config *c) {
+void rs_config_io(const rs_config *c, rs_run_io *io) {
   switch (c->data.kind) {
-  case RS_DATA_GAUSSIAN_MIXTURE: return c->data.classes;
-  case RS_DATA_TEACHER: return c->data.outputs;
-  case RS_DATA_GAUSSIAN_IB: return c->data.nrho;
-  case RS_DATA_IDX:
-  case RS_DATA_NPY: return 10; /* an estimate: the files are not read here */
+  case RS_DATA_GAUSSIAN_MIXTURE: *io = (rs_run_io){c->data.dim, c->data.classes, true}; return;
+  case RS_DATA_TEACHER: *io = (rs_run_io){c->data.dim, c->data.outputs, false}; return;
+  case RS_DATA_GAUSSIAN_IB: *io = (rs_run_io){c->data.dim, c->data.nrho, false}; return;
+  /* estimates: the files are not read here */
+  case RS_DATA_IDX: *io = (rs_run_io){28 * 28, 10, true}; return;
+  case RS_DATA_NPY: *io = (rs_run_io){c->data.dim, 10, true}; return;
   }
-  return 1;
+  RS_ASSERT(!"data.kind out of range");
 }
 
-int rs__config_measured(const rs_config *c, int *d0, int *widths) {
-  *d0 = c->data.kind == RS_DATA_IDX ? 28 * 28 : c->data.dim;
+void rs_config_shape(const rs_config *c, const rs_run_io *io, rs_run_shape *out) {
+  memset(out, 0, sizeof *out);
+  if (io) out->io = *io;
+  else rs_config_io(c, &out->io);
+  bool vib = c->model.kind == RS_MODEL_VIB;
+  RS_ASSERT(c->model.nwidths >= 0 && c->model.nwidths <= RS_MAX_LAYERS);
   int n = 0;
-  for (int i = 0; i < c->model.nwidths; i++) widths[n++] = c->model.widths[i];
-  if (c->model.kind == RS_MODEL_VIB) widths[n++] = c->model.latent; /* the mean head */
-  return n;
-}
-
-int64_t rs__config_nparams(const rs_config *c) {
-  int64_t p = 0, in = c->data.kind == RS_DATA_IDX ? 28 * 28 : c->data.dim;
+  int64_t p = 0, in = out->io.d0;
   for (int i = 0; i < c->model.nwidths; i++) {
-    p += in * c->model.widths[i] + c->model.widths[i];
-    in = c->model.widths[i];
+    int64_t w = c->model.widths[i];
+    out->widths[n++] = (int)w;
+    p += in * w + w;
+    in = w;
   }
-  if (c->model.kind == RS_MODEL_VIB) {
+  if (vib) {
     int64_t k = c->model.latent;
-    p += in * 2 * k + 2 * k; /* mean and scale heads */
+    out->widths[n++] = (int)k; /* the mean head */
+    p += in * 2 * k + 2 * k;   /* mean and scale rows */
     in = k;
+    out->gaussian_decoder =
+        rs_decoder_is_gaussian(c->model.decoder, c->train.loss, out->io.classification);
   }
-  return p + in * output_dim(c) + output_dim(c);
+  int64_t nout = out->io.outputs;
+  p += in * nout + nout;
+  if (out->gaussian_decoder) p += nout; /* log-stds */
+  out->nmeasured = n;
+  out->nweights = n + 1;
+  out->nparams = p;
 }

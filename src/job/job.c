@@ -413,7 +413,9 @@ static int check_bounds(const pctx *p, int r, const rs_config *c, const int *lin
                      "%s%d checkpoints per run; expected at most %d (a larger measure.every or "
                      "fewer train.steps)", nck == INT_MAX ? "more than " : "", nck,
                      RS_MAX_RUN_CKPTS);
-  int64_t np = rs__config_nparams(c);
+  rs_run_shape sh;
+  rs_config_shape(c, NULL, &sh);
+  int64_t np = sh.nparams;
   if (np > RS_MAX_PARAMS || np < 0)
     return cross_err(p, lines, "model.widths", NULL, r,
                      "%lld parameters; expected at most %lld (narrower or fewer layers)",

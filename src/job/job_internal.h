@@ -64,12 +64,6 @@ bool rs__key_set_list(const rs__key *k, const char *const *items, int n,
 /* The value as it appears in run names: %.6g for doubles, lists as 200x200. */
 void rs__key_format(const rs__key *k, const rs_config *c, char *buf, size_t len);
 
-/* Sizes as the plan assumes them (idx: 28x28 images, 10 classes): the input
- * dimension and the widths of the measured layers (returns their count,
- * at most RS_MAX_LAYERS + 1), and the parameter count. */
-int rs__config_measured(const rs_config *c, int *d0, int *widths);
-int64_t rs__config_nparams(const rs_config *c);
-
 /* Writes run `run` of a job into c without keeping it (rs_job_run keeps
  * every run it returns; the plan walks all runs of a possibly huge grid). */
 struct rs_job;

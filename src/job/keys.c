@@ -83,7 +83,7 @@ const rs__key rs__keys[] = {
     {.key = "data.outputs", .type = RS__T_INT, .off = OFF(data.outputs), .def = "1", R_GE(1),
      .doc = "Regression output dimension (teacher)"},
     {.key = "data.rho", .type = RS__T_DOUBLE_LIST, LIST(data.rho, data.nrho, RS_MAX_RHO, 1),
-     .def = "[0.9, 0.7, 0.5, 0.3]", R_OO(0, 1),
+     .def = "[0.9, 0.7, 0.5, 0.3]", R_OO(RS_RHO_LO, RS_RHO_HI),
      .doc = "Canonical correlations of X and Y, at most data.dim of them (gaussian_ib)"},
     {.key = "data.images", .type = RS__T_PATH, .off = OFF(data.images), .cap = RS_PATH_MAX,
      .def = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_ANY,

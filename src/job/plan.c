@@ -29,8 +29,10 @@ static void human_time(double s, char *buf, size_t len) {
 /* FLOPs of one evaluation point's measurement: forming every measured
  * layer's Jacobian (J_l = W_l D J_{l-1}) and its SVD. */
 static double point_flops(const rs_config *c, int *nlayers) {
-  int d0, w[RS_MAX_LAYERS + 1];
-  int L = rs__config_measured(c, &d0, w);
+  rs_run_shape sh;
+  rs_config_shape(c, NULL, &sh);
+  int d0 = sh.io.d0, L = sh.nmeasured;
+  const int *w = sh.widths;
   double f = 0;
   for (int l = 0; l < L; l++) {
     double n = w[l], m = n < d0 ? n : d0;
@@ -53,9 +55,11 @@ int64_t rs_job_archive_bytes(const rs_job *job) {
   if (!c) return INT64_MAX;
   for (int r = 0; r < R; r++) {
     rs__job_run_into(job, r, c);
-    int d0, w[RS_MAX_LAYERS + 1];
-    int nl = rs__config_measured(c, &d0, w);
-    double nck = rs_config_checkpoints(c, NULL, 0), np = (double)rs__config_nparams(c);
+    rs_run_shape sh;
+    rs_config_shape(c, NULL, &sh);
+    int d0 = sh.io.d0, nl = sh.nmeasured;
+    const int *w = sh.widths;
+    double nck = rs_config_checkpoints(c, NULL, 0), np = (double)sh.nparams;
     double es = c->train.precision == RS_PREC_FLOAT64 ? 8 : 4;
     if (nck > C) C = nck;
     if (nl > L) L = nl;
@@ -130,9 +134,11 @@ static const rs__rates *rs__rates_now(void) {
 #define RS__SLURM_MARGIN 600.0
 
 void rs_config_cost(const rs_config *c, rs_run_cost *out) {
-  int d0, w[RS_MAX_LAYERS + 2];
-  int L = rs__config_measured(c, &d0, w);
-  double np = (double)rs__config_nparams(c);
+  rs_run_shape sh;
+  rs_config_shape(c, NULL, &sh);
+  int d0 = sh.io.d0, L = sh.nmeasured;
+  const int *w = sh.widths;
+  double np = (double)sh.nparams;
   bool f64 = c->train.precision == RS_PREC_FLOAT64, vib = c->model.kind == RS_MODEL_VIB;
   double batch = c->train.batch;
   /* forward + backward: about 6 FLOPs per parameter and example */
@@ -292,7 +298,9 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
       fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_run_value(job, r, a));
     fputc('\n', out);
     rs__job_run_into(job, r, c);
-    int64_t np = rs__config_nparams(c);
+    rs_run_shape sh;
+    rs_config_shape(c, NULL, &sh);
+    int64_t np = sh.nparams;
     if (np < pmin) pmin = np;
     if (np > pmax) pmax = np;
     int nck = rs_config_checkpoints(c, NULL, 0), nl;

@@ -78,7 +78,7 @@ int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss
   if (data->dim != net->sizes[0] || data->outputs != net->sizes[net->nlayers])
     return rs_error(RS_EARG, "checkpoint metrics: data is %d -> %d, network %d -> %d", data->dim,
                     data->outputs, net->sizes[0], net->sizes[net->nlayers]);
-  if (loss == RS_LOSS_AUTO) loss = data->classification ? RS_LOSS_CROSS_ENTROPY : RS_LOSS_MSE;
+  loss = rs_loss_resolve(loss, data->classification);
   if (loss == RS_LOSS_CROSS_ENTROPY && (!data->classification || (data->ntrain > 0 && !data->ltrain) ||
                                         (data->nheld > 0 && !data->lheld)))
     return rs_error(RS_EARG, "checkpoint metrics: cross entropy needs class labels");

@@ -48,8 +48,7 @@ typedef struct {
 #undef LOG
 
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data) {
-  if (cfg->train.loss != RS_LOSS_AUTO) return cfg->train.loss;
-  return data->classification ? RS_LOSS_CROSS_ENTROPY : RS_LOSS_MSE;
+  return rs_loss_resolve(cfg->train.loss, data->classification);
 }
 
 void rs__mlp_release(rs__mlp *m) {

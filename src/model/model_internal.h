@@ -75,7 +75,7 @@ int rs__vib_evaluate(const rs__model *m, const double *params, const rs_dataset 
                      uint64_t seed, int samples, double hy, rs__vib_eval *out);
 /* True for a VIB with the Gaussian decoder (its NLL is a normalised likelihood). */
 bool rs__vib_gaussian_decoder(const rs__model *m);
-/* Loss actually used: RS_LOSS_AUTO resolves from data->classification. */
+/* Loss actually used: rs_loss_resolve (rs_vocab.h) with data->classification. */
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data);
 
 /* ---- optimiser (PyTorch 1.13 torch.optim formulas, see docs/numerics.md, "Models and training") ---- */

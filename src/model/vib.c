@@ -150,10 +150,8 @@ static const rs__model_ops vib_ops = {
 static int vib_decoder(const rs_config *cfg, const rs_dataset *data, bool *gauss) {
   switch (cfg->model.decoder) {
   case RS_DEC_AUTO:
-    *gauss = !data->classification && cfg->train.loss == RS_LOSS_AUTO;
-    return RS_OK;
   case RS_DEC_LINEAR:
-    *gauss = false;
+    *gauss = rs_decoder_is_gaussian(cfg->model.decoder, cfg->train.loss, data->classification);
     return RS_OK;
   case RS_DEC_GAUSSIAN:
     if (data->classification)
@@ -162,7 +160,7 @@ static int vib_decoder(const rs_config *cfg, const rs_dataset *data, bool *gauss
     if (cfg->train.loss != RS_LOSS_AUTO)
       return rs_error(RS_EARG, "train.loss: a gaussian decoder is trained by its own "
                       "likelihood; expected train.loss auto");
-    *gauss = true;
+    *gauss = rs_decoder_is_gaussian(cfg->model.decoder, cfg->train.loss, data->classification);
     return RS_OK;
   }
   return rs_error(RS_EARG, "model.decoder: expected auto, linear or gaussian");

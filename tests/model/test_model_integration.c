@@ -1,6 +1,7 @@
 /* The trainer on configurations and data sets built by the job and data
  * modules (rs_config_defaults, rs_dataset_create): every synthetic data kind
- * trains, and the defaults' float32 run agrees with float64 early on. */
+ * trains, the defaults' float32 run agrees with float64 early on, and
+ * rs_config_shape (the plan's and the sweep's shape) is the trainer's. */
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -79,12 +80,55 @@ START_TEST(default_mnist_shape_constructs) {
 }
 END_TEST
 
+START_TEST(config_shape_is_the_trainers) {
+  /* Every synthetic kind, as an MLP and as a VIB (auto decoder: linear on
+   * the mixture, gaussian on regression), and a VIB with a linear decoder
+   * on regression. */
+  rs_data_kind kinds[3] = {RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB};
+  rs_config c;
+  small_config(&c, kinds[_i % 3]);
+  if (_i >= 3) {
+    c.model.kind = RS_MODEL_VIB;
+    c.model.latent = 5;
+  }
+  if (_i == 6) {
+    c.data.kind = RS_DATA_TEACHER;
+    c.model.decoder = RS_DEC_LINEAR;
+  }
+  rs_dataset *d = NULL;
+  ck_assert_int_eq(rs_dataset_create(&c, &d), RS_OK);
+  rs_trainer *t = NULL;
+  ck_assert_msg(rs_trainer_create(&c, d, &t) == RS_OK, "%s", rs_error_message());
+  rs_netview v;
+  ck_assert_int_eq(rs_trainer_view(t, &v), RS_OK);
+  rs_run_shape from_cfg, from_data;
+  rs_config_shape(&c, NULL, &from_cfg);
+  rs_config_shape(&c, &(rs_run_io){d->dim, d->outputs, d->classification}, &from_data);
+  /* synthetic data: the configuration alone gives the data set's shape */
+  ck_assert_int_eq(from_cfg.io.d0, from_data.io.d0);
+  ck_assert_int_eq(from_cfg.io.outputs, from_data.io.outputs);
+  ck_assert(from_cfg.io.classification == from_data.io.classification);
+  ck_assert_int_eq(from_cfg.nparams, from_data.nparams);
+  ck_assert(from_cfg.gaussian_decoder == from_data.gaussian_decoder);
+  ck_assert_int_eq(from_cfg.io.d0, v.sizes[0]);
+  ck_assert_int_eq(from_cfg.io.outputs, v.sizes[v.nlayers]);
+  ck_assert_int_eq(from_cfg.nmeasured, v.nmeasure);
+  ck_assert_int_eq(from_cfg.nweights, v.nlayers);
+  for (int l = 1; l <= v.nmeasure; l++) ck_assert_int_eq(from_cfg.widths[l - 1], v.sizes[l]);
+  ck_assert_int_eq(from_cfg.nparams, (int64_t)rs_trainer_nparams(t));
+  ck_assert(from_cfg.gaussian_decoder == (_i == 4 || _i == 5));
+  rs_trainer_destroy(&t);
+  rs_dataset_destroy(&d);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("model-integration");
   TCase *tc = tcase_create("integration");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, trains_on_every_synthetic_kind, 0, 3);
   tcase_add_test(tc, default_mnist_shape_constructs);
+  tcase_add_loop_test(tc, config_shape_is_the_trainers, 0, 7);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
