@@ -136,4 +136,11 @@ void rs_show_opts_default(rs_show_opts *o);
 int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out);
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs);
 
+/* Once, before any archive call of a program: HDF5's own error stacks are not
+ * printed (every HDF5 failure becomes one ranksweep error line; set
+ * RANKSWEEP_HDF5_ERRORS=1 to see them too), and HDF5 does not run its clean-up
+ * at exit, which on a damaged file can print "infinite loop closing library"
+ * after the error line (archives are closed explicitly on every path). */
+void rs_archive_lib_init(void);
+
 #endif

@@ -488,6 +488,7 @@ static int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  rs_archive_lib_init();
   if (argc < 2) {
     rs_cli_print_usage(stderr);
     return RS_CLI_USAGE;

@@ -306,7 +306,7 @@ static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
   off_t start = (off_t)(8 + hlen_bytes + hlen);
   if (have_bytes - start < (off_t)total) {
     err = rs_error(RS_EDATA, "%s: truncated data: %lld of %zu bytes after the header "
-                   "(expected %lld x %lld values of %d bytes, shape %s)", path,
+                   "(expected %lld x %lld values of %d bytes, dtype %s)", path,
                    (long long)(have_bytes > start ? have_bytes - start : 0), total,
                    (long long)n, (long long)per, size, h.descr);
     goto done;

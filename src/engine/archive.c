@@ -735,7 +735,9 @@ static int rs__open_dsets(rs_archive *a) {
     a->d[i] = H5I_INVALID_HID;
     if (!rs__present(&a->lay, i, a->version)) continue;
     RS__QUIET(H5Dopen2(a->file, rs__dsets[i].path, H5P_DEFAULT), a->d[i]);
-    if (a->d[i] < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks %s", a->path, rs__dsets[i].path);
+    if (a->d[i] < 0)
+      return rs_error(RS_EARCHIVE, "%s: damaged: %s cannot be opened (missing, or its header "
+                                   "is unreadable)", a->path, rs__dsets[i].path);
     hsize_t dims[RS__MAXRANK];
     int n = rs__dims(&a->lay, rs__dsets[i].dims, dims);
     if (!rs__extent_is(a->d[i], n, dims))
@@ -890,6 +892,12 @@ static int rs__add_reason(int rc, const char *path, int err) {
     rs_error(rc, "%s%s", msg, why);
   }
   return rc;
+}
+
+void rs_archive_lib_init(void) {
+  const char *e = getenv("RANKSWEEP_HDF5_ERRORS");
+  if (!e || !*e || !strcmp(e, "0")) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  H5dont_atexit();
 }
 
 /* ---------------------------------------------------------------- creation marker, lock */
@@ -1936,9 +1944,17 @@ static bool rs__layout_equal(const rs__layout *x, const rs__layout *y, char *msg
 /* What an open HDF5 file is: ours and complete, ours but interrupted during
  * creation (no marker; or nothing at all in it, as right after H5Fcreate),
  * or something else. */
+/* rs__classify's verdict on a root group whose header HDF5 cannot read (a
+ * damaged file): not among the public statuses, since a probe hands such a
+ * file on to the open, which refuses it as damaged (and --move-aside applies). */
+#define RS__ARCHIVE_DAMAGED ((rs_archive_status)-1)
+
 static rs_archive_status rs__classify(hid_t fid) {
   char fmt[64];
   int64_t done = 0;
+  htri_t has;
+  RS__QUIET(H5Aexists(fid, "format"), has);
+  if (has < 0) return RS__ARCHIVE_DAMAGED;
   if (rs__attr_read_str(fid, "format", fmt, sizeof fmt) == RS_OK) {
     if (strcmp(fmt, RS__FORMAT) != 0) return RS_ARCHIVE_FOREIGN;
     if (rs__attr_read_i64(fid, "structure_complete", &done) != RS_OK || done != 1)
@@ -1947,9 +1963,11 @@ static rs_archive_status rs__classify(hid_t fid) {
   }
   H5G_info_t gi;
   H5O_info_t oi;
-  if (H5Gget_info(fid, &gi) >= 0 && H5Oget_info2(fid, &oi, H5O_INFO_NUM_ATTRS) >= 0 &&
-      gi.nlinks == 0 && oi.num_attrs == 0)
-    return RS_ARCHIVE_INCOMPLETE;
+  herr_t e1, e2 = -1;
+  RS__QUIET(H5Gget_info(fid, &gi), e1);
+  if (e1 >= 0) RS__QUIET(H5Oget_info2(fid, &oi, H5O_INFO_NUM_ATTRS), e2);
+  if (e1 < 0 || e2 < 0) return RS__ARCHIVE_DAMAGED;
+  if (gi.nlinks == 0 && oi.num_attrs == 0) return RS_ARCHIVE_INCOMPLETE;
   return RS_ARCHIVE_FOREIGN;
 }
 
@@ -1981,6 +1999,7 @@ int rs_archive_probe(const char *path, rs_archive_status *status) {
     return RS_OK;
   }
   *status = rs__classify(fid);
+  if (*status == RS__ARCHIVE_DAMAGED) *status = RS_ARCHIVE_READY; /* the open says damaged */
   H5Fclose(fid);
   return RS_OK;
 }
@@ -2004,6 +2023,10 @@ static int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive *
                     path);
   }
   rs_archive_status cls = rs__classify(a->file);
+  if (cls == RS__ARCHIVE_DAMAGED) {
+    rs__free(a);
+    return rs_error(RS_EARCHIVE, "%s: damaged: HDF5 cannot read its root group's header", path);
+  }
   if (cls == RS_ARCHIVE_FOREIGN) {
     rs__free(a);
     return rs_error(RS_EARCHIVE, "%s: not a ranksweep archive (no format attribute \"%s\")", path,
