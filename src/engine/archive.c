@@ -160,6 +160,7 @@ struct rs_archive {
   rs__layout lay;
   int64_t version; /* format version of the file */
   bool locked; /* rank 0 of a sweep holds PATH.lock (rs_archive_open_or_create) */
+  bool no_room; /* finalize found no room for the final metadata */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -2654,7 +2655,37 @@ static int rs__compute_means(rs_archive *a) {
   return rc;
 }
 
+/* Rank 0, before the final metadata is written: room on disk for it (1 MB
+ * beyond the end of the file). HDF5 1.10 does not fail a parallel metadata
+ * flush on all ranks alike: one rank that meets a full disk leaves the
+ * others waiting in a different collective (a hang). So the flush happens
+ * only when the room is there; otherwise the sweep ends with the system's
+ * reason, every result already in the file, and --resume finishes it. */
+static int rs__room_to_finish(const rs_archive *a) {
+  if (a->rank != 0) return RS_OK;
+  int fd = open(a->path, O_WRONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd >= 0) close(fd);
+    return rs__ioerr(RS_EIO, a->path, "cannot check the room to finish the archive");
+  }
+  int rc = RS_OK;
+  if (fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)1 << 20) != 0 && errno != EOPNOTSUPP &&
+      errno != ENOSYS)
+    rc = rs__ioerr(RS_EIO, a->path,
+                   "no room to write the archive's final metadata (its results are all "
+                   "written; free some space, then run again with --resume to finish it)");
+  close(fd);
+  return rc;
+}
+
 int rs_archive_finalize(rs_archive *a, bool complete) {
+  int room = a->comm != MPI_COMM_NULL ? rs__agree(a->comm, rs__room_to_finish(a))
+                                      : rs__room_to_finish(a);
+  if (room != RS_OK) {
+    a->no_room = true;
+    return room;
+  }
   int rc = rs__compute_means(a);
   /* every rank must reach the collective part whatever happened above */
   if (a->comm != MPI_COMM_NULL) {
@@ -2680,7 +2711,10 @@ int rs_archive_close(rs_archive **pa) {
   for (int i = 0; i < D_N; i++)
     if (a->d[i] >= 0) H5Dclose(a->d[i]);
   for (int i = 0; i < D_N; i++) a->d[i] = H5I_INVALID_HID;
+  /* Out of room (rs_archive_finalize): nothing new was written since the
+   * last flush, so the close has no metadata to write. */
   herr_t e = H5Fclose(a->file);
+  if (a->no_room) e = 0;
   a->file = H5I_INVALID_HID;
   char path[RS_PATH_MAX];
   snprintf(path, sizeof path, "%s", a->path);

@@ -1380,6 +1380,7 @@ static int rs__agree(MPI_Comm comm, int err) {
 
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs__engine E = {0};
+  bool finish_printed = false; /* the finalize or close error was printed */
   E.comm = comm;
   MPI_Comm_rank(comm, &E.rank);
   MPI_Comm_size(comm, &E.size);
@@ -1462,7 +1463,9 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   int ferr = rs_archive_finalize(E.ar, cflag != 0);
   int cerr = rs_archive_close(&E.ar);
   if (ferr != RS_OK || cerr != RS_OK) {
-    rs_error_print(ferr != RS_OK ? ferr : cerr);
+    /* agreed across ranks where it matters (finalize's room check): one line, from rank 0 */
+    if (E.rank == 0) rs_error_print(ferr != RS_OK ? ferr : cerr);
+    finish_printed = true;
     if (err == RS_OK) err = ferr != RS_OK ? ferr : cerr;
   }
   err = rs__agree(comm, err);
@@ -1491,7 +1494,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   free(P.pts_left);
   free(P.ck_left);
 out:
-  if (err != RS_OK && E.rank == 0 && !E.ar) rs_error_print(err);
+  if (err != RS_OK && E.rank == 0 && !E.ar && !finish_printed) rs_error_print(err);
   for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E.ctx[i].data);
   if (E.steps)
     for (int r = 0; r < E.nruns; r++) free(E.steps[r]);
