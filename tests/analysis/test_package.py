@@ -147,6 +147,26 @@ def test_fall_step_agrees_with_a_brute_force_loop(small):
         assert (np.isnan(want) and np.isnan(t.loc[r, "fall_step"])) or t.loc[r, "fall_step"] == want
 
 
+def test_summary_table_against_the_raw_means(small):
+    """ranksweep_analysis.summary (the reproduction report's numbers): per layer,
+    the step-0 mean, the peak and final means and their ratio, from the raw
+    /lr/mean of the finished runs."""
+    from ranksweep_analysis.summary import summary
+    t = summary(small, eps=0.01, fraction=0.9)
+    with h5py.File(small, "r") as f:
+        mean = f["lr/mean"][()]
+    e = 1  # eps 0.01 in the ladder [0.1, 0.01] of SMALL
+    assert list(t["layer"]) == [1, 2, 3] and (t["runs"] == 4).all()
+    for l in range(3):
+        y = mean[:, :, l, e]
+        row = t[t["layer"] == l + 1].iloc[0]
+        assert np.isclose(row["step0_mean"], y[:, 0].mean())
+        assert np.isclose(row["peak_mean"], np.nanmax(y, axis=1).mean())
+        last = [y[r][np.isfinite(y[r])][-1] for r in range(4)]
+        assert np.isclose(row["final_mean"], np.mean(last))
+        assert np.isclose(row["final_over_peak_mean"], np.mean(np.array(last) / np.nanmax(y, axis=1)))
+
+
 def test_mixed_eps_ladders_and_checkpoint_lists(mixed):
     ds = ra.load(mixed, points=True)
     # runs with different steps: a checkpoint dimension with a 2-D step coordinate
