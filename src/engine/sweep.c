@@ -241,16 +241,19 @@ static int rs__shape_agrees(int run, const rs_config *cfg, const rs_run_shape *s
 static int rs__describe_runs(rs__engine *E) {
   E->runs = calloc((size_t)E->nruns, sizeof *E->runs);
   E->steps = calloc((size_t)E->nruns, sizeof *E->steps);
-  if (!E->runs || !E->steps) return rs_error(RS_ENOMEM, "out of memory");
-  int err = RS_OK;
-  if (E->rank == 0) {
+  /* No rank returns before the agreement below: the others would wait in it. */
+  int err = !E->runs || !E->steps ? rs_error(RS_ENOMEM, "out of memory") : RS_OK;
+  if (E->rank == 0 && err == RS_OK) {
     for (int r = 0; r < E->nruns && err == RS_OK; r++) {
       const rs_config *cfg = rs_job_run(E->job, r);
       rs_archive_run *ri = &E->runs[r];
       int64_t tmp[1];
       int n = rs_config_checkpoints(cfg, tmp, 0);
       E->steps[r] = malloc(sizeof(int64_t) * (size_t)n);
-      if (!E->steps[r]) return rs_error(RS_ENOMEM, "out of memory");
+      if (!E->steps[r]) {
+        err = rs_error(RS_ENOMEM, "out of memory");
+        break;
+      }
       rs_config_checkpoints(cfg, E->steps[r], n);
       ri->nckpt = n;
       /* The shape comes from rs_config_shape over the data set's dimensions
@@ -288,15 +291,17 @@ static int rs__describe_runs(rs__engine *E) {
     }
   }
   /* Everyone learns whether rank 0 succeeded before any further collective. */
-  int ok = err == RS_OK;
-  MPI_Bcast(&ok, 1, MPI_INT, 0, E->comm);
-  if (!ok) return err != RS_OK ? err : rs_error(RS_EINTERNAL, "rank 0 failed to describe the runs");
+  int ok = err == RS_OK, all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, E->comm);
+  if (!all) return err != RS_OK ? err : rs_error(RS_EINTERNAL, "another rank failed to describe the runs");
   MPI_Bcast(E->runs, (int)(sizeof *E->runs * (size_t)E->nruns), MPI_BYTE, 0, E->comm);
+  for (int r = 0; r < E->nruns && err == RS_OK; r++)
+    if (E->rank != 0 && !(E->steps[r] = malloc(sizeof(int64_t) * (size_t)E->runs[r].nckpt)))
+      err = rs_error(RS_ENOMEM, "out of memory");
+  ok = err == RS_OK;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, E->comm);
+  if (!all) return err != RS_OK ? err : rs_error(RS_EINTERNAL, "another rank is out of memory");
   for (int r = 0; r < E->nruns; r++) {
-    if (E->rank != 0) {
-      E->steps[r] = malloc(sizeof(int64_t) * (size_t)E->runs[r].nckpt);
-      if (!E->steps[r]) return rs_error(RS_ENOMEM, "out of memory");
-    }
     MPI_Bcast(E->steps[r], E->runs[r].nckpt, MPI_INT64_T, 0, E->comm);
     E->runs[r].ckpt_steps = E->steps[r];
     if (E->rank != 0) E->runs[r].eval_index = NULL;
