@@ -31,8 +31,8 @@ merge="$(cd arr && sbatch --parsable --dependency=afterok:"$array" --ntasks=1 --
   --output="$work/arr/merge-%j.out" --wrap "'$bin' merge sweep.h5 slice-0.h5 slice-1.h5 && '$bin' show sweep.h5")"
 note "submitted job $jid, array $array (2 slices of jobs/quick.yaml) and merge $merge"
 
-status_field() { # FIELD: from `ranksweep status sweep.h5` (JSON)
-  "$bin" status sweep.h5 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+status_field() { # FIELD: from `ranksweep status --json sweep.h5`
+  "$bin" status --json sweep.h5 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
 }
 training_started() { local s; s="$(status_field steps_done 2>/dev/null)" && [[ "$s" =~ ^[0-9]+$ ]] && ((s > 0)); }
 wait_for "training progress in sweep.h5.status" training_started

@@ -45,9 +45,9 @@ start_cluster
 cd "$work"
 
 # ---- helpers (run inside a scenario's subshell; fail exits that scenario only) ----
-# status_field ARCHIVE FIELD: one field of `ranksweep status ARCHIVE` (JSON).
+# status_field ARCHIVE FIELD: one field of `ranksweep status --json ARCHIVE`.
 status_field() {
-  "$bin" status "$1" 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+  "$bin" status --json "$1" 2>/dev/null | "$py" -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 # same REF ARCHIVE: identical scientific content, else fail with the differences.
 same() {
