@@ -11,12 +11,23 @@ EVERY=2000
 # logged step undercounts by up to 256), and one checkpoint's measurement of
 # this small shape takes a few milliseconds, well under 256 steps.
 BOUND=$((EVERY + 512))
-# 200,000 steps per run: seconds of training, so the kill lands mid-training
-# even on a fast, idle machine.
-sed -e 's/steps: 1500/steps: 200000/' -e "s/state_every: 200/state_every: $EVERY/" \
-  "$E2E/small.yaml" > job.yaml
-
-sweep 2 job.yaml -o ref.h5 && ok "uninterrupted reference on 2 ranks" || bad "reference"
+# The sweep must last long enough for the kill to land mid-training: the
+# steps per run are sized from the reference's measured time (at least 20 s
+# of sweep on this machine as it is now, idle or loaded).
+make_job() { sed -e "s/steps: 1500/steps: $1/" -e "s/state_every: 200/state_every: $EVERY/" \
+  "$E2E/small.yaml" > job.yaml; }
+steps=200000
+make_job "$steps"
+sweep 2 job.yaml -o ref.h5 || bad "reference"
+secs=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["elapsed_seconds"])' ref.h5.status)
+scale=$("$PY" -c 'import math, sys; print(max(1, math.ceil(20.0 / max(float(sys.argv[1]), 0.1))))' "$secs")
+if ((scale > 1)); then
+  steps=$((steps * scale))
+  make_job "$steps"
+  rm -f ref.h5 ref.h5.status
+  sweep 2 job.yaml -o ref.h5 || bad "reference"
+fi
+ok "uninterrupted reference on 2 ranks: $steps steps per run (200000 took ${secs} s here)"
 
 RANKSWEEP_TRACE_TRAIN="$WORK/before.trace" mpirun -np 3 "$RS" run job.yaml -o k.h5 --quiet &
 mp=$!
