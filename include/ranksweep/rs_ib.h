@@ -61,7 +61,7 @@ int rs_gib_curve(const rs_gib *g, double beta_min, double beta_max, int npoints,
 int rs_cca(const double *sx, int dx, const double *sy, int dy,
            const double *sxy, double *rho);
 
-/* ---- information proxies of a representation spectrum (docs/science.md) ----
+/* ---- information proxies of a representation spectrum (docs/theory.md) ----
  * s: the n singular values of the centred representation matrix H
  * (npoints x width), any order. */
 

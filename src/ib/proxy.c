@@ -1,5 +1,5 @@
 /* Information proxies read off the singular values of a centred
- * representation matrix H (docs/science.md, "Information proxies"): feature rank on the
+ * representation matrix H (docs/theory.md, "Information proxies"): feature rank on the
  * per-point scale s / sqrt(N), effective rank, and the Gaussian-channel bound. */
 #include "ranksweep/rs_ib.h"
 

@@ -1,5 +1,5 @@
 """End-to-end test of `ranksweep ib` (through its driver): the worked example
-of docs/science.md read back from the printed table and CSV, and bad
+of docs/theory.md read back from the printed table and CSV, and bad
 arguments that must give one error line and exit code 2."""
 import csv
 import io
@@ -26,7 +26,7 @@ def run(*args):
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
 
 
-# Worked example: table rows (4 decimals as printed in docs/science.md).
+# Worked example: table rows (4 decimals as printed in docs/theory.md).
 ref = {1.1: (0, 0.0, 0.0), 1.5: (1, 0.3784, 0.2811), 3.0: (2, 1.3981, 0.7616),
        5.0: (3, 2.2351, 0.9762), 20.0: (4, 4.8878, 1.2554), 100.0: (4, 8.1891, 1.3379)}
 args = ["--rho", "0.3,0.9,0.5,0.7"]

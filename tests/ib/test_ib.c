@@ -1,4 +1,4 @@
-/* Unit tests of the closed-form Gaussian IB: the worked example of docs/science.md
+/* Unit tests of the closed-form Gaussian IB: the worked example of docs/theory.md
  * section 3, the covariance route against classical CCA on random joint
  * covariances, the shape of the optimal curve, and the spectrum proxies. */
 #include <check.h>
@@ -20,7 +20,7 @@ static const double ex_rho[4] = {0.9, 0.7, 0.5, 0.3};
                 #got, (double)(got), (double)(want), (double)(tol))
 
 START_TEST(worked_example_critical_values) {
-  /* Reference values as printed in docs/science.md (4 decimals, 11.111 to 3). */
+  /* Reference values as printed in docs/theory.md (4 decimals, 11.111 to 3). */
   const double beta_crit[4] = {1.2346, 2.0408, 4.0, 11.111};
   const double tol_crit[4] = {5e-5, 5e-5, 5e-5, 5e-4};
   const double beta_vib[4] = {0.81, 0.49, 0.25, 0.09};
@@ -125,7 +125,7 @@ START_TEST(covariance_route_matches_cca) {
 END_TEST
 
 START_TEST(generator_covariance_matches_rho) {
-  /* docs/science.md's diagonal generator: Sigma_x = Sigma_y = I, x_i = rho_i y_i +
+  /* docs/theory.md's diagonal generator: Sigma_x = Sigma_y = I, x_i = rho_i y_i +
    * sqrt(1 - rho_i^2) n_i, plus two pure-noise input dimensions. */
   const int dx = 6, dy = 4;
   double sx[36] = {0}, sy[16] = {0}, sxy[24] = {0};
