@@ -124,6 +124,10 @@ void rs_config_defaults(rs_config *c);
 /* The checkpoint steps of a run, ascending, unique, always including 0 and
  * train.steps. Returns the count; writes at most cap entries to steps. */
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap);
+/* The data files a run reads (idx and npy kinds; none for synthetic data):
+ * up to 4 paths into files[] and their job keys into keys[] (either may be
+ * NULL); returns how many. */
+int rs_config_data_files(const rs_config *c, const char *files[4], const char *keys[4]);
 /* Loss actually used (rs_loss_resolve, rs_vocab.h, with the classification
  * the data kind implies; for npy the labels' dtype decides, so auto stays
  * RS_LOSS_AUTO until the data are read). */

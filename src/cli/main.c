@@ -54,11 +54,10 @@ static void warn_blas_kernel(void) {
  * about each one (rs_job_plan_print_opts) and prints the cost before it
  * fails, since a plan is often made before the data is fetched. */
 static bool data_files_missing(const rs_config *c) {
-  if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) return false;
-  const char *f[4] = {c->data.images, c->data.labels, c->data.heldout_images,
-                      c->data.heldout_labels};
-  for (int k = 0; k < 4; k++)
-    if (f[k][0] && access(f[k], R_OK) != 0) return true;
+  const char *f[4];
+  int n = rs_config_data_files(c, f, NULL);
+  for (int k = 0; k < n; k++)
+    if (access(f[k], R_OK) != 0) return true;
   return false;
 }
 

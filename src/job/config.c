@@ -62,6 +62,22 @@ static void push(int64_t v, int64_t *steps, int cap, int *n, int64_t *last) {
   if (*n < INT_MAX) (*n)++;
 }
 
+int rs_config_data_files(const rs_config *c, const char *files[4], const char *keys[4]) {
+  if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) return 0;
+  const char *f[4] = {c->data.images, c->data.labels, c->data.heldout_images,
+                      c->data.heldout_labels};
+  static const char *const k[4] = {"data.images", "data.labels", "data.heldout_images",
+                                   "data.heldout_labels"};
+  int n = 0;
+  for (int i = 0; i < 4; i++) {
+    if (!f[i][0]) continue;
+    if (files) files[n] = f[i];
+    if (keys) keys[n] = k[i];
+    n++;
+  }
+  return n;
+}
+
 int rs_config_checkpoints(const rs_config *c, int64_t *steps, int cap) {
   int64_t total = c->train.steps, last = 0;
   int n = 0;

@@ -170,13 +170,9 @@ static void rs__plan_check_data(const rs_job *job) {
   int nseen = 0;
   for (int r = 0; r < R; r++) {
     const rs_config *c = rs_job_run(job, r);
-    if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) continue;
-    const char *files[4] = {c->data.images, c->data.labels, c->data.heldout_images,
-                            c->data.heldout_labels};
-    const char *keys[4] = {"data.images", "data.labels", "data.heldout_images",
-                           "data.heldout_labels"};
-    for (int k = 0; k < 4; k++) {
-      if (!files[k][0]) continue;
+    const char *files[4], *keys[4];
+    int nf = rs_config_data_files(c, files, keys);
+    for (int k = 0; k < nf; k++) {
       bool dup = false;
       for (int i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], files[k]);
       if (dup) continue;
