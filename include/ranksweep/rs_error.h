@@ -1,6 +1,17 @@
 /* ranksweep error codes: one X-macro table generates the enum, the names and
- * the messages, and RS_CALL propagates a failure while recording file:line so
- * a deep failure prints a short traceback (PETSc style). */
+ * the messages, and one family of macros (PETSc style) propagates a failure
+ * while recording file:line, so a deep failure prints a short traceback:
+ *
+ *   RS_CALL(expr)                 a ranksweep call; on failure, return its code
+ *   RS_TRY(rc, expr, label)       the same, but rc = code and goto label (clean-up)
+ *   RS_CHECK(cond, err, fmt, ...) a condition; when false, record the message
+ *                                 and return err
+ *   RS_CALL_MPI(expr)             an MPI call; a code other than MPI_SUCCESS
+ *                                 becomes RS_EMPI with MPI's own error string
+ *
+ * The message and the traceback are per thread (thread-local), so threads
+ * that fail at the same time do not garble each other's messages; a thread
+ * hands its message to the one that joins it with rs_error_save/restore. */
 #ifndef RS_ERROR_H
 #define RS_ERROR_H
 
@@ -55,6 +66,50 @@ void rs_error_print(int err);
       return rs__e;                                                      \
     }                                                                    \
   } while (0)
+
+#define RS_TRY(rc, expr, label)                                          \
+  do {                                                                   \
+    (rc) = (expr);                                                       \
+    if ((rc) != RS_OK) {                                                 \
+      rs__error_trace(__FILE__, __LINE__, __func__);                     \
+      goto label;                                                        \
+    }                                                                    \
+  } while (0)
+
+#define RS_CHECK(cond, err, ...)                                         \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      rs_error((err), __VA_ARGS__);                                      \
+      rs__error_trace(__FILE__, __LINE__, __func__);                     \
+      return (err);                                                      \
+    }                                                                    \
+  } while (0)
+
+/* Expands to MPI names: use only in files that include <mpi.h>. */
+#define RS_CALL_MPI(expr)                                                \
+  do {                                                                   \
+    int rs__m = (expr);                                                  \
+    if (rs__m != MPI_SUCCESS) {                                          \
+      char rs__s[MPI_MAX_ERROR_STRING];                                  \
+      int rs__n = 0;                                                     \
+      if (MPI_Error_string(rs__m, rs__s, &rs__n) != MPI_SUCCESS) rs__n = 0; \
+      rs__s[rs__n] = '\0';                                               \
+      rs__error_mpi(#expr, rs__s);                                       \
+      rs__error_trace(__FILE__, __LINE__, __func__);                     \
+      return RS_EMPI;                                                    \
+    }                                                                    \
+  } while (0)
+/* Records "MPI_Xxx failed: <MPI's string>" for RS_CALL_MPI (the name is the
+ * call text up to its parenthesis). */
+void rs__error_mpi(const char *call, const char *mpi_message);
+
+/* A thread's error, carried to the thread that joins it. */
+typedef struct {
+  char msg[1024];
+} rs_error_saved;
+void rs_error_save(rs_error_saved *s);
+/* Makes the saved message the calling thread's current one; returns err. */
+int rs_error_restore(const rs_error_saved *s, int err);
 
 /* Invariants that no user input can break: abort loudly. */
 #define RS_ASSERT(cond)                                                  \

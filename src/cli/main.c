@@ -33,8 +33,14 @@ _Static_assert((int)RS_EXIT_DONE == (int)RS_CLI_OK && (int)RS_EXIT_ERROR == (int
 
 #define RS_MAX_RUN_INDEX 999999 /* a grid expands to at most 1,000,000 runs */
 
-/* Library failure: its one line (rank 0 only under MPI), then the exit code. */
+/* Library failure: its one line (rank 0 only under MPI), then the exit code.
+ * An MPI failure is printed by the rank that saw it and ends every rank
+ * (MPI_Abort): the others may be waiting in a collective that never ends. */
 static int fail(int err, bool print) {
+  if (err == RS_EMPI) {
+    rs_error_print(err);
+    MPI_Abort(MPI_COMM_WORLD, rs_cli_exit_code(err));
+  }
   if (err != RS_OK && print) rs_error_print(err);
   return rs_cli_exit_code(err);
 }
@@ -536,6 +542,10 @@ int main(int argc, char **argv) {
   int nops = argc - first;
 
   MPI_Init(&argc, &argv);
+  /* MPI calls return their codes (checked with RS_CALL_MPI, so a failure
+   * becomes one ranksweep error line naming the call) instead of aborting
+   * inside MPI; communicators split from this one inherit the handler. */
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   int code;

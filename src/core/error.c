@@ -1,12 +1,13 @@
-/* The error table's strings, the last-error message buffer and the traceback
- * used by RS_CALL. Single-threaded use per process (MPI ranks are processes). */
+/* The error table's strings, the last-error message and the traceback used
+ * by RS_CALL. Both are thread-local: the local-rank code runs threads, and a
+ * thread's failure reaches its joiner through rs_error_save/restore. */
 #include "ranksweep/rs_error.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-static char rs__msg[1024];
-static char rs__trace[2048];
+static _Thread_local char rs__msg[1024];
+static _Thread_local char rs__trace[2048];
 
 const char *rs_err_name(int err) {
   switch (err) {
@@ -58,4 +59,17 @@ void rs_error_print(int err) {
     fprintf(stderr, "ranksweep: error: %s\n", rs_strerror(err));
   if (getenv("RANKSWEEP_TRACEBACK") && rs__trace[0])
     fprintf(stderr, "%s", rs__trace);
+}
+
+void rs__error_mpi(const char *call, const char *mpi_message) {
+  int n = (int)strcspn(call, "( ");
+  rs_error(RS_EMPI, "%.*s failed: %s", n, call, mpi_message[0] ? mpi_message : "unknown MPI error");
+}
+
+void rs_error_save(rs_error_saved *s) { snprintf(s->msg, sizeof s->msg, "%s", rs__msg); }
+
+int rs_error_restore(const rs_error_saved *s, int err) {
+  snprintf(rs__msg, sizeof rs__msg, "%s", s->msg);
+  rs__trace[0] = '\0';
+  return err;
 }

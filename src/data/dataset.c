@@ -313,18 +313,10 @@ static int rs__file_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
   bool npy = cfg->data.kind == RS_DATA_NPY;
   const char *noun = npy ? "examples" : "images";
   int separate = cfg->data.heldout_images[0] != '\0';
-#define RS__TRY(expr)                                                    \
-  do {                                                                   \
-    err = (expr);                                                        \
-    if (err != RS_OK) {                                                  \
-      rs__error_trace(__FILE__, __LINE__, __func__);                     \
-      goto done;                                                         \
-    }                                                                    \
-  } while (0)
-  RS__TRY(rs__pair_load(cfg->data.images, cfg->data.labels, npy, &tr));
+  RS_TRY(err, rs__pair_load(cfg->data.images, cfg->data.labels, npy, &tr), done);
   int maxlabel = tr.maxlabel;
   if (separate) {
-    RS__TRY(rs__pair_load(cfg->data.heldout_images, cfg->data.heldout_labels, npy, &he));
+    RS_TRY(err, rs__pair_load(cfg->data.heldout_images, cfg->data.heldout_labels, npy, &he), done);
     if (he.itemsize != tr.itemsize) {
       err = rs_error(RS_EDATA, "%s: %s of %lld %s but %s has %lld "
                      "(expected the same %s size)",
@@ -380,21 +372,21 @@ static int rs__file_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
   d->ntrain = cfg->data.train_size;
   d->nheld = cfg->data.heldout_size;
   d->neval = cfg->measure.points;
-  RS__TRY(rs__dataset_alloc(d));
+  RS_TRY(err, rs__dataset_alloc(d), done);
   tidx = malloc((size_t)d->ntrain * sizeof *tidx);
   hidx = malloc((size_t)d->nheld * sizeof *hidx);
   if (tidx == NULL || hidx == NULL) {
     err = rs_error(RS_ENOMEM, "out of memory (subset indices)");
     goto done;
   }
-  RS__TRY(rs__idx_subsets(seed, tr.n, separate, separate ? he.n : 0, d->ntrain,
-                          d->nheld, tidx, hidx));
+  RS_TRY(err, rs__idx_subsets(seed, tr.n, separate, separate ? he.n : 0, d->ntrain,
+                          d->nheld, tidx, hidx), done);
   rs__norm nm = {.mode = rs_data_normalize_mode(cfg), .mean = cfg->data.mean,
                  .std = cfg->data.std};
   /* Statistics of the training inputs file, whole file: they do not depend
    * on the subset, so every run and the spectrum pass agree. */
   if (nm.mode == RS_NORM_GLOBAL || nm.mode == RS_NORM_PER_FEATURE) {
-    RS__TRY(rs__data_stats(tr.ipath, tr.ib));
+    RS_TRY(err, rs__data_stats(tr.ipath, tr.ib), done);
     nm.fm = tr.ib->fmean;
     nm.fs = tr.ib->fstd;
     nm.gm = tr.ib->gmean;
@@ -405,7 +397,6 @@ static int rs__file_build(const rs_config *cfg, uint64_t seed, rs_dataset *d) {
                                            : (double)v / 255.0;
   rs__pair_copy(&tr, &nm, tidx, d->ntrain, d->xtrain, d->ltrain, d->ytrain);
   rs__pair_copy(separate ? &he : &tr, &nm, hidx, d->nheld, d->xheld, d->lheld, d->yheld);
-#undef RS__TRY
 done:
   free(tidx);
   free(hidx);

@@ -341,15 +341,20 @@ static int rs__lr_plan_points(rs__lr_plan *P, const double *x, int N, const rs_l
 typedef struct {
   const rs__lr_plan *P;
   int p0, p1, rc;
+  rs_error_saved why; /* the thread's error message, for the joining thread */
 } rs__lr_task;
 
 static void *rs__lr_worker(void *arg) {
   rs__lr_task *t = arg;
   rs__lr_ws w;
   t->rc = rs__lr_ws_init(&w, t->P);
-  if (t->rc != RS_OK) return NULL;
+  if (t->rc != RS_OK) {
+    rs_error_save(&t->why);
+    return NULL;
+  }
   for (int p = t->p0; p < t->p1 && t->rc == RS_OK; p++) t->rc = rs__lr_point(t->P, &w, p);
   rs__lr_ws_free(&w);
+  if (t->rc != RS_OK) rs_error_save(&t->why);
   return NULL;
 }
 
@@ -440,13 +445,15 @@ int rs_lr_plan_points(rs_lr_plan *plan, const double *x, int npoints, int nthrea
     for (int t = 1; t < nthreads; t++) {
       if (pthread_create(&th[t], NULL, rs__lr_worker, &tasks[t]) != 0) {
         tasks[t].rc = rs_error(RS_EINTERNAL, "local rank: cannot start thread %d", t);
+        rs_error_save(&tasks[t].why);
         break;
       }
       started = t;
     }
     rs__lr_worker(&tasks[0]);
     for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < nthreads && rc == RS_OK; t++) rc = tasks[t].rc;
+    for (int t = 0; t < nthreads && rc == RS_OK; t++)
+      if (tasks[t].rc != RS_OK) rc = t == 0 ? tasks[t].rc : rs_error_restore(&tasks[t].why, tasks[t].rc);
   }
   for (int l = 0; l < RS_MAX_LAYERS + 3; l++) {
     free(P->deriv[l]);

@@ -61,7 +61,7 @@ void rs_pgrid_shape(int nprocs, int *nprow, int *npcol) {
 int rs_pgrid_create(MPI_Comm comm, int nprow, int npcol, rs_pgrid **out) {
   *out = NULL;
   int size;
-  if (MPI_Comm_size(comm, &size) != MPI_SUCCESS) return rs_error(RS_EMPI, "MPI_Comm_size failed");
+  RS_CALL_MPI(MPI_Comm_size(comm, &size));
   if (nprow == 0 && npcol == 0) rs_pgrid_shape(size, &nprow, &npcol);
   if (nprow < 1 || npcol < 1 || nprow * npcol != size)
     return rs_error(RS_EARG, "process grid %d x %d: expected nprow * npcol = %d ranks",
@@ -218,10 +218,9 @@ int rs_pmat_center_columns(rs_pmat *a, double *means) {
     for (int i = 0; i < a->mloc; i++) s += col[i];
     sum[rs_pmat_global_col(a, j)] = s;
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, sum, a->n, MPI_DOUBLE, MPI_SUM, a->g->comm) != MPI_SUCCESS) {
-    free(sum);
-    return rs_error(RS_EMPI, "MPI_Allreduce of column sums failed");
-  }
+  int mrc = MPI_Allreduce(MPI_IN_PLACE, sum, a->n, MPI_DOUBLE, MPI_SUM, a->g->comm);
+  if (mrc != MPI_SUCCESS) free(sum);
+  RS_CALL_MPI(mrc);
   for (int j = 0; j < a->n; j++) sum[j] /= (double)a->m;
   for (int j = 0; j < a->nloc; j++) {
     double mu = sum[rs_pmat_global_col(a, j)], *col = a->a + (size_t)j * a->lld;
@@ -245,9 +244,7 @@ int rs_pmat_gather(const rs_pmat *a, double *out) {
   const size_t chunk = (size_t)1 << 28;
   for (size_t off = 0; off < total; off += chunk) {
     int cnt = (int)(total - off < chunk ? total - off : chunk);
-    if (MPI_Allreduce(MPI_IN_PLACE, out + off, cnt, MPI_DOUBLE, MPI_SUM, a->g->comm) !=
-        MPI_SUCCESS)
-      return rs_error(RS_EMPI, "MPI_Allreduce in gather failed");
+    RS_CALL_MPI(MPI_Allreduce(MPI_IN_PLACE, out + off, cnt, MPI_DOUBLE, MPI_SUM, a->g->comm));
   }
   return RS_OK;
 }
@@ -258,8 +255,7 @@ int rs_pmat_gather(const rs_pmat *a, double *out) {
  * failed. */
 static int rs__agree(MPI_Comm comm, int err) {
   int worst = err;
-  if (MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Allreduce of an error code failed");
+  RS_CALL_MPI(MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, comm));
   if (err != RS_OK) return err;
   if (worst != RS_OK) return rs_error(worst, "spectrum: another rank failed (%s)", rs_err_name(worst));
   return RS_OK;
@@ -268,8 +264,7 @@ static int rs__agree(MPI_Comm comm, int err) {
 /* ScaLAPACK's info agreed over all ranks (any non-zero info fails all). */
 static int rs__agree_info(MPI_Comm comm, int info, const char *routine) {
   int mine[2] = {info, -info}, ext[2];
-  if (MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Allreduce of %s info failed", routine);
+  RS_CALL_MPI(MPI_Allreduce(mine, ext, 2, MPI_INT, MPI_MAX, comm));
   if (ext[0] != 0 || ext[1] != 0)
     return rs_error(RS_ELAPACK, "%s failed (info %d)", routine, ext[0] != 0 ? ext[0] : -ext[1]);
   return RS_OK;
@@ -311,8 +306,7 @@ static int rs__pdgesvd(rs_pmat *a, double *s) {
    * decision taken from the spectrum is the same everywhere. */
   RS_CALL(rs__agree_info(comm, info, "pdgesvd"));
   int k = a->m < a->n ? a->m : a->n;
-  if (MPI_Bcast(s, k, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "MPI_Bcast of singular values failed");
+  RS_CALL_MPI(MPI_Bcast(s, k, MPI_DOUBLE, 0, comm));
   return RS_OK;
 }
 

@@ -1,9 +1,11 @@
 /* Unit tests of the core: Philox known answers, stream independence and
- * position independence, the error table. */
+ * position independence, the error table, the error idiom (RS_TRY,
+ * RS_CHECK) and its per-thread state. */
 #include <check.h>
 
 #include "../rs_check.h"
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "ranksweep/rs_error.h"
@@ -82,6 +84,50 @@ START_TEST(distributions) {
 }
 END_TEST
 
+static int fails_in_check(int v) {
+  RS_CHECK(v > 0, RS_EARG, "job.yaml: train.steps: expected a positive integer, got %d", v);
+  return RS_OK;
+}
+
+static int cleans_up(int v, int *cleaned) {
+  int rc = RS_OK;
+  RS_TRY(rc, fails_in_check(v), done);
+  rc = RS_OK;
+done:
+  *cleaned = 1;
+  return rc;
+}
+
+static void *thread_fails(void *arg) {
+  rs_error_saved *saved = arg;
+  rs_error(RS_ELAPACK, "thread: dgesdd failed (info 3)");
+  rs_error_save(saved);
+  return NULL;
+}
+
+START_TEST(error_idiom) {
+  int cleaned = 0;
+  rs_error_clear();
+  ck_assert_int_eq(cleans_up(5, &cleaned), RS_OK);
+  ck_assert_int_eq(cleaned, 1);
+  cleaned = 0;
+  ck_assert_int_eq(cleans_up(-2, &cleaned), RS_EARG);
+  ck_assert_int_eq(cleaned, 1);
+  ck_assert_str_eq(rs_error_message(), "job.yaml: train.steps: expected a positive integer, got -2");
+  /* Another thread's failure leaves this thread's message alone, and reaches
+   * it only through save/restore. */
+  rs_error_saved saved;
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, thread_fails, &saved), 0);
+  pthread_join(th, NULL);
+  ck_assert_str_eq(rs_error_message(), "job.yaml: train.steps: expected a positive integer, got -2");
+  ck_assert_int_eq(rs_error_restore(&saved, RS_ELAPACK), RS_ELAPACK);
+  ck_assert_str_eq(rs_error_message(), "thread: dgesdd failed (info 3)");
+  rs__error_mpi("MPI_Allreduce(a, b, 1, MPI_INT, MPI_MIN, comm)", "MPI_ERR_COMM: invalid communicator");
+  ck_assert_str_eq(rs_error_message(), "MPI_Allreduce failed: MPI_ERR_COMM: invalid communicator");
+}
+END_TEST
+
 START_TEST(error_table) {
   ck_assert_str_eq(rs_err_name(RS_EJOB), "RS_EJOB");
   ck_assert_str_eq(rs_strerror(RS_ENOMEM), "out of memory");
@@ -99,6 +145,7 @@ int main(void) {
   tcase_add_test(tc, state_copy_resumes);
   tcase_add_test(tc, distributions);
   tcase_add_test(tc, error_table);
+  tcase_add_test(tc, error_idiom);
   suite_add_tcase(s, tc);
   return rs_check_run(s);
 }
