@@ -2,7 +2,10 @@
  * ReLU, batch 64, AdamW): time per full step against the floor, the same
  * BLAS calls the step makes, timed alone on the same buffers.
  * Usage: bench_train [threads=1] [steps=2000] [float32|float64] [both|step|floor]
- * (step / floor: run only that part, e.g. under `perf stat -e cycles:u`). */
+ *                    [adamw|sgd]
+ * (step / floor: run only that part, e.g. under `perf stat -e cycles:u`;
+ * sgd: plain SGD instead of the paper's AdamW, to separate the optimiser's
+ * share of the step from the rest of the non-GEMM work). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,16 +47,18 @@ int main(int argc, char **argv) {
   int steps = argc > 2 ? atoi(argv[2]) : 2000;
   bool f64 = argc > 3 && strcmp(argv[3], "float64") == 0;
   const char *mode = argc > 4 ? argv[4] : "both";
+  bool sgd = argc > 5 && strcmp(argv[5], "sgd") == 0;
   bool do_step = strcmp(mode, "floor") != 0, do_floor = strcmp(mode, "step") != 0;
   if (threads < 1 || steps < 10) {
-    fprintf(stderr, "usage: bench_train [threads>=1] [steps>=10] [float32|float64]\n");
+    fprintf(stderr, "usage: bench_train [threads>=1] [steps>=10] [float32|float64] "
+                    "[both|step|floor] [adamw|sgd]\n");
     return 2;
   }
   openblas_set_num_threads(threads);
   const int widths[4] = {200, 200, 200, 200};
   rs_config c;
   fixture_config(&c, 4, widths);
-  c.train.optimizer = RS_OPT_ADAMW;
+  c.train.optimizer = sgd ? RS_OPT_SGD : RS_OPT_ADAMW;
   c.train.lr = 1e-4;
   c.train.weight_decay = 0.01;
   c.train.batch = 64;
@@ -99,7 +104,7 @@ int main(int argc, char **argv) {
   double st = step_t[ROUNDS / 2], ft = floor_t[ROUNDS / 2];
   double sc = step_c[ROUNDS / 2], fc = floor_c[ROUNDS / 2];
   const char *core = getenv("OPENBLAS_CORETYPE");
-  printf("ranksweep train step: 784-200x4-10 relu batch 64 adamw %s\n",
+  printf("ranksweep train step: 784-200x4-10 relu batch 64 %s %s\n", sgd ? "sgd" : "adamw",
          f64 ? "float64" : "float32");
   printf("threads %d\n", threads);
   printf("openblas_get_config %s\n", openblas_get_config());
