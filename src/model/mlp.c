@@ -229,10 +229,8 @@ int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   if (!m) return rs_error(RS_ENOMEM, "model: out of memory");
   int rc = rs__mlp_setup(&m->net, cfg, data, cfg->train.precision, batch_cap, L, sizes,
                          data->outputs);
-  if (rc != RS_OK) {
-    free(m);
-    return rc;
-  }
+  if (rc != RS_OK) free(m);
+  RS_CALL(rc);
   m->base.ops = &mlp_ops;
   m->base.prec = cfg->train.precision;
   m->base.nparams = m->net.nparams;
