@@ -672,10 +672,8 @@ int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **out)
   rs_config_defaults(&j->base);
   pctx p = {.origin = j->origin, .doc = NULL, .job = j};
   int err = parse_text(&p);
-  if (err != RS_OK) {
-    rs_job_destroy(&j);
-    return err;
-  }
+  if (err != RS_OK) rs_job_destroy(&j);
+  RS_CALL(err);
   *out = j;
   return RS_OK;
 }

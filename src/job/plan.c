@@ -278,8 +278,7 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
   human_bytes((double)rs_job_archive_bytes(job), ab, sizeof ab);
   fprintf(out, "  archive size         about %s (allocated when the sweep starts; `run` checks the\n"
                "                       free space first)\n", ab);
-  int terr = rs__plan_time_print(job, o, out);
-  if (terr != RS_OK) return terr;
+  RS_CALL(rs__plan_time_print(job, o, out));
   return ferror(out) ? rs_error(RS_EIO, "cannot write the plan") : RS_OK;
 }
 
