@@ -144,19 +144,17 @@ static int cmd_plan(int argc, char **argv) {
   if (rc >= 0) return rc;
   if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
   rs_job *job = NULL;
-  int err = load_job(first < argc ? argv[first] : NULL, &job);
-  if (err == RS_OK) {
-    warn_blas_kernel();
-    err = plan_check_runs(job, true);
-  }
+  int err;
+  RS_TRY(err, load_job(first < argc ? argv[first] : NULL, &job), done);
+  warn_blas_kernel();
+  RS_TRY(err, plan_check_runs(job, true), done);
   /* Data files that cannot be read yet: the plan is printed (its cost does
    * not need them) with a warning per file, then the error run would give,
    * and exit 1: the job cannot run as it stands. */
-  if (err == RS_OK) err = rs_job_plan_print_opts(job, &po, stdout);
-  if (err == RS_OK) {
-    fflush(stdout);
-    err = plan_check_runs(job, false);
-  }
+  RS_TRY(err, rs_job_plan_print_opts(job, &po, stdout), done);
+  fflush(stdout);
+  err = plan_check_runs(job, false);
+done:
   rs_job_destroy(&job);
   return fail(err, true);
 }
@@ -488,7 +486,7 @@ static int cmd_version(void) {
   /* MPI_Get_library_version may be called before MPI_Init (MPI-3). */
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int len;
-  MPI_Get_library_version(mpi, &len);
+  if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) snprintf(mpi, sizeof mpi, "unknown");
   printf("ranksweep %s (git %s)\n", RS_VERSION, RS_GIT_COMMIT);
   printf("MPI: %.*s\n", (int)strcspn(mpi, "\n"), mpi);
   printf("OpenBLAS: %s\n", openblas_get_config());
