@@ -103,8 +103,9 @@ int rs_cli_int_list(const char *cmd, const char *opt, const char *s, long long l
                     int *out, int cap, int *n);
 
 /* The one mapping from a library error code (RS_OK or RS_E*) to an exit code:
- * RS_OK 0; RS_EARG (a value the user gave is invalid here) 2; RS_EINTERRUPTED
- * 3; anything else 1. */
+ * RS_OK 0; RS_EARG (a value the user gave on the command line is invalid here)
+ * 2; RS_EINTERRUPTED 3; anything else 1. A job's value that a module refuses
+ * with RS_EARG is the job file's: main.c passes it as RS_EJOB (exit 1). */
 int rs_cli_exit_code(int err);
 
 #endif

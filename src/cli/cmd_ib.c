@@ -90,7 +90,7 @@ static int rs__ib_report(const rs_gib *g, const double *betas, int nbetas, int c
       if (bmax <= bmin) bmax = 10.0 * bmin;
     }
     rs_gib_point *pts = malloc((size_t)npoints * sizeof *pts);
-    if (!pts) return RS_ENOMEM;
+    RS_CHECK(pts, RS_ENOMEM, "--curve: out of memory for %d points", npoints);
     int err = rs_gib_curve(g, bmin, bmax, npoints, pts);
     if (err == RS_OK) {
       printf("beta,beta_vib,rank,I_TX,I_TY\n");
@@ -204,24 +204,22 @@ int rs_cmd_ib(int argc, char **argv) {
   if (have_bmax && !(bmax > bmin))
     return rs__ib_bad("--beta-max: expected a value above --beta-min");
 
+  rs_gib *g = NULL;
   int err;
   if (job) {
     /* Explicit --beta/--beta-vib values take precedence over the job's. */
     double jb[RS__IB_MAX_BETA];
     int njb = 0;
     /* A bad job file is an error like any other (exit 1, as from plan). */
-    if ((err = rs__rho_from_job(job, rho, &nrho, jb, &njb, RS__IB_MAX_BETA)) != RS_OK) {
-      rs_error_print(err);
-      return rs_cli_exit_code(err);
-    }
+    RS_TRY(err, rs__rho_from_job(job, rho, &nrho, jb, &njb, RS__IB_MAX_BETA), done);
     if (nbetas == 0) {
       memcpy(betas, jb, (size_t)njb * sizeof *jb);
       nbetas = njb;
     }
   }
-  rs_gib *g = NULL;
-  err = rs_gib_from_rho(rho, nrho, &g);
-  if (err == RS_OK) err = rs__ib_report(g, betas, nbetas, curve, bmin, bmax, npoints);
+  RS_TRY(err, rs_gib_from_rho(rho, nrho, &g), done);
+  RS_TRY(err, rs__ib_report(g, betas, nbetas, curve, bmin, bmax, npoints), done);
+done:
   rs_gib_destroy(&g);
   if (err != RS_OK) rs_error_print(err);
   return rs_cli_exit_code(err);

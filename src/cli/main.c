@@ -49,6 +49,13 @@ static int load_job(const char *path, rs_job **job) {
   return path ? rs_job_load(path, job) : rs_job_load_default(job);
 }
 
+/* A run of a loaded job that cannot be built or trained (its data set, its
+ * model, a value that does not fit the data) is a bad job file: exit 1 from
+ * plan and train, as from run. The modules report such a value as RS_EARG,
+ * which the exit-code mapping keeps for the command line's own values (exit
+ * 2); the message is unchanged. */
+static int job_error(int err) { return err == RS_EARG ? RS_EJOB : err; }
+
 /* One line on stderr when OpenBLAS runs a generic kernel on a CPU that could
  * run a fast one; never acted on silently (the fix is the user's to apply). */
 static void warn_blas_kernel(void) {
@@ -89,7 +96,7 @@ static int plan_check_runs(const rs_job *job, bool skip_missing) {
     }
   }
   rs_data_cache_clear();
-  return err;
+  return job_error(err);
 }
 
 /* Operands after the options: at most max (min..max), named for the message. */
@@ -137,19 +144,17 @@ static int cmd_plan(int argc, char **argv) {
   if (rc >= 0) return rc;
   if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
   rs_job *job = NULL;
-  int err = load_job(first < argc ? argv[first] : NULL, &job);
-  if (err == RS_OK) {
-    warn_blas_kernel();
-    err = plan_check_runs(job, true);
-  }
+  int err;
+  RS_TRY(err, load_job(first < argc ? argv[first] : NULL, &job), done);
+  warn_blas_kernel();
+  RS_TRY(err, plan_check_runs(job, true), done);
   /* Data files that cannot be read yet: the plan is printed (its cost does
    * not need them) with a warning per file, then the error run would give,
    * and exit 1: the job cannot run as it stands. */
-  if (err == RS_OK) err = rs_job_plan_print_opts(job, &po, stdout);
-  if (err == RS_OK) {
-    fflush(stdout);
-    err = plan_check_runs(job, false);
-  }
+  RS_TRY(err, rs_job_plan_print_opts(job, &po, stdout), done);
+  fflush(stdout);
+  err = plan_check_runs(job, false);
+done:
   rs_job_destroy(&job);
   return fail(err, true);
 }
@@ -190,15 +195,17 @@ static int cmd_train(int argc, char **argv) {
   int64_t *steps = NULL;
   int32_t *counts = NULL;
   double *eff = NULL, *stab = NULL;
-  err = rs_dataset_create(cfg, &data);
-  if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
+  RS_TRY(err, rs_dataset_create(cfg, &data), done);
+  RS_TRY(err, rs_trainer_create(cfg, data, &t), done);
   int nck = rs_config_checkpoints(cfg, NULL, 0);
   steps = malloc(sizeof *steps * (size_t)nck);
-  if (err == RS_OK && !steps) err = rs_error(RS_ENOMEM, "out of memory");
-  if (err != RS_OK) goto done;
+  if (!steps) {
+    err = rs_error(RS_ENOMEM, "out of memory");
+    goto done;
+  }
   rs_config_checkpoints(cfg, steps, nck);
   rs_netview v;
-  if ((err = rs_trainer_view(t, &v)) != RS_OK) goto done;
+  RS_TRY(err, rs_trainer_view(t, &v), done);
   int L = v.nmeasure, P = data->neval, E = cfg->measure.neps;
   counts = malloc(sizeof *counts * (size_t)L * P * (E + 1));
   eff = malloc(sizeof *eff * (size_t)L * P);
@@ -215,18 +222,18 @@ static int cmd_train(int argc, char **argv) {
   printf("\n");
   for (int c = 0; c < nck; c++) {
     bool diverged = false;
-    if ((err = rs_trainer_run_to(t, steps[c], &diverged)) != RS_OK) break;
+    RS_TRY(err, rs_trainer_run_to(t, steps[c], &diverged), done);
     if (diverged) {
       printf("diverged at step %lld (loss %g)\n", (long long)rs_trainer_step(t),
              rs_trainer_last_loss(t));
       break;
     }
     rs_ckpt_metrics m;
-    if ((err = rs_trainer_view(t, &v)) != RS_OK) break;
-    if ((err = rs_trainer_metrics(t, cfg, data, &m)) != RS_OK) break;
+    RS_TRY(err, rs_trainer_view(t, &v), done);
+    RS_TRY(err, rs_trainer_metrics(t, cfg, data, &m), done);
     rs_lr_points res = {.neps = E, .eps = cfg->measure.eps, .counts = counts,
                         .spectra = NULL, .effrank = eff, .stablerank = stab};
-    if ((err = rs_localrank_points(&v, data->xeval, P, &res)) != RS_OK) break;
+    RS_TRY(err, rs_localrank_points(&v, data->xeval, P, &res), done);
     printf("%9lld %10.4g %7.3f %10.4g %7.3f", (long long)steps[c], m.train_loss, m.train_acc,
            m.heldout_loss, m.heldout_acc);
     for (int l = 0; l < L; l++) {
@@ -245,7 +252,7 @@ done:
   rs_trainer_destroy(&t);
   rs_dataset_destroy(&data);
   rs_job_destroy(&job);
-  return fail(err, true);
+  return fail(job_error(err), true);
 }
 
 /* ---- run ---- */
@@ -342,9 +349,7 @@ static int parse_run(int argc, char **argv, rs_sweep_opts *o, const char **path)
   return -1;
 }
 
-static int cmd_run(const rs_sweep_opts *o, const char *path) {
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+static int cmd_run(const rs_sweep_opts *o, const char *path, int rank) {
   rs_job *job = NULL;
   int err = load_job(path, &job);
   if (err != RS_OK) return fail(err, rank == 0);
@@ -465,12 +470,23 @@ static int parse_spectrum(int argc, char **argv, spectrum_args *a, const char **
   return -1;
 }
 
+/* ---- MPI ---- */
+/* MPI calls return their codes (checked with RS_CALL_MPI, so a failure
+ * becomes one ranksweep error line naming the call) instead of aborting
+ * inside MPI; communicators split from this one inherit the handler. */
+static int mpi_start(int *argc, char ***argv, int *rank) {
+  RS_CALL_MPI(MPI_Init(argc, argv));
+  RS_CALL_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  RS_CALL_MPI(MPI_Comm_rank(MPI_COMM_WORLD, rank));
+  return RS_OK;
+}
+
 /* ---- version ---- */
 static int cmd_version(void) {
   /* MPI_Get_library_version may be called before MPI_Init (MPI-3). */
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int len;
-  MPI_Get_library_version(mpi, &len);
+  if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) snprintf(mpi, sizeof mpi, "unknown");
   printf("ranksweep %s (git %s)\n", RS_VERSION, RS_GIT_COMMIT);
   printf("MPI: %.*s\n", (int)strcspn(mpi, "\n"), mpi);
   printf("OpenBLAS: %s\n", openblas_get_config());
@@ -541,16 +557,11 @@ int main(int argc, char **argv) {
   const char *const *ops = (const char *const *)(argv + first);
   int nops = argc - first;
 
-  MPI_Init(&argc, &argv);
-  /* MPI calls return their codes (checked with RS_CALL_MPI, so a failure
-   * becomes one ranksweep error line naming the call) instead of aborting
-   * inside MPI; communicators split from this one inherit the handler. */
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  int code;
-  if (!strcmp(cmd, "run")) {
-    code = cmd_run(&ro, path);
+  int rank = 0, code, err = mpi_start(&argc, &argv, &rank);
+  if (err != RS_OK) {
+    code = fail(err, true);
+  } else if (!strcmp(cmd, "run")) {
+    code = cmd_run(&ro, path, rank);
   } else if (!strcmp(cmd, "show")) {
     code = fail(rs_archive_show(path, &so, stdout), true);
   } else if (!strcmp(cmd, "merge")) {

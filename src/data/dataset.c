@@ -453,11 +453,8 @@ int rs_dataset_create(const rs_config *cfg, rs_dataset **out) {
   rs_dataset *d = calloc(1, sizeof *d);
   if (d == NULL) return rs_error(RS_ENOMEM, "out of memory (dataset)");
   int err = rs__dataset_build(cfg, d);
-  if (err != RS_OK) {
-    rs_dataset_destroy(&d);
-    rs__error_trace(__FILE__, __LINE__, __func__);
-    return err;
-  }
+  if (err != RS_OK) rs_dataset_destroy(&d);
+  RS_CALL(err);
   *out = d;
   return RS_OK;
 }

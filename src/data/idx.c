@@ -389,11 +389,8 @@ int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn deco
    * costs time but never correctness. The statistics are computed here too,
    * so a published buffer is never written again. */
   int err = decode(path, fd, tag, b);
-  if (err != RS_OK) {
-    rs__buf_free(b);
-    rs__error_trace(__FILE__, __LINE__, __func__);
-    return err;
-  }
+  if (err != RS_OK) rs__buf_free(b);
+  RS_CALL(err);
   b->refs = 1;
   *out = b;
   if (plen >= RS_PATH_MAX) return RS_OK; /* usable, just not cached */

@@ -261,11 +261,11 @@ static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
   }
   text[hlen] = '\0';
   rs__npy_header h = {0};
-  if ((err = rs__parse_header(path, text, hlen, &h)) != RS_OK) goto done;
+  RS_TRY(err, rs__parse_header(path, text, hlen, &h), done);
   char kind = 0;
   int size = 1;
   bool swap = false;
-  if ((err = rs__parse_descr(path, h.descr, &kind, &size, &swap)) != RS_OK) goto done;
+  RS_TRY(err, rs__parse_descr(path, h.descr, &kind, &size, &swap), done);
   if (h.fortran && h.ndim > 1) {
     err = rs_error(RS_EDATA, "%s: fortran_order is True (expected C order: save "
                    "numpy.ascontiguousarray(a))", path);

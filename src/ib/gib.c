@@ -19,12 +19,12 @@ struct rs_gib {
 
 static int rs__gib_alloc(int n, rs_gib **out) {
   rs_gib *g = calloc(1, sizeof *g);
-  if (!g) return RS_ENOMEM;
+  RS_CHECK(g, RS_ENOMEM, "Gaussian IB: out of memory");
   g->n = n;
   g->lambda = malloc((size_t)(n > 0 ? n : 1) * sizeof *g->lambda);
   if (!g->lambda) {
     free(g);
-    return RS_ENOMEM;
+    return rs_error(RS_ENOMEM, "Gaussian IB: out of memory for %d eigenvalues", n);
   }
   *out = g;
   return RS_OK;
@@ -42,7 +42,7 @@ int rs_gib_from_rho(const double *rho, int n, rs_gib **out) {
     if (!rs_rho_in_range(rho[i]))
       return rs_error(RS_EARG, "rho[%d] = %g: expected a canonical correlation in (%g, %g)",
                       i, rho[i], RS_RHO_LO, RS_RHO_HI);
-  rs_gib *g;
+  rs_gib *g = NULL;
   RS_CALL(rs__gib_alloc(n, &g));
   for (int i = 0; i < n; i++) g->lambda[i] = 1.0 - rho[i] * rho[i];
   qsort(g->lambda, (size_t)n, sizeof *g->lambda, rs__cmp_double);
@@ -58,7 +58,7 @@ static int rs__conditional(const double *sx, int dx, const double *sy, int dy,
   double *z = malloc((size_t)dy * dx * sizeof *z); /* Sigma_y^{-1} Sigma_yx */
   int err = RS_OK;
   if (!ly || !z) {
-    err = RS_ENOMEM;
+    err = rs_error(RS_ENOMEM, "Sigma_{x|y}: out of memory (dx = %d, dy = %d)", dx, dy);
     goto done;
   }
   memcpy(ly, sy, (size_t)dy * dy * sizeof *ly);
@@ -100,12 +100,12 @@ int rs_gib_from_cov(const double *sx, int dx, const double *sy, int dy,
   rs_gib *g = NULL;
   int err = RS_OK;
   if (!a || !b) {
-    err = RS_ENOMEM;
+    err = rs_error(RS_ENOMEM, "Gaussian IB: out of memory (dx = %d)", dx);
     goto done;
   }
-  if ((err = rs__conditional(sx, dx, sy, dy, sxy, a)) != RS_OK) goto done;
+  RS_TRY(err, rs__conditional(sx, dx, sy, dy, sxy, a), done);
   memcpy(b, sx, (size_t)dx * dx * sizeof *b);
-  if ((err = rs__gib_alloc(dx, &g)) != RS_OK) goto done;
+  RS_TRY(err, rs__gib_alloc(dx, &g), done);
   /* itype 1: A v = lambda B v. Eigenvalues of B^{-1} A, which is similar to
    * A B^{-1} = Sigma_{x|y} Sigma_x^{-1}. dsygv returns them ascending. */
   lapack_int info = LAPACKE_dsygv(LAPACK_ROW_MAJOR, 1, 'N', 'L', dx, a, dx, b, dx, g->lambda);
@@ -210,7 +210,7 @@ static int rs__inv_sqrt(const double *s, int d, const char *name, double *out) {
   double *w = malloc((size_t)d * sizeof *w);
   int err = RS_OK;
   if (!v || !w) {
-    err = RS_ENOMEM;
+    err = rs_error(RS_ENOMEM, "%s: out of memory (d = %d)", name, d);
     goto done;
   }
   memcpy(v, s, (size_t)d * d * sizeof *v);
@@ -245,11 +245,11 @@ int rs_cca(const double *sx, int dx, const double *sy, int dy,
   double *c = malloc((size_t)dx * dy * sizeof *c);
   int err = RS_OK;
   if (!wx || !wy || !t || !c) {
-    err = RS_ENOMEM;
+    err = rs_error(RS_ENOMEM, "CCA: out of memory (dx = %d, dy = %d)", dx, dy);
     goto done;
   }
-  if ((err = rs__inv_sqrt(sx, dx, "Sigma_x", wx)) != RS_OK) goto done;
-  if ((err = rs__inv_sqrt(sy, dy, "Sigma_y", wy)) != RS_OK) goto done;
+  RS_TRY(err, rs__inv_sqrt(sx, dx, "Sigma_x", wx), done);
+  RS_TRY(err, rs__inv_sqrt(sy, dy, "Sigma_y", wy), done);
   for (int i = 0; i < dx; i++) /* t = Sigma_x^{-1/2} Sigma_xy */
     for (int j = 0; j < dy; j++) {
       double acc = 0.0;

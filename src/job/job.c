@@ -48,6 +48,7 @@ struct rs_job {
   int nruns;
   char **run_names;
   rs_config **runs; /* materialised on first use */
+  int64_t archive_bytes; /* rs_job_archive_bytes, computed while the runs are checked */
 };
 
 typedef struct {
@@ -489,19 +490,22 @@ static int expand(const pctx *p) {
   int *lines = malloc(sizeof(int) * (size_t)rs__nkeys);
   rs_config *c = malloc(sizeof *c);
   int err = (lines && c) ? RS_OK : rs_error(RS_ENOMEM, "out of memory");
+  rs__archive_dims dims;
+  rs__archive_dims_init(&dims);
   for (int r = 0; r < j->nruns && err == RS_OK; r++) {
     materialize(j, r, c, lines);
     err = check_run(p, r, c, lines);
+    if (err == RS_OK) rs__archive_dims_add(&dims, c);
   }
   free(lines);
   free(c);
   if (err == RS_OK) {
-    int64_t bytes = rs_job_archive_bytes(j);
-    if (bytes > RS_MAX_ARCHIVE_BYTES)
+    j->archive_bytes = rs__archive_dims_bytes(&dims);
+    if (j->archive_bytes > RS_MAX_ARCHIVE_BYTES)
       err = jerr(p, j->naxes ? j->axes[0].line : 1, "grid",
                  "the archive would hold about %.3g GB; expected at most %.3g GB (fewer runs, "
                  "checkpoints or measure.points, or measure.save_weights: final)",
-                 (double)bytes / 1e9, (double)RS_MAX_ARCHIVE_BYTES / 1e9);
+                 (double)j->archive_bytes / 1e9, (double)RS_MAX_ARCHIVE_BYTES / 1e9);
   }
   return err;
 }
@@ -668,10 +672,8 @@ int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **out)
   rs_config_defaults(&j->base);
   pctx p = {.origin = j->origin, .doc = NULL, .job = j};
   int err = parse_text(&p);
-  if (err != RS_OK) {
-    rs_job_destroy(&j);
-    return err;
-  }
+  if (err != RS_OK) rs_job_destroy(&j);
+  RS_CALL(err);
   *out = j;
   return RS_OK;
 }
@@ -775,6 +777,8 @@ const char *rs_job_run_value(const rs_job *job, int run, int axis) {
   const rs__axis *ax = &job->axes[axis];
   return ax->vals[(run / ax->stride) % ax->nvals].text;
 }
+
+int64_t rs_job_archive_bytes(const rs_job *job) { return job->archive_bytes; }
 
 const char *rs_job_text(const rs_job *job) { return job->text; }
 const char *rs_job_hash(const rs_job *job) { return job->hash; }

@@ -1,6 +1,7 @@
 /* Internals shared by the job module's files: the key table (one row per
  * dotted key) that drives defaults, parsing, grid overrides, validation and
- * the generated documentation, and the SHA-256 used to fingerprint job text. */
+ * the generated documentation, the archive's padded dimensions, and the
+ * SHA-256 used to fingerprint job text. */
 #ifndef RS_JOB_INTERNAL_H
 #define RS_JOB_INTERNAL_H
 
@@ -68,6 +69,19 @@ void rs__key_format(const rs__key *k, const rs_config *c, char *buf, size_t len)
  * every run it returns; the plan walks all runs of a possibly huge grid). */
 struct rs_job;
 void rs__job_run_into(const struct rs_job *job, int run, rs_config *c);
+
+/* The padded dimensions of a job's archive, the maxima over its runs
+ * (archive_size.c): add every run, then read the bytes. */
+typedef struct {
+  int runs;
+  double C, L, P, E, K, W, NP, SB; /* checkpoints, measured layers, points, eps,
+                                      spectrum length, weight layers + 1,
+                                      saved parameters, state bytes */
+  bool all;                        /* some run saves the weights of every checkpoint */
+} rs__archive_dims;
+void rs__archive_dims_init(rs__archive_dims *d);
+void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c);
+int64_t rs__archive_dims_bytes(const rs__archive_dims *d);
 
 /* SHA-256 */
 typedef struct {

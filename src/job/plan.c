@@ -43,50 +43,6 @@ static double point_flops(const rs_config *c, int *nlayers) {
   return f;
 }
 
-/* Mirrors the archive's datasets (src/engine/archive.c, rs__dsets) at the
- * padded dimensions, the maxima over runs. Two figures are approximations:
- * the training state (parameters plus two optimiser moments) and the
- * weight-norm rows (one per weight layer). */
-int64_t rs_job_archive_bytes(const rs_job *job) {
-  int R = rs_job_nruns(job);
-  double C = 1, L = 0, P = 0, E = 0, K = 0, W = 0, NP = 0, SB = 0;
-  bool all = false;
-  rs_config *c = malloc(sizeof *c);
-  if (!c) return INT64_MAX;
-  for (int r = 0; r < R; r++) {
-    rs__job_run_into(job, r, c);
-    rs_run_shape sh;
-    rs_config_shape(c, NULL, &sh);
-    int d0 = sh.io.d0, nl = sh.nmeasured;
-    const int *w = sh.widths;
-    double nck = rs_config_checkpoints(c, NULL, 0), np = (double)sh.nparams;
-    double es = c->train.precision == RS_PREC_FLOAT64 ? 8 : 4;
-    if (nck > C) C = nck;
-    if (nl > L) L = nl;
-    for (int l = 0; l < nl; l++)
-      if ((w[l] < d0 ? w[l] : d0) > K) K = w[l] < d0 ? w[l] : d0;
-    if (c->measure.points > P) P = c->measure.points;
-    if (c->measure.neps > E) E = c->measure.neps;
-    if (nl + 1 > W) W = nl + 1;
-    if (c->measure.save_weights != RS_SAVE_NONE && np > NP) NP = np;
-    if (c->measure.save_weights == RS_SAVE_ALL) all = true;
-    if (3 * np * es + 256 > SB) SB = 3 * np * es + 256;
-  }
-  free(c);
-  double e1 = E + 1, b = 0;
-  b += R * C * L * e1 * 8;                  /* lr/mean */
-  b += R * C * L * P * e1 * 4;              /* lr/counts */
-  b += R * C * L * P * K * 4;               /* lr/spectra */
-  b += R * C * L * P * 8 * 2;               /* lr/effrank, lr/stablerank */
-  b += R * C * 8 * 6;                       /* the six scalar metrics */
-  b += R * C * W * 8 * 2 + R * C * W * E * 4; /* weight norms and ranks */
-  b += R * NP * 8 + (all ? R * C * NP * 8 : 0); /* weights */
-  b += R * 2 * SB + R * 2 * 4 * 8;          /* training states */
-  b += R * C * P + R * C * 2 + R * 4 + R * 8; /* masks, run status */
-  b += R * (C * 8 + 64 + L * 8 + E * 8);    /* the run tables */
-  return b > (double)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)b;
-}
-
 static void human_bytes(double b, char *buf, size_t len) {
   if (b < 1e6)
     snprintf(buf, len, "%.0f kB", b / 1e3);
@@ -322,8 +278,7 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
   human_bytes((double)rs_job_archive_bytes(job), ab, sizeof ab);
   fprintf(out, "  archive size         about %s (allocated when the sweep starts; `run` checks the\n"
                "                       free space first)\n", ab);
-  int terr = rs__plan_time_print(job, o, out);
-  if (terr != RS_OK) return terr;
+  RS_CALL(rs__plan_time_print(job, o, out));
   return ferror(out) ? rs_error(RS_EIO, "cannot write the plan") : RS_OK;
 }
 

@@ -24,8 +24,7 @@ static int rs__eval_set(const rs_netview *net, const double *x, const int *label
   int rc = RS_OK;
   for (int r0 = 0; r0 < n; r0 += chunk) {
     int rn = n - r0 < chunk ? n - r0 : chunk;
-    rc = rs_netview_forward(net, x + (size_t)r0 * d0, rn, out, NULL);
-    if (rc != RS_OK) break;
+    RS_TRY(rc, rs_netview_forward(net, x + (size_t)r0 * d0, rn, out, NULL), done);
     for (int i = 0; i < rn; i++) {
       const double *z = out + (size_t)i * o;
       if (loss == RS_LOSS_CROSS_ENTROPY) {
@@ -57,8 +56,6 @@ static int rs__eval_set(const rs_netview *net, const double *x, const int *label
       }
     }
   }
-  free(out);
-  RS_CALL(rc);
   if (loss == RS_LOSS_CROSS_ENTROPY) {
     *mloss = lsum / n;
     *acc = (double)correct / n;
@@ -66,7 +63,9 @@ static int rs__eval_set(const rs_netview *net, const double *x, const int *label
     *mloss = lsum / ((double)n * o); /* torch nn.MSELoss: mean over all elements */
     if (!y) *acc = (double)correct / n;
   }
-  return RS_OK;
+done:
+  free(out);
+  return rc;
 }
 
 int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss loss, int neps,
@@ -98,10 +97,8 @@ int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss
     double *sv = malloc(sizeof(double) * (size_t)k);
     if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
     int rc = rs_rank_eps(net->W[l], n, m, 0.0, &r, sv);
-    if (rc != RS_OK) {
-      free(sv);
-      RS_CALL(rc);
-    }
+    if (rc != RS_OK) free(sv);
+    RS_CALL(rc);
     double f = 0.0;
     for (size_t i = 0; i < (size_t)n * m; i++) f += net->W[l][i] * net->W[l][i];
     out->wfro[l - 1] = sqrt(f);

@@ -211,7 +211,8 @@ static int rs__lr_ws_init(rs__lr_ws *w, const rs__lr_plan *P) {
   }
   int rc = rs__svws_init(&w->sw, big);
   if (rc != RS_OK) rs__lr_ws_free(w);
-  return rc;
+  RS_CALL(rc);
+  return RS_OK;
 }
 
 static void rs__lr_plan_free(rs__lr_plan *P) {
@@ -402,10 +403,8 @@ int rs_lr_plan_create(const rs_netview *net, rs_lr_plan **plan) {
   openblas_set_num_threads(1); /* same factors whatever the thread count */
   int rc = rs__lr_plan_weights(&p->P, &p->net);
   openblas_set_num_threads(saved);
-  if (rc != RS_OK) {
-    rs_lr_plan_destroy(&p);
-    return rc;
-  }
+  if (rc != RS_OK) rs_lr_plan_destroy(&p);
+  RS_CALL(rc);
   *plan = p;
   return RS_OK;
 }

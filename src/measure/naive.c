@@ -43,8 +43,7 @@ static int rs__jacobians(const rs_netview *net, const double *x, int upto,
       goto done;
     }
   }
-  rc = rs__point_derivs(net, x, upto, d);
-  if (rc != RS_OK) goto done;
+  RS_TRY(rc, rs__point_derivs(net, x, upto, d), done);
   memcpy(J, net->W[1], sizeof(double) * (size_t)net->sizes[1] * d0);
   for (int l = 1; l <= upto; l++) {
     if (l > 1) {
@@ -57,8 +56,7 @@ static int rs__jacobians(const rs_netview *net, const double *x, int upto,
       J = Jn;
       Jn = t;
     }
-    rc = fn(ctx, l, J);
-    if (rc != RS_OK) goto done;
+    RS_TRY(rc, fn(ctx, l, J), done);
   }
 done:
   for (int l = 0; l < RS_MAX_LAYERS + 3; l++) free(d[l]);

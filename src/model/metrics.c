@@ -43,18 +43,18 @@ static int vib_head_norms(const rs_netview *v, const rs_config *cfg, rs_ckpt_met
   int k = rows < cols ? rows : cols, r;
   double *sv = malloc(sizeof(double) * (size_t)k);
   if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
-  int rc = rs_rank_eps(v->W[l], rows, cols, 0.0, &r, sv);
-  if (rc == RS_OK) {
-    double f = 0.0;
-    for (size_t i = 0; i < (size_t)rows * cols; i++) f += v->W[l][i] * v->W[l][i];
-    m->wfro[l - 1] = sqrt(f);
-    m->wspec[l - 1] = sv[0];
-    for (int e = 0; e < cfg->measure.neps; e++) {
-      int c = 0;
-      while (c < k && sv[c] > cfg->measure.eps[e]) c++;
-      m->wrank[l - 1][e] = c;
-    }
+  int rc;
+  RS_TRY(rc, rs_rank_eps(v->W[l], rows, cols, 0.0, &r, sv), done);
+  double f = 0.0;
+  for (size_t i = 0; i < (size_t)rows * cols; i++) f += v->W[l][i] * v->W[l][i];
+  m->wfro[l - 1] = sqrt(f);
+  m->wspec[l - 1] = sv[0];
+  for (int e = 0; e < cfg->measure.neps; e++) {
+    int c = 0;
+    while (c < k && sv[c] > cfg->measure.eps[e]) c++;
+    m->wrank[l - 1][e] = c;
   }
+done:
   free(sv);
   return rc;
 }

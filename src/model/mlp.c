@@ -229,10 +229,8 @@ int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   if (!m) return rs_error(RS_ENOMEM, "model: out of memory");
   int rc = rs__mlp_setup(&m->net, cfg, data, cfg->train.precision, batch_cap, L, sizes,
                          data->outputs);
-  if (rc != RS_OK) {
-    free(m);
-    return rc;
-  }
+  if (rc != RS_OK) free(m);
+  RS_CALL(rc);
   m->base.ops = &mlp_ops;
   m->base.prec = cfg->train.precision;
   m->base.nparams = m->net.nparams;
@@ -245,11 +243,8 @@ int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   return RS_OK;
 }
 
-int rs_netview_from_params(const rs_config *cfg, const rs_dataset *data,
-                           const double *params, rs_netview *view) {
-  if (cfg->model.kind == RS_MODEL_VIB) return rs__vib_view_from_params(cfg, data, params, view);
-  if (cfg->model.kind != RS_MODEL_MLP)
-    return rs_error(RS_EARG, "model.kind: expected mlp or vib");
+int rs__mlp_view_from_params(const rs_config *cfg, const rs_dataset *data,
+                             const double *params, rs_netview *view) {
   int sizes[RS_MAX_LAYERS + 3];
   RS_CALL(rs__model_sizes(cfg, data, sizes));
   int L = cfg->model.nwidths + 1;

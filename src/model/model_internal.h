@@ -60,6 +60,10 @@ int rs__mlp_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
 /* The deep VIB of cfg->model (see vib.c). */
 int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
                    rs__model **out);
+/* Each model's netview over its flat float64 parameters, without a model
+ * (rs_netview_from_params, netview.c, picks one by cfg->model.kind). */
+int rs__mlp_view_from_params(const rs_config *cfg, const rs_dataset *data,
+                             const double *params, rs_netview *view);
 int rs__vib_view_from_params(const rs_config *cfg, const rs_dataset *data,
                              const double *params, rs_netview *view);
 /* Sampled evaluation of a VIB at float64 params (its flat layout): task loss

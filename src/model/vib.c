@@ -193,10 +193,8 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   if (!v) return rs_error(RS_ENOMEM, "model: out of memory");
   int rc = rs__mlp_setup(&v->enc, cfg, data, cfg->train.precision, batch_cap, L, sizes,
                          data->outputs);
-  if (rc != RS_OK) {
-    free(v);
-    return rc;
-  }
+  if (rc != RS_OK) free(v);
+  RS_CALL(rc);
   v->K = cfg->model.latent;
   v->nout = data->outputs;
   v->beta = cfg->train.beta;

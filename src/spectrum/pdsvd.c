@@ -50,6 +50,7 @@ struct rs_pmat {
 };
 
 static int rs__agree(MPI_Comm comm, int err);
+static int rs__sum_all(double *x, int n, MPI_Comm comm);
 
 void rs_pgrid_shape(int nprocs, int *nprow, int *npcol) {
   int c = (int)floor(sqrt((double)nprocs));
@@ -67,7 +68,7 @@ int rs_pgrid_create(MPI_Comm comm, int nprow, int npcol, rs_pgrid **out) {
     return rs_error(RS_EARG, "process grid %d x %d: expected nprow * npcol = %d ranks",
                     nprow, npcol, size);
   rs_pgrid *g = calloc(1, sizeof *g);
-  if (!g) return RS_ENOMEM;
+  RS_CHECK(g, RS_ENOMEM, "process grid %d x %d: out of memory", nprow, npcol);
   int me, np;
   Cblacs_pinfo(&me, &np); /* initialises BLACS on an already running MPI */
   g->comm = comm;
@@ -105,7 +106,7 @@ int rs_pmat_create(rs_pgrid *g, int m, int n, int nb, rs_pmat **out) {
     return rs_error(RS_EARG, "distributed matrix %d x %d, block %d: expected positive sizes",
                     m, n, nb);
   rs_pmat *a = calloc(1, sizeof *a);
-  if (!a) return RS_ENOMEM;
+  RS_CHECK(a, RS_ENOMEM, "distributed matrix %d x %d: out of memory", m, n);
   const int zero = 0;
   a->g = g;
   a->m = m;
@@ -171,14 +172,14 @@ size_t rs_pmat_local_bytes(const rs_pmat *a) {
 int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx) {
   if (a->mloc == 0 || a->nloc == 0) return RS_OK;
   double *buf = malloc((size_t)a->nb * (size_t)a->n * sizeof *buf);
-  if (!buf) return RS_ENOMEM;
+  RS_CHECK(buf, RS_ENOMEM, "distributed matrix %d x %d: out of memory for %d rows", a->m, a->n,
+           a->nb);
   int err = RS_OK;
   /* Local rows come in runs of nb that are contiguous globally. */
-  for (int l0 = 0; l0 < a->mloc && err == RS_OK; l0 += a->nb) {
+  for (int l0 = 0; l0 < a->mloc; l0 += a->nb) {
     int rows = a->mloc - l0 < a->nb ? a->mloc - l0 : a->nb;
     int g0 = rs_pmat_global_row(a, l0);
-    err = fn(ctx, g0, rows, buf);
-    if (err != RS_OK) break;
+    RS_TRY(err, fn(ctx, g0, rows, buf), done);
     /* Row-major block to column-major local storage, 16 columns at a time
      * so that the destination lines stay in cache across rows. */
     for (int j0 = 0; j0 < a->nloc; j0 += 16) {
@@ -190,8 +191,8 @@ int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx) {
       }
     }
   }
+done:
   free(buf);
-  if (err != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
   return err;
 }
 
@@ -205,11 +206,9 @@ void rs_pmat_set(rs_pmat *a, int i, int j, double v) {
 
 int rs_pmat_center_columns(rs_pmat *a, double *means) {
   double *sum = calloc((size_t)a->n, sizeof *sum);
-  int err = rs__agree(a->g->comm, sum ? RS_OK : rs_error(RS_ENOMEM, "column means of %d columns", a->n));
-  if (err != RS_OK) {
-    free(sum);
-    return err;
-  }
+  int err;
+  RS_TRY(err, rs__agree(a->g->comm, sum ? RS_OK : rs_error(RS_ENOMEM, "column means of %d columns",
+                                                            a->n)), done);
   /* Each rank adds its local column sums at their global positions; one
    * allreduce of N numbers then gives every column's total. */
   for (int j = 0; j < a->nloc; j++) {
@@ -218,17 +217,16 @@ int rs_pmat_center_columns(rs_pmat *a, double *means) {
     for (int i = 0; i < a->mloc; i++) s += col[i];
     sum[rs_pmat_global_col(a, j)] = s;
   }
-  int mrc = MPI_Allreduce(MPI_IN_PLACE, sum, a->n, MPI_DOUBLE, MPI_SUM, a->g->comm);
-  if (mrc != MPI_SUCCESS) free(sum);
-  RS_CALL_MPI(mrc);
+  RS_TRY(err, rs__sum_all(sum, a->n, a->g->comm), done);
   for (int j = 0; j < a->n; j++) sum[j] /= (double)a->m;
   for (int j = 0; j < a->nloc; j++) {
     double mu = sum[rs_pmat_global_col(a, j)], *col = a->a + (size_t)j * a->lld;
     for (int i = 0; i < a->mloc; i++) col[i] -= mu;
   }
   if (means) memcpy(means, sum, (size_t)a->n * sizeof *means);
+done:
   free(sum);
-  return RS_OK;
+  return err;
 }
 
 int rs_pmat_gather(const rs_pmat *a, double *out) {
@@ -244,8 +242,14 @@ int rs_pmat_gather(const rs_pmat *a, double *out) {
   const size_t chunk = (size_t)1 << 28;
   for (size_t off = 0; off < total; off += chunk) {
     int cnt = (int)(total - off < chunk ? total - off : chunk);
-    RS_CALL_MPI(MPI_Allreduce(MPI_IN_PLACE, out + off, cnt, MPI_DOUBLE, MPI_SUM, a->g->comm));
+    RS_CALL(rs__sum_all(out + off, cnt, a->g->comm));
   }
+  return RS_OK;
+}
+
+/* x = the sum of every rank's x, in place. */
+static int rs__sum_all(double *x, int n, MPI_Comm comm) {
+  RS_CALL_MPI(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, comm));
   return RS_OK;
 }
 
@@ -294,11 +298,9 @@ static int rs__pdgesvd(rs_pmat *a, double *s) {
   pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
            dummy_desc, &dummy, &one, &one, dummy_desc, &wq, &lwork, &info, 1, 1);
   RS_CALL(rs__agree_info(comm, info, "pdgesvd workspace query"));
-  int err = rs__agree(comm, rs__workspace(wq, "pdgesvd", &work, &lwork));
-  if (err != RS_OK) {
-    free(work);
-    return err;
-  }
+  int err;
+  /* On another rank's failure this rank's workspace exists: freed below. */
+  RS_TRY(err, rs__agree(comm, rs__workspace(wq, "pdgesvd", &work, &lwork)), fail);
   pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
            dummy_desc, &dummy, &one, &one, dummy_desc, work, &lwork, &info, 1, 1);
   free(work);
@@ -308,44 +310,52 @@ static int rs__pdgesvd(rs_pmat *a, double *s) {
   int k = a->m < a->n ? a->m : a->n;
   RS_CALL_MPI(MPI_Bcast(s, k, MPI_DOUBLE, 0, comm));
   return RS_OK;
+fail:
+  free(work);
+  return err;
 }
 
-/* Distributed QR (tall) or LQ (wide) of a; then the k x k triangular factor,
- * k = min(M, N), as its own matrix with the same grid and blocks. The factor
- * occupies the first k rows (QR) or columns (LQ) of a, whose block-cyclic
- * layout is exactly that of a k x k matrix: the copy is local. */
-static int rs__triangular_factor(rs_pmat *a, rs_pmat **out) {
+/* Distributed QR (tall) or LQ (wide) of a, in place (ScaLAPACK's layout:
+ * the triangular factor in the upper (QR) or lower (LQ) triangle). */
+static int rs__factorize(rs_pmat *a, int tall) {
   const int one = 1;
   MPI_Comm comm = a->g->comm;
-  int tall = a->m >= a->n, k = tall ? a->n : a->m, info = 0, lwork = -1;
+  int info = 0, lwork = -1;
   const char *name = tall ? "pdgeqrf" : "pdgelqf";
   /* tau is indexed by local columns (QR) or local rows (LQ). */
   double *tau = malloc((size_t)((tall ? a->nloc : a->mloc) + 1) * sizeof *tau), wq = 0.0;
   double *work = NULL;
-  int err = rs__agree(comm, tau ? RS_OK : rs_error(RS_ENOMEM, "%s: tau", name));
-  if (err == RS_OK) { /* workspace query: collective (argument checks) */
-    if (tall)
-      pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
-    else
-      pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
-    err = rs__agree_info(comm, info, name);
-  }
-  if (err == RS_OK) err = rs__agree(comm, rs__workspace(wq, name, &work, &lwork));
-  if (err == RS_OK) {
-    if (tall)
-      pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
-    else
-      pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
-    err = rs__agree_info(comm, info, name);
-  }
+  int err;
+  RS_TRY(err, rs__agree(comm, tau ? RS_OK : rs_error(RS_ENOMEM, "%s: tau", name)), done);
+  /* workspace query: collective (argument checks) */
+  if (tall)
+    pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
+  else
+    pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
+  RS_TRY(err, rs__agree_info(comm, info, name), done);
+  RS_TRY(err, rs__agree(comm, rs__workspace(wq, name, &work, &lwork)), done);
+  if (tall)
+    pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
+  else
+    pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
+  RS_TRY(err, rs__agree_info(comm, info, name), done);
+done:
   free(work);
   free(tau);
+  return err;
+}
+
+/* The QR or LQ of a (destroyed), then the k x k triangular factor, k =
+ * min(M, N), as its own matrix with the same grid and blocks. The factor
+ * occupies the first k rows (QR) or columns (LQ) of a, whose block-cyclic
+ * layout is exactly that of a k x k matrix: the copy is local. */
+static int rs__triangular_factor(rs_pmat *a, rs_pmat **out) {
+  int tall = a->m >= a->n, k = tall ? a->n : a->m;
+  RS_CALL(rs__factorize(a, tall));
   rs_pmat *r = NULL;
-  if (err == RS_OK) err = rs__agree(comm, rs_pmat_create(a->g, k, k, a->nb, &r));
-  if (err != RS_OK) {
-    rs_pmat_destroy(&r);
-    return err;
-  }
+  int err = rs__agree(a->g->comm, rs_pmat_create(a->g, k, k, a->nb, &r));
+  if (err != RS_OK) rs_pmat_destroy(&r); /* another rank failed: this one's r exists */
+  RS_CALL(err);
   for (int j = 0; j < r->nloc; j++) {
     int gj = rs_pmat_global_col(r, j);
     for (int i = 0; i < r->mloc; i++) {

@@ -7,9 +7,12 @@ usage: /usr/bin/python3 test_cli.py RANKSWEEP MANPAGE
   getopt proves by reaching a trailing --help; an unlisted option is refused;
 - the man page lists every command and every option of every help;
 - bad numbers for every numeric option are refused: exit 2, one line, nothing on stdout;
-- one exit-code mapping: a bad job file exits 1 from plan and from ib --job, an
-  out-of-range run or checkpoint exits 2 from train, show and spectrum, an
-  existing archive exits 1, a drained sweep exits 3.
+- one exit-code mapping: the same bad job file exits 1, with one error line,
+  from every command that takes a job file (plan, run, train, ib --job): an
+  unknown key, a missing file, and a run that cannot be built (ib --job builds
+  no run: it reads data.rho and train.beta only); an out-of-range run or
+  checkpoint exits 2 from train, show and spectrum, an existing archive exits
+  1, a drained sweep exits 3.
 """
 import json
 import os
@@ -39,6 +42,14 @@ def run(*args, **kw):
 def one_error_line(r, code=2):
     return (r.returncode == code and r.stdout == "" and len(r.stderr.splitlines()) == 1
             and r.stderr.startswith("ranksweep: error: "))
+
+
+def one_job_error(r, key):
+    """Exit 1, nothing on stdout, one error line naming key (a BLAS kernel
+    warning, which plan and train may print first, aside)."""
+    lines = [l for l in r.stderr.splitlines() if not l.startswith("ranksweep: warning: ")]
+    return (r.returncode == 1 and r.stdout == "" and len(lines) == 1
+            and lines[0].startswith("ranksweep: error: ") and key in lines[0])
 
 
 OPT_RE = re.compile(r"^  (?:-(\w), )?\s*--([a-z][a-z-]*)(?: (\S+))?\s{2,}|^  (?:-(\w), )?\s*--([a-z][a-z-]*)(?: (\S+))?$")
@@ -144,9 +155,21 @@ def main():
     # ---- one exit-code mapping, on real files ----
     bad_job = os.path.join(work, "bad.yaml")
     open(bad_job, "w").write("name: x\ndata:\n  kind: gaussian_ib\n  rhoo: [0.5]\n")
-    rp, ri = run("plan", bad_job), run("ib", "--job", bad_job)
-    check(rp.returncode == 1 and ri.returncode == 1 and "rhoo" in rp.stderr and "rhoo" in ri.stderr,
-          "a bad job file exits 1 from plan (%d) and from ib --job (%d)" % (rp.returncode, ri.returncode))
+    missing = os.path.join(work, "missing.yaml")
+    unbuildable = os.path.join(work, "unbuildable.yaml")  # parses; its model does not fit its data
+    open(unbuildable, "w").write("name: x\ndata:\n  kind: gaussian_mixture\n"
+                                 "model:\n  kind: vib\n  decoder: gaussian\n")
+    never = os.path.join(work, "never.h5")
+    for job, what, key, cmds in [
+            (bad_job, "an unknown key", "rhoo", ["plan", "run", "train", "ib"]),
+            (missing, "a missing job file", "missing.yaml", ["plan", "run", "train", "ib"]),
+            (unbuildable, "a run that cannot be built", "model.decoder", ["plan", "run", "train"])]:
+        rs = {c: run("ib", "--job", job) if c == "ib" else
+              run("run", job, "-o", never, "--quiet", timeout=300) if c == "run" else run(c, job)
+              for c in cmds}
+        check(all(one_job_error(r, key) for r in rs.values()) and not os.path.exists(never),
+              "%s: exit 1 and one line from %s (%s)" % (
+                  what, ", ".join(cmds), ", ".join("%s %d" % (c, r.returncode) for c, r in rs.items())))
     tiny = os.path.join(work, "tiny.yaml")
     open(tiny, "w").write(
         "name: cli-tiny\ndata:\n  dim: 6\n  classes: 3\n  train_size: 64\n  heldout_size: 16\n"

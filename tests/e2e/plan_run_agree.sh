@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Plan and run agree: every bad job of the test suite (the job parser's bad
 # snippets in tests/job/test_job.c, the jobs of cli_errors.sh, and bad data
-# jobs written here) fails in `plan` AND in `run`, and `run` leaves no file
-# behind (no archive, no .status). Jobs that plan cleanly also run to the end.
+# jobs written here) fails in `plan` AND in `run`, with the same exit code
+# (one mapping from error to exit code), and `run` leaves no file behind (no
+# archive, no .status). Jobs that plan cleanly also run to the end.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$WORK/jobs" "$WORK/data"
 
@@ -89,7 +90,7 @@ for f in "$WORK"/jobs/*.yaml; do
   set -e
   left=$(cd "$out" && ls -A | grep -v -x -e plan.out -e plan.err -e run.err || true)
   perr=$(grep -v 'OpenBLAS' "$out/plan.err" | head -1 || true)
-  if [[ $prc -ne 0 && $prc -ne 124 && $rrc -ne 0 && $rrc -ne 124 && -z "$left" ]]; then
+  if [[ $prc -ne 0 && $prc -ne 124 && $rrc -ne 0 && $rrc -ne 124 && $prc -eq $rrc && -z "$left" ]]; then
     ok "$name: plan $prc, run $rrc, nothing left: $perr"
   else
     bad "$name: plan rc=$prc run rc=$rrc left='$left' plan: $perr run: $(grep -v OpenBLAS "$out/run.err" | head -2)"
