@@ -37,18 +37,57 @@ typedef struct {
   bool move_aside;           /* open_or_create with resume: rename an unusable file aside */
 } rs_archive_info;
 
+/* The data files a run may read, in the order of the data_file dimension:
+ * images, labels, heldout_images, heldout_labels. */
+#define RS_ARCHIVE_NFILES 4
+
+/* What the archive records of one run beyond its shape (rank-independent). */
+typedef struct {
+  const char *name;        /* the run's name (its grid values) */
+  const char *config;      /* the resolved configuration, one "key: value" line per key */
+  const char *config_hash; /* SHA-256 (hex) of the canonical configuration */
+  int64_t seed;
+  const double *eps;       /* the run's eps ladder (rs_archive_run.neps thresholds) */
+  const double *epochs;    /* the epoch of each checkpoint (rs_archive_run.nckpt values) */
+  const char *data_path[RS_ARCHIVE_NFILES]; /* the data files read ("": none) */
+  const char *data_sha[RS_ARCHIVE_NFILES];  /* SHA-256 (hex) of each file's bytes ("": none) */
+} rs_archive_record;
+
+/* One grid axis: its key and every run's value, as the grid names it (text)
+ * and exactly (typed). */
+typedef enum { RS_ARCHIVE_INT, RS_ARCHIVE_REAL, RS_ARCHIVE_TEXT } rs_archive_kind;
+typedef struct {
+  const char *key;         /* dotted job key, e.g. "train.lr" */
+  rs_archive_kind kind;
+  const char *const *text; /* per run: the value as 6-significant-digit text */
+  const int64_t *i;        /* per run, RS_ARCHIVE_INT (integers and booleans) */
+  const double *d;         /* per run, RS_ARCHIVE_REAL */
+  const char *const *s;    /* per run, RS_ARCHIVE_TEXT (strings, paths, enums, lists) */
+} rs_archive_axis;
+
+/* A plain description of the sweep: everything an archive is created from
+ * and checked against on resume. The engine builds it from the job
+ * (src/engine/archive_desc.c); the archive knows nothing of jobs. */
+typedef struct {
+  const char *name, *hash, *text; /* job name, SHA-256 (hex) of its text, the text */
+  int nruns;
+  const rs_archive_run *runs;        /* nruns shapes */
+  const rs_archive_record *records;  /* nruns records */
+  int naxes;
+  const rs_archive_axis *axes;       /* the grid axes in job order */
+} rs_archive_desc;
+
 typedef struct rs_archive rs_archive;
 
 /* Collective. Creates PATH (refuses, RS_EEXISTS, if it exists) with the whole
- * structure for every run of the job, flushes it, and records provenance. */
-int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
-                      const rs_archive_run *runs, const rs_archive_info *info,
-                      rs_archive **out);
+ * structure for every run of the description, flushes it, and records
+ * provenance. */
+int rs_archive_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                      const rs_archive_info *info, rs_archive **out);
 /* Collective. Opens PATH for resumption. RS_EARCHIVE (message names the file
  * and both hashes) when it belongs to another job file. */
-int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
-                    const rs_archive_run *runs, const rs_archive_info *info,
-                    rs_archive **out);
+int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                    const rs_archive_info *info, rs_archive **out);
 
 /* Independent writes, any rank, each followed by its mask. */
 int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard,
@@ -108,9 +147,9 @@ int rs_archive_probe(const char *path, rs_archive_status *status);
  * anything else -> RS_EARCHIVE, untouched, unless info->move_aside: then it
  * is renamed to PATH.damaged-<time> and a new archive is created. *created
  * (may be NULL) tells which. */
-int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
-                              const rs_archive_run *runs, const rs_archive_info *info,
-                              bool resume, rs_archive **out, bool *created);
+int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                              const rs_archive_info *info, bool resume, rs_archive **out,
+                              bool *created);
 
 /* Collective. When complete is true: computes the per-layer mean local ranks
  * from the per-point counts and marks the archive complete. Records end time. */

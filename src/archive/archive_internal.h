@@ -14,7 +14,6 @@
 
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
-#include "ranksweep/rs_job.h"
 
 #define RS__FORMAT "ranksweep-archive"
 /* 2: dimension scales, descriptions, UTF-8 strings, exact per-run records
@@ -84,15 +83,6 @@ extern const rs__dspec rs__dsets[D_N];
 #define RS__NGROUPS 11
 extern const char *const rs__groups[RS__NGROUPS];
 
-/* What the structure's strings and per-run records come from: the job (from
- * its file, or parsed back from an archive's job/text when merging). */
-typedef struct {
-  const char *name, *hash, *text;
-  const rs_job *job;
-  const int64_t *eval_index; /* R * P (rank 0 only), or NULL: -1 */
-  const char *data_sha;      /* R * RS__NFILES * RS__SHA_LEN, or NULL: computed */
-} rs__meta;
-
 struct rs_archive {
   MPI_Comm comm; /* MPI_COMM_NULL: serial (sec2 driver) */
   int rank, size;
@@ -128,8 +118,8 @@ void rs__layout_free(rs__layout *L);
 int rs__layout_alloc(rs__layout *L);
 int64_t rs__nshards(const rs__layout *L, int64_t run);
 void rs__set_shard(rs__layout *L, int64_t shard);
-int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
-                               const rs_archive_info *info, rs__layout *L);
+int rs__layout_from_desc(const rs_archive_desc *desc, const rs_archive_info *info,
+                         rs__layout *L);
 uint64_t rs__layout_bytes(const rs__layout *L);
 const char *rs__doc(const char *path, const char **units);
 const char *rs__dimname(char letter, const char *group);
@@ -170,10 +160,10 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
                                 const rs_archive_info *info);
 
 /* describe.c */
-int rs__describe_all(rs_archive *a, const rs__meta *meta);
+int rs__describe_all(rs_archive *a, const rs_archive_desc *desc);
 
 /* records.c */
-int rs__write_records(rs_archive *a, const rs__meta *meta);
+int rs__write_records(rs_archive *a, const rs_archive_desc *desc);
 
 /* guard.c */
 int rs__agree(MPI_Comm comm, int rc);
@@ -187,7 +177,7 @@ int rs__move_aside(const char *path, char *to, size_t cap);
 
 /* create.c */
 int rs__reserve(const rs_archive *a);
-int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta *meta,
+int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
                       const rs_archive_info *info, rs_archive **out);
 
 /* open.c */
@@ -203,6 +193,18 @@ int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int
 int rs__set_mask(rs_archive *a, int id, int rank, const hsize_t *start);
 int rs__set_points(rs_archive *a, int run, int ckpt, int p0, int np);
 int rs__state_header(rs_archive *a, int run, int64_t h[2][4], bool wr, int slot);
+
+/* read.c: the description an archive was created from, read back (merge
+ * creates its output from the first input's). Everything is owned by the
+ * store; the layout's tables of the archive stay referenced. */
+typedef struct {
+  rs_archive_desc desc;
+  char name[256], hash[128], axes[4096];
+  void *blocks[64];
+  int nblocks;
+} rs__desc_store;
+int rs__desc_read(rs_archive *a, rs__desc_store *st);
+void rs__desc_free(rs__desc_store *st);
 
 /* The blob of a slot without its header: what a kill between the two writes
  * leaves behind. Exposed for the tests only (write.c). */

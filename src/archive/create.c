@@ -115,7 +115,7 @@ static void rs__unreserve(const rs_archive *a) {
 }
 
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
-int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta *meta,
+int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
                       const rs_archive_info *info, rs_archive **out) {
   *out = NULL;
   rs_archive *a = rs__new(comm, path);
@@ -186,8 +186,8 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta 
   rs__test_kill(2);
   RS__TRY(rs__reserve(a));
 
-  RS__TRY(rs__attr_str(a->file, "job_name", meta->name, 0));
-  RS__TRY(rs__attr_str(a->file, "job_hash", meta->hash, 0));
+  RS__TRY(rs__attr_str(a->file, "job_name", desc->name, 0));
+  RS__TRY(rs__attr_str(a->file, "job_hash", desc->hash, 0));
   for (size_t i = 0; i < RS__NDIMATTR; i++)
     RS__TRY(rs__attr_i64(a->file, rs__dimattrs[i].name, *(int64_t *)((char *)L + rs__dimattrs[i].off)));
   bool uniform = true;
@@ -210,7 +210,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta 
   RS__TRY(rc);
 
   { /* the job file's exact text */
-    size_t n = strlen(meta->text);
+    size_t n = strlen(desc->text);
     hid_t t = rs__strtype(n);
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
@@ -219,7 +219,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta 
     H5Pclose(p);
     H5Sclose(sp);
     char *buf = calloc(n ? n : 1, 1);
-    if (buf) memcpy(buf, meta->text, n);
+    if (buf) memcpy(buf, desc->text, n);
     rc = d < 0 || !buf ? rs__h5err(path, "create job/text")
                        : rs__write_whole(d, t, comm, a->rank, buf, "job/text");
     free(buf);
@@ -232,7 +232,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta 
     int R = (int)L->R;
     const char **names = malloc((size_t)R * sizeof *names);
     if (!names) RS__TRY(rs_error(RS_ENOMEM, "archive: out of memory"));
-    for (int r = 0; r < R; r++) names[r] = rs_job_run_name(meta->job, r);
+    for (int r = 0; r < R; r++) names[r] = desc->records[r].name;
     rc = rs__write_strings(a->file, comm, a->rank, "runs/name", R, names);
     free(names);
     if (rc != RS_OK) goto fail;
@@ -265,8 +265,8 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs__meta 
   }
   if (a->d[D_S_HEADER] >= 0)
     RS__TRY(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
-  RS__TRY(rs__write_records(a, meta));
-  RS__TRY(rs__describe_all(a, meta));
+  RS__TRY(rs__write_records(a, desc));
+  RS__TRY(rs__describe_all(a, desc));
 
   hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
   rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
@@ -289,30 +289,13 @@ fail:
   return rc;
 }
 
-int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
-                      const rs_archive_run *runs, const rs_archive_info *info,
-                      rs_archive **out) {
+int rs_archive_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                      const rs_archive_info *info, rs_archive **out) {
   *out = NULL;
   rs__layout L;
-  RS_CALL(rs__layout_from_job(job, runs, info, &L));
-  /* the evaluation points (rank 0 only: it writes the run tables) */
-  int64_t *ev = NULL;
-  if (L.P > 0) {
-    int rank = 0;
-    if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
-    bool any = false;
-    for (int64_t r = 0; rank == 0 && r < L.R; r++) any |= runs[r].eval_index != NULL;
-    if (any && (ev = malloc((size_t)(L.R * L.P) * sizeof *ev)) != NULL) {
-      for (int64_t i = 0; i < L.R * L.P; i++) ev[i] = -1;
-      for (int64_t r = 0; r < L.R; r++)
-        if (runs[r].eval_index)
-          memcpy(ev + r * L.P, runs[r].eval_index, (size_t)runs[r].npoints * sizeof *ev);
-    }
-  }
-  rs__meta meta = {rs_job_name(job), rs_job_hash(job), rs_job_text(job), job, ev, NULL};
-  int rc = rs__create(comm, path, &L, &meta, info, out);
+  RS_CALL(rs__layout_from_desc(desc, info, &L));
+  int rc = rs__create(comm, path, &L, desc, info, out);
   rs__layout_free(&L);
-  free(ev);
   if (rc != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
   return rc;
 }

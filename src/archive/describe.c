@@ -118,7 +118,7 @@ static int rs__describe(rs_archive *a, rs__scales *S, const char *path, const ch
 }
 
 /* Collective. The annotations of the whole structure, after its creation. */
-int rs__describe_all(rs_archive *a, const rs__meta *meta) {
+int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
   rs__scales S = {.n = 0};
   int rc = RS_OK;
   for (size_t t = 0; rc == RS_OK && t < RS__NTABLES; t++)
@@ -133,25 +133,25 @@ int rs__describe_all(rs_archive *a, const rs__meta *meta) {
   for (size_t i = 0; rc == RS_OK && i < sizeof extra / sizeof extra[0]; i++)
     rc = rs__describe(a, &S, extra[i].path, extra[i].dims);
   static const char *const sub[] = {"runs/params", "runs/values", "runs/grid"};
-  for (int ax = 0; rc == RS_OK && ax < rs_job_naxes(meta->job); ax++)
+  for (int ax = 0; rc == RS_OK && ax < desc->naxes; ax++)
     for (size_t g = 0; rc == RS_OK && g < 3; g++) {
       char p[RS_PATH_MAX];
-      snprintf(p, sizeof p, "%s/%s", sub[g], rs_job_axis_key(meta->job, ax));
+      snprintf(p, sizeof p, "%s/%s", sub[g], desc->axes[ax].key);
       rc = rs__describe(a, &S, p, "R");
       if (rc == RS_OK && g == 2) {
         hid_t d = H5Dopen2(a->file, p, H5P_DEFAULT);
         rc = d < 0 ? rs__h5err(a->path, "open a grid dataset")
-                   : rs__attr_str(d, "key", rs_job_axis_key(meta->job, ax), 0);
+                   : rs__attr_str(d, "key", desc->axes[ax].key, 0);
         if (d >= 0) H5Dclose(d);
       }
     }
   if (rc == RS_OK) { /* the grid axes in job order (HDF5 lists names sorted) */
     size_t len = 1;
-    for (int ax = 0; ax < rs_job_naxes(meta->job); ax++) len += strlen(rs_job_axis_key(meta->job, ax)) + 1;
+    for (int ax = 0; ax < desc->naxes; ax++) len += strlen(desc->axes[ax].key) + 1;
     char *axes = calloc(len, 1);
-    for (int ax = 0; axes && ax < rs_job_naxes(meta->job); ax++) {
+    for (int ax = 0; axes && ax < desc->naxes; ax++) {
       if (ax) strcat(axes, ",");
-      strcat(axes, rs_job_axis_key(meta->job, ax));
+      strcat(axes, desc->axes[ax].key);
     }
     hid_t g = H5Gopen2(a->file, "runs/grid", H5P_DEFAULT);
     rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")

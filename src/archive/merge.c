@@ -110,39 +110,6 @@ done:
   return rc;
 }
 
-/* The job an archive was written from, parsed back from its job/text. */
-static int rs__read_job(hid_t file, const char *path, rs_job **job) {
-  *job = NULL;
-  hid_t d;
-  RS__QUIET(H5Dopen2(file, "job/text", H5P_DEFAULT), d);
-  if (d < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks job/text", path);
-  hid_t ft = H5Dget_type(d);
-  size_t w = H5Tget_size(ft);
-  char *text = calloc(w + 1, 1);
-  herr_t e = text ? H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) : -1;
-  H5Tclose(ft);
-  H5Dclose(d);
-  if (e < 0) {
-    free(text);
-    return rs_error(RS_EHDF5, "%s: cannot read job/text", path);
-  }
-  char origin[RS_PATH_MAX + 16];
-  snprintf(origin, sizeof origin, "%s:job/text", path);
-  int rc = rs_job_parse(text, strlen(text), origin, job);
-  free(text);
-  return rc;
-}
-
-/* Reads a whole [R, F] fixed-string dataset into the flat SHA table. */
-static int rs__read_sha(hid_t file, const char *path, int64_t R, char *sha) {
-  char **v = NULL;
-  RS_CALL(rs__read_strings(file, "runs/data_sha256", (int)(R * RS__NFILES), &v));
-  for (int64_t i = 0; i < R * RS__NFILES; i++) snprintf(sha + i * RS__SHA_LEN, RS__SHA_LEN, "%s", v[i]);
-  free(v);
-  (void)path;
-  return RS_OK;
-}
-
 /* One attribute of src written to the group dst (H5Aiterate2 callback). */
 static herr_t rs__copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *dst) {
   (void)info;
@@ -188,11 +155,10 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
   rs_archive **in = calloc((size_t)ninputs, sizeof *in);
   if (!in) return rs_error(RS_ENOMEM, "archive: out of memory");
   rs_archive *out = NULL;
-  rs_job *job = NULL;
-  int64_t *ev = NULL;
-  char *sha = NULL;
+  rs__desc_store desc;
+  memset(&desc, 0, sizeof desc);
   int rc = RS_OK;
-  char hash0[128] = "", name0[256] = "";
+  char hash0[128] = "";
   for (int i = 0; i < ninputs && rc == RS_OK; i++) {
     rc = rs__open(MPI_COMM_NULL, inputs[i], H5F_ACC_RDONLY, &in[i]);
     if (rc != RS_OK) break;
@@ -205,7 +171,6 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
     rs__attr_read_str(in[i]->file, "job_hash", h, sizeof h);
     if (i == 0) {
       snprintf(hash0, sizeof hash0, "%s", h);
-      rs__attr_read_str(in[i]->file, "job_name", name0, sizeof name0);
       continue;
     }
     char why[256];
@@ -217,23 +182,9 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
   }
   if (rc != RS_OK) goto done;
   {
-    const rs__layout *L0 = &in[0]->lay;
     hid_t f0 = in[0]->file;
-    rc = rs__read_job(f0, inputs[0], &job);
-    if (rc == RS_OK && rs_job_nruns(job) != L0->R)
-      rc = rs_error(RS_EARCHIVE, "merge: %s: its job text expands to %d runs, the archive holds %lld",
-                    inputs[0], rs_job_nruns(job), (long long)L0->R);
-    /* per-run records that cannot be recomputed here: taken from the first input */
-    sha = malloc((size_t)L0->R * RS__NFILES * RS__SHA_LEN);
-    ev = malloc((size_t)(L0->R * L0->P + 1) * sizeof *ev);
-    if (rc == RS_OK && (!sha || !ev)) rc = rs_error(RS_ENOMEM, "archive: out of memory");
-    if (rc == RS_OK) rc = rs__read_sha(f0, inputs[0], L0->R, sha);
-    if (rc == RS_OK && L0->P > 0) {
-      hid_t d = H5Dopen2(f0, "runs/eval_index", H5P_DEFAULT);
-      if (d < 0 || H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ev) < 0)
-        rc = rs_error(RS_EHDF5, "merge: cannot read runs/eval_index of %s", inputs[0]);
-      if (d >= 0) H5Dclose(d);
-    }
+    /* the job and the per-run records: those of the first input */
+    rc = rs__desc_read(in[0], &desc);
     if (rc == RS_OK) {
       /* rs__create takes ownership of a layout: hand it a copy */
       rs__layout lay = in[0]->lay, copy = lay;
@@ -245,7 +196,6 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         for (int i = 0; i < n; i++) cnt *= dims[i];
         memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
       }
-      rs__meta meta = {name0, hash0, rs_job_text(job), job, ev, sha};
       int64_t shard = 0;
       hid_t pv = H5Gopen2(f0, "provenance", H5P_DEFAULT);
       if (pv >= 0) {
@@ -253,7 +203,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         H5Gclose(pv);
       }
       rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false};
-      if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &meta, &info, &out);
+      if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &desc.desc, &info, &out);
       rs__layout_free(&copy);
     }
   }
@@ -297,8 +247,6 @@ done:
   for (int i = 0; i < ninputs; i++)
     if (in[i]) rs__free(in[i]);
   free(in);
-  free(ev);
-  free(sha);
-  rs_job_destroy(&job);
+  rs__desc_free(&desc);
   return rc;
 }

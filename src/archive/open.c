@@ -241,22 +241,21 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
   return RS_OK;
 }
 
-int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
-                    const rs_archive_run *runs, const rs_archive_info *info,
-                    rs_archive **out) {
+int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                    const rs_archive_info *info, rs_archive **out) {
   *out = NULL;
   rs_archive *a;
   RS_CALL(rs__open(comm, path, H5F_ACC_RDWR, &a));
   char hash[128];
   rs__attr_read_str(a->file, "job_hash", hash, sizeof hash);
-  if (strcmp(hash, rs_job_hash(job)) != 0) {
+  if (strcmp(hash, desc->hash) != 0) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,
                     "%s: archive belongs to another job file (archive job_hash %s, this job %s)",
-                    path, hash, rs_job_hash(job));
+                    path, hash, desc->hash);
   }
   rs__layout want;
-  int rc = rs__layout_from_job(job, runs, info, &want);
+  int rc = rs__layout_from_desc(desc, info, &want);
   if (rc != RS_OK) {
     rs__free(a);
     return rc;
@@ -353,9 +352,9 @@ static int rs__resume_decide(const char *path, bool move_aside, int *go) {
                   path, what, path);
 }
 
-int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
-                              const rs_archive_run *runs, const rs_archive_info *info,
-                              bool resume, rs_archive **out, bool *created) {
+int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                              const rs_archive_info *info, bool resume, rs_archive **out,
+                              bool *created) {
   *out = NULL;
   if (created) *created = false;
   int rank = 0;
@@ -384,7 +383,7 @@ int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job
   if (rank == 0 && v[1] == RS__GO_ASIDE)
     fprintf(stderr, "ranksweep: %s: moved aside to %s; starting anew\n", path, aside);
   if (v[1] == RS__GO_OPEN) {
-    rc = rs__agree(comm, rs_archive_open(comm, path, job, runs, info, out));
+    rc = rs__agree(comm, rs_archive_open(comm, path, desc, info, out));
     /* Damaged (not merely another job's archive): refused with the way out,
      * or with move_aside renamed aside and started anew. */
     bool damaged = rc == RS_EARCHIVE && strstr(rs_error_message(), "damaged") != NULL;
@@ -400,12 +399,12 @@ int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job
       if (rc == RS_OK) {
         if (rank == 0)
           fprintf(stderr, "ranksweep: %s: damaged; moved aside to %s; starting anew\n", path, aside);
-        rc = rs_archive_create(comm, path, job, runs, info, out);
+        rc = rs_archive_create(comm, path, desc, info, out);
         if (rc == RS_OK && created) *created = true;
       }
     }
   } else {
-    rc = rs_archive_create(comm, path, job, runs, info, out);
+    rc = rs_archive_create(comm, path, desc, info, out);
     if (rc == RS_OK && created) *created = true;
   }
   if (rc != RS_OK) {

@@ -248,10 +248,11 @@ void rs__set_shard(rs__layout *L, int64_t shard) {
   L->S = (L->P + L->shard - 1) / L->shard;
 }
 
-int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
-                               const rs_archive_info *info, rs__layout *L) {
+int rs__layout_from_desc(const rs_archive_desc *desc, const rs_archive_info *info,
+                         rs__layout *L) {
   memset(L, 0, sizeof *L);
-  int R = rs_job_nruns(job);
+  int R = desc->nruns;
+  const rs_archive_run *runs = desc->runs;
   if (R <= 0) return rs_error(RS_EARG, "archive: the job has no runs");
   if (!info || info->shard <= 0)
     return rs_error(RS_EARG, "archive: shard size must be positive (got %d)", info ? info->shard : 0);
@@ -263,9 +264,6 @@ int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
         x->neps < 0 || x->neps > RS_MAX_EPS || x->nweights < 0 || x->nweights > RS_MAX_LAYERS + 2 ||
         x->nparams < 0 || x->state_size < 0)
       return rs_error(RS_EARG, "archive: run %d has inconsistent sizes", r);
-    if (x->neps != rs_job_run(job, r)->measure.neps)
-      return rs_error(RS_EARG, "archive: run %d: neps %d differs from its configuration (%d)", r,
-                      x->neps, rs_job_run(job, r)->measure.neps);
     if (x->nckpt > L->C) L->C = x->nckpt;
     if (x->nlayers > L->L) L->L = x->nlayers;
     if (x->npoints > L->P) L->P = x->npoints;
@@ -291,7 +289,7 @@ int rs__layout_from_job(const rs_job *job, const rs_archive_run *runs,
     }
     L->npoints[r] = x->npoints;
     L->neps[r] = x->neps;
-    for (int e = 0; e < x->neps; e++) L->eps[r * L->E + e] = rs_job_run(job, r)->measure.eps[e];
+    for (int e = 0; e < x->neps; e++) L->eps[r * L->E + e] = desc->records[r].eps[e];
     L->nweights[r] = x->nweights;
     L->nparams[r] = x->nparams;
     L->state_size[r] = x->state_size;
