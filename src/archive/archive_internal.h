@@ -132,6 +132,7 @@ bool rs__layout_equal(const rs__layout *x, const rs__layout *y, char *msg, size_
 void rs__now(char *buf);
 uint64_t rs__fnv1a(const void *p, int64_t n);
 int rs__h5err(const char *path, const char *what);
+int rs__flush(rs_archive *a);
 int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
                         const void *val);
 int rs__attr_i64(hid_t loc, const char *name, int64_t v);
@@ -156,6 +157,8 @@ bool rs__extent_is(hid_t d, int n, const hsize_t *dims);
 int rs__read_all(rs_archive *a, int id, void *buf);
 
 /* provenance.c */
+int rs__provenance_resume(rs_archive *a, const rs_archive_info *info);
+int rs__provenance_end(rs_archive *a);
 int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
                                 const rs_archive_info *info);
 
@@ -167,6 +170,8 @@ int rs__write_records(rs_archive *a, const rs_archive_desc *desc);
 
 /* guard.c */
 int rs__agree(MPI_Comm comm, int rc);
+int rs__step(MPI_Comm comm, const char *path, int rc);
+int rs__barrier(MPI_Comm comm);
 int rs__ioerr(int code, const char *path, const char *what);
 int rs__add_reason(int rc, const char *path, int err);
 void rs__creating_mark(const char *path, bool on);
@@ -183,7 +188,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
 /* open.c */
 rs_archive *rs__new(MPI_Comm comm, const char *path);
 void rs__free(rs_archive *a);
-int rs__exists(MPI_Comm comm, int rank, const char *path);
+int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists);
 int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out);
 
 /* finalize.c */

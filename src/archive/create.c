@@ -55,10 +55,11 @@ static int rs__space_check(MPI_Comm comm, int rank, const char *path, const rs__
  * disk, so the raw data's blocks are released first by truncating the file
  * (rank 0, once every rank has stopped writing to it). */
 static void rs__create_abort(rs_archive *a) {
-  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  /* (already failing: a failed barrier has nothing left to report to) */
+  (void)rs__barrier(a->comm);
   if (a->rank == 0 && truncate(a->path, 0) != 0) { /* best effort */
   }
-  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  (void)rs__barrier(a->comm);
   herr_t e;
   for (int i = 0; i < D_N; i++)
     if (a->d[i] >= 0) {
@@ -72,7 +73,7 @@ static void rs__create_abort(rs_archive *a) {
     a->file = H5I_INVALID_HID;
   }
   (void)e;
-  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  (void)rs__barrier(a->comm);
   if (a->rank == 0) {
     unlink(a->path);
     rs__creating_mark(a->path, false);
@@ -120,14 +121,16 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   *out = NULL;
   rs_archive *a = rs__new(comm, path);
   if (!a) return rs_error(RS_ENOMEM, "archive: out of memory");
-  if (rs__exists(comm, a->rank, path)) {
+  bool ex = false;
+  int rc = rs__exists(comm, a->rank, path, &ex);
+  if (rc != RS_OK || ex) {
     rs__free(a);
-    return rs_error(RS_EEXISTS,
+    return rc != RS_OK ? rc : rs_error(RS_EEXISTS,
                     "%s: output exists; ranksweep never overwrites an archive (pass --resume to "
                     "continue it, or choose another path)",
                     path);
   }
-  int rc = rs__space_check(comm, a->rank, path, lay);
+  rc = rs__space_check(comm, a->rank, path, lay);
   if (rc != RS_OK) {
     rs__free(a);
     return rc;
@@ -168,46 +171,39 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   a->version = RS__FORMAT_VERSION;
   memset(lay, 0, sizeof *lay);
   rs__layout *L = &a->lay;
-  /* Every step ends in an agreement across ranks (rs__agree), so a failure
+  /* Every step ends in an agreement across ranks (rs__step), so a failure
    * on any rank sends all of them to fail: together. */
-#define RS__TRY(expr)                                                        \
-  do {                                                                       \
-    errno = 0;                                                               \
-    rc = (expr);                                                             \
-    if (rc != RS_OK) rc = rs__add_reason(rc, path, errno);                   \
-    rc = rs__agree(comm, rc);                                                \
-    if (rc != RS_OK) goto fail;                                              \
-  } while (0)
+  errno = 0;
   /* The format name reaches the disk first, so a file killed during creation
    * is still recognisable as ours (rs_archive_probe). */
-  RS__TRY(rs__attr_str(a->file, "format", RS__FORMAT, 0));
-  RS__TRY(rs__attr_i64(a->file, "format_version", RS__FORMAT_VERSION));
-  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "format", RS__FORMAT, 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "format_version", RS__FORMAT_VERSION)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__test_kill(2);
-  RS__TRY(rs__reserve(a));
+  RS_TRY(rc, rs__step(comm, path, rs__reserve(a)), fail);
 
-  RS__TRY(rs__attr_str(a->file, "job_name", desc->name, 0));
-  RS__TRY(rs__attr_str(a->file, "job_hash", desc->hash, 0));
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_name", desc->name, 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_hash", desc->hash, 0)), fail);
   for (size_t i = 0; i < RS__NDIMATTR; i++)
-    RS__TRY(rs__attr_i64(a->file, rs__dimattrs[i].name, *(int64_t *)((char *)L + rs__dimattrs[i].off)));
+    RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, rs__dimattrs[i].name, *(int64_t *)((char *)L + rs__dimattrs[i].off))), fail);
   bool uniform = true;
   for (int64_t r = 1; r < L->R; r++)
     uniform &= L->neps[r] == L->neps[0] &&
                memcmp(L->eps + r * L->E, L->eps, (size_t)L->E * sizeof(double)) == 0;
   if (uniform && L->neps[0] > 0)
-    RS__TRY(rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)L->neps[0], L->eps));
-  RS__TRY(rs__attr_i64(a->file, "complete", 0));
+    RS_TRY(rc, rs__step(comm, path, rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)L->neps[0], L->eps)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "complete", 0)), fail);
 
   hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
   H5Pset_obj_track_times(gcpl, 0);
-  for (size_t g = 0; g < sizeof rs__groups / sizeof rs__groups[0]; g++) {
+  for (size_t g = 0; g < RS__NGROUPS; g++) {
     hid_t h = H5Gcreate2(a->file, rs__groups[g], H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (h >= 0) H5Gclose(h);
-    rc = rs__agree(comm, h < 0 ? rs__add_reason(rs__h5err(path, "create a group"), path, errno) : RS_OK);
+    rc = rs__step(comm, path, h < 0 ? rs__h5err(path, "create a group") : RS_OK);
     if (rc != RS_OK) break;
   }
   H5Pclose(gcpl);
-  RS__TRY(rc);
+  RS_TRY(rc, rc, fail);
 
   { /* the job file's exact text */
     size_t n = strlen(desc->text);
@@ -225,17 +221,17 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     free(buf);
     if (d >= 0) H5Dclose(d);
     H5Tclose(t);
-    RS__TRY(rc);
+    RS_TRY(rc, rs__step(comm, path, rc), fail);
   }
 
   {
     int R = (int)L->R;
     const char **names = malloc((size_t)R * sizeof *names);
-    if (!names) RS__TRY(rs_error(RS_ENOMEM, "archive: out of memory"));
+    if (!names) RS_TRY(rc, rs__step(comm, path, rs_error(RS_ENOMEM, "archive: out of memory")), fail);
     for (int r = 0; r < R; r++) names[r] = desc->records[r].name;
     rc = rs__write_strings(a->file, comm, a->rank, "runs/name", R, names);
     free(names);
-    if (rc != RS_OK) goto fail;
+    RS_TRY(rc, rs__step(comm, path, rc), fail);
   }
   for (size_t t = 0; t < RS__NTABLES; t++) {
     hsize_t dims[RS__MAXRANK];
@@ -244,7 +240,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     for (int i = 0; i < n; i++) empty |= dims[i] == 0;
     if (empty) continue;
     hid_t d = rs__dcreate(a->file, rs__tables[t].path, rs__tables[t].type, n, dims);
-    RS__TRY(d < 0 ? rs__h5err(path, "create a run table") : RS_OK);
+    RS_TRY(rc, rs__step(comm, path, d < 0 ? rs__h5err(path, "create a run table") : RS_OK), fail);
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
                          *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
     /* (data helper, issue 13) which entry of a VIB run's widths is the latent */
@@ -254,34 +250,33 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
                         "the encoder's hidden layers, then the latent mean head of size K = "
                         "model.latent as entry nlayers-1 (0-based)", 0);
     H5Dclose(d);
-    RS__TRY(rc);
+    RS_TRY(rc, rs__step(comm, path, rc), fail);
   }
   for (int i = 0; i < D_N; i++) {
     if (!rs__present(L, i, RS__FORMAT_VERSION)) continue;
     hsize_t dims[RS__MAXRANK];
     int n = rs__dims(L, rs__dsets[i].dims, dims);
     a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
-    RS__TRY(a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK);
+    RS_TRY(rc, rs__step(comm, path, a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK), fail);
   }
   if (a->d[D_S_HEADER] >= 0)
-    RS__TRY(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
-  RS__TRY(rs__write_records(a, desc));
-  RS__TRY(rs__describe_all(a, desc));
+    RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__write_records(a, desc)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__describe_all(a, desc)), fail);
 
   hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
   rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
   H5Gclose(prov);
-  RS__TRY(rc);
+  RS_TRY(rc, rs__step(comm, path, rc), fail);
 
   rs__test_kill(3);
   /* Everything above must be on disk before the marker that says so. */
-  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
+  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__test_kill(4);
-  RS__TRY(rs__attr_i64(a->file, "structure_complete", 1));
-  RS__TRY(H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(path, "flush") : RS_OK);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "structure_complete", 1)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__unreserve(a);
   if (a->rank == 0) rs__creating_mark(path, false);
-#undef RS__TRY
   *out = a;
   return RS_OK;
 fail:

@@ -26,13 +26,7 @@ int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int
     hsize_t st[5] = {(hsize_t)run, (hsize_t)c, 0, 0, 0};
     hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)np, (hsize_t)E1};
     RS_CALL(rs__dio(a, D_LR_COUNTS, st, ct, cnt, false));
-    for (int l = 0; l < nl; l++)
-      for (int64_t e = 0; e < E1; e++) {
-        if (e >= ne && e != L->E) continue;
-        int64_t sum = 0;
-        for (int p = 0; p < np; p++) sum += cnt[((int64_t)l * np + p) * E1 + e];
-        buf[((int64_t)c * L->L + l) * E1 + e] = (double)sum / (double)np;
-      }
+    rs_lr_mean_counts(cnt, nl, np, (int)E1, ne, (int)L->E, buf + (int64_t)c * L->L * E1);
   }
   return RS_OK;
 }
@@ -96,27 +90,18 @@ static int rs__room_to_finish(const rs_archive *a) {
 }
 
 int rs_archive_finalize(rs_archive *a, bool complete) {
-  int room = a->comm != MPI_COMM_NULL ? rs__agree(a->comm, rs__room_to_finish(a))
-                                      : rs__room_to_finish(a);
+  int room = rs__agree(a->comm, rs__room_to_finish(a));
   if (room != RS_OK) {
     a->no_room = true;
     return room;
   }
   int rc = rs__compute_means(a);
   /* every rank must reach the collective part whatever happened above */
-  if (a->comm != MPI_COMM_NULL) {
-    int bad = rc != RS_OK, any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, a->comm);
-    if (any && rc == RS_OK) rc = rs_error(RS_EHDF5, "%s: another rank failed to finalize", a->path);
-  }
-  char now[RS__TIME_LEN] = "";
-  if (a->rank == 0) rs__now(now);
-  int rc2 = rs__bcast_str(now, sizeof now, a->comm);
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
-  if (rc2 == RS_OK) rc2 = rs__attr_str(prov, "end_time", now, RS__TIME_LEN);
-  H5Gclose(prov);
+  rc = rs__agree(a->comm, rc);
+  int rc2 = rs__provenance_end(a);
   if (rc2 == RS_OK && complete && rc == RS_OK) rc2 = rs__attr_i64(a->file, "complete", 1);
-  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 && rc2 == RS_OK) rc2 = rs__h5err(a->path, "flush");
+  int rc3 = rs__flush(a);
+  if (rc2 == RS_OK) rc2 = rc3;
   return rc != RS_OK ? rc : rc2;
 }
 

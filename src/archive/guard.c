@@ -22,17 +22,34 @@
 int rs__agree(MPI_Comm comm, int rc) {
   if (comm == MPI_COMM_NULL) return rc;
   int rank = 0, who = INT_MAX;
-  MPI_Comm_rank(comm, &rank);
+  RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
   int me = rc != RS_OK ? rank : INT_MAX;
-  MPI_Allreduce(&me, &who, 1, MPI_INT, MPI_MIN, comm);
+  RS_CALL_MPI(MPI_Allreduce(&me, &who, 1, MPI_INT, MPI_MIN, comm));
   if (who == INT_MAX) return RS_OK;
   char msg[1024];
   int code = rc;
   snprintf(msg, sizeof msg, "%s", rs_error_message());
-  MPI_Bcast(&code, 1, MPI_INT, who, comm);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, who, comm);
+  RS_CALL_MPI(MPI_Bcast(&code, 1, MPI_INT, who, comm));
+  RS_CALL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, who, comm));
   if (rank != who) rs_error(code, "%s", msg);
   return code;
+}
+
+/* Collective. One step of a sequence that every rank must leave together
+ * (the creation of an archive): a failure gets the system's reason appended
+ * (errno as the step left it) and is agreed by every rank (rs__agree). Clears
+ * errno for the next step. Used as RS_TRY(rc, rs__step(comm, path, expr), label). */
+int rs__step(MPI_Comm comm, const char *path, int rc) {
+  int err = errno;
+  errno = 0;
+  if (rc != RS_OK) rc = rs__add_reason(rc, path, err);
+  return rs__agree(comm, rc);
+}
+
+/* Collective barrier (no-op without a communicator). */
+int rs__barrier(MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) RS_CALL_MPI(MPI_Barrier(comm));
+  return RS_OK;
 }
 
 /* The system's reason for a failed write under path: errno when the I/O

@@ -27,6 +27,7 @@ uint64_t rs__fnv1a(const void *p, int64_t n) {
   return h;
 }
 
+/* Every HDF5 failure of the archive becomes one line naming the file. */
 int rs__h5err(const char *path, const char *what) {
   return rs_error(RS_EHDF5, "%s: HDF5 failed to %s", path, what);
 }
@@ -316,8 +317,7 @@ bool rs__parse_num(const char *s, double *v) {
 
 int rs__bcast_str(char *buf, int cap, MPI_Comm comm) {
   if (comm == MPI_COMM_NULL) return RS_OK;
-  if (MPI_Bcast(buf, cap, MPI_CHAR, 0, comm) != MPI_SUCCESS)
-    return rs_error(RS_EMPI, "archive: MPI_Bcast failed");
+  RS_CALL_MPI(MPI_Bcast(buf, cap, MPI_CHAR, 0, comm));
   return RS_OK;
 }
 
@@ -354,4 +354,9 @@ int rs__read_all(rs_archive *a, int id, void *buf) {
   if (H5Dread(a->d[id], rs__memtype(rs__dsets[id].type), H5S_ALL, H5S_ALL, a->dxpl, buf) < 0)
     return rs_error(RS_EHDF5, "%s: cannot read %s", a->path, rs__dsets[id].path);
   return RS_OK;
+}
+
+/* Flushes the whole file (collective with a communicator). */
+int rs__flush(rs_archive *a) {
+  return H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(a->path, "flush") : RS_OK;
 }

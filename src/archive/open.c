@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ranksweep/rs_fpenv.h"
 
 /* rs__classify's verdict on a root group whose header HDF5 cannot read (a
  * damaged file): not among the public statuses, since a probe hands such a
@@ -67,11 +66,13 @@ void rs__free(rs_archive *a) {
   free(a);
 }
 
-int rs__exists(MPI_Comm comm, int rank, const char *path) {
+/* Collective: whether path exists, as rank 0 sees it. */
+int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists) {
   int ex = 0;
   if (rank == 0) ex = access(path, F_OK) == 0;
-  if (comm != MPI_COMM_NULL) MPI_Bcast(&ex, 1, MPI_INT, 0, comm);
-  return ex;
+  if (comm != MPI_COMM_NULL) RS_CALL_MPI(MPI_Bcast(&ex, 1, MPI_INT, 0, comm));
+  *exists = ex != 0;
+  return RS_OK;
 }
 
 void rs_archive_lib_init(void) {
@@ -173,9 +174,11 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
   *out = NULL;
   rs_archive *a = rs__new(comm, path);
   if (!a) return rs_error(RS_ENOMEM, "archive: out of memory");
-  if (!rs__exists(comm, a->rank, path)) {
+  bool ex = false;
+  int rc = rs__exists(comm, a->rank, path, &ex);
+  if (rc != RS_OK || !ex) {
     rs__free(a);
-    return rs_error(RS_EIO, "%s: no such archive", path);
+    return rc != RS_OK ? rc : rs_error(RS_EIO, "%s: no such archive", path);
   }
   hid_t fapl = rs__fapl(comm);
   RS__QUIET(H5Fopen(path, mode, fapl), a->file);
@@ -221,7 +224,7 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
                     path, (long long)ver, RS__FORMAT_VERSION);
   }
   a->version = ver;
-  int rc = rs__layout_read(a->file, path, &a->lay);
+  rc = rs__layout_read(a->file, path, &a->lay);
   if (rc == RS_OK) {
     int64_t shard = 0; /* the writer's shard grid, until a resume sets its own */
     hid_t pv;
@@ -270,36 +273,8 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc
                     "%s: archive dimensions differ from this job's expansion (archive vs now: %s)",
                     path, why);
   }
-  /* In-place rewrites of attributes created with these widths: no
-   * restructuring of metadata, then flushed at once. */
-  char now[RS__TIME_LEN] = "";
-  if (a->rank == 0) rs__now(now);
-  rc = rs__bcast_str(now, sizeof now, comm);
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
-  int64_t n = 0;
-  rs__attr_read_i64(prov, "resume_count", &n);
-  if (rc == RS_OK) rc = rs__attr_i64(prov, "resume_count", n + 1);
-  if (rc == RS_OK) rc = rs__attr_str(prov, "last_resume_time", now, RS__TIME_LEN);
-  if (rc == RS_OK && info) rc = rs__attr_i64(prov, "nranks_last", a->size);
-  char kernel0[64] = "";
-  if (rc == RS_OK && rs__attr_read_str(prov, "blas_kernel", kernel0, sizeof kernel0) == RS_OK) {
-    /* Archives from before this field have none: nothing to compare. */
-    const char *now_k = rs_blas_kernel();
-    if (strcmp(kernel0, now_k) != 0) {
-      int64_t changes = 0;
-      rs__attr_read_i64(prov, "blas_kernel_changes", &changes);
-      rc = rs__attr_i64(prov, "blas_kernel_changes", changes + 1);
-      if (a->rank == 0)
-        fprintf(stderr,
-                "ranksweep: warning: %s was started with OpenBLAS kernel '%s' and resumes with "
-                "'%s': runs trained across the change are not bit-identical to uninterrupted "
-                "ones\n",
-                path, kernel0, now_k);
-    }
-    if (rc == RS_OK) rc = rs__attr_str(prov, "blas_kernel_last", now_k, 32);
-  }
-  H5Gclose(prov);
-  if (rc == RS_OK && H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0) rc = rs__h5err(path, "flush");
+  rc = rs__provenance_resume(a, info);
+  if (rc == RS_OK) rc = rs__flush(a);
   if (rc != RS_OK) {
     rs__free(a);
     return rc;

@@ -150,14 +150,6 @@ static int rs__copy_run(rs_archive *o, int64_t q, rs_archive *a, int64_t r, cons
   return rc;
 }
 
-static int rs__agree_rc(MPI_Comm comm, int rc, const char *path) {
-  if (comm == MPI_COMM_NULL) return rc;
-  int bad = rc != RS_OK, any = 0;
-  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-  if (any && rc == RS_OK) rc = rs_error(RS_EARCHIVE, "%s: reuse failed on another rank", path);
-  return rc;
-}
-
 int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   if (nreused) *nreused = 0;
   rs_archive *o = NULL;
@@ -167,7 +159,7 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
                   "--reuse %s: archive format version %lld records no configuration hashes; "
                   "reuse needs version %d",
                   old_path, (long long)o->version, RS__FORMAT_VERSION);
-  rc = rs__agree_rc(a->comm, rc, old_path);
+  rc = rs__agree(a->comm, rc);
   if (rc != RS_OK) {
     if (o) rs__free(o);
     return rc;
@@ -198,13 +190,13 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
       if (odone[q] && strcmp(ho[q], hn[r]) == 0 && rs__run_shape_equal(O, q, N, r)) match[r] = q;
     if (match[r] >= 0) nmatch++;
   }
-  rc = rs__agree_rc(a->comm, rc, old_path);
+  rc = rs__agree(a->comm, rc);
   /* each rank copies its share of the runs: independent raw writes */
   for (int64_t r = 0, k = 0; rc == RS_OK && r < N->R; r++) {
     if (match[r] < 0) continue;
     if (k++ % a->size == a->rank) rc = rs__copy_run(o, match[r], a, r, owf, owall, omet, opts);
   }
-  rc = rs__agree_rc(a->comm, rc, old_path);
+  rc = rs__agree(a->comm, rc);
   if (rc == RS_OK) {
     hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
     rc = rs__attr_str(prov, "reused_from", old_path, 0);
@@ -213,8 +205,9 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   }
   /* everything copied is on disk and visible to every rank before the sweep
    * reads the masks */
-  if (H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 && rc == RS_OK) rc = rs__h5err(a->path, "flush");
-  if (a->comm != MPI_COMM_NULL) MPI_Barrier(a->comm);
+  int frc = rs__flush(a);
+  if (rc == RS_OK) rc = frc;
+  int brc = rs__barrier(a->comm);
   free(ho);
   free(hn);
   free(odone);
@@ -225,6 +218,7 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   free(opts);
   free(match);
   rs__free(o);
+  if (rc == RS_OK) rc = brc;
   if (rc == RS_OK && nreused) *nreused = nmatch;
   return rc;
 }
