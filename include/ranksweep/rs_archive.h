@@ -164,6 +164,64 @@ int rs_archive_close(rs_archive **a);
  * the copied runs. RS_EARCHIVE when old_path is not a format-2 archive. */
 int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused);
 
+/* ---- the representation-spectrum pass (rs_spectrum_pass.h) ---- */
+
+/* Collective. Opens an existing archive (every rank, MPI-IO) to add the
+ * /spectrum group to it; nothing is checked against a job. */
+int rs_archive_open_update(MPI_Comm comm, const char *path, rs_archive **out);
+/* The job file's exact text (job/text); malloc'd, the caller frees it. */
+int rs_archive_job_text(rs_archive *a, char **text);
+
+/* The stored weight snapshots, [run] or [run * nckpt + ckpt] (nckpt: the
+ * padded checkpoint count of rs_archive_dims_get). */
+typedef struct {
+  uint8_t *run_done;   /* the run finished */
+  int32_t *nckpt;      /* its checkpoints */
+  int64_t *steps;      /* the step of each checkpoint */
+  int64_t *last_step;  /* the last step it trained */
+  int64_t *nparams;    /* its parameter count */
+  uint8_t *final;      /* its final weights are stored */
+  uint8_t *all;        /* the weights of that checkpoint are stored */
+} rs_archive_snapshots;
+int rs_archive_snapshots_read(rs_archive *a, rs_archive_snapshots *s);
+void rs_archive_snapshots_free(rs_archive_snapshots *s);
+/* One snapshot: ckpt = -1 the final weights, otherwise that checkpoint's; n
+ * parameters (the run's count). Any rank, independent. */
+int rs_archive_read_weights(rs_archive *a, int run, int ckpt, double *params, int64_t n);
+
+/* What one pass is (a later pass continues it only with the same settings)
+ * and its padded sizes and coordinates. */
+typedef struct {
+  const char *points;     /* "train", "eval" or "count" */
+  const char *repr;       /* "post" or "pre" */
+  int64_t count;          /* the points drawn with "count", else -1 */
+  int64_t nspectrum;      /* longest spectrum over runs and layers */
+  int64_t neps, nnoise;   /* longest threshold and noise lists */
+  const double *eps;      /* neps coordinate values (NaN where runs differ) */
+  const double *noise;    /* nnoise coordinate values (NaN where runs differ) */
+} rs_archive_spectrum_spec;
+/* Collective. Creates /spectrum for these settings (datasets, dimension
+ * scales, descriptions) or opens the one there, which must have the same
+ * settings (RS_EARCHIVE otherwise: an interrupted pass resumes, another is
+ * refused); flushes, then reads its masks into done (nruns * nckpt * nlayers,
+ * 1 where a layer's spectrum is written). */
+int rs_archive_spectrum_open(rs_archive *a, const rs_archive_spectrum_spec *spec, uint8_t *done);
+
+/* One layer's spectrum and its summaries. */
+typedef struct {
+  int k;                        /* singular values */
+  const double *sv;
+  int neps;                     /* the run's thresholds */
+  const int32_t *feature_rank;
+  double effrank;
+  int nnoise;                   /* the run's noise levels */
+  const double *info_proxy;
+  int32_t npoints;              /* the points it was taken over */
+} rs_archive_layer_spectrum;
+/* Independent write (one rank) of (run, ckpt, layer 1-based), mask last. */
+int rs_archive_write_spectrum(rs_archive *a, int run, int ckpt, int layer,
+                              const rs_archive_layer_spectrum *s);
+
 /* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
 typedef struct {
   int run;      /* -1: every run; otherwise this run only */

@@ -79,6 +79,16 @@ enum {
 };
 extern const rs__dspec rs__dsets[D_N];
 
+/* The datasets of /spectrum (the representation-spectrum pass, schema.c):
+ * dims letters R C L, K its spectrum length, E its thresholds, N its noise
+ * levels. */
+enum { S_SV, S_FR, S_ER, S_IP, S_NP, S_DONE, S_N };
+#define RS__SPECTRUM_GROUP "spectrum"
+extern const rs__dspec rs__spectrum_dsets[S_N];
+
+/* The name of a dimension scale without values (a netCDF "pure" dimension). */
+#define RS__NETCDF_DIM "This is a netCDF dimension but not a netCDF variable."
+
 /* The groups of a new archive, in creation order (schema.c). */
 #define RS__NGROUPS 11
 extern const char *const rs__groups[RS__NGROUPS];
@@ -89,6 +99,7 @@ struct rs_archive {
   char path[RS_PATH_MAX];
   hid_t file, dxpl;
   hid_t d[D_N];
+  hid_t sgroup, s[S_N]; /* /spectrum, once rs_archive_spectrum_open made it */
   rs__layout lay;
   int64_t version; /* format version of the file */
   bool locked; /* rank 0 of a sweep holds PATH.lock (rs_archive_open_or_create) */
@@ -140,6 +151,8 @@ int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw);
 int rs__attr_read_i64(hid_t loc, const char *name, int64_t *v);
 int rs__attr_read_str(hid_t loc, const char *name, char *buf, size_t cap);
 hid_t rs__dcreate(hid_t file, const char *path, char type, int rank, const hsize_t *dims);
+int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
+           const hsize_t *start, const hsize_t *count, void *buf, bool wr);
 int rs__dio(rs_archive *a, int id, const hsize_t *start, const hsize_t *count, void *buf,
                    bool wr);
 int rs__write_whole(hid_t d, hid_t mtype, MPI_Comm comm, int rank, const void *buf,
@@ -187,6 +200,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
 
 /* open.c */
 rs_archive *rs__new(MPI_Comm comm, const char *path);
+void rs__close_objects(rs_archive *a);
 void rs__free(rs_archive *a);
 int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists);
 int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out);

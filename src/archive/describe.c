@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RS__NETCDF_DIM "This is a netCDF dimension but not a netCDF variable."
 
 typedef struct {
   char path[96];

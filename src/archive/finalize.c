@@ -109,9 +109,7 @@ int rs_archive_close(rs_archive **pa) {
   rs_archive *a = *pa;
   *pa = NULL;
   if (!a) return RS_OK;
-  for (int i = 0; i < D_N; i++)
-    if (a->d[i] >= 0) H5Dclose(a->d[i]);
-  for (int i = 0; i < D_N; i++) a->d[i] = H5I_INVALID_HID;
+  rs__close_objects(a);
   /* Out of room (rs_archive_finalize): nothing new was written since the
    * last flush, so the close has no metadata to write. */
   herr_t e = H5Fclose(a->file);

@@ -166,7 +166,7 @@ hid_t rs__dcreate(hid_t file, const char *path, char type, int rank, const hsize
 }
 
 /* Hyperslab read or write of a block starting at start with extent count. */
-static int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
+int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
                   const hsize_t *start, const hsize_t *count, void *buf, bool wr) {
   hid_t fs = H5Dget_space(d);
   hid_t ms = H5Screate_simple(rank, count, NULL);

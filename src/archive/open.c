@@ -49,6 +49,8 @@ rs_archive *rs__new(MPI_Comm comm, const char *path) {
   a->file = H5I_INVALID_HID;
   a->dxpl = H5P_DEFAULT;
   for (int i = 0; i < D_N; i++) a->d[i] = H5I_INVALID_HID;
+  for (int i = 0; i < S_N; i++) a->s[i] = H5I_INVALID_HID;
+  a->sgroup = H5I_INVALID_HID;
   if (comm != MPI_COMM_NULL) {
     a->dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(a->dxpl, H5FD_MPIO_INDEPENDENT);
@@ -56,10 +58,23 @@ rs_archive *rs__new(MPI_Comm comm, const char *path) {
   return a;
 }
 
+/* Closes every dataset and group the handle holds open (not the file). */
+void rs__close_objects(rs_archive *a) {
+  for (int i = 0; i < D_N; i++) {
+    if (a->d[i] >= 0) H5Dclose(a->d[i]);
+    a->d[i] = H5I_INVALID_HID;
+  }
+  for (int i = 0; i < S_N; i++) {
+    if (a->s[i] >= 0) H5Dclose(a->s[i]);
+    a->s[i] = H5I_INVALID_HID;
+  }
+  if (a->sgroup >= 0) H5Gclose(a->sgroup);
+  a->sgroup = H5I_INVALID_HID;
+}
+
 void rs__free(rs_archive *a) {
   if (!a) return;
-  for (int i = 0; i < D_N; i++)
-    if (a->d[i] >= 0) H5Dclose(a->d[i]);
+  rs__close_objects(a);
   if (a->file >= 0) H5Fclose(a->file);
   if (a->dxpl != H5P_DEFAULT) H5Pclose(a->dxpl);
   rs__layout_free(&a->lay);

@@ -65,6 +65,16 @@ const rs__dspec rs__dsets[D_N] = {
     [D_DONE_WALL] = {"done/weights_all", 'b', "RC", 0},
 };
 
+/* (the path is relative to /spectrum; off unused) */
+const rs__dspec rs__spectrum_dsets[S_N] = {
+    [S_SV] = {"sv", 'd', "RCLK", 0, 2},
+    [S_FR] = {"feature_rank", 'i', "RCLE", 0, 2},
+    [S_ER] = {"effrank", 'd', "RCL", 0, 2},
+    [S_IP] = {"info_proxy", 'd', "RCLN", 0, 2},
+    [S_NP] = {"npoints", 'i', "RC", 0, 2},
+    [S_DONE] = {"done", 'b', "RCL", 0, 2},
+};
+
 const char *const rs__groups[RS__NGROUPS] = {"job",     "runs",    "runs/params", "runs/values",
                                          "runs/grid", "lr",     "metrics",     "weights",
                                          "state",   "done",    "provenance"};
