@@ -222,15 +222,57 @@ typedef struct {
 int rs_archive_write_spectrum(rs_archive *a, int run, int ckpt, int layer,
                               const rs_archive_layer_spectrum *s);
 
-/* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
+/* ---- serial reading (`ranksweep show`, analysis) ---- */
+
+/* Opens PATH read-only without MPI-IO (any process, MPI_COMM_SELF's view):
+ * every dimension and run table is validated first, so a damaged file is
+ * refused with one line instead of read. Close with rs_archive_close. */
+int rs_archive_open_read(const char *path, rs_archive **out);
+
+/* The root attributes. */
 typedef struct {
-  int run;      /* -1: every run; otherwise this run only */
-  bool csv;     /* machine-readable: one header line, one row per run x layer x eps */
-  double eps;   /* NAN: every eps of the archive; otherwise only this one (error if absent) */
-  int layer;    /* -1: every layer; otherwise this hidden layer (1-based) */
-} rs_show_opts;
-void rs_show_opts_default(rs_show_opts *o);
-int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out);
+  int64_t version;      /* format version of the file */
+  char job_name[256];
+  char job_hash[128];
+  bool complete;        /* every run finished and the means were computed */
+  bool has_provenance;  /* the /provenance group is there */
+} rs_archive_header;
+int rs_archive_header_get(rs_archive *a, rs_archive_header *h);
+/* A /provenance attribute (docs/archive.md): text, or an integer.
+ * RS_EARCHIVE when the archive has none of that name. */
+int rs_archive_provenance_text(rs_archive *a, const char *key, char *buf, size_t cap);
+int rs_archive_provenance_int(rs_archive *a, const char *key, int64_t *v);
+
+/* The run tables, [run] or [run * padded dimension + i] (rs_archive_dims):
+ * pointers into the handle, valid until it is closed. */
+typedef struct {
+  const int32_t *nckpt, *nlayers, *npoints, *neps, *nweights;
+  const int32_t *widths, *spec_len; /* [run * nlayers + l] */
+  const int64_t *steps;             /* [run * nckpt + c] */
+  const int64_t *nparams;
+  const double *eps;                /* [run * neps + e] */
+} rs_archive_tables;
+int rs_archive_tables_get(const rs_archive *a, rs_archive_tables *t);
+/* Every run's name: nruns strings in one malloc'd block (free(*names)). */
+int rs_archive_run_names(rs_archive *a, char ***names);
+/* The epoch of every checkpoint, [run * nckpt + c] (NaN: padding, or a
+ * format-1 archive, which records none). */
+int rs_archive_read_epochs(rs_archive *a, double *epochs);
+/* The mean local rank of every checkpoint of run whose points are all
+ * written, computed from the stored counts as finalize does
+ * (rs_lr_mean_counts): mean[(c * nlayers + l) * (neps + 1) + e], padded
+ * dimensions, the NumPy column last; NaN where not computable. */
+int rs_archive_run_means(rs_archive *a, int run, double *mean);
+/* A checkpoint's scalar metrics (losses, accuracies, rate, info_y; nlayers
+ * 0: no weight norms). NaN where not written. */
+int rs_archive_read_metrics(rs_archive *a, int run, int ckpt, rs_ckpt_metrics *m);
+
+/* ---- merge ---- */
+
+/* Serial. Joins slice archives of one job file (`run --slice`) into a new
+ * archive at out_path: the first input's description and records, then
+ * every input's written cells (first input wins per cell, masks last).
+ * RS_EARCHIVE for inputs of different job files or dimensions. */
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs);
 
 /* Once, before any archive call of a program: HDF5's own error stacks are not

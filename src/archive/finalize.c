@@ -10,9 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Mean local rank of one run at every checkpoint whose shards are all done:
- * an exact int64 sum over points divided once, so the result is the same bits
- * whoever wrote the counts. buf is [C, L, E+1], NaN where not computable. */
+/* Mean local rank of one run at every checkpoint whose points are all done
+ * (pmask: the run's [C, P] point masks), from the stored counts
+ * (rs_lr_mean_counts: the same bits whoever wrote them). buf is [C, L, E+1],
+ * NaN where not computable; cnt holds one checkpoint's counts. */
 int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int32_t *cnt) {
   const rs__layout *L = &a->lay;
   int64_t E1 = L->E + 1;
@@ -21,7 +22,7 @@ int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int
   if (nl == 0 || np == 0) return RS_OK;
   for (int c = 0; c < L->nckpt[run]; c++) {
     bool all = true;
-    for (int p = 0; p < np; p++) all &= pmask[((int64_t)run * L->C + c) * L->P + p] != 0;
+    for (int p = 0; p < np; p++) all &= pmask[(int64_t)c * L->P + p] != 0;
     if (!all) continue;
     hsize_t st[5] = {(hsize_t)run, (hsize_t)c, 0, 0, 0};
     hsize_t ct[5] = {1, 1, (hsize_t)nl, (hsize_t)np, (hsize_t)E1};
@@ -41,7 +42,7 @@ static int rs__compute_means(rs_archive *a) {
   int rc = !smask || !buf || !cnt ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK;
   if (rc == RS_OK && ns) rc = rs__read_all(a, D_DONE_POINTS, smask);
   for (int64_t r = a->rank; rc == RS_OK && r < L->R; r += a->size) {
-    rc = rs__run_means(a, (int)r, smask, buf, cnt);
+    rc = rs__run_means(a, (int)r, smask + r * L->C * L->P, buf, cnt);
     if (rc == RS_OK && L->L > 0) {
       hsize_t st[4] = {(hsize_t)r, 0, 0, 0}, ct[4] = {1, (hsize_t)L->C, (hsize_t)L->L, (hsize_t)E1};
       rc = rs__dio(a, D_LR_MEAN, st, ct, buf, true);

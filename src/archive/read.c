@@ -1,8 +1,10 @@
-/* Reading an archive back: the description of the sweep it was created from
- * (job, per-run records, grid axes), as merge needs to create its output
- * without the job module. */
+/* Reading an archive back, serially: the header, provenance, run tables,
+ * names, epochs, means and metrics (`ranksweep show`), and the description
+ * of the sweep it was created from (job, per-run records, grid axes), as
+ * merge needs to create its output without the job module. */
 #include "archive_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +168,96 @@ int rs__desc_read(rs_archive *a, rs__desc_store *st) {
 void rs__desc_free(rs__desc_store *st) {
   for (int i = 0; i < st->nblocks; i++) free(st->blocks[i]);
   st->nblocks = 0;
+}
+
+int rs_archive_open_read(const char *path, rs_archive **out) {
+  return rs__open(MPI_COMM_NULL, path, H5F_ACC_RDONLY, out);
+}
+
+int rs_archive_header_get(rs_archive *a, rs_archive_header *h) {
+  memset(h, 0, sizeof *h);
+  h->version = a->version;
+  int64_t complete = 0;
+  rs__attr_read_str(a->file, "job_name", h->job_name, sizeof h->job_name);
+  rs__attr_read_str(a->file, "job_hash", h->job_hash, sizeof h->job_hash);
+  rs__attr_read_i64(a->file, "complete", &complete);
+  h->complete = complete != 0;
+  htri_t ex;
+  RS__QUIET(H5Lexists(a->file, "provenance", H5P_DEFAULT), ex);
+  h->has_provenance = ex > 0;
+  return RS_OK;
+}
+
+/* Reads attribute key of /provenance as text (str) or integer (v). */
+static int rs__prov(rs_archive *a, const char *key, char *buf, size_t cap, int64_t *v) {
+  hid_t g;
+  RS__QUIET(H5Gopen2(a->file, "provenance", H5P_DEFAULT), g);
+  if (g < 0) return rs_error(RS_EARCHIVE, "%s: archive has no provenance", a->path);
+  int rc = buf ? rs__attr_read_str(g, key, buf, cap) : rs__attr_read_i64(g, key, v);
+  H5Gclose(g);
+  return rc != RS_OK ? rs_error(RS_EARCHIVE, "%s: provenance has no %s", a->path, key) : RS_OK;
+}
+
+int rs_archive_provenance_text(rs_archive *a, const char *key, char *buf, size_t cap) {
+  return rs__prov(a, key, buf, cap, NULL);
+}
+
+int rs_archive_provenance_int(rs_archive *a, const char *key, int64_t *v) {
+  return rs__prov(a, key, NULL, 0, v);
+}
+
+int rs_archive_tables_get(const rs_archive *a, rs_archive_tables *t) {
+  const rs__layout *L = &a->lay;
+  *t = (rs_archive_tables){.nckpt = L->nckpt, .nlayers = L->nlayers, .npoints = L->npoints,
+                           .neps = L->neps, .nweights = L->nweights, .widths = L->widths,
+                           .spec_len = L->spec_len, .steps = L->steps, .nparams = L->nparams,
+                           .eps = L->eps};
+  return RS_OK;
+}
+
+int rs_archive_run_names(rs_archive *a, char ***names) {
+  return rs__read_strings(a->file, "runs/name", (int)a->lay.R, names);
+}
+
+int rs_archive_read_epochs(rs_archive *a, double *epochs) {
+  int64_t n = a->lay.R * a->lay.C;
+  for (int64_t i = 0; i < n; i++) epochs[i] = NAN;
+  hid_t d;
+  RS__QUIET(H5Dopen2(a->file, "runs/epochs", H5P_DEFAULT), d);
+  if (d < 0 || n == 0) { /* format 1 has no epochs */
+    if (d >= 0) H5Dclose(d);
+    return RS_OK;
+  }
+  herr_t e = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, epochs);
+  H5Dclose(d);
+  return e < 0 ? rs_error(RS_EHDF5, "%s: cannot read runs/epochs", a->path) : RS_OK;
+}
+
+int rs_archive_run_means(rs_archive *a, int run, double *mean) {
+  const rs__layout *L = &a->lay;
+  if (run < 0 || run >= L->R)
+    return rs_error(RS_EARG, "%s: run %d out of range [0, %lld)", a->path, run, (long long)L->R);
+  size_t np = (size_t)(L->C * L->P);
+  uint8_t *pm = calloc(np ? np : 1, 1);
+  int32_t *cnt = malloc((size_t)(L->L * L->P * (L->E + 1) + 1) * sizeof *cnt);
+  int rc = !pm || !cnt ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK;
+  if (rc == RS_OK && np) {
+    hsize_t st[3] = {(hsize_t)run, 0, 0}, ct[3] = {1, (hsize_t)L->C, (hsize_t)L->P};
+    rc = rs__dio(a, D_DONE_POINTS, st, ct, pm, false);
+  }
+  if (rc == RS_OK) rc = rs__run_means(a, run, pm, mean, cnt);
+  free(pm);
+  free(cnt);
+  return rc;
+}
+
+int rs_archive_read_metrics(rs_archive *a, int run, int ckpt, rs_ckpt_metrics *m) {
+  memset(m, 0, sizeof *m);
+  if (run < 0 || run >= a->lay.R || ckpt < 0 || ckpt >= a->lay.C)
+    return rs_error(RS_EARG, "%s: run %d checkpoint %d out of range", a->path, run, ckpt);
+  const int ids[6] = {D_M_TRAIN_LOSS, D_M_HELD_LOSS, D_M_TRAIN_ACC, D_M_HELD_ACC, D_M_RATE, D_M_INFO_Y};
+  double *v[6] = {&m->train_loss, &m->heldout_loss, &m->train_acc, &m->heldout_acc, &m->rate, &m->info_y};
+  hsize_t st[2] = {(hsize_t)run, (hsize_t)ckpt}, ct[2] = {1, 1};
+  for (int i = 0; i < 6; i++) RS_CALL(rs__dio(a, ids[i], st, ct, v[i], false));
+  return RS_OK;
 }
