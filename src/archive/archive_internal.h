@@ -86,6 +86,19 @@ enum { S_SV, S_FR, S_ER, S_IP, S_NP, S_DONE, S_N };
 #define RS__SPECTRUM_GROUP "spectrum"
 extern const rs__dspec rs__spectrum_dsets[S_N];
 
+/* The per-run records and the job text, written once at creation
+ * (schema.c; type 's': fixed-length strings; dims letters as above, F the
+ * data_file axis), in the order they are described. */
+enum { R_NAME, R_CONFIG, R_CONFIG_HASH, R_SEED, R_EPOCHS, R_EVAL_INDEX, R_DATA_PATH, R_DATA_SHA,
+       R_JOB_TEXT, R_N };
+extern const rs__dspec rs__records[R_N];
+/* Groups: the grid axes' per-key datasets (format-1 text, parsed values,
+ * exact typed values) and the provenance. */
+#define RS__G_PARAMS "runs/params"
+#define RS__G_VALUES "runs/values"
+#define RS__G_GRID "runs/grid"
+#define RS__G_PROVENANCE "provenance"
+
 /* The name of a dimension scale without values (a netCDF "pure" dimension). */
 #define RS__NETCDF_DIM "This is a netCDF dimension but not a netCDF variable."
 

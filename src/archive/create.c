@@ -211,13 +211,13 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(p, 0);
-    hid_t d = H5Dcreate2(a->file, "job/text", t, sp, H5P_DEFAULT, p, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(a->file, rs__records[R_JOB_TEXT].path, t, sp, H5P_DEFAULT, p, H5P_DEFAULT);
     H5Pclose(p);
     H5Sclose(sp);
     char *buf = calloc(n ? n : 1, 1);
     if (buf) memcpy(buf, desc->text, n);
     rc = d < 0 || !buf ? rs__h5err(path, "create job/text")
-                       : rs__write_whole(d, t, comm, a->rank, buf, "job/text");
+                       : rs__write_whole(d, t, comm, a->rank, buf, rs__records[R_JOB_TEXT].path);
     free(buf);
     if (d >= 0) H5Dclose(d);
     H5Tclose(t);
@@ -229,7 +229,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     const char **names = malloc((size_t)R * sizeof *names);
     if (!names) RS_TRY(rc, rs__step(comm, path, rs_error(RS_ENOMEM, "archive: out of memory")), fail);
     for (int r = 0; r < R; r++) names[r] = desc->records[r].name;
-    rc = rs__write_strings(a->file, comm, a->rank, "runs/name", R, names);
+    rc = rs__write_strings(a->file, comm, a->rank, rs__records[R_NAME].path, R, names);
     free(names);
     RS_TRY(rc, rs__step(comm, path, rc), fail);
   }
@@ -244,7 +244,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
                          *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
     /* (data helper, issue 13) which entry of a VIB run's widths is the latent */
-    if (rc == RS_OK && strcmp(rs__tables[t].path, "runs/widths") == 0)
+    if (rc == RS_OK && rs__tables[t].off == offsetof(rs__layout, widths))
       rc = rs__attr_str(d, "entries",
                         "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
                         "the encoder's hidden layers, then the latent mean head of size K = "
@@ -264,7 +264,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   RS_TRY(rc, rs__step(comm, path, rs__write_records(a, desc)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__describe_all(a, desc)), fail);
 
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+  hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
   rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
   H5Gclose(prov);
   RS_TRY(rc, rs__step(comm, path, rc), fail);

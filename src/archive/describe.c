@@ -124,14 +124,9 @@ int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
     rc = rs__describe(a, &S, rs__tables[t].path, rs__tables[t].dims);
   for (int i = 0; rc == RS_OK && i < D_N; i++)
     if (a->d[i] >= 0) rc = rs__describe(a, &S, rs__dsets[i].path, rs__dsets[i].dims);
-  static const struct {
-    const char *path, *dims;
-  } extra[] = {{"runs/name", "R"},      {"runs/config", "R"},      {"runs/config_hash", "R"},
-               {"runs/seed", "R"},      {"runs/epochs", "RC"},     {"runs/eval_index", "RP"},
-               {"runs/data_path", "RF"}, {"runs/data_sha256", "RF"}};
-  for (size_t i = 0; rc == RS_OK && i < sizeof extra / sizeof extra[0]; i++)
-    rc = rs__describe(a, &S, extra[i].path, extra[i].dims);
-  static const char *const sub[] = {"runs/params", "runs/values", "runs/grid"};
+  for (int i = 0; rc == RS_OK && i < R_JOB_TEXT; i++)
+    rc = rs__describe(a, &S, rs__records[i].path, rs__records[i].dims);
+  static const char *const sub[] = {RS__G_PARAMS, RS__G_VALUES, RS__G_GRID};
   for (int ax = 0; rc == RS_OK && ax < desc->naxes; ax++)
     for (size_t g = 0; rc == RS_OK && g < 3; g++) {
       char p[RS_PATH_MAX];
@@ -152,14 +147,14 @@ int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
       if (ax) strcat(axes, ",");
       strcat(axes, desc->axes[ax].key);
     }
-    hid_t g = H5Gopen2(a->file, "runs/grid", H5P_DEFAULT);
+    hid_t g = H5Gopen2(a->file, RS__G_GRID, H5P_DEFAULT);
     rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")
                         : rs__attr_str(g, "axes", axes, 0);
     if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated", 0);
     if (g >= 0) H5Gclose(g);
     free(axes);
   }
-  hid_t jt = H5Dopen2(a->file, "job/text", H5P_DEFAULT);
+  hid_t jt = H5Dopen2(a->file, rs__records[R_JOB_TEXT].path, H5P_DEFAULT);
   if (rc == RS_OK && jt >= 0) {
     rc = rs__attr_str(jt, "description", "the job file's exact text", 0);
     if (rc == RS_OK) rc = rs__attr_str(jt, "_Encoding", "utf-8", 0);

@@ -197,7 +197,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
       }
       int64_t shard = 0;
-      hid_t pv = H5Gopen2(f0, "provenance", H5P_DEFAULT);
+      hid_t pv = H5Gopen2(f0, RS__G_PROVENANCE, H5P_DEFAULT);
       if (pv >= 0) {
         rs__attr_read_i64(pv, "shard_size", &shard);
         H5Gclose(pv);
@@ -213,7 +213,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
   free(buf);
   if (rc == RS_OK) {
     /* provenance: the inputs and their own provenance groups */
-    hid_t prov = H5Gopen2(out->file, "provenance", H5P_DEFAULT);
+    hid_t prov = H5Gopen2(out->file, RS__G_PROVENANCE, H5P_DEFAULT);
     size_t len = 1;
     for (int i = 0; i < ninputs; i++) len += strlen(inputs[i]) + 1;
     char *list = calloc(len, 1);
@@ -226,7 +226,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
     for (int i = 0; i < ninputs && rc == RS_OK; i++) {
       char dst[64];
       snprintf(dst, sizeof dst, "input_%d", i);
-      if (rs__copy_attrs(in[i]->file, "provenance", prov, dst) < 0)
+      if (rs__copy_attrs(in[i]->file, RS__G_PROVENANCE, prov, dst) < 0)
         rc = rs_error(RS_EHDF5, "merge: cannot copy the provenance of %s", inputs[i]);
     }
     H5Gclose(prov);

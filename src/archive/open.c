@@ -243,7 +243,7 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
   if (rc == RS_OK) {
     int64_t shard = 0; /* the writer's shard grid, until a resume sets its own */
     hid_t pv;
-    RS__QUIET(H5Gopen2(a->file, "provenance", H5P_DEFAULT), pv);
+    RS__QUIET(H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT), pv);
     if (pv >= 0) {
       rs__attr_read_i64(pv, "shard_size", &shard);
       H5Gclose(pv);

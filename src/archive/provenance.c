@@ -97,7 +97,7 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
   char now[RS__TIME_LEN] = "";
   if (a->rank == 0) rs__now(now);
   int rc = rs__bcast_str(now, sizeof now, a->comm);
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+  hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
   int64_t n = 0;
   rs__attr_read_i64(prov, "resume_count", &n);
   if (rc == RS_OK) rc = rs__attr_i64(prov, "resume_count", n + 1);
@@ -129,7 +129,7 @@ int rs__provenance_end(rs_archive *a) {
   char now[RS__TIME_LEN] = "";
   if (a->rank == 0) rs__now(now);
   int rc = rs__bcast_str(now, sizeof now, a->comm);
-  hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+  hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
   if (rc == RS_OK) rc = rs__attr_str(prov, "end_time", now, RS__TIME_LEN);
   H5Gclose(prov);
   return rc;

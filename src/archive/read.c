@@ -41,7 +41,7 @@ static int rs__read_kept(rs_archive *a, rs__desc_store *st, const char *path, in
 /* The job's exact text (job/text), kept by the store. */
 static int rs__read_text(rs_archive *a, rs__desc_store *st, const char **text) {
   hid_t d;
-  RS__QUIET(H5Dopen2(a->file, "job/text", H5P_DEFAULT), d);
+  RS__QUIET(H5Dopen2(a->file, rs__records[R_JOB_TEXT].path, H5P_DEFAULT), d);
   if (d < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks job/text", a->path);
   hid_t ft = H5Dget_type(d);
   size_t w = H5Tget_size(ft);
@@ -59,11 +59,11 @@ static int rs__read_axis(rs_archive *a, rs__desc_store *st, const char *key, rs_
   int R = (int)a->lay.R;
   char p[sizeof ((rs__desc_store *)0)->axes + 32];
   char **text;
-  snprintf(p, sizeof p, "runs/params/%s", key);
+  snprintf(p, sizeof p, "%s/%s", RS__G_PARAMS, key);
   RS_CALL(rs__read_kept(a, st, p, R, &text));
   x->key = key;
   x->text = (const char *const *)text;
-  snprintf(p, sizeof p, "runs/grid/%s", key);
+  snprintf(p, sizeof p, "%s/%s", RS__G_GRID, key);
   hid_t d;
   RS__QUIET(H5Dopen2(a->file, p, H5P_DEFAULT), d);
   if (d < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks %s", a->path, p);
@@ -103,14 +103,14 @@ int rs__desc_read(rs_archive *a, rs__desc_store *st) {
   d->hash = st->hash;
   RS_CALL(rs__read_text(a, st, &d->text));
   char **name, **cfg, **hash, **path, **sha;
-  RS_CALL(rs__read_kept(a, st, "runs/name", R, &name));
-  RS_CALL(rs__read_kept(a, st, "runs/config", R, &cfg));
-  RS_CALL(rs__read_kept(a, st, "runs/config_hash", R, &hash));
-  RS_CALL(rs__read_kept(a, st, "runs/data_path", R * RS__NFILES, &path));
-  RS_CALL(rs__read_kept(a, st, "runs/data_sha256", R * RS__NFILES, &sha));
-  RS_CALL(rs__read_num(a, "runs/seed", H5T_NATIVE_INT64, seed, R));
-  RS_CALL(rs__read_num(a, "runs/epochs", H5T_NATIVE_DOUBLE, epochs, L->R * L->C));
-  RS_CALL(rs__read_num(a, "runs/eval_index", H5T_NATIVE_INT64, ev, L->R * L->P));
+  RS_CALL(rs__read_kept(a, st, rs__records[R_NAME].path, R, &name));
+  RS_CALL(rs__read_kept(a, st, rs__records[R_CONFIG].path, R, &cfg));
+  RS_CALL(rs__read_kept(a, st, rs__records[R_CONFIG_HASH].path, R, &hash));
+  RS_CALL(rs__read_kept(a, st, rs__records[R_DATA_PATH].path, R * RS__NFILES, &path));
+  RS_CALL(rs__read_kept(a, st, rs__records[R_DATA_SHA].path, R * RS__NFILES, &sha));
+  RS_CALL(rs__read_num(a, rs__records[R_SEED].path, H5T_NATIVE_INT64, seed, R));
+  RS_CALL(rs__read_num(a, rs__records[R_EPOCHS].path, H5T_NATIVE_DOUBLE, epochs, L->R * L->C));
+  RS_CALL(rs__read_num(a, rs__records[R_EVAL_INDEX].path, H5T_NATIVE_INT64, ev, L->R * L->P));
   for (int r = 0; r < R; r++) {
     rs_archive_run *x = &runs[r];
     x->nckpt = L->nckpt[r];
@@ -144,7 +144,7 @@ int rs__desc_read(rs_archive *a, rs__desc_store *st) {
   d->records = rec;
   /* the grid axes, in job order (runs/grid's attribute axes) */
   hid_t g;
-  RS__QUIET(H5Gopen2(a->file, "runs/grid", H5P_DEFAULT), g);
+  RS__QUIET(H5Gopen2(a->file, RS__G_GRID, H5P_DEFAULT), g);
   int rc = g < 0 ? rs_error(RS_EARCHIVE, "%s: archive lacks runs/grid", a->path)
                  : rs__attr_read_str(g, "axes", st->axes, sizeof st->axes);
   if (g >= 0) H5Gclose(g);
@@ -183,7 +183,7 @@ int rs_archive_header_get(rs_archive *a, rs_archive_header *h) {
   rs__attr_read_i64(a->file, "complete", &complete);
   h->complete = complete != 0;
   htri_t ex;
-  RS__QUIET(H5Lexists(a->file, "provenance", H5P_DEFAULT), ex);
+  RS__QUIET(H5Lexists(a->file, RS__G_PROVENANCE, H5P_DEFAULT), ex);
   h->has_provenance = ex > 0;
   return RS_OK;
 }
@@ -191,7 +191,7 @@ int rs_archive_header_get(rs_archive *a, rs_archive_header *h) {
 /* Reads attribute key of /provenance as text (str) or integer (v). */
 static int rs__prov(rs_archive *a, const char *key, char *buf, size_t cap, int64_t *v) {
   hid_t g;
-  RS__QUIET(H5Gopen2(a->file, "provenance", H5P_DEFAULT), g);
+  RS__QUIET(H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT), g);
   if (g < 0) return rs_error(RS_EARCHIVE, "%s: archive has no provenance", a->path);
   int rc = buf ? rs__attr_read_str(g, key, buf, cap) : rs__attr_read_i64(g, key, v);
   H5Gclose(g);
@@ -216,14 +216,14 @@ int rs_archive_tables_get(const rs_archive *a, rs_archive_tables *t) {
 }
 
 int rs_archive_run_names(rs_archive *a, char ***names) {
-  return rs__read_strings(a->file, "runs/name", (int)a->lay.R, names);
+  return rs__read_strings(a->file, rs__records[R_NAME].path, (int)a->lay.R, names);
 }
 
 int rs_archive_read_epochs(rs_archive *a, double *epochs) {
   int64_t n = a->lay.R * a->lay.C;
   for (int64_t i = 0; i < n; i++) epochs[i] = NAN;
   hid_t d;
-  RS__QUIET(H5Dopen2(a->file, "runs/epochs", H5P_DEFAULT), d);
+  RS__QUIET(H5Dopen2(a->file, rs__records[R_EPOCHS].path, H5P_DEFAULT), d);
   if (d < 0 || n == 0) { /* format 1 has no epochs */
     if (d >= 0) H5Dclose(d);
     return RS_OK;

@@ -21,34 +21,34 @@ int rs__write_records(rs_archive *a, const rs_archive_desc *desc) {
     goto done;
   }
   for (int r = 0; r < R; r++) ptr[r] = rec[r].config;
-  rc = rs__write_strings(a->file, a->comm, a->rank, "runs/config", R, ptr);
+  rc = rs__write_strings(a->file, a->comm, a->rank, rs__records[R_CONFIG].path, R, ptr);
   for (int r = 0; r < R; r++) ptr[r] = rec[r].config_hash;
-  if (rc == RS_OK) rc = rs__write_strings(a->file, a->comm, a->rank, "runs/config_hash", R, ptr);
+  if (rc == RS_OK) rc = rs__write_strings(a->file, a->comm, a->rank, rs__records[R_CONFIG_HASH].path, R, ptr);
   for (int r = 0; r < R; r++)
     for (int f = 0; f < RS__NFILES; f++) ptr[r * RS__NFILES + f] = rec[r].data_sha[f];
   if (rc == RS_OK)
-    rc = rs__write_strings2(a->file, a->comm, a->rank, "runs/data_sha256", R, RS__NFILES, ptr);
+    rc = rs__write_strings2(a->file, a->comm, a->rank, rs__records[R_DATA_SHA].path, R, RS__NFILES, ptr);
   for (int r = 0; r < R; r++)
     for (int f = 0; f < RS__NFILES; f++) ptr[r * RS__NFILES + f] = rec[r].data_path[f];
   if (rc == RS_OK)
-    rc = rs__write_strings2(a->file, a->comm, a->rank, "runs/data_path", R, RS__NFILES, ptr);
+    rc = rs__write_strings2(a->file, a->comm, a->rank, rs__records[R_DATA_PATH].path, R, RS__NFILES, ptr);
   /* seed, epochs, evaluation points */
   if (rc == RS_OK) {
     hsize_t dim = (hsize_t)R;
     int64_t *seed = (int64_t *)num;
     for (int r = 0; r < R; r++) seed[r] = rec[r].seed;
-    hid_t d = rs__dcreate(a->file, "runs/seed", 'l', 1, &dim);
+    hid_t d = rs__dcreate(a->file, rs__records[R_SEED].path, 'l', 1, &dim);
     rc = d < 0 ? rs__h5err(a->path, "create runs/seed")
-               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, seed, "runs/seed");
+               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, seed, rs__records[R_SEED].path);
     if (d >= 0) H5Dclose(d);
   }
   if (rc == RS_OK) {
     hsize_t dims[2] = {(hsize_t)L->R, (hsize_t)L->C};
     for (int64_t r = 0; r < L->R; r++)
       for (int64_t k = 0; k < L->C; k++) num[r * L->C + k] = k < L->nckpt[r] ? rec[r].epochs[k] : NAN;
-    hid_t d = rs__dcreate(a->file, "runs/epochs", 'd', 2, dims);
+    hid_t d = rs__dcreate(a->file, rs__records[R_EPOCHS].path, 'd', 2, dims);
     rc = d < 0 ? rs__h5err(a->path, "create runs/epochs")
-               : rs__write_whole(d, H5T_NATIVE_DOUBLE, a->comm, a->rank, num, "runs/epochs");
+               : rs__write_whole(d, H5T_NATIVE_DOUBLE, a->comm, a->rank, num, rs__records[R_EPOCHS].path);
     if (d >= 0) H5Dclose(d);
   }
   if (rc == RS_OK && L->P > 0) {
@@ -59,9 +59,9 @@ int rs__write_records(rs_archive *a, const rs_archive_desc *desc) {
     for (int64_t r = 0; a->rank == 0 && r < L->R; r++)
       if (desc->runs[r].eval_index)
         memcpy(ev + r * L->P, desc->runs[r].eval_index, (size_t)L->npoints[r] * sizeof *ev);
-    hid_t d = rs__dcreate(a->file, "runs/eval_index", 'l', 2, dims);
+    hid_t d = rs__dcreate(a->file, rs__records[R_EVAL_INDEX].path, 'l', 2, dims);
     rc = d < 0 ? rs__h5err(a->path, "create runs/eval_index")
-               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, ev, "runs/eval_index");
+               : rs__write_whole(d, H5T_NATIVE_INT64, a->comm, a->rank, ev, rs__records[R_EVAL_INDEX].path);
     if (d >= 0) H5Dclose(d);
   }
   /* grid axes: format-1 text and parsed values, and the exact typed values */
@@ -70,9 +70,9 @@ int rs__write_records(rs_archive *a, const rs_archive_desc *desc) {
     bool numeric = true;
     for (int r = 0; r < R; r++) numeric &= rs__parse_num(x->text[r], &num[r]);
     char p1[RS_PATH_MAX], p2[RS_PATH_MAX], p3[RS_PATH_MAX];
-    snprintf(p1, sizeof p1, "runs/params/%s", x->key);
-    snprintf(p2, sizeof p2, "runs/values/%s", x->key);
-    snprintf(p3, sizeof p3, "runs/grid/%s", x->key);
+    snprintf(p1, sizeof p1, "%s/%s", RS__G_PARAMS, x->key);
+    snprintf(p2, sizeof p2, "%s/%s", RS__G_VALUES, x->key);
+    snprintf(p3, sizeof p3, "%s/%s", RS__G_GRID, x->key);
     rc = rs__write_strings(a->file, a->comm, a->rank, p1, R, x->text);
     hsize_t dim = (hsize_t)R;
     if (rc == RS_OK && numeric) {

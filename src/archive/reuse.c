@@ -173,8 +173,8 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   int64_t *match = malloc((size_t)N->R * sizeof *match);
   if (!odone || !ndone || !owf || !omet || !opts || !match || (o->d[D_DONE_WALL] >= 0 && !owall))
     rc = rs_error(RS_ENOMEM, "archive: out of memory");
-  if (rc == RS_OK) rc = rs__read_strings(o->file, "runs/config_hash", (int)O->R, &ho);
-  if (rc == RS_OK) rc = rs__read_strings(a->file, "runs/config_hash", (int)N->R, &hn);
+  if (rc == RS_OK) rc = rs__read_strings(o->file, rs__records[R_CONFIG_HASH].path, (int)O->R, &ho);
+  if (rc == RS_OK) rc = rs__read_strings(a->file, rs__records[R_CONFIG_HASH].path, (int)N->R, &hn);
   if (rc == RS_OK) rc = rs__read_all(o, D_DONE_RUNS, odone);
   if (rc == RS_OK) rc = rs__read_all(a, D_DONE_RUNS, ndone);
   if (rc == RS_OK) rc = rs__read_all(o, D_DONE_WFINAL, owf);
@@ -198,7 +198,7 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   }
   rc = rs__agree(a->comm, rc);
   if (rc == RS_OK) {
-    hid_t prov = H5Gopen2(a->file, "provenance", H5P_DEFAULT);
+    hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
     rc = rs__attr_str(prov, "reused_from", old_path, 0);
     if (rc == RS_OK) rc = rs__attr_i64(prov, "reused_runs", nmatch);
     H5Gclose(prov);

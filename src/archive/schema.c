@@ -65,6 +65,18 @@ const rs__dspec rs__dsets[D_N] = {
     [D_DONE_WALL] = {"done/weights_all", 'b', "RC", 0},
 };
 
+const rs__dspec rs__records[R_N] = {
+    [R_NAME] = {"runs/name", 's', "R", 0, 0},
+    [R_CONFIG] = {"runs/config", 's', "R", 0, 2},
+    [R_CONFIG_HASH] = {"runs/config_hash", 's', "R", 0, 2},
+    [R_SEED] = {"runs/seed", 'l', "R", 0, 2},
+    [R_EPOCHS] = {"runs/epochs", 'd', "RC", 0, 2},
+    [R_EVAL_INDEX] = {"runs/eval_index", 'l', "RP", 0, 2},
+    [R_DATA_PATH] = {"runs/data_path", 's', "RF", 0, 2},
+    [R_DATA_SHA] = {"runs/data_sha256", 's', "RF", 0, 2},
+    [R_JOB_TEXT] = {"job/text", 's', "", 0, 0},
+};
+
 /* (the path is relative to /spectrum; off unused) */
 const rs__dspec rs__spectrum_dsets[S_N] = {
     [S_SV] = {"sv", 'd', "RCLK", 0, 2},

@@ -16,7 +16,7 @@ int rs_archive_open_update(MPI_Comm comm, const char *path, rs_archive **out) {
 int rs_archive_job_text(rs_archive *a, char **text) {
   *text = NULL;
   hid_t d;
-  RS__QUIET(H5Dopen2(a->file, "job/text", H5P_DEFAULT), d);
+  RS__QUIET(H5Dopen2(a->file, rs__records[R_JOB_TEXT].path, H5P_DEFAULT), d);
   if (d < 0) return rs_error(RS_EARCHIVE, "%s: archive lacks job/text", a->path);
   hid_t t = H5Dget_type(d);
   size_t n = H5Tget_size(t);
