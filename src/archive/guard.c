@@ -1,5 +1,6 @@
 /* The file-system discipline around an archive: failure agreement across
- * ranks, the system's reason for a failed write, the one-writer lock
+ * ranks (rs__agree, and rs__step for the steps of a collective sequence,
+ * used with RS_TRY), the system's reason for a failed write, the one-writer lock
  * (PATH.lock), the creation mark (PATH.creating) and moving a damaged file
  * aside. */
 #include "archive_internal.h"

@@ -43,7 +43,7 @@ static double point_flops(const rs_config *c, int *nlayers) {
   return f;
 }
 
-/* Mirrors the archive's datasets (src/engine/archive.c, rs__dsets) at the
+/* Mirrors the archive's datasets (src/archive/schema.c, rs__dsets) at the
  * padded dimensions, the maxima over runs. Two figures are approximations:
  * the training state (parameters plus two optimiser moments) and the
  * weight-norm rows (one per weight layer). */
