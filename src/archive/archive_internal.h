@@ -158,7 +158,7 @@ uint64_t rs__fnv1a(const void *p, int64_t n);
 int rs__h5err(const char *path, const char *what);
 int rs__flush(rs_archive *a);
 int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                        const void *val);
+                 const void *val);
 int rs__attr_i64(hid_t loc, const char *name, int64_t v);
 int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw);
 int rs__attr_read_i64(hid_t loc, const char *name, int64_t *v);
@@ -167,26 +167,31 @@ hid_t rs__dcreate(hid_t file, const char *path, char type, int rank, const hsize
 int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
            const hsize_t *start, const hsize_t *count, void *buf, bool wr);
 int rs__dio(rs_archive *a, int id, const hsize_t *start, const hsize_t *count, void *buf,
-                   bool wr);
+            bool wr);
 int rs__write_whole(hid_t d, hid_t mtype, MPI_Comm comm, int rank, const void *buf,
-                           const char *path);
+                    const char *path);
 hid_t rs__strtype(size_t w);
 int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
-                              int cols, const char *const *s);
+                       int cols, const char *const *s);
 int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
-                             const char *const *s);
+                      const char *const *s);
 int rs__read_strings(hid_t file, const char *path, int n, char ***out);
 bool rs__parse_num(const char *s, double *v);
 int rs__bcast_str(char *buf, int cap, MPI_Comm comm);
 hid_t rs__fapl(MPI_Comm comm);
 bool rs__extent_is(hid_t d, int n, const hsize_t *dims);
 int rs__read_all(rs_archive *a, int id, void *buf);
+/* (the handle) */
+int rs__new(MPI_Comm comm, const char *path, rs_archive **out);
+void rs__close_objects(rs_archive *a);
+void rs__free(rs_archive *a);
+int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists);
 
 /* provenance.c */
 int rs__provenance_resume(rs_archive *a, const rs_archive_info *info);
 int rs__provenance_end(rs_archive *a);
 int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
-                                const rs_archive_info *info);
+                         const rs_archive_info *info);
 
 /* describe.c */
 int rs__describe_all(rs_archive *a, const rs_archive_desc *desc);
@@ -204,18 +209,13 @@ void rs__creating_mark(const char *path, bool on);
 bool rs__creating_marked(const char *path);
 int rs__lock_take(const char *path);
 void rs__lock_drop(const char *path);
-int rs__move_aside(const char *path, char *to, size_t cap);
 
 /* create.c */
 int rs__reserve(const rs_archive *a);
 int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
-                      const rs_archive_info *info, rs_archive **out);
+               const rs_archive_info *info, rs_archive **out);
 
 /* open.c */
-rs_archive *rs__new(MPI_Comm comm, const char *path);
-void rs__close_objects(rs_archive *a);
-void rs__free(rs_archive *a);
-int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists);
 int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out);
 
 /* finalize.c */

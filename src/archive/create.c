@@ -117,10 +117,10 @@ static void rs__unreserve(const rs_archive *a) {
 
 /* Collective. Builds the whole file. Takes ownership of *lay on success. */
 int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
-                      const rs_archive_info *info, rs_archive **out) {
+               const rs_archive_info *info, rs_archive **out) {
   *out = NULL;
-  rs_archive *a = rs__new(comm, path);
-  if (!a) return rs_error(RS_ENOMEM, "archive: out of memory");
+  rs_archive *a;
+  RS_CALL(rs__new(comm, path, &a));
   bool ex = false;
   int rc = rs__exists(comm, a->rank, path, &ex);
   if (rc != RS_OK || ex) {
@@ -185,13 +185,21 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_name", desc->name, 0)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_hash", desc->hash, 0)), fail);
   for (size_t i = 0; i < RS__NDIMATTR; i++)
-    RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, rs__dimattrs[i].name, *(int64_t *)((char *)L + rs__dimattrs[i].off))), fail);
+    RS_TRY(rc,
+           rs__step(comm, path,
+                    rs__attr_i64(a->file, rs__dimattrs[i].name,
+                                 *(int64_t *)((char *)L + rs__dimattrs[i].off))),
+           fail);
   bool uniform = true;
   for (int64_t r = 1; r < L->R; r++)
     uniform &= L->neps[r] == L->neps[0] &&
                memcmp(L->eps + r * L->E, L->eps, (size_t)L->E * sizeof(double)) == 0;
   if (uniform && L->neps[0] > 0)
-    RS_TRY(rc, rs__step(comm, path, rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)L->neps[0], L->eps)), fail);
+    RS_TRY(rc,
+           rs__step(comm, path,
+                    rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                                 (hsize_t)L->neps[0], L->eps)),
+           fail);
   RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "complete", 0)), fail);
 
   hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
@@ -257,10 +265,14 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     hsize_t dims[RS__MAXRANK];
     int n = rs__dims(L, rs__dsets[i].dims, dims);
     a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
-    RS_TRY(rc, rs__step(comm, path, a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK), fail);
+    int made = a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK;
+    RS_TRY(rc, rs__step(comm, path, made), fail);
   }
   if (a->d[D_S_HEADER] >= 0)
-    RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0)), fail);
+    RS_TRY(rc,
+           rs__step(comm, path,
+                    rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0)),
+           fail);
   RS_TRY(rc, rs__step(comm, path, rs__write_records(a, desc)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__describe_all(a, desc)), fail);
 

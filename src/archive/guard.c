@@ -1,8 +1,7 @@
 /* The file-system discipline around an archive: failure agreement across
  * ranks (rs__agree, and rs__step for the steps of a collective sequence,
  * used with RS_TRY), the system's reason for a failed write, the one-writer lock
- * (PATH.lock), the creation mark (PATH.creating) and moving a damaged file
- * aside. */
+ * (PATH.lock) and the creation mark (PATH.creating). */
 #include "archive_internal.h"
 
 #include <errno.h>
@@ -186,16 +185,3 @@ void rs__lock_drop(const char *path) {
   unlink(lp);
 }
 
-/* Rank 0: renames a file that --resume cannot use to PATH.damaged-<UTC time>
- * (never deleted: it may hold results someone wants back). */
-int rs__move_aside(const char *path, char *to, size_t cap) {
-  char now[RS__TIME_LEN];
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(now, sizeof now, "%Y%m%dT%H%M%SZ", &tm);
-  snprintf(to, cap, "%s.damaged-%s", path, now);
-  if (access(to, F_OK) == 0 || rename(path, to) != 0)
-    return rs__ioerr(RS_EIO, path, "cannot move the damaged archive aside");
-  return RS_OK;
-}

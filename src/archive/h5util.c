@@ -1,6 +1,7 @@
 /* HDF5 helpers of the archive: attributes (numbers and UTF-8 strings),
  * dataset creation with the archive's chunking and fill values, hyperslab
- * I/O, collective whole writes and fixed-length string datasets. */
+ * I/O, collective whole writes and fixed-length string datasets; and the
+ * handle's allocation and release. */
 #include "archive_internal.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@ int rs__h5err(const char *path, const char *what) {
 }
 
 int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                        const void *val) {
+                 const void *val) {
   htri_t ex = H5Aexists(loc, name);
   hid_t a;
   if (ex > 0) {
@@ -167,7 +168,7 @@ hid_t rs__dcreate(hid_t file, const char *path, char type, int rank, const hsize
 
 /* Hyperslab read or write of a block starting at start with extent count. */
 int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
-                  const hsize_t *start, const hsize_t *count, void *buf, bool wr) {
+           const hsize_t *start, const hsize_t *count, void *buf, bool wr) {
   hid_t fs = H5Dget_space(d);
   hid_t ms = H5Screate_simple(rank, count, NULL);
   herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
@@ -181,7 +182,7 @@ int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
 
 /* One archive dataset: block [start, start+count) in its full rank. */
 int rs__dio(rs_archive *a, int id, const hsize_t *start, const hsize_t *count, void *buf,
-                   bool wr) {
+            bool wr) {
   if (a->d[id] < 0)
     return rs_error(RS_EARG, "%s: archive has no %s dataset", a->path, rs__dsets[id].path);
   return rs__io(a->d[id], rs__dsets[id].path, rs__memtype(rs__dsets[id].type), a->dxpl,
@@ -191,7 +192,7 @@ int rs__dio(rs_archive *a, int id, const hsize_t *start, const hsize_t *count, v
 /* Collective whole-dataset write of identical data: rank 0 writes, the others
  * take part with empty selections. */
 int rs__write_whole(hid_t d, hid_t mtype, MPI_Comm comm, int rank, const void *buf,
-                           const char *path) {
+                    const char *path) {
   hid_t dxpl = H5P_DEFAULT;
   hid_t fs = H5Dget_space(d);
   hid_t ms = H5Scopy(fs);
@@ -222,7 +223,7 @@ hid_t rs__strtype(size_t w) {
  * cannot be written in parallel). Width = the longest string; the netCDF
  * attribute _Encoding makes xarray return str. */
 int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
-                              int cols, const char *const *s) {
+                       int cols, const char *const *s) {
   size_t w = 1, m = (size_t)n * (size_t)(cols > 0 ? cols : 1);
   for (size_t i = 0; i < m; i++)
     if (strlen(s[i]) > w) w = strlen(s[i]);
@@ -248,7 +249,7 @@ int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, in
 }
 
 int rs__write_strings(hid_t file, MPI_Comm comm, int rank, const char *path, int n,
-                             const char *const *s) {
+                      const char *const *s) {
   return rs__write_strings2(file, comm, rank, path, n, 0, s);
 }
 
@@ -359,4 +360,65 @@ int rs__read_all(rs_archive *a, int id, void *buf) {
 /* Flushes the whole file (collective with a communicator). */
 int rs__flush(rs_archive *a) {
   return H5Fflush(a->file, H5F_SCOPE_GLOBAL) < 0 ? rs__h5err(a->path, "flush") : RS_OK;
+}
+
+/* ---- the handle */
+
+/* A handle for path over comm (MPI_COMM_NULL: serial), nothing open yet. */
+int rs__new(MPI_Comm comm, const char *path, rs_archive **out) {
+  *out = NULL;
+  int rank = 0, size = 1;
+  if (comm != MPI_COMM_NULL) {
+    RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
+    RS_CALL_MPI(MPI_Comm_size(comm, &size));
+  }
+  rs_archive *a = calloc(1, sizeof *a);
+  if (!a) return rs_error(RS_ENOMEM, "archive: out of memory");
+  a->comm = comm;
+  a->rank = rank;
+  a->size = size;
+  snprintf(a->path, sizeof a->path, "%s", path);
+  a->file = H5I_INVALID_HID;
+  a->dxpl = H5P_DEFAULT;
+  for (int i = 0; i < D_N; i++) a->d[i] = H5I_INVALID_HID;
+  for (int i = 0; i < S_N; i++) a->s[i] = H5I_INVALID_HID;
+  a->sgroup = H5I_INVALID_HID;
+  if (comm != MPI_COMM_NULL) {
+    a->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(a->dxpl, H5FD_MPIO_INDEPENDENT);
+  }
+  *out = a;
+  return RS_OK;
+}
+
+/* Closes every dataset and group the handle holds open (not the file). */
+void rs__close_objects(rs_archive *a) {
+  for (int i = 0; i < D_N; i++) {
+    if (a->d[i] >= 0) H5Dclose(a->d[i]);
+    a->d[i] = H5I_INVALID_HID;
+  }
+  for (int i = 0; i < S_N; i++) {
+    if (a->s[i] >= 0) H5Dclose(a->s[i]);
+    a->s[i] = H5I_INVALID_HID;
+  }
+  if (a->sgroup >= 0) H5Gclose(a->sgroup);
+  a->sgroup = H5I_INVALID_HID;
+}
+
+void rs__free(rs_archive *a) {
+  if (!a) return;
+  rs__close_objects(a);
+  if (a->file >= 0) H5Fclose(a->file);
+  if (a->dxpl != H5P_DEFAULT) H5Pclose(a->dxpl);
+  rs__layout_free(&a->lay);
+  free(a);
+}
+
+/* Collective: whether path exists, as rank 0 sees it. */
+int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists) {
+  int ex = 0;
+  if (rank == 0) ex = access(path, F_OK) == 0;
+  if (comm != MPI_COMM_NULL) RS_CALL_MPI(MPI_Bcast(&ex, 1, MPI_INT, 0, comm));
+  *exists = ex != 0;
+  return RS_OK;
 }

@@ -1,6 +1,6 @@
 /* Opening an archive: probe (what is at a path), open with validation of
- * every dimension and run table, open for resumption (job hash, layout,
- * provenance), and open_or_create (what `run [--resume]` needs). */
+ * every dimension and run table, and open for resumption (job hash, layout,
+ * provenance). */
 #include "archive_internal.h"
 
 #include <stdio.h>
@@ -9,14 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* rs__classify's verdict on a root group whose header HDF5 cannot read (a
  * damaged file): not among the public statuses, since a probe hands such a
  * file on to the open, which refuses it as damaged (and --move-aside applies). */
 #define RS__ARCHIVE_DAMAGED ((rs_archive_status)-1)
-
-/* What rank 0 decided about an existing file, for --resume. */
-enum { RS__GO_CREATE, RS__GO_OPEN, RS__GO_RECREATE, RS__GO_ASIDE };
 
 static int rs__open_dsets(rs_archive *a) {
   for (int i = 0; i < D_N; i++) {
@@ -32,61 +28,6 @@ static int rs__open_dsets(rs_archive *a) {
       return rs_error(RS_EARCHIVE, "%s: damaged archive: %s is not of the archive's dimensions",
                       a->path, rs__dsets[i].path);
   }
-  return RS_OK;
-}
-
-rs_archive *rs__new(MPI_Comm comm, const char *path) {
-  rs_archive *a = calloc(1, sizeof *a);
-  if (!a) return NULL;
-  a->comm = comm;
-  a->rank = 0;
-  a->size = 1;
-  if (comm != MPI_COMM_NULL) {
-    MPI_Comm_rank(comm, &a->rank);
-    MPI_Comm_size(comm, &a->size);
-  }
-  snprintf(a->path, sizeof a->path, "%s", path);
-  a->file = H5I_INVALID_HID;
-  a->dxpl = H5P_DEFAULT;
-  for (int i = 0; i < D_N; i++) a->d[i] = H5I_INVALID_HID;
-  for (int i = 0; i < S_N; i++) a->s[i] = H5I_INVALID_HID;
-  a->sgroup = H5I_INVALID_HID;
-  if (comm != MPI_COMM_NULL) {
-    a->dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(a->dxpl, H5FD_MPIO_INDEPENDENT);
-  }
-  return a;
-}
-
-/* Closes every dataset and group the handle holds open (not the file). */
-void rs__close_objects(rs_archive *a) {
-  for (int i = 0; i < D_N; i++) {
-    if (a->d[i] >= 0) H5Dclose(a->d[i]);
-    a->d[i] = H5I_INVALID_HID;
-  }
-  for (int i = 0; i < S_N; i++) {
-    if (a->s[i] >= 0) H5Dclose(a->s[i]);
-    a->s[i] = H5I_INVALID_HID;
-  }
-  if (a->sgroup >= 0) H5Gclose(a->sgroup);
-  a->sgroup = H5I_INVALID_HID;
-}
-
-void rs__free(rs_archive *a) {
-  if (!a) return;
-  rs__close_objects(a);
-  if (a->file >= 0) H5Fclose(a->file);
-  if (a->dxpl != H5P_DEFAULT) H5Pclose(a->dxpl);
-  rs__layout_free(&a->lay);
-  free(a);
-}
-
-/* Collective: whether path exists, as rank 0 sees it. */
-int rs__exists(MPI_Comm comm, int rank, const char *path, bool *exists) {
-  int ex = 0;
-  if (rank == 0) ex = access(path, F_OK) == 0;
-  if (comm != MPI_COMM_NULL) RS_CALL_MPI(MPI_Bcast(&ex, 1, MPI_INT, 0, comm));
-  *exists = ex != 0;
   return RS_OK;
 }
 
@@ -187,8 +128,8 @@ int rs_archive_probe(const char *path, rs_archive_status *status) {
 
 int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
   *out = NULL;
-  rs_archive *a = rs__new(comm, path);
-  if (!a) return rs_error(RS_ENOMEM, "archive: out of memory");
+  rs_archive *a;
+  RS_CALL(rs__new(comm, path, &a));
   bool ex = false;
   int rc = rs__exists(comm, a->rank, path, &ex);
   if (rc != RS_OK || !ex) {
@@ -298,109 +239,3 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc
   return RS_OK;
 }
 
-/* Rank 0. An interrupted creation may be deleted only on evidence that no
- * result can be in it: an empty file, an HDF5 file with nothing in it, one
- * of ours without the structure marker (results are written only after
- * it), or any file while PATH.creating still records that its creation never
- * finished. Anything else that is not a usable archive may hold results: it
- * is refused, or with move_aside renamed aside. */
-static int rs__resume_decide(const char *path, bool move_aside, int *go) {
-  rs_archive_status st;
-  RS_CALL(rs_archive_probe(path, &st));
-  bool creating = rs__creating_marked(path);
-  if (st == RS_ARCHIVE_ABSENT) {
-    *go = RS__GO_CREATE;
-    return RS_OK;
-  }
-  if (st == RS_ARCHIVE_READY) {
-    *go = RS__GO_OPEN;
-    return RS_OK;
-  }
-  const char *what = "not a ranksweep archive";
-  if (st == RS_ARCHIVE_INCOMPLETE) {
-    struct stat sb;
-    hid_t fid = H5I_INVALID_HID;
-    if (stat(path, &sb) == 0 && sb.st_size == 0) creating = true;
-    else RS__QUIET(H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), fid);
-    if (fid >= 0) { /* opens: no marker, or nothing at all in it */
-      creating = true;
-      H5Fclose(fid);
-    }
-    what = "an HDF5 file that cannot be opened (damaged or truncated)";
-  }
-  if (creating) {
-    *go = RS__GO_RECREATE;
-    return RS_OK;
-  }
-  if (move_aside) {
-    *go = RS__GO_ASIDE;
-    return RS_OK;
-  }
-  return rs_error(RS_EARCHIVE,
-                  "%s: exists and is %s; it may hold results, so --resume leaves it untouched "
-                  "(rerun with --move-aside to rename it to %s.damaged-<time> and start anew)",
-                  path, what, path);
-}
-
-int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
-                              const rs_archive_info *info, bool resume, rs_archive **out,
-                              bool *created) {
-  *out = NULL;
-  if (created) *created = false;
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  bool move_aside = info && info->move_aside;
-  int v[2] = {RS_OK, RS__GO_CREATE};
-  char aside[RS_PATH_MAX + 64] = "";
-  bool have_lock = false;
-  if (rank == 0) {
-    v[0] = rs__lock_take(path);
-    have_lock = v[0] == RS_OK;
-    if (v[0] == RS_OK && resume) v[0] = rs__resume_decide(path, move_aside, &v[1]);
-    if (v[0] == RS_OK && v[1] == RS__GO_RECREATE) {
-      /* nothing can have been written to an interrupted creation: start over */
-      if (unlink(path) != 0)
-        v[0] = rs__ioerr(RS_EIO, path, "cannot remove the interrupted archive");
-      else
-        rs__creating_mark(path, false);
-    }
-    if (v[0] == RS_OK && v[1] == RS__GO_ASIDE) v[0] = rs__move_aside(path, aside, sizeof aside);
-    if (v[0] != RS_OK && have_lock) rs__lock_drop(path);
-  }
-  int rc = rs__agree(comm, v[0]);
-  MPI_Bcast(&v[1], 1, MPI_INT, 0, comm);
-  if (rc != RS_OK) return rc;
-  if (rank == 0 && v[1] == RS__GO_ASIDE)
-    fprintf(stderr, "ranksweep: %s: moved aside to %s; starting anew\n", path, aside);
-  if (v[1] == RS__GO_OPEN) {
-    rc = rs__agree(comm, rs_archive_open(comm, path, desc, info, out));
-    /* Damaged (not merely another job's archive): refused with the way out,
-     * or with move_aside renamed aside and started anew. */
-    bool damaged = rc == RS_EARCHIVE && strstr(rs_error_message(), "damaged") != NULL;
-    if (damaged && !move_aside) {
-      char msg[1024];
-      snprintf(msg, sizeof msg, "%s", rs_error_message());
-      rs_error(rc, "%s; --resume leaves it untouched (rerun with --move-aside to rename it to "
-               "%s.damaged-<time> and start anew)", msg, path);
-    }
-    if (damaged && move_aside) {
-      rc = rank == 0 ? rs__move_aside(path, aside, sizeof aside) : RS_OK;
-      rc = rs__agree(comm, rc);
-      if (rc == RS_OK) {
-        if (rank == 0)
-          fprintf(stderr, "ranksweep: %s: damaged; moved aside to %s; starting anew\n", path, aside);
-        rc = rs_archive_create(comm, path, desc, info, out);
-        if (rc == RS_OK && created) *created = true;
-      }
-    }
-  } else {
-    rc = rs_archive_create(comm, path, desc, info, out);
-    if (rc == RS_OK && created) *created = true;
-  }
-  if (rc != RS_OK) {
-    if (rank == 0) rs__lock_drop(path);
-    return rc;
-  }
-  (*out)->locked = rank == 0;
-  return RS_OK;
-}

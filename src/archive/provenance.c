@@ -43,7 +43,7 @@ static int rs__hosts(MPI_Comm comm, int size, const char *host, size_t hostcap, 
 
 /* Everything that is not scientific content: versions, host, ranks, times. */
 int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
-                                const rs_archive_info *info) {
+                         const rs_archive_info *info) {
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "", hdf5[64], blas[512] = "", now[RS__TIME_LEN] = "";
   char host[256] = "", hosts[2048] = "";
   if (rank == 0) {
