@@ -37,18 +37,57 @@ typedef struct {
   bool move_aside;           /* open_or_create with resume: rename an unusable file aside */
 } rs_archive_info;
 
+/* The data files a run may read, in the order of the data_file dimension:
+ * images, labels, heldout_images, heldout_labels. */
+#define RS_ARCHIVE_NFILES 4
+
+/* What the archive records of one run beyond its shape (rank-independent). */
+typedef struct {
+  const char *name;        /* the run's name (its grid values) */
+  const char *config;      /* the resolved configuration, one "key: value" line per key */
+  const char *config_hash; /* SHA-256 (hex) of the canonical configuration */
+  int64_t seed;
+  const double *eps;       /* the run's eps ladder (rs_archive_run.neps thresholds) */
+  const double *epochs;    /* the epoch of each checkpoint (rs_archive_run.nckpt values) */
+  const char *data_path[RS_ARCHIVE_NFILES]; /* the data files read ("": none) */
+  const char *data_sha[RS_ARCHIVE_NFILES];  /* SHA-256 (hex) of each file's bytes ("": none) */
+} rs_archive_record;
+
+/* One grid axis: its key and every run's value, as the grid names it (text)
+ * and exactly (typed). */
+typedef enum { RS_ARCHIVE_INT, RS_ARCHIVE_REAL, RS_ARCHIVE_TEXT } rs_archive_kind;
+typedef struct {
+  const char *key;         /* dotted job key, e.g. "train.lr" */
+  rs_archive_kind kind;
+  const char *const *text; /* per run: the value as 6-significant-digit text */
+  const int64_t *i;        /* per run, RS_ARCHIVE_INT (integers and booleans) */
+  const double *d;         /* per run, RS_ARCHIVE_REAL */
+  const char *const *s;    /* per run, RS_ARCHIVE_TEXT (strings, paths, enums, lists) */
+} rs_archive_axis;
+
+/* A plain description of the sweep: everything an archive is created from
+ * and checked against on resume. The engine builds it from the job
+ * (src/engine/archive_desc.c); the archive knows nothing of jobs. */
+typedef struct {
+  const char *name, *hash, *text; /* job name, SHA-256 (hex) of its text, the text */
+  int nruns;
+  const rs_archive_run *runs;        /* nruns shapes */
+  const rs_archive_record *records;  /* nruns records */
+  int naxes;
+  const rs_archive_axis *axes;       /* the grid axes in job order */
+} rs_archive_desc;
+
 typedef struct rs_archive rs_archive;
 
 /* Collective. Creates PATH (refuses, RS_EEXISTS, if it exists) with the whole
- * structure for every run of the job, flushes it, and records provenance. */
-int rs_archive_create(MPI_Comm comm, const char *path, const rs_job *job,
-                      const rs_archive_run *runs, const rs_archive_info *info,
-                      rs_archive **out);
+ * structure for every run of the description, flushes it, and records
+ * provenance. */
+int rs_archive_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                      const rs_archive_info *info, rs_archive **out);
 /* Collective. Opens PATH for resumption. RS_EARCHIVE (message names the file
  * and both hashes) when it belongs to another job file. */
-int rs_archive_open(MPI_Comm comm, const char *path, const rs_job *job,
-                    const rs_archive_run *runs, const rs_archive_info *info,
-                    rs_archive **out);
+int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                    const rs_archive_info *info, rs_archive **out);
 
 /* Independent writes, any rank, each followed by its mask. */
 int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard,
@@ -108,9 +147,9 @@ int rs_archive_probe(const char *path, rs_archive_status *status);
  * anything else -> RS_EARCHIVE, untouched, unless info->move_aside: then it
  * is renamed to PATH.damaged-<time> and a new archive is created. *created
  * (may be NULL) tells which. */
-int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_job *job,
-                              const rs_archive_run *runs, const rs_archive_info *info,
-                              bool resume, rs_archive **out, bool *created);
+int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
+                              const rs_archive_info *info, bool resume, rs_archive **out,
+                              bool *created);
 
 /* Collective. When complete is true: computes the per-layer mean local ranks
  * from the per-point counts and marks the archive complete. Records end time. */
@@ -125,15 +164,115 @@ int rs_archive_close(rs_archive **a);
  * the copied runs. RS_EARCHIVE when old_path is not a format-2 archive. */
 int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused);
 
-/* Serial readers for the CLI (no MPI communicator needed beyond MPI_COMM_SELF). */
+/* ---- the representation-spectrum pass (rs_spectrum_pass.h) ---- */
+
+/* Collective. Opens an existing archive (every rank, MPI-IO) to add the
+ * /spectrum group to it; nothing is checked against a job. */
+int rs_archive_open_update(MPI_Comm comm, const char *path, rs_archive **out);
+/* The job file's exact text (job/text); malloc'd, the caller frees it. */
+int rs_archive_job_text(rs_archive *a, char **text);
+
+/* The stored weight snapshots, [run] or [run * nckpt + ckpt] (nckpt: the
+ * padded checkpoint count of rs_archive_dims_get). */
 typedef struct {
-  int run;      /* -1: every run; otherwise this run only */
-  bool csv;     /* machine-readable: one header line, one row per run x layer x eps */
-  double eps;   /* NAN: every eps of the archive; otherwise only this one (error if absent) */
-  int layer;    /* -1: every layer; otherwise this hidden layer (1-based) */
-} rs_show_opts;
-void rs_show_opts_default(rs_show_opts *o);
-int rs_archive_show(const char *path, const rs_show_opts *o, FILE *out);
+  uint8_t *run_done;   /* the run finished */
+  int32_t *nckpt;      /* its checkpoints */
+  int64_t *steps;      /* the step of each checkpoint */
+  int64_t *last_step;  /* the last step it trained */
+  int64_t *nparams;    /* its parameter count */
+  uint8_t *final;      /* its final weights are stored */
+  uint8_t *all;        /* the weights of that checkpoint are stored */
+} rs_archive_snapshots;
+int rs_archive_snapshots_read(rs_archive *a, rs_archive_snapshots *s);
+void rs_archive_snapshots_free(rs_archive_snapshots *s);
+/* One snapshot: ckpt = -1 the final weights, otherwise that checkpoint's; n
+ * parameters (the run's count). Any rank, independent. */
+int rs_archive_read_weights(rs_archive *a, int run, int ckpt, double *params, int64_t n);
+
+/* What one pass is (a later pass continues it only with the same settings)
+ * and its padded sizes and coordinates. */
+typedef struct {
+  const char *points;     /* "train", "eval" or "count" */
+  const char *repr;       /* "post" or "pre" */
+  int64_t count;          /* the points drawn with "count", else -1 */
+  int64_t nspectrum;      /* longest spectrum over runs and layers */
+  int64_t neps, nnoise;   /* longest threshold and noise lists */
+  const double *eps;      /* neps coordinate values (NaN where runs differ) */
+  const double *noise;    /* nnoise coordinate values (NaN where runs differ) */
+} rs_archive_spectrum_spec;
+/* Collective. Creates /spectrum for these settings (datasets, dimension
+ * scales, descriptions) or opens the one there, which must have the same
+ * settings (RS_EARCHIVE otherwise: an interrupted pass resumes, another is
+ * refused); flushes, then reads its masks into done (nruns * nckpt * nlayers,
+ * 1 where a layer's spectrum is written). */
+int rs_archive_spectrum_open(rs_archive *a, const rs_archive_spectrum_spec *spec, uint8_t *done);
+
+/* One layer's spectrum and its summaries. */
+typedef struct {
+  int k;                        /* singular values */
+  const double *sv;
+  int neps;                     /* the run's thresholds */
+  const int32_t *feature_rank;
+  double effrank;
+  int nnoise;                   /* the run's noise levels */
+  const double *info_proxy;
+  int32_t npoints;              /* the points it was taken over */
+} rs_archive_layer_spectrum;
+/* Independent write (one rank) of (run, ckpt, layer 1-based), mask last. */
+int rs_archive_write_spectrum(rs_archive *a, int run, int ckpt, int layer,
+                              const rs_archive_layer_spectrum *s);
+
+/* ---- serial reading (`ranksweep show`, analysis) ---- */
+
+/* Opens PATH read-only without MPI-IO (any process, MPI_COMM_SELF's view):
+ * every dimension and run table is validated first, so a damaged file is
+ * refused with one line instead of read. Close with rs_archive_close. */
+int rs_archive_open_read(const char *path, rs_archive **out);
+
+/* The root attributes. */
+typedef struct {
+  int64_t version;      /* format version of the file */
+  char job_name[256];
+  char job_hash[128];
+  bool complete;        /* every run finished and the means were computed */
+  bool has_provenance;  /* the /provenance group is there */
+} rs_archive_header;
+int rs_archive_header_get(rs_archive *a, rs_archive_header *h);
+/* A /provenance attribute (docs/archive.md): text, or an integer.
+ * RS_EARCHIVE when the archive has none of that name. */
+int rs_archive_provenance_text(rs_archive *a, const char *key, char *buf, size_t cap);
+int rs_archive_provenance_int(rs_archive *a, const char *key, int64_t *v);
+
+/* The run tables, [run] or [run * padded dimension + i] (rs_archive_dims):
+ * pointers into the handle, valid until it is closed. */
+typedef struct {
+  const int32_t *nckpt, *nlayers, *npoints, *neps, *nweights;
+  const int32_t *widths, *spec_len; /* [run * nlayers + l] */
+  const int64_t *steps;             /* [run * nckpt + c] */
+  const int64_t *nparams;
+  const double *eps;                /* [run * neps + e] */
+} rs_archive_tables;
+int rs_archive_tables_get(const rs_archive *a, rs_archive_tables *t);
+/* Every run's name: nruns strings in one malloc'd block (free(*names)). */
+int rs_archive_run_names(rs_archive *a, char ***names);
+/* The epoch of every checkpoint, [run * nckpt + c] (NaN: padding, or a
+ * format-1 archive, which records none). */
+int rs_archive_read_epochs(rs_archive *a, double *epochs);
+/* The mean local rank of every checkpoint of run whose points are all
+ * written, computed from the stored counts as finalize does
+ * (rs_lr_mean_counts): mean[(c * nlayers + l) * (neps + 1) + e], padded
+ * dimensions, the NumPy column last; NaN where not computable. */
+int rs_archive_run_means(rs_archive *a, int run, double *mean);
+/* A checkpoint's scalar metrics (losses, accuracies, rate, info_y; nlayers
+ * 0: no weight norms). NaN where not written. */
+int rs_archive_read_metrics(rs_archive *a, int run, int ckpt, rs_ckpt_metrics *m);
+
+/* ---- merge ---- */
+
+/* Serial. Joins slice archives of one job file (`run --slice`) into a new
+ * archive at out_path: the first input's description and records, then
+ * every input's written cells (first input wins per cell, masks last).
+ * RS_EARCHIVE for inputs of different job files or dimensions. */
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs);
 
 /* Once, before any archive call of a program: HDF5's own error stacks are not

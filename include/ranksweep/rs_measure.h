@@ -57,6 +57,14 @@ int rs_netview_forward(const rs_netview *net, const double *x, int n,
  * and the full spectrum when sv != NULL (length min(m,n)). */
 int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv);
 
+/* The mean local rank of nlayers layers over npoints points from their counts
+ * as the archive stores them: counts[(l * npoints + p) * stride + e], the eps
+ * columns 0..neps-1 and the NumPy-tolerance column numpy_col. out[l * stride
+ * + e] = the exact int64 sum over the points / npoints for those columns; the
+ * others (padding) are left as they are. Order-independent, bit for bit. */
+void rs_lr_mean_counts(const int32_t *counts, int nlayers, int npoints, int stride, int neps,
+                       int numpy_col, double *out);
+
 /* Per-checkpoint summaries (rs_ckpt_metrics, rs_vocab.h) of a netview; loss
  * RS_LOSS_AUTO resolves by rs_loss_resolve from data->classification. */
 int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data,

@@ -20,6 +20,7 @@
 #include "ranksweep/rs_spectrum_pass.h"
 #include "ranksweep/rs_sweep.h"
 #include "rs_build.h"
+#include "show.h"
 
 int rs_cmd_ib(int argc, char **argv);
 void openblas_set_num_threads(int n);
@@ -563,7 +564,7 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "run")) {
     code = cmd_run(&ro, path, rank);
   } else if (!strcmp(cmd, "show")) {
-    code = fail(rs_archive_show(path, &so, stdout), true);
+    code = fail(rs_show(path, &so, stdout), true);
   } else if (!strcmp(cmd, "merge")) {
     code = fail(rs_archive_merge(ops[0], nops - 1, ops + 1), true);
   } else {

@@ -24,6 +24,8 @@
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_spectrum_pass.h"
 
+#include "archive_desc.h"
+
 void openblas_set_num_threads(int n);
 
 /* ---- signals: the handler only sets a flag ---- */
@@ -1415,8 +1417,12 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs_archive_info info = {.nranks = E.size, .blas_threads = o->blas_threads, .shard = E.shard,
                           .move_aside = o->move_aside};
   bool created = false;
-  err = rs_archive_open_or_create(comm, o->archive, job, E.runs, &info, o->resume, &E.ar,
-                                  &created);
+  rs_job_desc desc; /* the sweep as the archive sees it (archive_desc.c) */
+  err = rs__agree(comm, rs_job_desc_build(comm, job, E.runs, &desc));
+  if (err == RS_OK)
+    err = rs_archive_open_or_create(comm, o->archive, &desc.desc, &info, o->resume, &E.ar,
+                                    &created);
+  rs_job_desc_free(&desc);
   err = rs__agree(comm, err);
   if (err != RS_OK) goto out;
   if (o->reuse) { /* --reuse: copy the finished runs of the same configuration */

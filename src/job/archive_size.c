@@ -28,7 +28,7 @@ void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c) {
   if (3 * np * es + 256 > d->SB) d->SB = 3 * np * es + 256;
 }
 
-/* Mirrors the archive's datasets (src/engine/archive.c, rs__dsets) at the
+/* Mirrors the archive's datasets (src/archive/schema.c, rs__dsets) at the
  * padded dimensions. Two figures are approximations: the training state
  * (parameters plus two optimiser moments) and the weight-norm rows (one per
  * weight layer). */

@@ -64,20 +64,20 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return 2;
   }
-  rs_job *job;
-  CALL(rs_job_parse(syn_job_text, strlen(syn_job_text), "synth.yaml", &job));
   rs_archive_run runs[SYN_RUNS];
   syn_runs(runs);
+  syn_desc_t syn;
+  const rs_archive_desc *desc = syn_desc(&syn, runs, false);
   rs_archive_info info = {size, 1, SYN_SHARD, false};
   rs_archive *a;
   if (strcmp(argv[1], "resume") == 0) {
     /* as `run --resume`: an archive killed during creation is started over */
-    CALL(rs_archive_open_or_create(MPI_COMM_WORLD, argv[2], job, runs, &info, true, &a, NULL));
+    CALL(rs_archive_open_or_create(MPI_COMM_WORLD, argv[2], desc, &info, true, &a, NULL));
     uint8_t sm[SYN_RUNS * 5 * 3], mm[SYN_RUNS * 5], rm[SYN_RUNS];
     CALL(rs_archive_read_masks(a, sm, mm, rm));
     pass(a, sm, mm, rm, 0);
   } else {
-    CALL(rs_archive_create(MPI_COMM_WORLD, argv[2], job, runs, &info, &a));
+    CALL(rs_archive_create(MPI_COMM_WORLD, argv[2], desc, &info, &a));
     if (strcmp(argv[1], "slow") == 0) {
       char pf[1024];
       snprintf(pf, sizeof pf, "%s.%d", argv[3], rank);
@@ -93,7 +93,6 @@ int main(int argc, char **argv) {
   MPI_Barrier(MPI_COMM_WORLD);
   CALL(rs_archive_finalize(a, true));
   CALL(rs_archive_close(&a));
-  rs_job_destroy(&job);
   MPI_Finalize();
   return 0;
 }

@@ -5,6 +5,8 @@
 #define RS_TEST_ARCHIVE_SYNTH_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,52 @@ static inline void syn_runs(rs_archive_run *runs) {
     x->state_size = syn_state_size(r);
     x->save_weights = syn_save(r);
   }
+}
+
+/* The job text's SHA-256, and that of the same text with "archive" in its
+ * name written "ARCHIVE" (another job file of the same shape). */
+#define SYN_JOB_HASH "779987466b7e1ed12f7790f617774136d1f0d91de25adbdd2b024f2b6a045398"
+#define SYN_OTHER_HASH "dc54f57230ba9dd36b6f995fd98b100404be0918c872f8f81bc9bfdfaa07be78"
+
+/* The sweep as the archive sees it, written out by hand (no job module): the
+ * records a job of syn_job_text would give, as far as the tests read them. */
+typedef struct {
+  char other_text[sizeof syn_job_text];
+  char config[SYN_RUNS][160];
+  char hash[SYN_RUNS][65];
+  double epochs[SYN_RUNS][8];
+  rs_archive_record rec[SYN_RUNS];
+  rs_archive_axis axis;
+  rs_archive_desc desc;
+} syn_desc_t;
+
+/* other: the ARCHIVE job file (its text and hash) instead of syn_job_text. */
+static inline const rs_archive_desc *syn_desc(syn_desc_t *s, const rs_archive_run *runs, bool other) {
+  static const char *const lr_text[SYN_RUNS] = {"0.001", "0.01", "0.1"};
+  static const char *const names[SYN_RUNS] = {"lr=0.001", "lr=0.01", "lr=0.1"};
+  static const double lr[SYN_RUNS] = {0.001, 0.01, 0.1};
+  static const double eps[2] = {0.1, 0.01};
+  memset(s, 0, sizeof *s);
+  snprintf(s->other_text, sizeof s->other_text, "%s", syn_job_text);
+  memcpy(s->other_text + 6, "ARCHIVE", 7);
+  for (int r = 0; r < SYN_RUNS; r++) {
+    rs_archive_record *x = &s->rec[r];
+    snprintf(s->config[r], sizeof s->config[r], "name: %s\nseed: 5\ntrain.batch: 32\ntrain.lr: %s\n",
+             names[r], lr_text[r]);
+    snprintf(s->hash[r], sizeof s->hash[r], "%064d", r + 1);
+    for (int c = 0; c < runs[r].nckpt; c++) s->epochs[r][c] = (double)runs[r].ckpt_steps[c] * 32 / 64;
+    x->name = names[r];
+    x->config = s->config[r];
+    x->config_hash = s->hash[r];
+    x->seed = 5;
+    x->eps = eps;
+    x->epochs = s->epochs[r];
+    for (int f = 0; f < RS_ARCHIVE_NFILES; f++) x->data_path[f] = x->data_sha[f] = "";
+  }
+  s->axis = (rs_archive_axis){.key = "train.lr", .kind = RS_ARCHIVE_REAL, .text = lr_text, .d = lr};
+  s->desc = (rs_archive_desc){other ? "ARCHIVE-test" : "archive-test", other ? SYN_OTHER_HASH : SYN_JOB_HASH,
+                              other ? s->other_text : syn_job_text, SYN_RUNS, runs, s->rec, 1, &s->axis};
+  return &s->desc;
 }
 
 /* Fills the per-point results of one shard exactly as rs_localrank_points

@@ -15,7 +15,8 @@ int rs__archive_write_state_blob(rs_archive *a, int run, int slot, const void *b
 
 static int g_rank, g_size;
 static char g_dir[512];
-static rs_job *g_job, *g_job2;
+static syn_desc_t g_syn, g_syn2;
+static const rs_archive_desc *g_desc, *g_desc2;
 static rs_archive_run g_runs[SYN_RUNS];
 static rs_archive_info g_info = {0, 1, SYN_SHARD, false};
 
@@ -141,7 +142,7 @@ START_TEST(create_write_finalize) {
   char p[600];
   path_of(p, "full.h5");
   rs_archive *a = NULL;
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   fill(a, 7);
   check_masks(a, 7);
   ck_assert_int_eq(rs_archive_finalize(a, true), RS_OK);
@@ -149,7 +150,7 @@ START_TEST(create_write_finalize) {
   ck_assert_ptr_null(a);
   check_content(p, 7, true);
   /* never overwrite */
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_EEXISTS);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_EEXISTS);
   ck_assert_ptr_nonnull(strstr(rs_error_message(), p));
   ck_assert_ptr_null(a);
 }
@@ -159,11 +160,11 @@ START_TEST(partial_and_resume) {
   char p[600];
   path_of(p, "partial.h5");
   rs_archive *a = NULL;
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   fill(a, 5);
   ck_assert_int_eq(rs_archive_close(&a), RS_OK); /* no finalize: as after a kill */
   check_content(p, 5, false);
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   check_masks(a, 5);
   fill(a, 2); /* resume completes run 1 */
   check_masks(a, 7);
@@ -178,20 +179,22 @@ START_TEST(refusals) {
   path_of(p, "full.h5");
   rs_archive *a = NULL;
   /* another job file */
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job2, g_runs, &g_info, &a), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_desc2, &g_info, &a), RS_EARCHIVE);
   const char *m = rs_error_message();
   ck_assert_ptr_nonnull(strstr(m, p));
-  ck_assert_ptr_nonnull(strstr(m, rs_job_hash(g_job)));
-  ck_assert_ptr_nonnull(strstr(m, rs_job_hash(g_job2)));
+  ck_assert_ptr_nonnull(strstr(m, SYN_JOB_HASH));
+  ck_assert_ptr_nonnull(strstr(m, SYN_OTHER_HASH));
   ck_assert_ptr_null(a);
   /* same job, other dimensions */
   rs_archive_run other[SYN_RUNS];
   memcpy(other, g_runs, sizeof other);
   other[1].npoints = 8;
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, other, &g_info, &a), RS_EARCHIVE);
+  syn_desc_t syn_other;
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, syn_desc(&syn_other, other, false), &g_info, &a),
+                   RS_EARCHIVE);
   ck_assert_ptr_nonnull(strstr(rs_error_message(), "dimensions"));
   /* out-of-grid writes are refused, not scribbled */
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   ck_assert_int_eq(syn_write_shard(a, 1, 3, 0), RS_EARG); /* run 1 has 3 checkpoints */
   ck_assert_int_eq(rs_archive_write_weights(a, 0, -1, NULL, 5), RS_EARG);
   ck_assert_int_eq(syn_write_weights(a, 2, -1), RS_EARG); /* run 2 saves no weights */
@@ -204,7 +207,7 @@ START_TEST(state_slots) {
   char p[600];
   path_of(p, "state.h5");
   rs_archive *a = NULL;
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   int run = g_rank % SYN_RUNS; /* ranks beyond the runs share them read-only */
   int64_t n = syn_state_size(run), step;
   unsigned char b[64], got[64], junk[64];
@@ -225,7 +228,7 @@ START_TEST(state_slots) {
     ck_assert_int_eq(rs__archive_write_state_blob(a, run, 0, junk, n), RS_OK);
   }
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_OK);
   if (g_rank < SYN_RUNS) {
     ck_assert_int_eq(rs_archive_read_state(a, run, 1000, &step, got, n), RS_OK);
     ck_assert_int_eq(step, 200);
@@ -298,25 +301,25 @@ START_TEST(probe_and_incomplete) {
   ck_assert_int_eq(rs_archive_probe(theirs, &st), RS_OK);
   ck_assert_int_eq(st, RS_ARCHIVE_FOREIGN);
   rs_archive *a = NULL;
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, p, g_desc, &g_info, &a), RS_EARCHIVE);
   ck_assert_ptr_nonnull(strstr(rs_error_message(), "incomplete"));
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, e, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
-  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, t, g_job, g_runs, &g_info, &a), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, e, g_desc, &g_info, &a), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open(MPI_COMM_WORLD, t, g_desc, &g_info, &a), RS_EARCHIVE);
   ck_assert_ptr_null(a);
   MPI_Barrier(MPI_COMM_WORLD); /* every rank probed before files change */
   /* what `run --resume` does with each */
   bool created = false;
-  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, theirs, g_job, g_runs, &g_info, true, &a, &created), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, theirs, g_desc, &g_info, true, &a, &created), RS_EARCHIVE);
   ck_assert_ptr_nonnull(strstr(rs_error_message(), "not a ranksweep archive"));
-  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, t, g_job, g_runs, &g_info, true, &a, &created), RS_EARCHIVE);
-  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, full, g_job, g_runs, &g_info, false, &a, &created), RS_EEXISTS);
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, t, g_desc, &g_info, true, &a, &created), RS_EARCHIVE);
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, full, g_desc, &g_info, false, &a, &created), RS_EEXISTS);
   const char *again[3] = {p, e, bare};
   for (int i = 0; i < 3; i++) {
-    ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, again[i], g_job, g_runs, &g_info, true, &a, &created), RS_OK);
+    ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, again[i], g_desc, &g_info, true, &a, &created), RS_OK);
     ck_assert(created);
     ck_assert_int_eq(rs_archive_close(&a), RS_OK);
   }
-  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, p, g_job, g_runs, &g_info, true, &a, &created), RS_OK);
+  ck_assert_int_eq(rs_archive_open_or_create(MPI_COMM_WORLD, p, g_desc, &g_info, true, &a, &created), RS_OK);
   ck_assert(!created);
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
 }
@@ -330,15 +333,15 @@ START_TEST(merge_equals_single) {
   path_of(full, "full.h5");
   path_of(bad, "otherjob.h5");
   rs_archive *a = NULL;
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p1, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p1, g_desc, &g_info, &a), RS_OK);
   fill(a, 5);
   ck_assert_int_eq(rs_archive_finalize(a, false), RS_OK);
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p2, g_job, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, p2, g_desc, &g_info, &a), RS_OK);
   fill(a, 2);
   ck_assert_int_eq(rs_archive_finalize(a, false), RS_OK);
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
-  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, bad, g_job2, g_runs, &g_info, &a), RS_OK);
+  ck_assert_int_eq(rs_archive_create(MPI_COMM_WORLD, bad, g_desc2, &g_info, &a), RS_OK);
   ck_assert_int_eq(rs_archive_close(&a), RS_OK);
   if (g_rank == 0) {
     const char *in[2] = {p1, p2};
@@ -358,22 +361,28 @@ START_TEST(merge_equals_single) {
     ck_assert_int_eq(rs_archive_merge(m2, 2, mixed), RS_EARCHIVE);
     ck_assert_ptr_nonnull(strstr(rs_error_message(), "job_hash"));
     ck_assert_int_eq(access(m2, F_OK), -1);
-    /* show reads it back without MPI */
-    FILE *out = tmpfile();
-    rs_show_opts so;
-    rs_show_opts_default(&so);
-    so.run = 1;
-    ck_assert_int_eq(rs_archive_show(m, &so, out), RS_OK);
-    long len = ftell(out);
-    rewind(out);
-    char *txt = calloc((size_t)len + 1, 1);
-    ck_assert_int_eq(fread(txt, 1, (size_t)len, out), (size_t)len);
-    fclose(out);
-    ck_assert_ptr_nonnull(strstr(txt, "archive-test"));
-    ck_assert_ptr_nonnull(strstr(txt, "complete  yes"));
-    ck_assert_ptr_nonnull(strstr(txt, "curve: mean local rank per layer"));
-    printf("%s", txt);
-    free(txt);
+    /* the serial read API (`show`) reads it back without MPI */
+    rs_archive *r = NULL;
+    ck_assert_int_eq(rs_archive_open_read(m, &r), RS_OK);
+    rs_archive_header h;
+    ck_assert_int_eq(rs_archive_header_get(r, &h), RS_OK);
+    ck_assert_str_eq(h.job_name, "archive-test");
+    ck_assert(h.complete && h.has_provenance && h.version == 2);
+    char **names = NULL;
+    ck_assert_int_eq(rs_archive_run_names(r, &names), RS_OK);
+    ck_assert_str_eq(names[1], "lr=0.01");
+    free(names);
+    rs_archive_dims d;
+    rs_archive_dims_get(r, &d);
+    double *mean = malloc(sizeof *mean * (size_t)(d.nckpt * d.nlayers * (d.neps + 1)));
+    ck_assert_int_eq(rs_archive_run_means(r, 1, mean), RS_OK);
+    for (int c = 0; c < syn_nckpt[1]; c++) /* layer 1, eps 0: every point written */
+      ck_assert(isfinite(mean[(c * d.nlayers + 0) * (d.neps + 1) + 0]));
+    free(mean);
+    rs_ckpt_metrics met;
+    ck_assert_int_eq(rs_archive_read_metrics(r, 1, 2, &met), RS_OK);
+    ck_assert(met.train_loss == syn_metric(1, 2, 0) && met.heldout_acc == syn_metric(1, 2, 3));
+    ck_assert_int_eq(rs_archive_close(&r), RS_OK);
   }
   MPI_Barrier(MPI_COMM_WORLD);
 }
@@ -389,18 +398,9 @@ int main(int argc, char **argv) {
     if (!mkdtemp(g_dir)) MPI_Abort(MPI_COMM_WORLD, 2);
   }
   MPI_Bcast(g_dir, sizeof g_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  int rc = rs_job_parse(syn_job_text, strlen(syn_job_text), "synth.yaml", &g_job);
-  if (rc == RS_OK) {
-    char other[sizeof syn_job_text + 8];
-    snprintf(other, sizeof other, "%s", syn_job_text);
-    memcpy(other + 6, "ARCHIVE", 7); /* same shape, another job file */
-    rc = rs_job_parse(other, strlen(other), "other.yaml", &g_job2);
-  }
-  if (rc != RS_OK || rs_job_nruns(g_job) != SYN_RUNS) {
-    rs_error_print(rc);
-    MPI_Abort(MPI_COMM_WORLD, 2);
-  }
   syn_runs(g_runs);
+  g_desc = syn_desc(&g_syn, g_runs, false);
+  g_desc2 = syn_desc(&g_syn2, g_runs, true);
   Suite *s = suite_create("archive-mpi");
   TCase *tc = tcase_create("archive");
   tcase_set_timeout(tc, 120);
@@ -426,8 +426,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "archive test files kept in %s (%d failures over all ranks)\n", g_dir, any);
     }
   }
-  rs_job_destroy(&g_job);
-  rs_job_destroy(&g_job2);
   MPI_Finalize();
   return any ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
+#include "show.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fclose(f);
   rs_show_opts o;
   rs_show_opts_default(&o);
-  (void)rs_archive_show(path, &o, sink);
+  (void)rs_show(path, &o, sink);
   o.run = 0;
-  (void)rs_archive_show(path, &o, sink);
+  (void)rs_show(path, &o, sink);
   rs_archive_status st;
   (void)rs_archive_probe(path, &st);
   rs_error_clear();

@@ -603,6 +603,41 @@ START_TEST(plan_reuse_over_shards_is_identical) {
 }
 END_TEST
 
+/* The mean of stored counts: exact (an integer sum divided once), so equal
+ * whatever order the points come in; padding columns untouched. */
+START_TEST(mean_counts_exact_and_order_free) {
+  enum { NL = 2, NP = 7, STRIDE = 4, NEPS = 2, NUMPY = 3 };
+  int32_t cnt[NL * NP * STRIDE], rev[NL * NP * STRIDE];
+  for (int l = 0; l < NL; l++)
+    for (int p = 0; p < NP; p++)
+      for (int e = 0; e < STRIDE; e++) {
+        int32_t v = e == 2 ? -1 : (int32_t)((l * 11 + p * 5 + e * 3) % 9);
+        cnt[(l * NP + p) * STRIDE + e] = v;
+        rev[(l * NP + (NP - 1 - p)) * STRIDE + e] = v;
+      }
+  double out[NL * STRIDE], out2[NL * STRIDE];
+  for (int i = 0; i < NL * STRIDE; i++) out[i] = out2[i] = NAN;
+  rs_lr_mean_counts(cnt, NL, NP, STRIDE, NEPS, NUMPY, out);
+  rs_lr_mean_counts(rev, NL, NP, STRIDE, NEPS, NUMPY, out2);
+  for (int l = 0; l < NL; l++)
+    for (int e = 0; e < STRIDE; e++) {
+      double *m = &out[l * STRIDE + e];
+      if (e == 2) { /* padding: neither eps nor NumPy column */
+        ck_assert(isnan(*m));
+        continue;
+      }
+      int64_t sum = 0;
+      for (int p = 0; p < NP; p++) sum += cnt[(l * NP + p) * STRIDE + e];
+      ck_assert(*m == (double)sum / NP);
+      ck_assert(memcmp(m, &out2[l * STRIDE + e], sizeof *m) == 0);
+    }
+  /* no points: nothing written */
+  double none = NAN;
+  rs_lr_mean_counts(cnt, 1, 0, STRIDE, NEPS, NUMPY, &none);
+  ck_assert(isnan(none));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("measure");
   TCase *tc = tcase_create("measure");
@@ -619,6 +654,7 @@ int main(void) {
   tcase_add_test(tc, bad_arguments_are_errors);
   tcase_add_test(tc, random_small_shapes_match_reference);
   tcase_add_test(tc, plan_reuse_over_shards_is_identical);
+  tcase_add_test(tc, mean_counts_exact_and_order_free);
   suite_add_tcase(s, tc);
   return rs_check_run(s);
 }
