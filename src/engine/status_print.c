@@ -147,6 +147,38 @@ typedef struct {
       steps_done, steps_total, rate, elapsed, eta, ranks;
 } rs__status;
 
+/* One member's value: into s when it is one the summary uses (and must
+ * have the right type), else validated and skipped. */
+static bool rs__status_member(rs__jr *j, const char *key, rs__status *s, const char **why) {
+  struct { const char *k; char *dst; size_t cap; } strs[] = {
+      {"state", s->state, sizeof s->state}, {"archive", s->archive, sizeof s->archive},
+      {"job", s->job, sizeof s->job}, {"host", s->host, sizeof s->host},
+      {"updated", s->updated, sizeof s->updated}, {"blas_kernel", s->kernel, sizeof s->kernel}};
+  struct { const char *k; double *dst; } nums[] = {
+      {"pid", &s->pid}, {"updated_unix", &s->updated_unix},
+      {"update_interval_seconds", &s->interval}, {"runs_done", &s->runs_done},
+      {"runs_total", &s->runs_total}, {"runs_training", &s->runs_training},
+      {"checkpoints_done", &s->ck_done}, {"checkpoints_total", &s->ck_total},
+      {"steps_done", &s->steps_done}, {"steps_total", &s->steps_total},
+      {"steps_per_second", &s->rate}, {"elapsed_seconds", &s->elapsed},
+      {"eta_seconds", &s->eta}, {"ranks", &s->ranks}};
+  for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
+    if (!strcmp(key, strs[k].k)) {
+      if (rs__jstring(j, strs[k].dst, strs[k].cap)) return true;
+      *why = "a string member is malformed or not a string";
+      return false;
+    }
+  for (size_t k = 0; k < sizeof nums / sizeof *nums; k++)
+    if (!strcmp(key, nums[k].k)) {
+      if (rs__jnumber(j, nums[k].dst)) return true;
+      *why = "a numeric member is not a number";
+      return false;
+    }
+  if (rs__jvalue(j)) return true;
+  *why = "a member's value is not valid JSON";
+  return false;
+}
+
 /* Validates the whole text as one JSON object and fills s from its members. */
 static bool rs__status_parse(const char *text, size_t n, rs__status *s, const char **why) {
   rs__jr j = {text, text + n, 0};
@@ -159,8 +191,7 @@ static bool rs__status_parse(const char *text, size_t n, rs__status *s, const ch
   }
   j.p++;
   rs__jws(&j);
-  bool first = true;
-  for (;;) {
+  for (bool first = true;; first = false) {
     rs__jws(&j);
     if (first && j.p < j.end && *j.p == '}') break;
     char key[64];
@@ -174,40 +205,7 @@ static bool rs__status_parse(const char *text, size_t n, rs__status *s, const ch
       return false;
     }
     rs__jws(&j);
-    struct { const char *k; char *dst; size_t cap; } strs[] = {
-        {"state", s->state, sizeof s->state}, {"archive", s->archive, sizeof s->archive},
-        {"job", s->job, sizeof s->job}, {"host", s->host, sizeof s->host},
-        {"updated", s->updated, sizeof s->updated}, {"blas_kernel", s->kernel, sizeof s->kernel}};
-    struct { const char *k; double *dst; } nums[] = {
-        {"pid", &s->pid}, {"updated_unix", &s->updated_unix},
-        {"update_interval_seconds", &s->interval}, {"runs_done", &s->runs_done},
-        {"runs_total", &s->runs_total}, {"runs_training", &s->runs_training},
-        {"checkpoints_done", &s->ck_done}, {"checkpoints_total", &s->ck_total},
-        {"steps_done", &s->steps_done}, {"steps_total", &s->steps_total},
-        {"steps_per_second", &s->rate}, {"elapsed_seconds", &s->elapsed},
-        {"eta_seconds", &s->eta}, {"ranks", &s->ranks}};
-    bool taken = false;
-    for (size_t k = 0; k < sizeof strs / sizeof *strs && !taken; k++)
-      if (!strcmp(key, strs[k].k)) {
-        if (!rs__jstring(&j, strs[k].dst, strs[k].cap)) {
-          *why = "a string member is malformed or not a string";
-          return false;
-        }
-        taken = true;
-      }
-    for (size_t k = 0; k < sizeof nums / sizeof *nums && !taken; k++)
-      if (!strcmp(key, nums[k].k)) {
-        if (!rs__jnumber(&j, nums[k].dst)) {
-          *why = "a numeric member is not a number";
-          return false;
-        }
-        taken = true;
-      }
-    if (!taken && !rs__jvalue(&j)) {
-      *why = "a member's value is not valid JSON";
-      return false;
-    }
-    first = false;
+    if (!rs__status_member(&j, key, s, why)) return false;
     rs__jws(&j);
     if (j.p < j.end && *j.p == ',') {
       j.p++;
@@ -237,9 +235,8 @@ static void rs__dur(double s, char *buf, size_t cap) {
   else snprintf(buf, cap, "%.1f h", s / 3600);
 }
 
-int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
-  char path[RS_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s.status", archive);
+/* The status file's text (NUL-terminated; *n bytes). */
+static int rs__status_read(const char *path, const char *archive, char **text, size_t *n) {
   /* O_NONBLOCK: a FIFO in its place must not block; fstat then refuses it. */
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
@@ -252,20 +249,70 @@ int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
     return rs_error(RS_EIO, "%s: not a status file (%s)", path,
                     reg ? "larger than 1 MB" : "not a regular file");
   }
-  char *text = malloc((size_t)st.st_size + 1);
-  if (!text) {
+  *text = malloc((size_t)st.st_size + 1);
+  if (!*text) {
     close(fd);
     return rs_error(RS_ENOMEM, "out of memory");
   }
-  size_t n = 0;
-  while (n < (size_t)st.st_size) {
-    ssize_t k = read(fd, text + n, (size_t)st.st_size - n);
+  *n = 0;
+  while (*n < (size_t)st.st_size) {
+    ssize_t k = read(fd, *text + *n, (size_t)st.st_size - *n);
     if (k < 0 && errno == EINTR) continue;
     if (k <= 0) break;
-    n += (size_t)k;
+    *n += (size_t)k;
   }
   close(fd);
-  text[n] = '\0';
+  (*text)[*n] = '\0';
+  return RS_OK;
+}
+
+/* Liveness: a running sweep rewrites the file every interval; on its own
+ * host its pid must exist. */
+static const char *rs__liveness(const rs__status *s, double age) {
+  bool active = !strcmp(s->state, "running") || !strcmp(s->state, "draining");
+  if (!active) return "finished";
+  double interval = s->interval > 0 ? s->interval : RS__STATUS_EVERY;
+  double stale_after = interval * RS__STATUS_STALE_INTERVALS;
+  if (stale_after < RS__STATUS_STALE_MIN) stale_after = RS__STATUS_STALE_MIN;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  if (s->host[0] && !strcmp(s->host, host) && s->pid > 0 && kill((pid_t)s->pid, 0) != 0 &&
+      errno == ESRCH)
+    return "dead";
+  return age > stale_after ? "stale" : "alive";
+}
+
+static void rs__status_summary(const rs__status *s, const char *live, double age, FILE *out) {
+  char el[32], eta[32], ag[32];
+  rs__dur(s->elapsed, el, sizeof el);
+  rs__dur(s->eta, eta, sizeof eta);
+  rs__dur(age, ag, sizeof ag);
+  fprintf(out, "archive      %s\njob          %s\n", s->archive, s->job);
+  if (!strcmp(live, "dead"))
+    fprintf(out, "state        dead: the file says %s, but process %.0f on %s is gone "
+                 "(resume with `ranksweep run JOB -o %s --resume`)\n",
+            s->state, s->pid, s->host, s->archive);
+  else if (!strcmp(live, "stale"))
+    fprintf(out, "state        stale: the file says %s, but it was last updated %s ago "
+                 "(process %.0f on %s)\n", s->state, ag, s->pid, s->host);
+  else
+    fprintf(out, "state        %s (process %.0f on %s)\n", s->state, s->pid, s->host);
+  fprintf(out, "updated      %s (%s ago)\n", s->updated, ag);
+  fprintf(out, "runs         %.0f/%.0f done, %.0f training\n", s->runs_done, s->runs_total,
+          s->runs_training);
+  fprintf(out, "checkpoints  %.0f/%.0f measured\n", s->ck_done, s->ck_total);
+  fprintf(out, "steps        %.0f/%.0f (%.0f steps/s)\n", s->steps_done, s->steps_total, s->rate);
+  fprintf(out, "elapsed      %s on %.0f ranks\n", el, s->ranks);
+  if (!strcmp(live, "alive")) fprintf(out, "remaining    %s (estimate)\n", eta);
+  if (s->kernel[0]) fprintf(out, "BLAS kernel  %s\n", s->kernel);
+}
+
+int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
+  char path[RS_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s.status", archive);
+  char *text = NULL;
+  size_t n = 0;
+  RS_CALL(rs__status_read(path, archive, &text, &n));
   rs__status s;
   const char *why = "";
   bool nul = memchr(text, '\0', n) != NULL;
@@ -274,24 +321,8 @@ int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
     return rs_error(RS_EIO, "%s: not a valid status file: %s", path,
                     n == 0 ? "it is empty" : nul ? "it holds NUL bytes" : why);
   }
-  /* Liveness: a running sweep rewrites the file every interval; on its own
-   * host its pid must exist. */
-  bool active = !strcmp(s.state, "running") || !strcmp(s.state, "draining");
   double age = difftime(time(NULL), (time_t)s.updated_unix);
-  double interval = s.interval > 0 ? s.interval : RS__STATUS_EVERY;
-  double stale_after = interval * RS__STATUS_STALE_INTERVALS;
-  if (stale_after < RS__STATUS_STALE_MIN) stale_after = RS__STATUS_STALE_MIN;
-  char host[256] = "";
-  gethostname(host, sizeof host - 1);
-  const char *live = "finished";
-  if (active) {
-    live = "alive";
-    if (s.host[0] && !strcmp(s.host, host) && s.pid > 0 && kill((pid_t)s.pid, 0) != 0 &&
-        errno == ESRCH)
-      live = "dead";
-    else if (age > stale_after)
-      live = "stale";
-  }
+  const char *live = rs__liveness(&s, age);
   if (o && o->json) {
     /* The file as written, plus what this reader observed. */
     char *close_brace = strrchr(text, '}');
@@ -299,28 +330,7 @@ int rs_status_print(const char *archive, const rs_status_opts *o, FILE *out) {
     fwrite(text, 1, (size_t)(close_brace - text), out);
     fprintf(out, ",\n \"observed\": \"%s\", \"age_seconds\": %.0f}\n", live, age);
   } else {
-    char el[32], eta[32], ag[32];
-    rs__dur(s.elapsed, el, sizeof el);
-    rs__dur(s.eta, eta, sizeof eta);
-    rs__dur(age, ag, sizeof ag);
-    fprintf(out, "archive      %s\njob          %s\n", s.archive, s.job);
-    if (!strcmp(live, "dead"))
-      fprintf(out, "state        dead: the file says %s, but process %.0f on %s is gone "
-                   "(resume with `ranksweep run JOB -o %s --resume`)\n",
-              s.state, s.pid, s.host, s.archive);
-    else if (!strcmp(live, "stale"))
-      fprintf(out, "state        stale: the file says %s, but it was last updated %s ago "
-                   "(process %.0f on %s)\n", s.state, ag, s.pid, s.host);
-    else
-      fprintf(out, "state        %s (process %.0f on %s)\n", s.state, s.pid, s.host);
-    fprintf(out, "updated      %s (%s ago)\n", s.updated, ag);
-    fprintf(out, "runs         %.0f/%.0f done, %.0f training\n", s.runs_done, s.runs_total,
-            s.runs_training);
-    fprintf(out, "checkpoints  %.0f/%.0f measured\n", s.ck_done, s.ck_total);
-    fprintf(out, "steps        %.0f/%.0f (%.0f steps/s)\n", s.steps_done, s.steps_total, s.rate);
-    fprintf(out, "elapsed      %s on %.0f ranks\n", el, s.ranks);
-    if (!strcmp(live, "alive")) fprintf(out, "remaining    %s (estimate)\n", eta);
-    if (s.kernel[0]) fprintf(out, "BLAS kernel  %s\n", s.kernel);
+    rs__status_summary(&s, live, age, out);
   }
   free(text);
   return ferror(out) ? rs_error(RS_EIO, "cannot write the status") : RS_OK;
