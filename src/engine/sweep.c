@@ -130,7 +130,7 @@ static int rs__spectrum(rs__engine *E) {
   rs_spectrum_opts_default(&so);
   so.final_only = rs_job_run(E->job, 0)->measure.save_weights != RS_SAVE_ALL;
   so.quiet = E->o->quiet;
-  int err = rs_spectrum_pass(E->comm, E->o->archive, &so);
+  int err = rs__fatal_mpi(E->comm, rs_spectrum_pass(E->comm, E->o->archive, &so));
   if (err != RS_OK && E->rank == 0) rs_error_print(err);
   return err;
 }
