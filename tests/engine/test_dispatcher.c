@@ -6,7 +6,7 @@
  * worker once per (worker, run, checkpoint) and only when it does not hold
  * them; a resume starts each run at its first incomplete checkpoint; a drain
  * starts no training, still hands out the queued shards, and stops every
- * worker. */
+ * worker; a rank 0 that cannot start still stops the workers. */
 #include <mpi.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -330,6 +330,22 @@ START_TEST(drain_stops_cleanly) {
 }
 END_TEST
 
+/* Rank 0 that cannot start the dispatcher (no memory for its state) still
+ * answers each worker's first request with stop: none waits forever. */
+START_TEST(workers_stopped_when_rank0_cannot_start) {
+  fx_sweep S;
+  fx_begin(&S);
+  fx_log mine = {0};
+  if (g_rank == 0) ck_assert_int_eq(rs__stop_workers(&S.E), RS_OK);
+  else fx_worker(&S.E, -1, &mine);
+  MPI_Reduce(&mine, &S.L, (int)(sizeof mine / sizeof(int)), MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (g_rank == 0)
+    for (int r = 0; r < RUNS; r++) ck_assert_int_eq(S.L.trained[r], 0);
+  fx_end(&S);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -349,6 +365,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, every_task_once);
   tcase_add_test(tc, resume_hands_out_the_rest);
   tcase_add_test(tc, drain_stops_cleanly);
+  tcase_add_test(tc, workers_stopped_when_rank0_cannot_start);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK); /* MPI does not survive a fork */
