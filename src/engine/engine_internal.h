@@ -102,7 +102,7 @@ void rs__engine_free(rs__engine *E);
 
 /* ---- train.c: training and measuring (worker ranks and serial mode) ---- */
 /* What a trainer does at its protocol points: serial mode and a worker rank
- * differ only here (ctx is theirs). Any may be NULL. */
+ * differ only here (ctx is theirs). Any but checkpoint may be NULL. */
 typedef struct {
   void *ctx;
   /* after every chunk of steps, before the periodic state (a worker takes
@@ -150,7 +150,7 @@ int rs__bench_dispatch(rs__engine *E, int ntasks);
 /* ---- serial.c (one rank): trains and measures everything inline ---- */
 int rs__serial(rs__engine *E, rs__progress *P, const rs__done_hook *done, bool *complete);
 
-/* MPI failures end every rank: the others may wait in a collective forever.
+/* sweep.c: MPI failures end every rank (the others may wait in a collective forever).
  * Prints the error and calls MPI_Abort when err is RS_EMPI; returns err. */
 int rs__fatal_mpi(MPI_Comm comm, int err);
 
