@@ -26,6 +26,12 @@ int rs__fatal_mpi(MPI_Comm comm, int err) {
   return err;
 }
 
+static int rs__comm_place(MPI_Comm comm, int *rank, int *size) {
+  RS_CALL_MPI(MPI_Comm_rank(comm, rank));
+  RS_CALL_MPI(MPI_Comm_size(comm, size));
+  return RS_OK;
+}
+
 static int rs__min(MPI_Comm comm, int in, int *out) {
   RS_CALL_MPI(MPI_Allreduce(&in, out, 1, MPI_INT, MPI_MIN, comm));
   return RS_OK;
@@ -159,8 +165,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs__progress P = {0};
   bool finish_printed = false; /* the finalize or close error was printed */
   bool complete = false;
-  MPI_Comm_rank(comm, &E.rank);
-  MPI_Comm_size(comm, &E.size);
+  rs__fatal_mpi(comm, rs__comm_place(comm, &E.rank, &E.size));
   openblas_set_num_threads(o->blas_threads > 0 ? o->blas_threads : 1);
   /* Installed again in case MPI_Init replaced them (main installs them first). */
   rs_sweep_signals_install(o->drain_signal);
