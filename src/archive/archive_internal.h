@@ -140,7 +140,7 @@ int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims);
 bool rs__present(const rs__layout *L, int id, int64_t version);
 void rs__layout_free(rs__layout *L);
 int rs__layout_alloc(rs__layout *L);
-int64_t rs__nshards(const rs__layout *L, int64_t run);
+int64_t rs__layout_nshards(const rs__layout *L, int64_t run);
 void rs__set_shard(rs__layout *L, int64_t shard);
 int rs__layout_from_desc(const rs_archive_desc *desc, const rs_archive_info *info,
                          rs__layout *L);
@@ -153,7 +153,7 @@ int rs__tables_check(const char *path, const rs__layout *L);
 bool rs__layout_equal(const rs__layout *x, const rs__layout *y, char *msg, size_t cap);
 
 /* h5util.c */
-void rs__now(char *buf);
+void rs__utc_now(char *buf);
 uint64_t rs__fnv1a(const void *p, int64_t n);
 int rs__h5err(const char *path, const char *what);
 int rs__flush(rs_archive *a);

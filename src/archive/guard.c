@@ -130,7 +130,7 @@ int rs__lock_take(const char *path) {
     int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd >= 0) {
       char now[RS__TIME_LEN], line[512];
-      rs__now(now);
+      rs__utc_now(now);
       int n = snprintf(line, sizeof line, "%s %ld %s\n", host, (long)getpid(), now);
       bool ok = write(fd, line, (size_t)n) == n;
       close(fd);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void rs__now(char *buf) {
+void rs__utc_now(char *buf) {
   time_t t = time(NULL);
   struct tm tm;
   gmtime_r(&t, &tm);

@@ -53,7 +53,7 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
     if (nl) *nl = '\0';
     const char *cfg = openblas_get_config();
     snprintf(blas, sizeof blas, "%s", cfg ? cfg : "");
-    rs__now(now);
+    rs__utc_now(now);
   }
   unsigned maj, min, rel;
   H5get_libversion(&maj, &min, &rel);
@@ -95,7 +95,7 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
   /* In-place rewrites of attributes created with these widths: no
    * restructuring of metadata, then flushed at once. */
   char now[RS__TIME_LEN] = "";
-  if (a->rank == 0) rs__now(now);
+  if (a->rank == 0) rs__utc_now(now);
   int rc = rs__bcast_str(now, sizeof now, a->comm);
   hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
   int64_t n = 0;
@@ -127,7 +127,7 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
 /* Collective, at finalize: the end time. */
 int rs__provenance_end(rs_archive *a) {
   char now[RS__TIME_LEN] = "";
-  if (a->rank == 0) rs__now(now);
+  if (a->rank == 0) rs__utc_now(now);
   int rc = rs__bcast_str(now, sizeof now, a->comm);
   hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
   if (rc == RS_OK) rc = rs__attr_str(prov, "end_time", now, RS__TIME_LEN);

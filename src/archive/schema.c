@@ -259,7 +259,7 @@ int rs__layout_alloc(rs__layout *L) {
   return RS_OK;
 }
 
-int64_t rs__nshards(const rs__layout *L, int64_t run) {
+int64_t rs__layout_nshards(const rs__layout *L, int64_t run) {
   return (L->npoints[run] + L->shard - 1) / L->shard;
 }
 

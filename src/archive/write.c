@@ -71,7 +71,7 @@ int rs_archive_write_shard(rs_archive *a, int run, int ckpt, int shard, int p0, 
   const rs__layout *L = &a->lay;
   int64_t want = L->npoints[run] - (int64_t)shard * L->shard;
   if (want > L->shard) want = L->shard;
-  if (shard < 0 || shard >= rs__nshards(L, run) || p0 != shard * L->shard || np != want)
+  if (shard < 0 || shard >= rs__layout_nshards(L, run) || p0 != shard * L->shard || np != want)
     return rs_error(RS_EARG, "%s: run %d: shard %d (points %d..%d) does not match the shard grid",
                     a->path, run, shard, p0, p0 + np);
   if (res->neps != L->neps[run])
@@ -269,7 +269,7 @@ int rs_archive_shard_done(rs_archive *a, int run, int ckpt, int shard, bool *don
   *done = false;
   RS_CALL(rs__check_ckpt(a, run, ckpt));
   const rs__layout *L = &a->lay;
-  if (shard < 0 || shard >= rs__nshards(L, run))
+  if (shard < 0 || shard >= rs__layout_nshards(L, run))
     return rs_error(RS_EARG, "%s: run %d: shard %d out of range", a->path, run, shard);
   int64_t p0 = shard * L->shard, np = L->npoints[run] - p0 < L->shard ? L->npoints[run] - p0 : L->shard;
   uint8_t *m = malloc((size_t)np);
