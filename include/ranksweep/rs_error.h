@@ -42,6 +42,17 @@ typedef enum {
 #undef RS__ERR_ENUM
 } rs_err;
 
+/* Process exit codes of every command (docs/reference/cli.md; the SLURM
+ * templates requeue on RS_EXIT_WORK_REMAINS). */
+enum {
+  RS_EXIT_DONE = 0,        /* done: the sweep is complete */
+  RS_EXIT_ERROR = 1,       /* an error; the message says what */
+  RS_EXIT_USAGE = 2,       /* a bad command line or option value (RS_EARG) */
+  RS_EXIT_WORK_REMAINS = 3 /* drained on a signal (RS_EINTERRUPTED): resume with --resume */
+};
+/* The one mapping from an error code to the exit code, for every command. */
+int rs_exit_code(int err);
+
 const char *rs_strerror(int err);
 const char *rs_err_name(int err);
 

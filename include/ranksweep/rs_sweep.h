@@ -9,14 +9,8 @@
 #include <stdio.h>
 
 #include "ranksweep/rs_config.h"
+#include "ranksweep/rs_error.h" /* RS_EXIT_*: rs_sweep_run returns one */
 
-/* Process exit codes (documented in docs/reference/cli.md, used by the SLURM templates). */
-enum {
-  RS_EXIT_DONE = 0,        /* the sweep is complete */
-  RS_EXIT_ERROR = 1,       /* an error; the message says what */
-  RS_EXIT_USAGE = 2,       /* bad command line */
-  RS_EXIT_WORK_REMAINS = 3 /* drained on a signal: resume with --resume */
-};
 
 typedef struct {
   const char *archive;   /* output path */
@@ -38,7 +32,8 @@ void rs_sweep_opts_default(rs_sweep_opts *o);
  * MPI_Init so that a signal during start-up drains instead of killing. */
 void rs_sweep_signals_install(int drain_signal);
 bool rs_sweep_drain_requested(void);
-/* Collective over comm. Returns an RS_EXIT_* code, identical on every rank. */
+/* Collective over comm. Returns an RS_EXIT_* code, identical on every rank:
+ * rs_exit_code of the agreed error, or RS_EXIT_WORK_REMAINS when drained. */
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o);
 
 /* Status file next to the archive (ARCHIVE.status), replaced atomically. */

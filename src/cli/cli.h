@@ -1,6 +1,6 @@
 /* The command line's shared parts: one table of commands and options that
  * drives getopt_long, the --help text and the man page, strict number parsing,
- * and the one mapping from error codes to exit codes. No MPI, no library
+ * and the exit codes. No MPI, no library
  * calls: the man-page generator links this alone at build time. */
 #ifndef RS_CLI_H
 #define RS_CLI_H
@@ -8,8 +8,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Exit codes of every command (the same values as RS_EXIT_* in rs_sweep.h). */
-enum { RS_CLI_OK = 0, RS_CLI_ERROR = 1, RS_CLI_USAGE = 2, RS_CLI_DRAINED = 3 };
+/* Exit codes of every command: RS_EXIT_* of rs_error.h (a header only: the
+ * man-page generator links no library). */
+#include "ranksweep/rs_error.h"
 
 /* Option identifiers: one per distinct option across all commands. Values above
  * 255 so they never collide with a short option character. */
@@ -76,7 +77,7 @@ void rs_cli_print_man(FILE *out, const char *version, const char *date);
 
 /* getopt_long over one command's options. rs_cli_next returns an RS_OPT_* id
  * and sets *arg, -1 at the end of the options (then *first is the index of the
- * first operand), or RS_CLI_USAGE after printing one error line. --help prints
+ * first operand), or RS_EXIT_USAGE after printing one error line. --help prints
  * the command's help and returns RS_OPT_HELP. */
 typedef struct {
   const rs_cli_cmd *cmd;
@@ -88,12 +89,12 @@ void rs_cli_parser_free(rs_cli_parser *p);
 int rs_cli_next(rs_cli_parser *p, int argc, char **argv, const char **arg, int *first);
 
 /* One line on stderr, "ranksweep: error: CMD: <message> (see 'ranksweep help
- * CMD')"; returns RS_CLI_USAGE. */
+ * CMD')"; returns RS_EXIT_USAGE. */
 int rs_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Strict numbers: the whole text is one decimal integer (or one finite real
  * number), within [lo, hi]. On failure: one usage error line naming the
- * option, returns RS_CLI_USAGE; on success 0. */
+ * option, returns RS_EXIT_USAGE; on success 0. */
 int rs_cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi,
                long long *out);
 int rs_cli_real(const char *cmd, const char *opt, const char *s, double lo, double hi,
@@ -102,10 +103,9 @@ int rs_cli_real(const char *cmd, const char *opt, const char *s, double lo, doub
 int rs_cli_int_list(const char *cmd, const char *opt, const char *s, long long lo, long long hi,
                     int *out, int cap, int *n);
 
-/* The one mapping from a library error code (RS_OK or RS_E*) to an exit code:
- * RS_OK 0; RS_EARG (a value the user gave on the command line is invalid here)
- * 2; RS_EINTERRUPTED 3; anything else 1. A job's value that a module refuses
+/* Every command's exit code comes from rs_exit_code (rs_error.h): RS_OK 0;
+ * RS_EARG (a value the user gave on the command line is invalid here) 2;
+ * RS_EINTERRUPTED 3; anything else 1. A job's value that a module refuses
  * with RS_EARG is the job file's: main.c passes it as RS_EJOB (exit 1). */
-int rs_cli_exit_code(int err);
 
 #endif

@@ -143,7 +143,7 @@ int rs_cmd_ib(int argc, char **argv) {
   const char *job = NULL, *rho_arg = NULL;
 
   rs_cli_parser p;
-  if (rs_cli_parser_init(&p, rs_cli_find("ib")) != RS_CLI_OK) return RS_CLI_ERROR;
+  if (rs_cli_parser_init(&p, rs_cli_find("ib")) != RS_EXIT_DONE) return RS_EXIT_ERROR;
   const char *v;
   int id, first, rc = 0;
   while (rc == 0 && (id = rs_cli_next(&p, argc, argv, &v, &first)) != -1) {
@@ -151,9 +151,9 @@ int rs_cmd_ib(int argc, char **argv) {
     switch (id) {
     case RS_OPT_HELP:
       rs_cli_parser_free(&p);
-      return RS_CLI_OK;
-    case RS_CLI_USAGE:
-      rc = RS_CLI_USAGE;
+      return RS_EXIT_DONE;
+    case RS_EXIT_USAGE:
+      rc = RS_EXIT_USAGE;
       break;
     case RS_OPT_CURVE:
       curve = 1;
@@ -222,5 +222,5 @@ int rs_cmd_ib(int argc, char **argv) {
 done:
   rs_gib_destroy(&g);
   if (err != RS_OK) rs_error_print(err);
-  return rs_cli_exit_code(err);
+  return rs_exit_code(err);
 }

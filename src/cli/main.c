@@ -26,12 +26,6 @@ int rs_cmd_ib(int argc, char **argv);
 void openblas_set_num_threads(int n);
 char *openblas_get_config(void);
 
-/* The exit codes of rs_sweep_run and of the mapping are one table. */
-_Static_assert((int)RS_EXIT_DONE == (int)RS_CLI_OK && (int)RS_EXIT_ERROR == (int)RS_CLI_ERROR &&
-                   (int)RS_EXIT_USAGE == (int)RS_CLI_USAGE &&
-                   (int)RS_EXIT_WORK_REMAINS == (int)RS_CLI_DRAINED,
-               "exit codes");
-
 #define RS_MAX_RUN_INDEX 999999 /* a grid expands to at most 1,000,000 runs */
 
 /* Library failure: its one line (rank 0 only under MPI), then the exit code.
@@ -40,10 +34,10 @@ _Static_assert((int)RS_EXIT_DONE == (int)RS_CLI_OK && (int)RS_EXIT_ERROR == (int
 static int fail(int err, bool print) {
   if (err == RS_EMPI) {
     rs_error_print(err);
-    MPI_Abort(MPI_COMM_WORLD, rs_cli_exit_code(err));
+    MPI_Abort(MPI_COMM_WORLD, rs_exit_code(err));
   }
   if (err != RS_OK && print) rs_error_print(err);
-  return rs_cli_exit_code(err);
+  return rs_exit_code(err);
 }
 
 static int load_job(const char *path, rs_job **job) {
@@ -116,12 +110,12 @@ typedef int (*opt_fn)(void *ctx, int id, const char *arg);
 static int parse(const char *name, int argc, char **argv, opt_fn on_opt, void *ctx, int *first) {
   rs_cli_parser p;
   int rc = rs_cli_parser_init(&p, rs_cli_find(name));
-  if (rc != RS_CLI_OK) return rc;
+  if (rc != RS_EXIT_DONE) return rc;
   const char *arg;
   int id;
   while ((id = rs_cli_next(&p, argc, argv, &arg, first)) != -1) {
-    if (id == RS_OPT_HELP) rc = RS_CLI_OK;
-    else if (id == RS_CLI_USAGE) rc = RS_CLI_USAGE;
+    if (id == RS_OPT_HELP) rc = RS_EXIT_DONE;
+    else if (id == RS_EXIT_USAGE) rc = RS_EXIT_USAGE;
     else rc = on_opt ? on_opt(ctx, id, arg) : rs_cli_usage_error(name, "unexpected option");
     if (id == RS_OPT_HELP || rc != 0) break;
   }
@@ -491,7 +485,7 @@ static int cmd_version(void) {
   printf("ranksweep %s (git %s)\n", RS_VERSION, RS_GIT_COMMIT);
   printf("MPI: %.*s\n", (int)strcspn(mpi, "\n"), mpi);
   printf("OpenBLAS: %s\n", openblas_get_config());
-  return RS_CLI_OK;
+  return RS_EXIT_DONE;
 }
 
 /* ---- help ---- */
@@ -501,25 +495,25 @@ static int cmd_help(int argc, char **argv) {
   if ((rc = operands("help", argc, argv, first, 0, 1, "at most one COMMAND"))) return rc;
   if (first == argc) {
     rs_cli_print_usage(stdout);
-    return RS_CLI_OK;
+    return RS_EXIT_DONE;
   }
   const rs_cli_cmd *c = rs_cli_find(argv[first]);
   if (!c) return rs_cli_usage_error("help", "unknown command '%s'", argv[first]);
   rs_cli_print_help(c, stdout);
-  return RS_CLI_OK;
+  return RS_EXIT_DONE;
 }
 
 int main(int argc, char **argv) {
   rs_archive_lib_init();
   if (argc < 2) {
     rs_cli_print_usage(stderr);
-    return RS_CLI_USAGE;
+    return RS_EXIT_USAGE;
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
     if (argc > 2) return rs_cli_usage_error(NULL, "unexpected argument '%s' after %s", argv[2], cmd);
     rs_cli_print_usage(stdout);
-    return RS_CLI_OK;
+    return RS_EXIT_DONE;
   }
   if (!strcmp(cmd, "--version")) cmd = "version";
   if (!rs_cli_find(cmd)) {

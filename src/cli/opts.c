@@ -1,6 +1,7 @@
 /* Option parsing for every command: getopt_long driven by the command table,
  * strict numbers (the whole argument, in range, or one clear line and exit 2),
- * and the single mapping from library error codes to exit codes. */
+ * (the mapping from library error codes to exit codes is rs_exit_code, in
+ * the core, shared with the engine). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -24,7 +25,7 @@ static bool first_rank(void) {
 }
 
 int rs_cli_usage_error(const char *cmd, const char *fmt, ...) {
-  if (!first_rank()) return RS_CLI_USAGE;
+  if (!first_rank()) return RS_EXIT_USAGE;
   char msg[768];
   va_list ap;
   va_start(ap, fmt);
@@ -34,7 +35,7 @@ int rs_cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "ranksweep: error: %s: %s (see 'ranksweep help %s')\n", cmd, msg, cmd);
   else
     fprintf(stderr, "ranksweep: error: %s (see 'ranksweep --help')\n", msg);
-  return RS_CLI_USAGE;
+  return RS_EXIT_USAGE;
 }
 
 int rs_cli_parser_init(rs_cli_parser *p, const rs_cli_cmd *cmd) {
@@ -43,7 +44,7 @@ int rs_cli_parser_init(rs_cli_parser *p, const rs_cli_cmd *cmd) {
   struct option *lo = calloc((size_t)n + 1, sizeof *lo);
   if (!lo) {
     fprintf(stderr, "ranksweep: error: out of memory\n");
-    return RS_CLI_ERROR;
+    return RS_EXIT_ERROR;
   }
   /* A leading ':' makes getopt report a missing value as ':' instead of '?',
    * and opterr = 0 leaves every message to us (one line, our format). */
@@ -62,7 +63,7 @@ int rs_cli_parser_init(rs_cli_parser *p, const rs_cli_cmd *cmd) {
   p->longopts = lo;
   optind = 1;
   opterr = 0;
-  return RS_CLI_OK;
+  return RS_EXIT_DONE;
 }
 
 void rs_cli_parser_free(rs_cli_parser *p) {
@@ -165,17 +166,4 @@ int rs_cli_int_list(const char *cmd, const char *opt, const char *s, long long l
     p += len + 1;
   }
   return 0;
-}
-
-int rs_cli_exit_code(int err) {
-  switch (err) {
-  case RS_OK:
-    return RS_CLI_OK;
-  case RS_EARG:
-    return RS_CLI_USAGE;
-  case RS_EINTERRUPTED:
-    return RS_CLI_DRAINED;
-  default:
-    return RS_CLI_ERROR;
-  }
 }

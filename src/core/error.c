@@ -29,6 +29,15 @@ const char *rs_strerror(int err) {
   }
 }
 
+int rs_exit_code(int err) {
+  switch (err) {
+  case RS_OK: return RS_EXIT_DONE;
+  case RS_EARG: return RS_EXIT_USAGE;
+  case RS_EINTERRUPTED: return RS_EXIT_WORK_REMAINS;
+  default: return RS_EXIT_ERROR;
+  }
+}
+
 int rs_error(int err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -125,6 +125,9 @@ static int rs__describe_run(rs__engine *E, int r) {
   rs_run_shape sh;
   int err = rs__dataset(E, r, &data);
   if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
+  /* A value that a module refuses while building the run is the job file's
+   * (exit 1, as from plan and train), not a bad command line. */
+  if (err == RS_EARG) err = RS_EJOB;
   if (err == RS_OK) err = rs_trainer_view(t, &v);
   if (err == RS_OK) {
     rs_config_shape(cfg, &(rs_run_io){data->dim, data->outputs, data->classification}, &sh);

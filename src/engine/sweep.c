@@ -23,7 +23,7 @@ void openblas_set_num_threads(int n);
 int rs__fatal_mpi(MPI_Comm comm, int err) {
   if (err == RS_EMPI) {
     rs_error_print(err);
-    MPI_Abort(comm, RS_EXIT_ERROR);
+    MPI_Abort(comm, rs_exit_code(RS_EMPI));
   }
   return err;
 }
@@ -163,7 +163,7 @@ static int rs__bench(rs__engine *E) {
   else err = rs__worker(E);
   rs__fatal_mpi(E->comm, err);
   if (err != RS_OK) rs_error_print(err);
-  return err == RS_OK ? RS_EXIT_DONE : RS_EXIT_ERROR;
+  return rs_exit_code(err);
 }
 
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
@@ -201,6 +201,6 @@ out:
   if (err != RS_OK && E.rank == 0 && !E.ar && !finish_printed) rs_error_print(err);
   rs__progress_free(&P);
   rs__engine_free(&E);
-  if (err != RS_OK) return RS_EXIT_ERROR;
+  if (err != RS_OK) return rs_exit_code(err);
   return complete ? RS_EXIT_DONE : RS_EXIT_WORK_REMAINS;
 }

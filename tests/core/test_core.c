@@ -125,6 +125,13 @@ START_TEST(error_idiom) {
   ck_assert_str_eq(rs_error_message(), "thread: dgesdd failed (info 3)");
   rs__error_mpi("MPI_Allreduce(a, b, 1, MPI_INT, MPI_MIN, comm)", "MPI_ERR_COMM: invalid communicator");
   ck_assert_str_eq(rs_error_message(), "MPI_Allreduce failed: MPI_ERR_COMM: invalid communicator");
+  /* The one error -> exit code table. */
+  ck_assert_int_eq(rs_exit_code(RS_OK), 0);
+  ck_assert_int_eq(rs_exit_code(RS_EARG), 2);
+  ck_assert_int_eq(rs_exit_code(RS_EINTERRUPTED), 3);
+  ck_assert_int_eq(rs_exit_code(RS_EJOB), 1);
+  ck_assert_int_eq(rs_exit_code(RS_EMPI), 1);
+  ck_assert_int_eq(rs_exit_code(RS_EHDF5), 1);
 }
 END_TEST
 
