@@ -137,6 +137,9 @@ hid_t rs__filetype(char t);
 size_t rs__esize(char t);
 void rs__fill(char t, void *out);
 int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims);
+/* Run table t's dimensions into dims (*n of them); false when one is zero
+ * (the table is then neither created nor read). */
+bool rs__table_dims(const rs__layout *L, size_t t, hsize_t *dims, int *n);
 bool rs__present(const rs__layout *L, int id, int64_t version);
 void rs__layout_free(rs__layout *L);
 int rs__layout_alloc(rs__layout *L);
@@ -203,6 +206,8 @@ int rs__write_records(rs_archive *a, const rs_archive_desc *desc);
 int rs__agree(MPI_Comm comm, int rc);
 int rs__step(MPI_Comm comm, const char *path, int rc);
 int rs__barrier(MPI_Comm comm);
+/* The folder that holds path ("." for a bare name, "/" for a top-level file). */
+void rs__parent_dir(const char *path, char *dir, size_t cap);
 int rs__ioerr(int code, const char *path, const char *what);
 int rs__add_reason(int rc, const char *path, int err);
 void rs__creating_mark(const char *path, bool on);

@@ -30,10 +30,7 @@ static int rs__space_check(MPI_Comm comm, int rank, const char *path, const rs__
   const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
   if (rank == 0 && !(skip && skip[0] == '1')) {
     char dir[RS_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) slash[slash == dir] = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    rs__parent_dir(path, dir, sizeof dir);
     struct statvfs vs;
     /* 1 MiB and 1% for HDF5's metadata and the status file */
     uint64_t need = rs__layout_bytes(L), want = need + need / 100 + ((uint64_t)1 << 20);
@@ -243,10 +240,8 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   }
   for (size_t t = 0; t < RS__NTABLES; t++) {
     hsize_t dims[RS__MAXRANK];
-    int n = rs__dims(L, rs__tables[t].dims, dims);
-    bool empty = false;
-    for (int i = 0; i < n; i++) empty |= dims[i] == 0;
-    if (empty) continue;
+    int n;
+    if (!rs__table_dims(L, t, dims, &n)) continue;
     hid_t d = rs__dcreate(a->file, rs__tables[t].path, rs__tables[t].type, n, dims);
     RS_TRY(rc, rs__step(comm, path, d < 0 ? rs__h5err(path, "create a run table") : RS_OK), fail);
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,

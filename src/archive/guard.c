@@ -52,6 +52,13 @@ int rs__barrier(MPI_Comm comm) {
   return RS_OK;
 }
 
+void rs__parent_dir(const char *path, char *dir, size_t cap) {
+  snprintf(dir, cap, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) slash[slash == dir] = '\0';
+  else snprintf(dir, cap, ".");
+}
+
 /* The system's reason for a failed write under path: errno when the I/O
  * layer left one that explains it, else "No space left on device" when the
  * file system is (nearly) full, else "". MPI-IO does not hand errno back
@@ -64,10 +71,7 @@ static void rs__sysreason(const char *path, int err, char *buf, size_t cap) {
     return;
   }
   char dir[RS_PATH_MAX];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash) slash[slash == dir] = '\0';
-  else snprintf(dir, sizeof dir, ".");
+  rs__parent_dir(path, dir, sizeof dir);
   struct statvfs vs;
   if (statvfs(dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < ((uint64_t)1 << 16))
     snprintf(buf, cap, ": %s", strerror(ENOSPC));

@@ -47,10 +47,8 @@ static int rs__layout_read(hid_t file, const char *path, rs__layout *L) {
   RS_CALL(rs__layout_alloc(L));
   for (size_t t = 0; t < RS__NTABLES; t++) {
     hsize_t dims[RS__MAXRANK];
-    int n = rs__dims(L, rs__tables[t].dims, dims);
-    bool empty = false;
-    for (int i = 0; i < n; i++) empty |= dims[i] == 0;
-    if (empty) continue;
+    int n;
+    if (!rs__table_dims(L, t, dims, &n)) continue;
     hid_t d;
     RS__QUIET(H5Dopen2(file, rs__tables[t].path, H5P_DEFAULT), d);
     /* the extent first: H5S_ALL reads the file's extent into our buffer */

@@ -221,6 +221,13 @@ int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims) {
   return n;
 }
 
+bool rs__table_dims(const rs__layout *L, size_t t, hsize_t *dims, int *n) {
+  *n = rs__dims(L, rs__tables[t].dims, dims);
+  for (int i = 0; i < *n; i++)
+    if (dims[i] == 0) return false;
+  return true;
+}
+
 bool rs__present(const rs__layout *L, int id, int64_t version) {
   if (rs__dsets[id].since > version) return false;
   hsize_t dims[RS__MAXRANK];
