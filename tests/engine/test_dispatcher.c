@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../rs_check_mpi.h"
 #include "engine_fixture.h"
 #include "src/engine/progress.h"
 #include "src/engine/protocol.h"
@@ -367,12 +368,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, drain_stops_cleanly);
   tcase_add_test(tc, workers_stopped_when_rank0_cannot_start);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK); /* MPI does not survive a fork */
-  srunner_run_all(sr, g_rank == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(sr), any = 0;
-  srunner_free(sr);
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  int any = rs_check_run_mpi(s, g_rank == 0 ? CK_NORMAL : CK_SILENT);
   if (g_rank == 0) {
     char status[300];
     snprintf(status, sizeof status, "%s.status", g_archive);

@@ -5,6 +5,7 @@
  * and agreement between grid shapes.
  * Asserts come after the collectives so a failure cannot deadlock the rest. */
 #include <check.h>
+#include "../rs_check_mpi.h"
 #include <lapacke.h>
 #include <math.h>
 #include <mpi.h>
@@ -320,12 +321,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, callback_error_propagates);
   tcase_add_test(tc, layer_spectrum);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL); /* every rank reports its own failures */
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  int failed = rs_check_run_mpi(s, CK_NORMAL); /* every rank reports its own failures */
   if (g_rank == 0) printf("ranks: %d, failures on the worst rank: %d\n", g_size, failed);
   MPI_Finalize();
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
