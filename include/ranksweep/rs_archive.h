@@ -75,6 +75,12 @@ typedef struct {
   const rs_archive_record *records;  /* nruns records */
   int naxes;
   const rs_archive_axis *axes;       /* the grid axes in job order */
+  /* Collective, called by creation only, before the records are written:
+   * fills what is costly to compute into the records (the data files'
+   * checksums and the configuration hashes that depend on them), so opening
+   * an existing archive does not pay for it. NULL: the records are complete. */
+  int (*finish_records)(void *ctx);
+  void *ctx;
 } rs_archive_desc;
 
 typedef struct rs_archive rs_archive;

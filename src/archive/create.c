@@ -268,6 +268,8 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
            rs__step(comm, path,
                     rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0)),
            fail);
+  if (desc->finish_records)
+    RS_TRY(rc, rs__step(comm, path, desc->finish_records(desc->ctx)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__write_records(a, desc)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__describe_all(a, desc)), fail);
 

@@ -110,6 +110,22 @@ static int rs__axis(const rs_job *job, int ax, rs_job_desc *d) {
   return RS_OK;
 }
 
+/* desc.finish_records: the data files' checksums, then each run's
+ * configuration hash (its canonical text names data files by checksum). */
+static int rs__finish_records(void *ctx) {
+  rs_job_desc *d = ctx;
+  RS_CALL(rs__data_sha(d->comm, d->job, d->sha));
+  for (int r = 0; r < d->nruns; r++) {
+    const rs_config *c = rs_job_run(d->job, r);
+    rs__digest_ctx dc = {d->sha + (size_t)r * RS_ARCHIVE_NFILES * RS__SHA_LEN, c};
+    char *canon = rs_config_canonical_text(c, rs__path_digest, &dc);
+    RS_CHECK(canon, RS_ENOMEM, "archive: out of memory");
+    rs_sha256_hex(canon, strlen(canon), d->hash + (size_t)r * RS__SHA_LEN);
+    free(canon);
+  }
+  return RS_OK;
+}
+
 static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *runs, rs_job_desc *d) {
   int R = d->nruns = rs_job_nruns(job), A = d->naxes = rs_job_naxes(job);
   /* (the same on every rank: one job) */
@@ -120,7 +136,7 @@ static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *run
   d->axes = calloc((size_t)(A ? A : 1), sizeof *d->axes);
   d->config = calloc((size_t)R, sizeof *d->config);
   d->hash = calloc((size_t)R, RS__SHA_LEN);
-  d->sha = malloc((size_t)R * RS_ARCHIVE_NFILES * RS__SHA_LEN);
+  d->sha = calloc((size_t)R * RS_ARCHIVE_NFILES, RS__SHA_LEN);
   d->epochs = malloc((size_t)(C ? C : 1) * sizeof *d->epochs);
   d->strings = calloc((size_t)(A ? A : 1) * R, sizeof *d->strings);
   d->values = calloc((size_t)(A ? A : 1), sizeof *d->values);
@@ -130,21 +146,13 @@ static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *run
   /* every rank or none goes on to the checksums' broadcast */
   RS_CALL_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm));
   RS_CHECK(!any, RS_ENOMEM, "archive: out of memory%s", bad ? "" : " (on another rank)");
-  RS_CALL(rs__data_sha(comm, job, d->sha));
   double *ep = d->epochs;
   for (int r = 0; r < R; r++) {
     const rs_config *c = rs_job_run(job, r);
     rs_archive_record *x = &d->records[r];
     const char *sha = d->sha + (size_t)r * RS_ARCHIVE_NFILES * RS__SHA_LEN;
-    rs__digest_ctx dc = {sha, c};
-    char *canon = rs_config_canonical_text(c, rs__path_digest, &dc);
     d->config[r] = rs_config_resolved_text(c);
-    if (!canon || !d->config[r]) {
-      free(canon);
-      return rs_error(RS_ENOMEM, "archive: out of memory");
-    }
-    rs_sha256_hex(canon, strlen(canon), d->hash + (size_t)r * RS__SHA_LEN);
-    free(canon);
+    RS_CHECK(d->config[r], RS_ENOMEM, "archive: out of memory");
     x->name = rs_job_run_name(job, r);
     x->config = d->config[r];
     x->config_hash = d->hash + (size_t)r * RS__SHA_LEN;
@@ -158,8 +166,10 @@ static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *run
     for (int f = 0; f < RS_ARCHIVE_NFILES; f++) x->data_sha[f] = sha + f * RS__SHA_LEN;
   }
   for (int ax = 0; ax < A; ax++) RS_CALL(rs__axis(job, ax, d));
+  d->comm = comm;
+  d->job = job;
   d->desc = (rs_archive_desc){rs_job_name(job), rs_job_hash(job), rs_job_text(job), R, runs,
-                              d->records, A, d->axes};
+                              d->records, A, d->axes, rs__finish_records, d};
   return RS_OK;
 }
 

@@ -13,6 +13,8 @@
  * stay owned by the job, which must outlive it). */
 typedef struct {
   rs_archive_desc desc;
+  MPI_Comm comm;     /* for the checksums, computed only if the archive is created */
+  const rs_job *job;
   int nruns, naxes;
   rs_archive_record *records;
   rs_archive_axis *axes;
@@ -24,8 +26,10 @@ typedef struct {
   void **values;     /* per axis: its typed values (int64 or double) */
 } rs_job_desc;
 
-/* Collective over comm (rank 0 reads each data file once for its SHA-256 and
- * broadcasts them). runs: the shapes of every run (rs_archive_run, as the
+/* Collective over comm. The data files' SHA-256 (rank 0 reads each file once
+ * and broadcasts them) and the configuration hashes that depend on them are
+ * left to desc.finish_records, which the archive calls only when it creates
+ * the file: a resume reads no data file for them. runs: the shapes of every run (rs_archive_run, as the
  * sweep describes them). On failure d is left empty (rs_job_desc_free is
  * still safe). */
 int rs_job_desc_build(MPI_Comm comm, const rs_job *job, const rs_archive_run *runs,

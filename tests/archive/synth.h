@@ -115,7 +115,8 @@ static inline const rs_archive_desc *syn_desc(syn_desc_t *s, const rs_archive_ru
   }
   s->axis = (rs_archive_axis){.key = "train.lr", .kind = RS_ARCHIVE_REAL, .text = lr_text, .d = lr};
   s->desc = (rs_archive_desc){other ? "ARCHIVE-test" : "archive-test", other ? SYN_OTHER_HASH : SYN_JOB_HASH,
-                              other ? s->other_text : syn_job_text, SYN_RUNS, runs, s->rec, 1, &s->axis};
+                              other ? s->other_text : syn_job_text, SYN_RUNS, runs, s->rec, 1, &s->axis,
+                              NULL, NULL}; /* the records are complete */
   return &s->desc;
 }
 
