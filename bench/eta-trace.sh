@@ -21,7 +21,7 @@ FM=/usr/share/datasets/fashion-mnist
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
 W="$(mktemp -d /tmp/ranksweep-eta.XXXXXX)"
-trap 'rm -rf "$W"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$W"' EXIT # this shell only, not a child killed before its exec
 
 seeds=$(seq -s, 0 $((SEEDS - 1)))
 # (the job's own grid is replaced by SEEDS seeds)

@@ -16,7 +16,7 @@ bench="$build/src/measure/bench_localrank"
 [[ -x "$bench" ]] || { echo "$0: $bench not built (ninja -C $build src/measure/bench_localrank)" >&2; exit 1; }
 py=/usr/bin/python3
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$work"' EXIT # this shell only, not a child killed before its exec
 export OPENBLAS_NUM_THREADS=1 # both sides: threads are set explicitly in each program
 
 echo "machine: $(lscpu | grep 'Model name' | sed 's/.*: *//'), $(nproc) cores"

@@ -17,7 +17,7 @@ FM=/usr/share/datasets/fashion-mnist
 [[ -r $FM/train-images-idx3-ubyte.gz ]] || { echo "$0: needs Debian's dataset-fashion-mnist" >&2; exit 2; }
 export OPENBLAS_NUM_THREADS=1
 W="$(mktemp -d /tmp/ranksweep-plancal.XXXXXX)"
-trap 'rm -rf "$W"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$W"' EXIT # this shell only, not a child killed before its exec
 
 # job  reduced-steps  slice-count (runs kept: every Nth)  log-points
 specs=("quick 30000 3 25" "gaussian-ib 5000 10 12" "gaussian-paper 4000 6 12"

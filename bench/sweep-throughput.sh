@@ -10,7 +10,7 @@ rs="$build/src/cli/ranksweep"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$work"' EXIT # this shell only, not a child killed before its exec
 cores=$(nproc)
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; BLAS threads per rank: 1"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"

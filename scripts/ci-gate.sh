@@ -37,7 +37,7 @@ meson test -C "$B" --num-processes 1 --print-errorlogs core fpenv job-unit data-
 say "unit tests passed under ASan and UBSan"
 
 W="$(mktemp -d /tmp/ranksweep-gate.XXXXXX)"
-trap 'rm -rf "$W"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$W"' EXIT # this shell only, not a child killed before its exec
 RS="$B/src/cli/ranksweep"
 mpirun -np 2 "$RS" run tests/e2e/small.yaml -o "$W/s.h5" --quiet
 mpirun -np 2 "$RS" run tests/e2e/small.yaml -o "$W/s.h5" --quiet --resume

@@ -40,6 +40,7 @@ bash scripts/setup.sh build
 # this script whatever happens (the EXIT trap), and only they are killed (by their own pids).
 hog_pids=()
 stop_hogs() {
+  [[ $BASHPID == "$$" ]] || return 0 # not in a child killed before its exec (bash runs EXIT traps there)
   ((${#hog_pids[@]})) || return 0
   kill "${hog_pids[@]}" 2>/dev/null || true
   wait "${hog_pids[@]}" 2>/dev/null || true

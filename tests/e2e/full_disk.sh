@@ -12,7 +12,7 @@ if ! mount -t tmpfs -o size=2m tmpfs "$FS" 2> /dev/null; then
   echo "SKIP: cannot mount a tmpfs here (needs root)"
   exit 77
 fi
-trap 'umount "$FS" 2> /dev/null || umount -l "$FS"; rm -rf "$WORK"' EXIT
+trap '[[ $BASHPID == "$$" ]] || exit; umount "$FS" 2> /dev/null || umount -l "$FS"; rm -rf "$WORK"' EXIT
 BIG="$E2E/fulldisk.yaml"
 SMALL="$E2E/small.yaml"
 

@@ -9,7 +9,10 @@ RS="$RANKSWEEP_BUILD_ROOT/src/cli/ranksweep"
 E2E="$RANKSWEEP_SOURCE_ROOT/tests/e2e"
 PY=/usr/bin/python3
 WORK="$(mktemp -d /tmp/ranksweep-e2e.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+# Only this shell removes WORK: bash runs an EXIT trap also in a background child that is
+# killed between its fork and its exec (watched's one-second sleeper, a sweep killed at once),
+# and that child would remove WORK under the test's feet. $$ is this shell, $BASHPID the one running.
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$WORK"' EXIT
 npass=0
 nfail=0
 ok() { echo "ok: $*"; npass=$((npass + 1)); }

@@ -67,7 +67,9 @@ watched() {
     sleeper=$!
     done_id=""
     wait -n -p done_id "$pid" "$sleeper" 2>/dev/null || true
-    kill "$sleeper" 2>/dev/null || true
+    # SIGKILL: a child killed by a catchable signal before it has exec'd sleep runs this shell's
+    # EXIT trap (bash), and the tests' traps remove their working directory.
+    kill -KILL "$sleeper" 2>/dev/null || true
     wait "$sleeper" 2>/dev/null || true
     [[ "$done_id" == "$pid" ]] && break
   done

@@ -29,6 +29,9 @@ state="$work/cluster"
 # On exit: show the evidence if the test failed, stop this test's cluster, remove its files.
 cleanup() {
   local rc=$?
+  # Only this shell: bash runs the EXIT trap also in a background child killed between its
+  # fork and its exec, which must not stop the cluster or remove the files (tests/e2e/lib.sh).
+  [[ $BASHPID == "$$" ]] || exit "$rc"
   trap - EXIT
   if ((rc != 0)); then
     echo "---- test failed (exit $rc); diagnostics from $work ----" >&2

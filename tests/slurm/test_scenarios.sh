@@ -162,7 +162,7 @@ max_restarts=30
     "in the background during scenarios 1, 3 and 4" >"$work/ref-timelimit.check" 2>&1
 ) &
 ref_pid=$!
-trap 'rc=$?; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null && wait "$ref_pid"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; [[ $BASHPID != "$$" ]] && exit $rc; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null && wait "$ref_pid"; (exit $rc); cleanup' EXIT
 # wait_reference_tl: collects the background reference.
 wait_reference_tl() {
   wait "$ref_pid" || true

@@ -14,7 +14,7 @@ ok() { passed=$((passed + 1)); echo "ok $passed - $*"; }
 command -v mpicc >/dev/null && command -v mpirun >/dev/null || fail "mpicc/mpirun not found (libopenmpi-dev openmpi-bin)"
 
 work="$(mktemp -d /tmp/ranksweep-templates.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+trap '[[ $BASHPID != "$$" ]] || rm -rf "$work"' EXIT # (this shell only: see tests/e2e/lib.sh)
 
 for t in "$main" "$array"; do bash -n "$t" || fail "syntax error in $t"; done
 ok "both templates parse"
