@@ -2,10 +2,11 @@
  * ReLU, batch 64, AdamW): time per full step against the floor, the same
  * BLAS calls the step makes, timed alone on the same buffers.
  * Usage: bench_train [threads=1] [steps=2000] [float32|float64] [both|step|floor]
- *                    [adamw|sgd]
+ *                    [adamw|sgd] [rows=1000]
  * (step / floor: run only that part, e.g. under `perf stat -e cycles:u`;
  * sgd: plain SGD instead of the paper's AdamW, to separate the optimiser's
- * share of the step from the rest of the non-GEMM work). */
+ * share of the step from the rest of the non-GEMM work; rows: the training
+ * set's size, 60000 for MNIST's, whose batch rows come from main memory). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,11 @@ int main(int argc, char **argv) {
   bool f64 = argc > 3 && strcmp(argv[3], "float64") == 0;
   const char *mode = argc > 4 ? argv[4] : "both";
   bool sgd = argc > 5 && strcmp(argv[5], "sgd") == 0;
+  int rows = argc > 6 ? atoi(argv[6]) : 1000;
   bool do_step = strcmp(mode, "floor") != 0, do_floor = strcmp(mode, "step") != 0;
-  if (threads < 1 || steps < 10) {
+  if (threads < 1 || steps < 10 || rows < 64) {
     fprintf(stderr, "usage: bench_train [threads>=1] [steps>=10] [float32|float64] "
-                    "[both|step|floor] [adamw|sgd]\n");
+                    "[both|step|floor] [adamw|sgd] [rows>=64]\n");
     return 2;
   }
   openblas_set_num_threads(threads);
@@ -65,7 +67,7 @@ int main(int argc, char **argv) {
   c.train.steps = 1000000;
   c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
   c.train.flush_denormals = true; /* as every job by default (the fixture zeroes it) */
-  rs_dataset *d = fixture_data(1, 1000, 784, 10, 0, 1.0);
+  rs_dataset *d = fixture_data(1, rows, 784, 10, 0, 1.0);
   rs_trainer *t;
   int rc = rs_trainer_create(&c, d, &t);
   if (rc != RS_OK) {
@@ -107,6 +109,7 @@ int main(int argc, char **argv) {
   printf("ranksweep train step: 784-200x4-10 relu batch 64 %s %s\n", sgd ? "sgd" : "adamw",
          f64 ? "float64" : "float32");
   printf("threads %d\n", threads);
+  printf("training_rows %d\n", rows);
   printf("openblas_get_config %s\n", openblas_get_config());
   printf("openblas_get_corename %s\n", openblas_get_corename());
   printf("OPENBLAS_CORETYPE %s\n", core ? core : "(unset)");
