@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ranksweep/rs_error.h"
 #include "src/model/mlp_internal.h"
@@ -49,6 +50,22 @@ typedef struct {
 
 rs_loss rs__resolve_loss(const rs_config *cfg, const rs_dataset *data) {
   return rs_loss_resolve(cfg->train.loss, data->classification);
+}
+
+/* The float32 copy of the training inputs, in 2 MB pages where the kernel
+ * gives them (transparent huge pages, on request): each step gathers a batch
+ * of rows at random from it (MNIST: 188 MB), and with 4 KB pages nearly every
+ * row cost a page-table walk, about 0.05 ms of a 1 ms step. Freed with free(). */
+static float *inputs_alloc(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  if (bytes < huge) return malloc(bytes);
+  size_t whole = (bytes + huge - 1) / huge * huge;
+  void *p = NULL;
+  if (posix_memalign(&p, huge, whole) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, whole, MADV_HUGEPAGE); /* a hint: without it, 4 KB pages */
+#endif
+  return p;
 }
 
 void rs__mlp_release(rs__mlp *m) {
@@ -116,7 +133,7 @@ int rs__mlp_setup(rs__mlp *m, const rs_config *cfg, const rs_dataset *data,
   ok = ok && m->G[0] && m->G[1] && m->lab && m->Y;
   if (ok && prec == RS_PREC_FLOAT32) {
     size_t nx = (size_t)data->ntrain * (size_t)data->dim;
-    m->xtrain32 = malloc(nx * sizeof(float));
+    m->xtrain32 = inputs_alloc(nx * sizeof(float));
     ok = m->xtrain32 != NULL;
     if (ok)
       for (size_t i = 0; i < nx; i++) m->xtrain32[i] = (float)data->xtrain[i];
