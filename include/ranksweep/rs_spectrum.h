@@ -26,6 +26,11 @@ int rs_pgrid_create(MPI_Comm comm, int nprow, int npcol, rs_pgrid **out);
 void rs_pgrid_destroy(rs_pgrid **g);
 void rs_pgrid_info(const rs_pgrid *g, int *nprow, int *npcol, int *myrow, int *mycol);
 MPI_Comm rs_pgrid_comm(const rs_pgrid *g);
+/* Collective over comm: this rank's err, or, when only another rank failed,
+ * an error that says so ("spectrum: another rank failed while DOING", or
+ * "... failed (ERROR NAME)" when doing is NULL), so every rank stops before
+ * the next collective. */
+int rs_spectrum_agree(MPI_Comm comm, const char *doing, int err);
 
 /* ---- block-cyclic distributed matrix (column-major local storage) ---- */
 typedef struct rs_pmat rs_pmat;

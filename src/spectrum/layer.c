@@ -42,16 +42,6 @@ static int rs__layer_rows(void *vctx, int row0, int nrows, double *out) {
   return RS_OK;
 }
 
-/* This rank's error, or, when only another rank failed, an error that says
- * so: every rank learns of any rank's failure to build its rows. */
-static int rs__rows_agree(MPI_Comm comm, int err) {
-  int worst = err;
-  RS_CALL_MPI(MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, comm));
-  if (worst != RS_OK && err == RS_OK)
-    return rs_error(worst, "spectrum: another rank failed while computing rows of H");
-  return err;
-}
-
 int rs_spectrum_layer(rs_pgrid *g, const rs_netview *net, int layer, rs_repr_kind kind,
                       const double *x, int npoints, int nb, double *s) {
   if (layer < 1 || layer > net->nlayers)
@@ -67,7 +57,7 @@ int rs_spectrum_layer(rs_pgrid *g, const rs_netview *net, int layer, rs_repr_kin
   if (err == RS_OK) err = rs_pmat_fill_rows(h, rs__layer_rows, &c);
   /* A failure on one rank (memory, rows) must stop every rank before the
    * collectives. */
-  RS_TRY(err, rs__rows_agree(rs_pgrid_comm(g), err), done);
+  RS_TRY(err, rs_spectrum_agree(rs_pgrid_comm(g), "computing rows of H", err), done);
   RS_TRY(err, rs_pmat_center_columns(h, NULL), done);
   RS_TRY(err, rs_pdsvd_values(h, s), done);
 done:

@@ -49,7 +49,6 @@ struct rs_pmat {
   double *a; /* lld x nloc, column-major */
 };
 
-static int rs__agree(MPI_Comm comm, int err);
 static int rs__sum_all(double *x, int n, MPI_Comm comm);
 
 void rs_pgrid_shape(int nprocs, int *nprow, int *npcol) {
@@ -207,8 +206,8 @@ void rs_pmat_set(rs_pmat *a, int i, int j, double v) {
 int rs_pmat_center_columns(rs_pmat *a, double *means) {
   double *sum = calloc((size_t)a->n, sizeof *sum);
   int err;
-  RS_TRY(err, rs__agree(a->g->comm, sum ? RS_OK : rs_error(RS_ENOMEM, "column means of %d columns",
-                                                            a->n)), done);
+  int rc = sum ? RS_OK : rs_error(RS_ENOMEM, "column means of %d columns", a->n);
+  RS_TRY(err, rs_spectrum_agree(a->g->comm, NULL, rc), done);
   /* Each rank adds its local column sums at their global positions; one
    * allreduce of N numbers then gives every column's total. */
   for (int j = 0; j < a->nloc; j++) {
@@ -257,12 +256,12 @@ static int rs__sum_all(double *x, int n, MPI_Comm comm) {
  * a sequence of collectives would leave the others waiting forever. Returns
  * the local error, or RS_E<other rank's> with a message when only others
  * failed. */
-static int rs__agree(MPI_Comm comm, int err) {
+int rs_spectrum_agree(MPI_Comm comm, const char *doing, int err) {
   int worst = err;
   RS_CALL_MPI(MPI_Allreduce(&err, &worst, 1, MPI_INT, MPI_MIN, comm));
-  if (err != RS_OK) return err;
-  if (worst != RS_OK) return rs_error(worst, "spectrum: another rank failed (%s)", rs_err_name(worst));
-  return RS_OK;
+  if (err != RS_OK || worst == RS_OK) return err;
+  if (doing) return rs_error(worst, "spectrum: another rank failed while %s", doing);
+  return rs_error(worst, "spectrum: another rank failed (%s)", rs_err_name(worst));
 }
 
 /* ScaLAPACK's info agreed over all ranks (any non-zero info fails all). */
@@ -300,7 +299,7 @@ static int rs__pdgesvd(rs_pmat *a, double *s) {
   RS_CALL(rs__agree_info(comm, info, "pdgesvd workspace query"));
   int err;
   /* On another rank's failure this rank's workspace exists: freed below. */
-  RS_TRY(err, rs__agree(comm, rs__workspace(wq, "pdgesvd", &work, &lwork)), fail);
+  RS_TRY(err, rs_spectrum_agree(comm, NULL, rs__workspace(wq, "pdgesvd", &work, &lwork)), fail);
   pdgesvd_("N", "N", &a->m, &a->n, a->a, &one, &one, a->desc, s, &dummy, &one, &one,
            dummy_desc, &dummy, &one, &one, dummy_desc, work, &lwork, &info, 1, 1);
   free(work);
@@ -326,14 +325,16 @@ static int rs__factorize(rs_pmat *a, int tall) {
   double *tau = malloc((size_t)((tall ? a->nloc : a->mloc) + 1) * sizeof *tau), wq = 0.0;
   double *work = NULL;
   int err;
-  RS_TRY(err, rs__agree(comm, tau ? RS_OK : rs_error(RS_ENOMEM, "%s: tau", name)), done);
+  RS_TRY(err,
+         rs_spectrum_agree(comm, NULL, tau ? RS_OK : rs_error(RS_ENOMEM, "%s: tau", name)),
+         done);
   /* workspace query: collective (argument checks) */
   if (tall)
     pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
   else
     pdgelqf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, &wq, &lwork, &info);
   RS_TRY(err, rs__agree_info(comm, info, name), done);
-  RS_TRY(err, rs__agree(comm, rs__workspace(wq, name, &work, &lwork)), done);
+  RS_TRY(err, rs_spectrum_agree(comm, NULL, rs__workspace(wq, name, &work, &lwork)), done);
   if (tall)
     pdgeqrf_(&a->m, &a->n, a->a, &one, &one, a->desc, tau, work, &lwork, &info);
   else
@@ -353,7 +354,7 @@ static int rs__triangular_factor(rs_pmat *a, rs_pmat **out) {
   int tall = a->m >= a->n, k = tall ? a->n : a->m;
   RS_CALL(rs__factorize(a, tall));
   rs_pmat *r = NULL;
-  int err = rs__agree(a->g->comm, rs_pmat_create(a->g, k, k, a->nb, &r));
+  int err = rs_spectrum_agree(a->g->comm, NULL, rs_pmat_create(a->g, k, k, a->nb, &r));
   if (err != RS_OK) rs_pmat_destroy(&r); /* another rank failed: this one's r exists */
   RS_CALL(err);
   for (int j = 0; j < r->nloc; j++) {
