@@ -33,6 +33,30 @@ int rs__h5err(const char *path, const char *what) {
   return rs_error(RS_EHDF5, "%s: HDF5 failed to %s", path, what);
 }
 
+/* The file an HDF5 object lives in, for messages ("archive" when HDF5 cannot
+ * tell). */
+static const char *rs__fname(hid_t loc, char *buf, size_t cap) {
+  ssize_t n;
+  RS__QUIET(H5Fget_name(loc, buf, cap), n);
+  return n > 0 && (size_t)n < cap ? buf : "archive";
+}
+
+/* "FILE: cannot DOING OBJECT/NAME" for a failed attribute call on loc. */
+static int rs__attr_err(hid_t loc, const char *doing, const char *name) {
+  char file[1024], obj[256];
+  ssize_t n;
+  RS__QUIET(H5Iget_name(loc, obj, sizeof obj), n);
+  if (n <= 0 || (size_t)n >= sizeof obj || strcmp(obj, "/") == 0) obj[0] = '\0';
+  return rs_error(RS_EHDF5, "%s: cannot %s attribute %s/%s", rs__fname(loc, file, sizeof file),
+                  doing, obj, name);
+}
+
+/* "FILE: cannot DOING PATH" for a failed dataset call on an object of FILE. */
+static int rs__dset_err(int code, hid_t loc, const char *doing, const char *path) {
+  char file[1024];
+  return rs_error(code, "%s: cannot %s %s", rs__fname(loc, file, sizeof file), doing, path);
+}
+
 int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
                  const void *val) {
   htri_t ex = H5Aexists(loc, name);
@@ -44,10 +68,10 @@ int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t 
     a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Sclose(sp);
   }
-  if (a < 0) return rs_error(RS_EHDF5, "archive: cannot create attribute %s", name);
+  if (a < 0) return rs__attr_err(loc, "create", name);
   herr_t e = H5Awrite(a, mtype, val);
   H5Aclose(a);
-  return e < 0 ? rs_error(RS_EHDF5, "archive: cannot write attribute %s", name) : RS_OK;
+  return e < 0 ? rs__attr_err(loc, "write", name) : RS_OK;
 }
 
 int rs__attr_i64(hid_t loc, const char *name, int64_t v) {
@@ -77,7 +101,7 @@ int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw) {
     }
     if (ft >= 0) H5Tclose(ft);
     if (a >= 0) H5Aclose(a);
-    return e < 0 ? rs_error(RS_EHDF5, "archive: cannot write attribute %s", name) : RS_OK;
+    return e < 0 ? rs__attr_err(loc, "write", name) : RS_OK;
   }
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, H5T_VARIABLE);
@@ -176,8 +200,7 @@ int rs__io(hid_t d, const char *path, hid_t mtype, hid_t dxpl, int rank,
     e = wr ? H5Dwrite(d, mtype, ms, fs, dxpl, buf) : H5Dread(d, mtype, ms, fs, dxpl, buf);
   H5Sclose(ms);
   H5Sclose(fs);
-  if (e < 0) return rs_error(RS_EHDF5, "archive: cannot %s %s", wr ? "write" : "read", path);
-  return RS_OK;
+  return e < 0 ? rs__dset_err(RS_EHDF5, d, wr ? "write" : "read", path) : RS_OK;
 }
 
 /* One archive dataset: block [start, start+count) in its full rank. */
@@ -208,7 +231,7 @@ int rs__write_whole(hid_t d, hid_t mtype, MPI_Comm comm, int rank, const void *b
   if (dxpl != H5P_DEFAULT) H5Pclose(dxpl);
   H5Sclose(ms);
   H5Sclose(fs);
-  return e < 0 ? rs_error(RS_EHDF5, "archive: cannot write %s", path) : RS_OK;
+  return e < 0 ? rs__dset_err(RS_EHDF5, d, "write", path) : RS_OK;
 }
 
 hid_t rs__strtype(size_t w) {
@@ -239,7 +262,7 @@ int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, in
   hid_t d = H5Dcreate2(file, path, t, sp, H5P_DEFAULT, p, H5P_DEFAULT);
   H5Pclose(p);
   H5Sclose(sp);
-  int rc = d < 0 ? rs_error(RS_EHDF5, "archive: cannot create %s", path)
+  int rc = d < 0 ? rs__dset_err(RS_EHDF5, file, "create", path)
                  : rs__write_whole(d, t, comm, rank, buf, path);
   if (rc == RS_OK) rc = rs__attr_str(d, "_Encoding", "utf-8", 0);
   if (d >= 0) H5Dclose(d);
@@ -273,13 +296,15 @@ int rs__read_strings(hid_t file, const char *path, int n, char ***out) {
   *out = NULL;
   hid_t d;
   RS__QUIET(H5Dopen2(file, path, H5P_DEFAULT), d);
-  if (d < 0) return rs_error(RS_EARCHIVE, "archive: cannot open %s", path);
+  if (d < 0) return rs__dset_err(RS_EARCHIVE, file, "open", path);
   hid_t ft = H5Dget_type(d);
   size_t w = ft >= 0 && H5Tget_class(ft) == H5T_STRING ? H5Tget_size(ft) : 0;
   if (ft >= 0) H5Tclose(ft);
   if (w == 0 || w > 65536 || !rs__count_is(d, n)) {
     H5Dclose(d);
-    return rs_error(RS_EARCHIVE, "archive: damaged: %s is not %d strings", path, n);
+    char fn[1024];
+    return rs_error(RS_EARCHIVE, "%s: damaged: %s is not %d strings",
+                    rs__fname(file, fn, sizeof fn), path, n);
   }
   char *raw = calloc((size_t)n * w + 1, 1);
   char **v = malloc((size_t)n * sizeof *v + (size_t)n * (w + 1));
@@ -293,6 +318,11 @@ int rs__read_strings(hid_t file, const char *path, int n, char ***out) {
   herr_t e = H5Tis_variable_str(t) > 0 ? -1 : H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
   H5Tclose(t);
   H5Dclose(d);
+  if (e < 0) {
+    free(raw);
+    free(v);
+    return rs__dset_err(RS_EHDF5, file, "read", path);
+  }
   char *pool = (char *)(v + n);
   for (int i = 0; i < n; i++) {
     v[i] = pool + (size_t)i * (w + 1);
@@ -300,10 +330,6 @@ int rs__read_strings(hid_t file, const char *path, int n, char ***out) {
     v[i][w] = '\0';
   }
   free(raw);
-  if (e < 0) {
-    free(v);
-    return rs_error(RS_EHDF5, "archive: cannot read %s", path);
-  }
   *out = v;
   return RS_OK;
 }

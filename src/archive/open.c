@@ -28,6 +28,27 @@ static int rs__open_dsets(rs_archive *a) {
       return rs_error(RS_EARCHIVE, "%s: damaged archive: %s is not of the archive's dimensions",
                       a->path, rs__dsets[i].path);
   }
+  /* The per-run records (names, configurations, seeds, data files): a resume
+   * keeps them, so a damaged one is refused here rather than carried on. */
+  for (int i = 0; i < R_N; i++) {
+    if (i == R_JOB_TEXT || rs__records[i].since > a->version) continue;
+    hid_t d;
+    RS__QUIET(H5Dopen2(a->file, rs__records[i].path, H5P_DEFAULT), d);
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(&a->lay, rs__records[i].dims, dims);
+    bool shape = d >= 0 && rs__extent_is(d, n, dims);
+    hid_t t = shape ? H5Dget_type(d) : H5I_INVALID_HID;
+    H5T_class_t want = rs__records[i].type == 's'   ? H5T_STRING
+                       : rs__records[i].type == 'd' ? H5T_FLOAT
+                                                    : H5T_INTEGER;
+    bool ok = t >= 0 && H5Tget_class(t) == want;
+    if (t >= 0) H5Tclose(t);
+    if (d >= 0) H5Dclose(d);
+    if (!ok)
+      return rs_error(RS_EARCHIVE, "%s: damaged archive: %s is %s", a->path, rs__records[i].path,
+                      d < 0 ? "missing" : !shape ? "not of the archive's dimensions"
+                                                 : "not of its type");
+  }
   return RS_OK;
 }
 

@@ -214,6 +214,7 @@ int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims) {
     case 'W': v = L->W; break;
     case 'N': v = L->NP; break;
     case 'B': v = L->SB; break;
+    case 'F': v = RS__NFILES; break;
     default: v = *s - '0'; break;
     }
     dims[n++] = (hsize_t)v;

@@ -21,15 +21,20 @@ damage() { # damage NAME: writes $WORK/NAME.h5
     nlayers-99) "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['runs/nlayers'][0] = 99" "$out" ;;
     neps-99) "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['runs/neps'][1] = 99" "$out" ;;
     steps-backwards) "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['runs/steps'][0, 1] = -3" "$out" ;;
+    names-short) "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['runs/name']; f['runs/name'] = [b'x']" "$out" ;;
+    names-numbers) "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); n=len(f['runs/name']); del f['runs/name']; f['runs/name'] = list(range(n))" "$out" ;;
   esac
 }
 
-for name in truncated nruns-huge nckpt-negative nlayers-99 neps-99 steps-backwards; do
+for name in truncated nruns-huge nckpt-negative nlayers-99 neps-99 steps-backwards names-short \
+  names-numbers; do
   damage "$name"
   f="$WORK/$name.h5"
   sum=$(sha256sum < "$f")
   rc=0; timeout 60 "$RS" show "$f" > /dev/null 2> "$WORK/err" || rc=$?
-  if [[ $rc -eq 1 && $(grep -c '^ranksweep: error:' "$WORK/err") -eq 1 ]]; then
+  # one error line, and it names the damaged file
+  if [[ $rc -eq 1 && $(grep -c '^ranksweep: error:' "$WORK/err") -eq 1 ]] &&
+    grep '^ranksweep: error:' "$WORK/err" | grep -qF "$f"; then
     ok "show, $name: exit 1: $(grep '^ranksweep: error:' "$WORK/err")"
   else
     bad "show, $name: exit $rc"; head -5 "$WORK/err"
