@@ -98,6 +98,18 @@ extern const rs__dspec rs__records[R_N];
 #define RS__G_VALUES "runs/values"
 #define RS__G_GRID "runs/grid"
 #define RS__G_PROVENANCE "provenance"
+/* Root attributes besides the dimensions: what the file is, which job wrote
+ * it, and whether its structure and its results are complete. */
+#define RS__A_FORMAT "format"
+#define RS__A_FORMAT_VERSION "format_version"
+#define RS__A_STRUCTURE_COMPLETE "structure_complete"
+#define RS__A_JOB_NAME "job_name"
+#define RS__A_JOB_HASH "job_hash"
+#define RS__A_COMPLETE "complete"
+/* Attributes read back by the archive itself: the grid's axes (on
+ * RS__G_GRID) and the shard size of the last writer (on RS__G_PROVENANCE). */
+#define RS__A_AXES "axes"
+#define RS__A_SHARD_SIZE "shard_size"
 
 /* The name of a dimension scale without values (a netCDF "pure" dimension). */
 #define RS__NETCDF_DIM "This is a netCDF dimension but not a netCDF variable."

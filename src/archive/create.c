@@ -173,14 +173,16 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   errno = 0;
   /* The format name reaches the disk first, so a file killed during creation
    * is still recognisable as ours (rs_archive_probe). */
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "format", RS__FORMAT, 0)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "format_version", RS__FORMAT_VERSION)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT, 0)), fail);
+  RS_TRY(rc,
+         rs__step(comm, path, rs__attr_i64(a->file, RS__A_FORMAT_VERSION, RS__FORMAT_VERSION)),
+         fail);
   RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__test_kill(2);
   RS_TRY(rc, rs__step(comm, path, rs__reserve(a)), fail);
 
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_name", desc->name, 0)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, "job_hash", desc->hash, 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_JOB_NAME, desc->name, 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash, 0)), fail);
   for (size_t i = 0; i < RS__NDIMATTR; i++)
     RS_TRY(rc,
            rs__step(comm, path,
@@ -197,7 +199,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
                     rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
                                  (hsize_t)L->neps[0], L->eps)),
            fail);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "complete", 0)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, RS__A_COMPLETE, 0)), fail);
 
   hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
   H5Pset_obj_track_times(gcpl, 0);
@@ -282,7 +284,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   /* Everything above must be on disk before the marker that says so. */
   RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__test_kill(4);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, "structure_complete", 1)), fail);
+  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, RS__A_STRUCTURE_COMPLETE, 1)), fail);
   RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
   rs__unreserve(a);
   if (a->rank == 0) rs__creating_mark(path, false);

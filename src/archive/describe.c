@@ -149,7 +149,7 @@ int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
     }
     hid_t g = H5Gopen2(a->file, RS__G_GRID, H5P_DEFAULT);
     rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")
-                        : rs__attr_str(g, "axes", axes, 0);
+                        : rs__attr_str(g, RS__A_AXES, axes, 0);
     if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated", 0);
     if (g >= 0) H5Gclose(g);
     free(axes);

@@ -100,7 +100,7 @@ int rs_archive_finalize(rs_archive *a, bool complete) {
   /* every rank must reach the collective part whatever happened above */
   rc = rs__agree(a->comm, rc);
   int rc2 = rs__provenance_end(a);
-  if (rc2 == RS_OK && complete && rc == RS_OK) rc2 = rs__attr_i64(a->file, "complete", 1);
+  if (rc2 == RS_OK && complete && rc == RS_OK) rc2 = rs__attr_i64(a->file, RS__A_COMPLETE, 1);
   int rc3 = rs__flush(a);
   if (rc2 == RS_OK) rc2 = rc3;
   return rc != RS_OK ? rc : rc2;

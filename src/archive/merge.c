@@ -168,7 +168,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
       break;
     }
     char h[128];
-    rs__attr_read_str(in[i]->file, "job_hash", h, sizeof h);
+    rs__attr_read_str(in[i]->file, RS__A_JOB_HASH, h, sizeof h);
     if (i == 0) {
       snprintf(hash0, sizeof hash0, "%s", h);
       continue;
@@ -199,7 +199,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
       int64_t shard = 0;
       hid_t pv = H5Gopen2(f0, RS__G_PROVENANCE, H5P_DEFAULT);
       if (pv >= 0) {
-        rs__attr_read_i64(pv, "shard_size", &shard);
+        rs__attr_read_i64(pv, RS__A_SHARD_SIZE, &shard);
         H5Gclose(pv);
       }
       rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false};

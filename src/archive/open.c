@@ -94,11 +94,11 @@ static rs_archive_status rs__classify(hid_t fid) {
   char fmt[64];
   int64_t done = 0;
   htri_t has;
-  RS__QUIET(H5Aexists(fid, "format"), has);
+  RS__QUIET(H5Aexists(fid, RS__A_FORMAT), has);
   if (has < 0) return RS__ARCHIVE_DAMAGED;
-  if (rs__attr_read_str(fid, "format", fmt, sizeof fmt) == RS_OK) {
+  if (rs__attr_read_str(fid, RS__A_FORMAT, fmt, sizeof fmt) == RS_OK) {
     if (strcmp(fmt, RS__FORMAT) != 0) return RS_ARCHIVE_FOREIGN;
-    if (rs__attr_read_i64(fid, "structure_complete", &done) != RS_OK || done != 1)
+    if (rs__attr_read_i64(fid, RS__A_STRUCTURE_COMPLETE, &done) != RS_OK || done != 1)
       return RS_ARCHIVE_INCOMPLETE;
     return RS_ARCHIVE_READY;
   }
@@ -183,7 +183,7 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
                     path);
   }
   int64_t ver = 0;
-  rs__attr_read_i64(a->file, "format_version", &ver);
+  rs__attr_read_i64(a->file, RS__A_FORMAT_VERSION, &ver);
   /* Older formats are read (show); only the current one is written to. */
   if (ver < RS__FORMAT_OLDEST_READ || ver > RS__FORMAT_VERSION ||
       (mode != H5F_ACC_RDONLY && ver != RS__FORMAT_VERSION)) {
@@ -205,7 +205,7 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
     hid_t pv;
     RS__QUIET(H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT), pv);
     if (pv >= 0) {
-      rs__attr_read_i64(pv, "shard_size", &shard);
+      rs__attr_read_i64(pv, RS__A_SHARD_SIZE, &shard);
       H5Gclose(pv);
     }
     rs__set_shard(&a->lay, shard);
@@ -225,7 +225,7 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc
   rs_archive *a;
   RS_CALL(rs__open(comm, path, H5F_ACC_RDWR, &a));
   char hash[128];
-  rs__attr_read_str(a->file, "job_hash", hash, sizeof hash);
+  rs__attr_read_str(a->file, RS__A_JOB_HASH, hash, sizeof hash);
   if (strcmp(hash, desc->hash) != 0) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,

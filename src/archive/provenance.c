@@ -78,7 +78,7 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__attr_str(prov, "cpu_isa", rs_cpu_best_isa(), 16));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
-  RS_CALL(rs__attr_i64(prov, "shard_size", info ? info->shard : 0));
+  RS_CALL(rs__attr_i64(prov, RS__A_SHARD_SIZE, info ? info->shard : 0));
   RS_CALL(rs__attr_str(prov, "hostname", first_host, 0));
   RS_CALL(rs__attr_str(prov, "hosts", hosts, 0));
   RS_CALL(rs__attr_str(prov, "start_time", now, RS__TIME_LEN));

@@ -97,8 +97,8 @@ int rs__desc_read(rs_archive *a, rs__desc_store *st) {
   double *epochs = rs__alloc(st, (size_t)(L->R * L->C) * sizeof *epochs);
   int64_t *ev = rs__alloc(st, (size_t)(L->R * L->P) * sizeof *ev);
   if (!runs || !rec || !seed || !epochs || !ev) return rs_error(RS_ENOMEM, "archive: out of memory");
-  rs__attr_read_str(a->file, "job_name", st->name, sizeof st->name);
-  rs__attr_read_str(a->file, "job_hash", st->hash, sizeof st->hash);
+  rs__attr_read_str(a->file, RS__A_JOB_NAME, st->name, sizeof st->name);
+  rs__attr_read_str(a->file, RS__A_JOB_HASH, st->hash, sizeof st->hash);
   d->name = st->name;
   d->hash = st->hash;
   RS_CALL(rs__read_text(a, st, &d->text));
@@ -146,7 +146,7 @@ int rs__desc_read(rs_archive *a, rs__desc_store *st) {
   hid_t g;
   RS__QUIET(H5Gopen2(a->file, RS__G_GRID, H5P_DEFAULT), g);
   int rc = g < 0 ? rs_error(RS_EARCHIVE, "%s: archive lacks runs/grid", a->path)
-                 : rs__attr_read_str(g, "axes", st->axes, sizeof st->axes);
+                 : rs__attr_read_str(g, RS__A_AXES, st->axes, sizeof st->axes);
   if (g >= 0) H5Gclose(g);
   if (rc != RS_OK) return rc == RS_EARCHIVE ? rc : rs_error(RS_EARCHIVE, "%s: runs/grid lacks its axes", a->path);
   int n = st->axes[0] ? 1 : 0;
@@ -178,9 +178,9 @@ int rs_archive_header_get(rs_archive *a, rs_archive_header *h) {
   memset(h, 0, sizeof *h);
   h->version = a->version;
   int64_t complete = 0;
-  rs__attr_read_str(a->file, "job_name", h->job_name, sizeof h->job_name);
-  rs__attr_read_str(a->file, "job_hash", h->job_hash, sizeof h->job_hash);
-  rs__attr_read_i64(a->file, "complete", &complete);
+  rs__attr_read_str(a->file, RS__A_JOB_NAME, h->job_name, sizeof h->job_name);
+  rs__attr_read_str(a->file, RS__A_JOB_HASH, h->job_hash, sizeof h->job_hash);
+  rs__attr_read_i64(a->file, RS__A_COMPLETE, &complete);
   h->complete = complete != 0;
   htri_t ex;
   RS__QUIET(H5Lexists(a->file, RS__G_PROVENANCE, H5P_DEFAULT), ex);
