@@ -26,13 +26,6 @@ int rs_job_plan_print(const rs_job *job, FILE *out);
  * padded dimensions; HDF5's metadata adds well under 1 MB). The exact figure
  * is checked against the free space when `run` creates the archive. */
 int64_t rs_job_archive_bytes(const rs_job *job);
-/* `plan` options: ranks > 1 adds the wall time on that many ranks (one
- * dispatcher, ranks - 1 workers) and a SLURM --time with headroom. */
-typedef struct {
-  int ranks;
-} rs_plan_opts;
-int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out);
-
 /* Single-core seconds of one run's units of work under the plan's model,
  * calibrated on this project's machine (docs/benchmarks.md, "Plan and ETA"): one
  * training step, one evaluation point's measurement at one checkpoint (all
@@ -41,6 +34,17 @@ typedef struct {
   double step, point, ckpt;
 } rs_run_cost;
 void rs_config_cost(const rs_config *c, rs_run_cost *out);
+
+/* `plan` options: ranks > 1 adds the wall time on that many ranks (one
+ * dispatcher, ranks - 1 workers) and a SLURM --time with headroom.
+ * calibrate, when set, may correct each run's modelled costs (the CLI times
+ * training steps on the machine it runs on); it is called once per run. */
+typedef struct {
+  int ranks;
+  int (*calibrate)(void *ctx, const rs_config *c, rs_run_cost *k);
+  void *calibrate_ctx;
+} rs_plan_opts;
+int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out);
 
 /* The key reference (key, type, default, allowed values, meaning) as a
  * Markdown table generated from the key table. Returns RS_OK or RS_EIO. */

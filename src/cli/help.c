@@ -118,9 +118,10 @@ const rs_cli_cmd rs_cli_cmds[] = {
      "Loads and validates the job file (without one, the default job compiled into the "
      "binary, jobs/quick.yaml), expands its grid and prints every run with its grid values, "
      "then the totals (runs, training steps, checkpoints, Jacobian SVDs, archive size) and "
-     "the time on one core from a cost model calibrated on measured runs; with --ranks, the "
-     "wall time on that many ranks. Data files that cannot be read are warned about. "
-     "Nothing is written.",
+     "the time on one core from a cost model calibrated on measured runs, corrected for "
+     "this machine by training each run shape on random data for a fraction of a second "
+     "(shapes whose step is under 0.1 ms keep the model); with --ranks, the wall time on "
+     "that many ranks. Data files that cannot be read are warned about. Nothing is written.",
      plan_opts},
     {"train", "[JOB.yaml] [--run I] [--threads T]",
      "train one run in this process and print its local-rank table",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plan_probe.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
@@ -134,7 +135,9 @@ static int plan_opt(void *ctx, int id, const char *arg) {
 }
 
 static int cmd_plan(int argc, char **argv) {
-  rs_plan_opts po = {.ranks = 1};
+  static rs_plan_probe probe; /* (large: not on the stack) */
+  memset(&probe, 0, sizeof probe);
+  rs_plan_opts po = {.ranks = 1, .calibrate = rs_plan_probe_calibrate, .calibrate_ctx = &probe};
   int first, rc = parse("plan", argc, argv, plan_opt, &po, &first);
   if (rc >= 0) return rc;
   if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
@@ -147,6 +150,7 @@ static int cmd_plan(int argc, char **argv) {
    * not need them) with a warning per file, then the error run would give,
    * and exit 1: the job cannot run as it stands. */
   RS_TRY(err, rs_job_plan_print_opts(job, &po, stdout), done);
+  rs_plan_probe_print(&probe, stdout);
   fflush(stdout);
   err = plan_check_runs(job, false);
 done:

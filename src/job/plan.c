@@ -157,6 +157,13 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
     rs__job_run_into(job, r, c);
     rs_run_cost k;
     rs_config_cost(c, &k);
+    if (o && o->calibrate) {
+      int rc = o->calibrate(o->calibrate_ctx, c, &k);
+      if (rc != RS_OK) {
+        free(c);
+        return rc;
+      }
+    }
     int nck = rs_config_checkpoints(c, NULL, 0);
     double tr = k.step * (double)c->train.steps, ck = k.ckpt * nck;
     train_s += tr;

@@ -61,4 +61,17 @@ for j in "$RANKSWEEP_SOURCE_ROOT"/jobs/*.yaml "$E2E"/*.yaml; do
   else bad "plan $(basename "$j") now fails"; cat err; fi
 done
 ok "every shipped job file still plans"
+
+# The plan's machine correction: a paper-sized shape is timed here (a factor
+# that could be anything positive, and is printed), a tiny one is not.
+out=$("$RS" plan "$RANKSWEEP_SOURCE_ROOT/jobs/gaussian-paper.yaml" 2> /dev/null)
+f=$(sed -n "s/.*measured \/ modelled step time \([0-9.]*\),.*/\1/p" <<< "$out")
+if grep -q "^calibrated on this machine: 1 of the job's 1 run shape trained" <<< "$out" &&
+  awk -v f="$f" 'BEGIN { exit !(f > 0) }'; then
+  ok "plan gaussian-paper: its run shape timed here, step factor $f"
+else bad "plan gaussian-paper: no calibration paragraph"; tail -5 <<< "$out"; fi
+if "$RS" plan "$RANKSWEEP_SOURCE_ROOT/jobs/quick.yaml" 2> /dev/null |
+  grep -q "^calibrated on this machine: not needed"; then
+  ok "plan quick: steps under 0.1 ms keep the model"
+else bad "plan quick: calibrated a tiny shape"; fi
 finish
