@@ -15,7 +15,9 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 # One worker per core plus rank 0, which dispatches and mostly sleeps.
 ranks=$(( $(nproc) + 1 ))
 
-"$bin" plan "$root/jobs/quick.yaml" | tail -n 8
+# the plan's totals, its time estimate and what it timed on this machine
+"$bin" plan "$root/jobs/quick.yaml" |
+  sed -n '/^totals/,/^assumptions/{/^assumptions/!p}; /^calibrated/p'
 echo "== sweep: mpirun -np $ranks ranksweep run jobs/quick.yaml -o out/quick.h5 --resume"
 mpirun -np "$ranks" "$bin" run "$root/jobs/quick.yaml" -o "$out/quick.h5" --resume
 echo "== summary: ranksweep show out/quick.h5"
