@@ -146,6 +146,7 @@ struct rs_archive {
 /* schema.c */
 hid_t rs__memtype(char t);
 hid_t rs__filetype(char t);
+H5T_class_t rs__h5class(char t);
 size_t rs__esize(char t);
 void rs__fill(char t, void *out);
 int rs__dims(const rs__layout *L, const char *spec, hsize_t *dims);

@@ -38,10 +38,7 @@ static int rs__open_dsets(rs_archive *a) {
     int n = rs__dims(&a->lay, rs__records[i].dims, dims);
     bool shape = d >= 0 && rs__extent_is(d, n, dims);
     hid_t t = shape ? H5Dget_type(d) : H5I_INVALID_HID;
-    H5T_class_t want = rs__records[i].type == 's'   ? H5T_STRING
-                       : rs__records[i].type == 'd' ? H5T_FLOAT
-                                                    : H5T_INTEGER;
-    bool ok = t >= 0 && H5Tget_class(t) == want;
+    bool ok = t >= 0 && H5Tget_class(t) == rs__h5class(rs__records[i].type);
     if (t >= 0) H5Tclose(t);
     if (d >= 0) H5Dclose(d);
     if (!ok)

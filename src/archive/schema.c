@@ -173,6 +173,15 @@ hid_t rs__filetype(char t) {
   }
 }
 
+/* The HDF5 class a dataset of type letter t has ('s': fixed-length strings). */
+H5T_class_t rs__h5class(char t) {
+  switch (t) {
+  case 's': return H5T_STRING;
+  case 'd': case 'f': return H5T_FLOAT;
+  default: return H5T_INTEGER;
+  }
+}
+
 size_t rs__esize(char t) {
   switch (t) {
   case 'd': case 'l': return 8;

@@ -135,8 +135,7 @@ static int plan_opt(void *ctx, int id, const char *arg) {
 }
 
 static int cmd_plan(int argc, char **argv) {
-  static rs_plan_probe probe; /* (large: not on the stack) */
-  memset(&probe, 0, sizeof probe);
+  static rs_plan_probe probe; /* (large: not on the stack; zeroed, as plan runs once) */
   rs_plan_opts po = {.ranks = 1, .calibrate = rs_plan_probe_calibrate, .calibrate_ctx = &probe};
   int first, rc = parse("plan", argc, argv, plan_opt, &po, &first);
   if (rc >= 0) return rc;

@@ -14,12 +14,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
-#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_rng.h"
 
@@ -45,10 +43,11 @@ static double cpu_now(void) {
 
 /* Random inputs of the run's dimensions: the step's cost does not depend on
  * the values (subnormals aside, which the run's own flush setting governs). */
-static int probe_data(const rs_config *c, rs_dataset *d) {
+static int probe_data(const rs_config *c, rs_dataset **out) {
   rs_run_io io;
   rs_config_io(c, &io);
-  memset(d, 0, sizeof *d);
+  rs_dataset *d = *out = calloc(1, sizeof *d);
+  if (!d) return rs_error(RS_ENOMEM, "plan: out of memory for the calibration data");
   d->dim = io.d0;
   d->outputs = io.outputs;
   d->classification = io.classification;
@@ -71,10 +70,10 @@ static int probe_data(const rs_config *c, rs_dataset *d) {
 static double probe_step(const rs_config *c0) {
   rs_config c = *c0;
   c.train.steps = INT64_MAX / 2; /* schedules stay in their first phase */
-  rs_dataset d;
+  rs_dataset *d = NULL;
   rs_trainer *t = NULL;
   double sec = -1;
-  if (probe_data(&c, &d) == RS_OK && rs_trainer_create(&c, &d, &t) == RS_OK) {
+  if (probe_data(&c, &d) == RS_OK && rs_trainer_create(&c, d, &t) == RS_OK) {
     bool div = false;
     int64_t s = 0;
     double w0 = cpu_now();
@@ -93,9 +92,7 @@ static double probe_step(const rs_config *c0) {
     if (!div && n > 0) sec = el / n;
   }
   rs_trainer_destroy(&t);
-  free(d.xtrain);
-  free(d.ltrain);
-  free(d.ytrain);
+  rs_dataset_destroy(&d);
   rs_error_clear();
   return sec;
 }
