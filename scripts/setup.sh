@@ -19,6 +19,11 @@ packages=(
   gcc meson ninja-build pkg-config git zlib1g-dev
   libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libopenblas-dev
   liblapacke-dev libhdf5-openmpi-dev hdf5-tools check libyaml-dev
+  # small-matrix kernels for the training step (static library, JIT per shape)
+  libxsmm-dev
+  # the second MPI (meson -Dmpich=true): MPICH with its parallel HDF5 and
+  # ScaLAPACK. Open MPI keeps the mpicc/mpirun alternatives (higher priority).
+  mpich libmpich-dev libhdf5-mpich-dev libscalapack-mpich-dev
   # analysis and the PyTorch reference peer
   python3-h5py python3-matplotlib python3-numpy python3-torch
   python3-xarray python3-pandas python3-h5netcdf python3-pytest python3-yaml
@@ -28,6 +33,8 @@ packages=(
   clang libclang-rt-14-dev
   # a single-node SLURM cluster for the end-to-end tests
   slurmctld slurmd slurm-client munge
+  # the emulated multi-node cluster (network namespaces, veth links, bridge)
+  iproute2 util-linux
 )
 missing=()
 for p in "${packages[@]}"; do
