@@ -1,0 +1,242 @@
+"""Every number docs/reproduction.md quotes from a committed CSV, computed
+from the CSVs under analysis/figures/paper/: one function per number,
+registered under the key the report marks it with (`0.94<!--=key-->`).
+tests/analysis/test_reproduction.py reads the marks and compares.
+
+    /usr/bin/python3 -m ranksweep_analysis.reproduction [FIGDIR]    # prints key = value
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+from . import theory
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIGDIR = os.path.join(HERE, "..", "figures", "paper")
+
+
+def _csv(figdir, name):
+    return pd.read_csv(os.path.join(figdir, name))
+
+
+def curve(figdir, job, layer, col="lr_mean"):
+    """(steps, values) of the mean (or sd) curve over seeds of one layer."""
+    d = _csv(figdir, f"{job}-localrank.csv")
+    x = d[d["layer"] == layer].sort_values("step")
+    return x["step"].to_numpy(), x[col].to_numpy(float)
+
+
+def mean_peak(figdir, job, layer):
+    """Peak of the MEAN curve over seeds (not the mean of each seed's peak,
+    which is biased upward): (value, step)."""
+    s, y = curve(figdir, job, layer)
+    i = int(np.argmax(y))
+    return float(y[i]), int(s[i])
+
+
+def at(figdir, job, layer, step, col="lr_mean"):
+    s, y = curve(figdir, job, layer, col)
+    hit = np.flatnonzero(s == step)
+    if len(hit) != 1:
+        raise KeyError(f"{job}: no checkpoint at step {step}")
+    return float(y[hit[0]])
+
+
+def summary_row(figdir, job, layer):
+    d = _csv(figdir, f"{job}-summary.csv")
+    return d[d["layer"] == layer].iloc[0]
+
+
+def sd_range(figdir, job, layer, lo, hi):
+    """(min, max) of the sd over seeds at the checkpoints lo <= step <= hi."""
+    s, sd = curve(figdir, job, layer, "lr_sd")
+    m = (s >= lo) & (s <= hi)
+    return float(sd[m].min()), float(sd[m].max())
+
+
+def jump_factor(figdir, job, layer, step=19306, since=1000):
+    """|change of the mean curve into checkpoint `step`| over the largest
+    |change| between neighbouring checkpoints from `since` up to the
+    checkpoint before it."""
+    s, y = curve(figdir, job, layer)
+    d = np.abs(np.diff(y))
+    i = int(np.flatnonzero(s == step)[0]) - 1
+    before = d[(s[1:] > since) & (s[1:] < step)]
+    return float(d[i] / before.max())
+
+
+# --- Gaussian IB ---------------------------------------------------------
+
+RHO = (0.9, 0.7, 0.5, 0.3)       # jobs/gaussian-ib.yaml
+
+
+def ib_final(figdir, layer=2):
+    d = _csv(figdir, "gaussian-ib-vib.csv")
+    return d[d["layer"] == layer].sort_values("beta_vib").reset_index(drop=True)
+
+
+def ib_steps(figdir):
+    """Per rank drop k -> k-1 (k = 4..1): (grid index of the measured drop,
+    grid index of the closed form's drop); index i means between grid
+    points i and i+1."""
+    d = ib_final(figdir)
+    b = d["beta_vib"].to_numpy()
+    meas = {k: lo for k, _, lo, _ in theory.transitions(b, d["lr_mean"].to_numpy())}
+    want = {k: lo for k, _, lo, _ in theory.transitions(b, d["theory_rank"].to_numpy())}
+    idx = {v: i for i, v in enumerate(b)}
+    return {k: (idx[meas[k]], idx[want[k]]) for k in want if k in meas}
+
+
+def ib_rate_before_rank_falls(figdir):
+    """Per beta run of the Gaussian-IB info CSV: the share of the rate's fall
+    over training (first to last checkpoint) that happens before the local
+    rank first drops below its maximum over training."""
+    d = _csv(figdir, "gaussian-ib-info.csv")
+    out = {}
+    for g, x in d.groupby("group", sort=False):
+        x = x.sort_values("step")
+        r, q = x["lr_mean"].to_numpy(), x["proxy_mean"].to_numpy()
+        k = int(np.argmax(r))
+        drop = np.flatnonzero((np.arange(len(r)) > k) & (r < r[k]))
+        if len(drop) and q[0] > q[-1]:
+            out[g] = (q[0] - q[drop[0] - 1]) / (q[0] - q[-1])
+    return out
+
+
+def ib_final_rate_by_rank(figdir):
+    d = _csv(figdir, "gaussian-ib-info.csv")
+    last = d.sort_values("step").groupby("group").tail(1)
+    return last.groupby("lr_mean")["proxy_mean"].agg(["min", "max"])
+
+
+# --- VIB on MNIST --------------------------------------------------------
+
+def vm(figdir, eps, layer, col="lr_mean"):
+    name = "vib-mnist-reduced-vib.csv" if eps == 0.01 else "vib-mnist-reduced-vib-eps0.1.csv"
+    d = _csv(figdir, name)
+    return d[d["layer"] == layer].sort_values("beta_vib")[col].to_numpy(float)
+
+
+def vm_info(figdir):
+    d = _csv(figdir, "vib-mnist-reduced-info-eps0.1.csv")
+    return {g: x.sort_values("step") for g, x in d.groupby("group", sort=False)}
+
+
+def vm_rate_fall_at_full_rank(figdir, group):
+    """Rate at the first checkpoint where the encoder mean's rank is within
+    1 of full (256), over the final rate; and the rank's fall from its
+    maximum to the end."""
+    x = vm_info(figdir)[group]
+    r, q = x["lr_mean"].to_numpy(), x["proxy_mean"].to_numpy()
+    i = int(np.flatnonzero(r >= 255)[0])
+    return q[i] / q[-1], r.max() - r[-1]
+
+
+def numbers(figdir=FIGDIR):
+    """{key: value} of every number the report marks."""
+    n = {}
+    for job, tag in (("gaussian-paper", "gp"), ("mnist-paper", "mn")):
+        s0, _ = curve(figdir, job, 1)
+        last = int(s0[-1])
+        for layer in (1, 2, 3, 4):
+            p, ps = mean_peak(figdir, job, layer)
+            row = summary_row(figdir, job, layer)
+            k = f"{tag}.l{layer}"
+            n[k + ".step0"] = at(figdir, job, layer, 0)
+            n[k + ".step0_sd"] = at(figdir, job, layer, 0, "lr_sd")
+            n[k + ".peak"] = p
+            n[k + ".peak_step"] = ps
+            n[k + ".final"] = at(figdir, job, layer, last)
+            n[k + ".final_sd"] = at(figdir, job, layer, last, "lr_sd")
+            n[k + ".ratio"] = n[k + ".final"] / p
+            n[k + ".seed_ratio_mean"] = row["final_over_peak_mean"]
+            n[k + ".seed_ratio_min"] = row["final_over_peak_min"]
+            n[k + ".seed_ratio_max"] = row["final_over_peak_max"]
+            n[k + ".seed_peak_mean"] = row["peak_mean"]
+            n[k + ".seeds_below_3_4"] = row["runs_falling"]
+            n[k + ".at_14563"] = at(figdir, job, layer, 14563)
+            n[k + ".at_19306"] = at(figdir, job, layer, 19306)
+            n[k + ".sd_14563"] = at(figdir, job, layer, 14563, "lr_sd")
+            n[k + ".sd_19306"] = at(figdir, job, layer, 19306, "lr_sd")
+            if layer > 1:
+                n[k + ".jump_factor"] = jump_factor(figdir, job, layer)
+            for st in (244205, 429193, 754312):
+                n[f"{k}.at_{st}"] = at(figdir, job, layer, st)
+        n[tag + ".runs"] = summary_row(figdir, job, 4)["runs"]
+        n[tag + ".l4.fall_3_4_median"] = summary_row(figdir, job, 4)["fall_below_0.75_peak_step_median"]
+    # The jump into step 19,306 against the changes between the checkpoints before it.
+    n["jump.factor_min"] = min(n[f"{t}.l{l}.jump_factor"] for t in ("gp", "mn") for l in (2, 3, 4))
+    # MNIST's mid-training dip: the seed spread before, during and after it.
+    for layer in (2, 3, 4):
+        k = f"mn.l{layer}"
+        n[k + ".sd_pre_min"], n[k + ".sd_pre_max"] = sd_range(figdir, "mnist-paper", layer, 372, 14563)
+        n[k + ".sd_dip_min"], n[k + ".sd_dip_max"] = sd_range(figdir, "mnist-paper", layer, 79060, 184206)
+        n[k + ".sd_post_min"], n[k + ".sd_post_max"] = sd_range(figdir, "mnist-paper", layer, 244205, 10 ** 6)
+        s, y = curve(figdir, "mnist-paper", layer)
+        m = (s > 14563) & (s < 244205)
+        n[k + ".dip_min"] = float(y[m].min())
+        n[k + ".dip_min_step"] = int(s[m][np.argmin(y[m])])
+    # Gaussian IB: where the encoder mean's rank steps down.
+    d = ib_final(figdir)
+    b = d["beta_vib"].to_numpy()
+    steps = ib_steps(figdir)
+    for k, (im, it) in steps.items():
+        n[f"ib.k{k}.meas_lo"], n[f"ib.k{k}.meas_hi"] = b[im], b[im + 1]
+        n[f"ib.k{k}.theory_lo"], n[f"ib.k{k}.theory_hi"] = b[it], b[it + 1]
+        n[f"ib.k{k}.crit"] = theory.critical_beta_vib(RHO)[k - 1]
+        n[f"ib.k{k}.late_points"] = im - it
+    n["ib.steps_late_by_one"] = sum(int(im - it == 1) for im, it in steps.values())
+    n["ib.steps_on_time"] = sum(int(im == it) for im, it in steps.values())
+    n["ib.betas"] = len(b)
+    h = ib_final(figdir, layer=1)
+    n["ib.hidden_min"], n["ib.hidden_max"] = h["lr_mean"].min(), h["lr_mean"].max()
+    n["ib.rate_minus_itx_max"] = float((d["rate"] - d["theory_itx"]).abs().max())
+    gap = d["theory_ity"] - d["info_y"]
+    n["ib.ity_gap_min"], n["ib.ity_gap_max"] = float(gap.min()), float(gap.max())
+    byr = ib_final_rate_by_rank(figdir)
+    for r in byr.index:
+        n[f"ib.rate_rank{int(r)}_min"], n[f"ib.rate_rank{int(r)}_max"] = byr.loc[r, "min"], byr.loc[r, "max"]
+    share = ib_rate_before_rank_falls(figdir)
+    n["ib.rate_share_before_rank_min"] = min(share.values())
+    n["ib.rate_share_runs"] = len(share)
+    most = [v for v in share.values() if v >= 0.5]
+    n["ib.rate_share_runs_half"] = len(most)
+    n["ib.rate_share_half_min"] = min(most)
+    info = _csv(figdir, "gaussian-ib-info.csv")
+    n["ib.rate_step0"] = float(info[info["step"] == 0]["proxy_mean"].max())
+    # VIB on MNIST (reduced): final local rank and information per beta.
+    betas = ["1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1"]
+    for i, bv in enumerate(betas):
+        n[f"vm.{bv}.hidden_001"] = vm(figdir, 0.01, 2)[i]
+        n[f"vm.{bv}.hidden_01"] = vm(figdir, 0.1, 2)[i]
+        n[f"vm.{bv}.mean_01"] = vm(figdir, 0.1, 3)[i]
+        n[f"vm.{bv}.mean_001"] = vm(figdir, 0.01, 3)[i]
+        n[f"vm.{bv}.rate"] = vm(figdir, 0.01, 2, "rate")[i]
+        n[f"vm.{bv}.info_y"] = vm(figdir, 0.01, 2, "info_y")[i]
+    hid = vm(figdir, 0.01, 2)
+    n["vm.hidden_fall"] = 1 - hid[-1] / hid[0]
+    n["vm.mean_fall"] = 1 - vm(figdir, 0.1, 3)[-1] / vm(figdir, 0.1, 3)[0]
+    n["vm.rate_fall"] = vm(figdir, 0.01, 2, "rate")[0] / vm(figdir, 0.01, 2, "rate")[-1]
+    same = np.flatnonzero(vm(figdir, 0.01, 2) == vm(figdir, 0.1, 2))
+    n["vm.hidden_same_from_beta"] = float(betas[same[0]]) if len(same) and same[0] + len(same) == len(betas) else math.nan
+    n["vm.hidden_diff_1e-3"] = vm(figdir, 0.01, 2)[3] - vm(figdir, 0.1, 2)[3]
+    for g in ("beta=1e-06", "beta=1e-05"):
+        f, dr = vm_rate_fall_at_full_rank(figdir, g)
+        n[f"vm.{g[5:]}.rate_fall_at_full_rank"] = f
+        n[f"vm.{g[5:]}.rank_drop"] = dr
+    n["vm.rate_step0"] = float(vm_info(figdir)["beta=1"]["proxy_mean"].iloc[0])
+    return n
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    for k, v in numbers(argv[0] if argv else FIGDIR).items():
+        print(f"{k} = {v:.6g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
