@@ -4,6 +4,9 @@ registered under the key the report marks it with (`0.94<!--=key-->`).
 tests/analysis/test_reproduction.py reads the marks and compares.
 
     /usr/bin/python3 -m ranksweep_analysis.reproduction [FIGDIR]    # prints key = value
+    /usr/bin/python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv
+        # the CSV of jobs/gaussian-paper-spikes.yaml: training loss and local
+        # rank per layer (eps 0.01) at every checkpoint of its one run
 """
 import math
 import os
@@ -135,6 +138,33 @@ def vm_rate_fall_at_full_rank(figdir, group):
     return q[i] / q[-1], r.max() - r[-1]
 
 
+def spikes_table(archive, eps=0.01):
+    """step, train_loss and the local rank of each layer of run 0."""
+    from .archive import load
+    from .helpers import lr_at
+    ds = load(archive)
+    lr = lr_at(ds, eps)
+    out = pd.DataFrame({"step": ds["step"].values.astype(int),
+                        "train_loss": ds["train_loss"].values[0]})
+    for layer in ds["layer"].values:
+        out[f"lr_layer{int(layer)}"] = lr.sel(layer=layer).values[0]
+    out["eps"] = eps
+    return out
+
+
+def loss_spikes(figdir, factor=2.0, below=1e-6):
+    """Checkpoints of the spikes CSV at which the training loss, once below
+    `below`, exceeds `factor` x its value at the previous checkpoint."""
+    d = _csv(figdir, "gaussian-paper-spikes.csv")
+    loss = d["train_loss"].to_numpy()
+    fitted = np.flatnonzero(loss < below)
+    out = []
+    for i in range(1, len(loss)):
+        if len(fitted) and i > fitted[0] and loss[i] > factor * loss[i - 1]:
+            out.append(int(d["step"].iloc[i]))
+    return out
+
+
 def numbers(figdir=FIGDIR):
     """{key: value} of every number the report marks."""
     n = {}
@@ -228,11 +258,29 @@ def numbers(figdir=FIGDIR):
         n[f"vm.{g[5:]}.rate_fall_at_full_rank"] = f
         n[f"vm.{g[5:]}.rank_drop"] = dr
     n["vm.rate_step0"] = float(vm_info(figdir)["beta=1"]["proxy_mean"].iloc[0])
+    # Gaussian-paper seed 0 at 500-step checkpoints to 40,000 steps.
+    if os.path.exists(os.path.join(figdir, "gaussian-paper-spikes.csv")):
+        d = _csv(figdir, "gaussian-paper-spikes.csv").set_index("step")
+        for st in d.index:
+            n[f"sp.loss_{st}"] = d.loc[st, "train_loss"]
+            for layer in (2, 3, 4):
+                n[f"sp.l{layer}_{st}"] = d.loc[st, f"lr_layer{layer}"]
+        n["sp.fit_1e-6"] = int(d.index[np.flatnonzero(d["train_loss"].to_numpy() < 1e-6)[0]])
+        sp = loss_spikes(figdir)
+        n["sp.n_spikes"] = len(sp)
+        for i, st in enumerate(sp):
+            n[f"sp.spike{i + 1}"] = st
     return n
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--spikes":
+        if len(argv) != 3:
+            print("usage: python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv", file=sys.stderr)
+            return 2
+        spikes_table(argv[1]).to_csv(argv[2], index=False, float_format="%.6g")
+        return 0
     for k, v in numbers(argv[0] if argv else FIGDIR).items():
         print(f"{k} = {v:.6g}")
     return 0
