@@ -1,0 +1,123 @@
+"""docs/reproduction.md against the committed CSVs: every number the report
+marks as `VALUE<!--=key-->` must equal, at the printed precision, what
+ranksweep_analysis.reproduction computes for that key from
+analysis/figures/paper/*.csv; numbers marked `<!--@-->` are what a claim test
+printed on a named machine (not checked against CSVs); and no other decimal
+number may appear in the report's prose or tables unless it is a job
+parameter listed below. Needs no archive and no MPI: a second or so."""
+import os
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from ranksweep_analysis import reproduction
+
+REPORT = os.path.join(ROOT, "docs", "reproduction.md")
+NUM = r"(-?\d[\d,]*(?:\.\d+)?(?:e-?\d+)?)"
+MARK = re.compile(NUM + r"<!--=([A-Za-z0-9_.:+-]+)-->")
+MACHINE = re.compile(NUM + r"<!--@-->")
+DECIMAL = re.compile(r"(?<![\w.^/-])(\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+)(?![\w.])")
+
+# Decimal numbers that are parameters of the jobs or of the checks (eps,
+# learning rates, thresholds, the Gaussian-IB rho, data normalisation, the
+# author's reference figures), not results: allowed unmarked.
+PARAMETERS = {"0.01", "0.03", "0.1", "0.9", "0.7", "0.5", "0.3", "0.02", "0.12", "0.05", "0.15", "0.35",
+              "0.65", "0.95", "40,000", "14,563", "19,306", "754,312", "244,205", "429,193", "79,060",
+              "184,206", "10,636", "16,540", "19,000", "17,000", "18,000", "18,500", "36,000", "35,500",
+              "2410.07687"}  # the paper's arXiv number
+
+
+def _text():
+    with open(REPORT) as f:
+        return f.read()
+
+
+def _prose(text):
+    """The report without code blocks, inline code, link targets and HTML
+    comments: where a quoted number would be read."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"`[^`]*`", "", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return text
+
+
+def check_marks(text, values):
+    """(checked, failures) of every marked number against `values`."""
+    fails, n = [], 0
+    for m in MARK.finditer(text):
+        shown, key = m.group(1), m.group(2)
+        n += 1
+        if key not in values:
+            fails.append(f"{shown}: no key {key!r} in ranksweep_analysis.reproduction")
+            continue
+        s = shown.replace(",", "")
+        decimals = len(s.split(".")[1]) if "." in s and "e" not in s else 0
+        want = float(values[key])
+        if "e" in s:
+            ok = np.isclose(float(s), want, rtol=0.05)
+        else:
+            ok = abs(float(s) - want) <= 0.5 * 10 ** -decimals * (1 + 1e-9)
+        if not ok:
+            fails.append(f"{key}: the report says {shown}, the CSVs give {want:.6g}")
+    return n, fails
+
+
+def unmarked(text):
+    """Decimal (or thousands-grouped) numbers of the prose that carry no mark
+    and are not known parameters."""
+    prose = _prose(text)
+    prose = MARK.sub("", prose)
+    prose = MACHINE.sub("", prose)
+    prose = re.sub(r"<!--.*?-->", "", prose, flags=re.S)
+    return sorted({m.group(1) for m in DECIMAL.finditer(prose)} - PARAMETERS)
+
+
+@pytest.fixture(scope="module")
+def values():
+    return reproduction.numbers()
+
+
+def test_reproduction_report_numbers_match_the_csvs(values):
+    text = _text()
+    n, fails = check_marks(text, values)
+    print(f"\n{n} marked numbers checked against the CSVs; {len(MACHINE.findall(text))} given as a test's "
+          "output on a named machine")
+    assert n >= 150, n
+    assert not fails, "\n".join(fails)
+
+
+def test_reproduction_report_has_no_unmarked_result(values):
+    left = unmarked(_text())
+    assert not left, f"unmarked numbers in docs/reproduction.md (mark them or list them as parameters): {left}"
+
+
+def test_reproduction_check_fails_on_wrong_numbers(values):
+    """Negative controls: a changed digit, a value rounded the wrong way, an
+    unknown key and an unmarked result are all caught."""
+    assert check_marks("0.94<!--=mn.l2.ratio-->", values) == (1, [])
+    assert check_marks("0.89<!--=mn.l2.ratio-->", values)[1]            # the per-seed mean, not the mean curve
+    assert check_marks("0.9405<!--=mn.l2.ratio-->", values)[1]          # 0.94058, wrongly rounded
+    assert check_marks("754,312<!--=mn.l4.fall_3_4_median-->", values) == (1, [])
+    assert check_marks("754,313<!--=mn.l4.fall_3_4_median-->", values)[1]
+    assert check_marks("1<!--=no.such.key-->", values)[1]
+    assert unmarked("layer 2 ends at 0.94 of its peak") == ["0.94"]
+    assert unmarked("at step 568,986 it peaks") == ["568,986"]
+    assert unmarked("layer 2 ends at 0.94<!--=mn.l2.ratio--> of its peak, eps 0.01, `0.123`") == []
+
+
+def test_reproduction_numbers_from_altered_csvs_differ(tmp_path, values):
+    """The numbers really come from the CSVs: a copy of the CSVs with one
+    seed-mean curve changed gives a different mean-curve peak."""
+    import shutil
+    import pandas as pd
+    for f in os.listdir(reproduction.FIGDIR):
+        if f.endswith(".csv"):
+            shutil.copy(os.path.join(reproduction.FIGDIR, f), tmp_path / f)
+    d = pd.read_csv(tmp_path / "mnist-paper-localrank.csv")
+    d.loc[d["layer"] == 2, "lr_mean"] *= 0.5
+    d.to_csv(tmp_path / "mnist-paper-localrank.csv", index=False)
+    other = reproduction.numbers(str(tmp_path))
+    assert np.isclose(other["mn.l2.peak"], 0.5 * values["mn.l2.peak"])
+    assert check_marks(f"{values['mn.l2.peak']:.1f}<!--=mn.l2.peak-->", other)[1]
