@@ -64,7 +64,8 @@ def fall_after_fit(steps, y, loss, fit_loss=1e-3, kept=0.9, fraction=0.75):
         ok &= good
         lines.append(f"run {r}: loss < {fit_loss:g} from step {steps[f]} (local rank {y[r, f]:.2f}, "
                      f"{y[r, f] / y[r, peak_i]:.3f} of its peak {y[r, peak_i]:.2f}); below {fraction:g} of the "
-                     f"peak at step {steps[b]} {'ok' if good else 'FAILS'}")
+                     f"peak at step {steps[b]} (training loss {loss[r, b - 1]:.2g} at the checkpoint before, "
+                     f"{loss[r, b]:.2g} there) {'ok' if good else 'FAILS'}")
     return _res(ok, lines)
 
 
