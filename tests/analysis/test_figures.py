@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import h5py
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -98,10 +99,18 @@ def test_localrank_figure_and_its_csv(small, tmp_path):
     assert img.shape[0] > 200 and img.shape[1] > 400
     df = pd.read_csv(tmp_path / "lr.csv")
     assert set(df["group"]) == {"weight_decay=0.01", "weight_decay=0.1"} and set(df["layer"]) == {1, 2, 3}
-    g = ra.group_stats(ra.lr_at(ra.load(small), 0.01))
-    want = g["avg"].sel(group="weight_decay=0.1", layer=3).values
-    got = df[(df["group"] == "weight_decay=0.1") & (df["layer"] == 3)].sort_values("step")["lr_mean"].values
-    assert np.allclose(got, want, rtol=1e-5)
+    # the CSV against the raw datasets read with h5py (not through the package)
+    with h5py.File(small, "r") as f:
+        mean, wd = f["lr/mean"][()], f["runs/values/train.weight_decay"][()]
+        e = int(np.flatnonzero(np.isclose(f["runs/eps"][0], 0.01))[0])
+        steps = f["runs/steps"][0]
+    for w in (0.01, 0.1):
+        runs = np.flatnonzero(np.isclose(wd, w))
+        for l in (1, 2, 3):
+            want = mean[runs, :, l - 1, e].mean(axis=0)
+            got = df[(df["group"] == f"weight_decay={w:g}") & (df["layer"] == l)].sort_values("step")
+            assert got["step"].tolist() == steps.tolist()
+            assert np.allclose(got["lr_mean"].values, want, rtol=1e-5, atol=0), (w, l)
     assert (df["n_seeds"] == 2).all()
 
 
@@ -137,6 +146,17 @@ def test_vib_figure_without_and_with_theory(vib_archive, tmp_path):
     df = pd.read_csv(tmp_path / "vib.csv")
     assert sorted(df["beta_vib"].unique()) == [0.001, 0.01, 0.1] and "theory_rank" not in df
     assert (df["n_seeds"] == 2).all()
+    # final local rank and rate per beta against the raw datasets (h5py)
+    with h5py.File(vib_archive, "r") as f:
+        mean, beta = f["lr/mean"][()], f["runs/values/train.beta"][()]
+        rate, nck = f["metrics/rate"][()], f["runs/nckpt"][()]
+        e = int(np.flatnonzero(np.isclose(f["runs/eps"][0], 0.01))[0])
+        L = mean.shape[2]
+    for bv in (0.001, 0.01, 0.1):
+        runs = np.flatnonzero(np.isclose(beta, bv))
+        row = df[np.isclose(df["beta_vib"], bv) & (df["layer"] == L)].iloc[0]
+        assert np.isclose(row["lr_mean"], np.mean([mean[r, nck[r] - 1, L - 1, e] for r in runs]), rtol=1e-5)
+        assert np.isclose(row["rate"], np.mean([rate[r, nck[r] - 1] for r in runs]), rtol=1e-5)
     # the Gaussian bottleneck over non-gaussian_ib data: refused
     for cmd in ([os.path.join(ROOT, "analysis", "plot_ib.py"), vib_archive, "-o", str(tmp_path / "ib.png")],
                 ["-m", "ranksweep_analysis.plots.vib", vib_archive, "-o", str(tmp_path / "ib.png"), "--theory"]):
@@ -156,6 +176,14 @@ def test_info_figure_and_absent_proxies(vib_archive, small, tmp_path):
     assert res.returncode == 0, res.stderr
     df = pd.read_csv(tmp_path / "info.csv")
     assert (df["proxy"] == "rate").all() and df["group"].nunique() == 3
+    # the rate at every checkpoint, mean over seeds, against the raw metrics (h5py)
+    with h5py.File(vib_archive, "r") as f:
+        rate, beta, steps = f["metrics/rate"][()], f["runs/values/train.beta"][()], f["runs/steps"][0]
+    for bv in (0.001, 0.01, 0.1):
+        got = df[df["group"] == f"beta={bv:g}"].sort_values("step")
+        runs = np.flatnonzero(np.isclose(beta, bv))
+        assert got["step"].tolist() == steps.tolist()
+        assert np.allclose(got["proxy_mean"].values, rate[runs].mean(axis=0), rtol=1e-5)
     ds = ra.load(vib_archive)
     with pytest.raises(ra.ArchiveError, match="proxy gauss needs /spectrum"):
         info.data(ds, "gauss")

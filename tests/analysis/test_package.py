@@ -79,10 +79,16 @@ def test_points_option_matches_counts(small):
     ds = ra.load(small, points=True, spectra=True)
     assert ds["counts"].dims == ("run", "step", "layer", "point", "eps")
     assert np.allclose(ds["counts"].mean("point").values, ds["lr"].values)
-    # re-thresholding the stored spectra reproduces the counts (away from ties)
+    # re-thresholding the stored spectra reproduces the counts exactly, except
+    # at points where a singular value lies within float32 rounding of eps
+    # (the spectra are stored as float32); such ties are rare
     sv = ds["spectra"].sel(layer=2).values
+    want = ds["counts"].sel(layer=2, eps=0.01).values
+    tie = (np.abs(sv - 0.01) <= 1e-7).any(axis=-1)
     recount = (sv > 0.01).sum(axis=-1)
-    assert (recount == ds["counts"].sel(layer=2, eps=0.01).values).mean() > 0.99
+    assert np.array_equal(recount[~tie], want[~tie]) and tie.mean() < 0.01, tie.mean()
+    # the comparison can fail: the counts at eps 0.1 are not the recount at 0.01
+    assert not np.array_equal(recount[~tie], ds["counts"].sel(layer=2, eps=0.1).values[~tie])
 
 
 def test_runs_dataframe(small):
@@ -207,7 +213,9 @@ def test_partial_archive_of_a_slice(work):
     df = ra.runs(out)
     assert (df.loc[~df["done"], "measured"] == 0).all() and (df.loc[~df["done"], "last_step"] == -1).all()
     g = ra.group_stats(ra.lr_at(ds, 0.01))
-    assert (g["n"].values <= 2).all() and (g["n"].values >= 0).all()
+    # per group, every cell counts exactly the group's finished runs
+    for i, runs in enumerate(ra.seed_groups(ds).values()):
+        assert (g["n"].isel(group=i).values == int(done[runs].sum())).all(), (runs, done)
 
 
 def test_read_while_a_sweep_writes(work):
