@@ -4,7 +4,9 @@
 # encoder mean (the last measured layer) at the job's middle eps (0.03) must be
 # 4, 3, 2, 1, 0 at beta_vib = 0.05, 0.15, 0.35, 0.65, 0.95, i.e. step down at
 # each critical beta_vib = rho_i^2 (0.81, 0.49, 0.25, 0.09), as `ranksweep ib`
-# predicts. Also: rate and H(Y) - loss are filled and track the closed form.
+# predicts. Also: rate and H(Y) - loss are filled and track the closed form
+# (rate within 5% + 0.02 nats of I(T;X), H(Y) - loss at most 0.12 nats below
+# I(T;Y)); negative control: the run two grid points away fails that check.
 source "$(dirname "$0")/lib.sh"
 job="$RANKSWEEP_SOURCE_ROOT/jobs/gaussian-ib.yaml"
 t0=$SECONDS
@@ -35,32 +37,53 @@ want = {0.05: 4, 0.15: 3, 0.35: 2, 0.65: 1, 0.95: 0}
 for bv, r in want.items():
     if theory.get(bv, (None,))[0] != r:
         fails.append("ranksweep ib predicts rank %s at beta_vib %g, expected %d" % (theory.get(bv), bv, r))
+def check(lr, rate, iy, r, itx, ity):
+    """One run against the closed form at its beta: the exact rank; the rate
+    within 5% + 0.02 nats of I(T;X); H(Y) - loss (a lower bound on I(T;Y) from
+    finite data) at most 0.12 nats below I(T;Y) and never above it by more
+    than 0.01. Measured on two machines: the rate 0.00-0.16 nats above
+    I(T;X), H(Y) - loss 0.05-0.09 below I(T;Y)."""
+    why = []
+    if lr != r:
+        why.append("final mean-head local rank %g, expected %d" % (lr, r))
+    if not abs(rate - itx) <= 0.05 * itx + 0.02:
+        why.append("rate %g far from I(T;X) %g" % (rate, itx))
+    if not -0.01 <= ity - iy <= 0.12:
+        why.append("H(Y)-loss %g not within 0.12 below I(T;Y) %g" % (iy, ity))
+    return why
+
+
 with h5py.File(path, "r") as f:
     beta = f["runs/values/train.beta"][()]
     eps = f["runs/eps"][0]
     mid = len(eps) // 2
     print("middle eps", eps[mid])
+    order = np.argsort(beta)
+
+    def final(run):
+        C = int(f["runs/nckpt"][run])
+        L = int(f["runs/nlayers"][run])
+        return f["lr/mean"][run, C - 1, L - 1, mid], f["metrics/rate"][run, C - 1], f["metrics/info_y"][run, C - 1]
+
     for bv, r in sorted(want.items()):
         hit = np.flatnonzero(np.isclose(beta, bv))
         if len(hit) != 1:
             fails.append("no run at beta_vib %g" % bv)
             continue
         run = hit[0]
-        C = int(f["runs/nckpt"][run])
-        L = int(f["runs/nlayers"][run])
-        lr = f["lr/mean"][run, C - 1, L - 1, mid]
-        rate = f["metrics/rate"][run, C - 1]
-        iy = f["metrics/info_y"][run, C - 1]
+        lr, rate, iy = final(run)
         itx, ity = theory[round(bv, 6)][1:]
         print("beta_vib %.2f: rank %g (theory %d), rate %.3f (I(T;X) %.3f), H(Y)-loss %.3f (I(T;Y) %.3f)"
               % (bv, lr, r, rate, itx, iy, ity))
-        if lr != r:
-            fails.append("beta_vib %g: final mean-head local rank %g, expected %d" % (bv, lr, r))
-        # Finite data and training: loose agreement with the optimal curve.
-        if not (abs(rate - itx) <= 0.1 * itx + 0.05):
-            fails.append("beta_vib %g: rate %g far from I(T;X) %g" % (bv, rate, itx))
-        if not (abs(iy - ity) <= 0.15):
-            fails.append("beta_vib %g: H(Y)-loss %g far from I(T;Y) %g" % (bv, iy, ity))
+        fails += ["beta_vib %g: %s" % (bv, w) for w in check(lr, rate, iy, r, itx, ity)]
+        # Negative control: the run two grid points away (above, or below at
+        # the top of the grid) must fail the same check against this beta's
+        # closed form.
+        pos = int(np.flatnonzero(order == run)[0])
+        other = order[pos + 2] if pos + 2 < len(order) else order[pos - 2]
+        if not check(*final(other), r, itx, ity):
+            fails.append("negative control: the run at beta_vib %g passes the check of beta_vib %g"
+                         % (beta[other], bv))
     # Rate and information are filled for every checkpoint of every run.
     for name in ("rate", "info_y"):
         v = f["metrics/" + name][()]
@@ -72,7 +95,7 @@ for m in fails:
     print("FAIL:", m)
 sys.exit(1 if fails else 0)
 PY
-then ok "final ranks 4, 3, 2, 1, 0 at beta_vib 0.05 .. 0.95; rate and H(Y)-loss near the closed form"; else bad "theory vs experiment"; fi
+then ok "final ranks 4, 3, 2, 1, 0 at beta_vib 0.05 .. 0.95; rate and H(Y)-loss near the closed form; runs two grid points away fail the same check"; else bad "theory vs experiment"; fi
 # The sampled VIB evaluation (rate, H(Y) - loss, losses) is bit-identical for 1
 # and 3 ranks: a short float32 version of the job, three betas.
 sed -e 's/^  steps: 5000/  steps: 300/' -e 's/^  precision: float64/  precision: float32/' \
