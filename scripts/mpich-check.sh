@@ -47,10 +47,11 @@ say "MPI unit tests passed under mpiexec.mpich (spectrum-pdsvd-np4 left out: Sca
 
 W="$(mktemp -d /tmp/ranksweep-mpich.XXXXXX)"
 trap '[[ $BASHPID != "$$" ]] || rm -rf "$W"' EXIT # this shell only, not a child killed before its exec
-# tests/e2e/small.yaml, long enough (4 runs x 12000 steps) that a kill lands inside training, with
-# a state every 1000 steps.
-sed 's/steps: 1500/steps: 12000/; s/state_every: 200/state_every: 1000/' tests/e2e/small.yaml > "$W/job.yaml"
-grep -q 'steps: 12000' "$W/job.yaml" || fail "tests/e2e/small.yaml changed: no 'steps: 1500' to lengthen"
+# tests/e2e/small.yaml, long enough (4 runs x 40000 steps, several seconds per run) that a kill
+# lands inside training, with a state every 4000 steps.
+TOTAL=160000
+sed 's/steps: 1500/steps: 40000/; s/state_every: 200/state_every: 4000/' tests/e2e/small.yaml > "$W/job.yaml"
+grep -q 'steps: 40000' "$W/job.yaml" || fail "tests/e2e/small.yaml changed: no 'steps: 1500' to lengthen"
 timeout 600 mpirun -np 3 "$root/$REF/src/cli/ranksweep" run "$W/job.yaml" -o "$W/ref.h5" --quiet
 say "Open MPI reference archive written (mpirun -np 3, $REF)"
 
@@ -62,30 +63,38 @@ start() {
   "$MPIEXEC" -np 3 "$RS" run "$W/job.yaml" -o "$a" --quiet "$@" > "$W/launch.out" 2>&1 &
   LPID=$!
 }
-# wait_steps ARCHIVE N: until the sweep has trained N of its 48000 steps, at most 300 s.
-wait_steps() {
-  local i
+# mid_training ARCHIVE: waits (at most 300 s) until the sweep's status shows training under way,
+# and checks that it is in the first half of its steps, so that what follows lands mid-training.
+mid_training() {
+  local i n
   for ((i = 0; i < 3000; i++)); do
-    kill -0 "$LPID" 2>/dev/null || fail "the sweep ended before $2 steps: $(cat "$W/launch.out")"
-    (( $(steps "$1.status") >= $2 )) && return 0
+    kill -0 "$LPID" 2>/dev/null || fail "the sweep ended before it showed progress: $(cat "$W/launch.out")"
+    n=$(steps "$1.status")
+    if ((n > 0)); then
+      ((n <= TOTAL / 2)) || fail "first progress seen at $n of $TOTAL steps: too late to test a kill mid-training"
+      return 0
+    fi
     sleep 0.1
   done
-  fail "no $2 steps in 300 s: $(cat "$1.status" 2>/dev/null)"
+  fail "no progress in 300 s: $(cat "$1.status" 2>/dev/null)"
 }
 
 # Kill: every process of the job at once, as a node losing power would. Hydra starts its proxy
 # and each rank in sessions of their own, so the launcher's process group does not hold them:
 # they are found as the launcher's children (the proxy) and the proxy's children (the ranks).
 start "$W/k.h5"
-wait_steps "$W/k.h5" 12000
+mid_training "$W/k.h5"
 proxy="$(pgrep -P "$LPID" || true)"
 ranks="$(for p in $proxy; do pgrep -P "$p" || true; done)"
 [[ $(wc -w <<<"$ranks") -eq 3 ]] || fail "expected 3 ranks under hydra's proxy, found: $ranks"
 at=$(steps "$W/k.h5.status")
+# This shell reports a child killed by a signal on its own stderr: silenced until it is reaped.
+exec 3>&2 2>/dev/null
 # shellcheck disable=SC2086 # pid lists
 kill -KILL "$LPID" $proxy $ranks
-{ wait "$LPID"; } 2>/dev/null || true # no "Killed" notice from this shell
-say "sweep killed (SIGKILL to launcher, proxy and ranks) at $at steps; resuming under mpiexec.mpich"
+wait "$LPID" || true
+exec 2>&3 3>&-
+say "sweep killed (SIGKILL to launcher, proxy and ranks) at $at of $TOTAL steps; resuming under mpiexec.mpich"
 timeout 600 "$MPIEXEC" -np 3 "$RS" run "$W/job.yaml" -o "$W/k.h5" --resume --quiet
 /usr/bin/python3 tests/e2e/compare_archives.py "$W/ref.h5" "$W/k.h5" \
   || fail "MPICH kill + resume differs from the Open MPI archive"
@@ -94,7 +103,8 @@ say "MPICH kill + resume equals the Open MPI archive in every scientific dataset
 # Drain: SIGUSR1 to the launcher only (as SLURM's --signal reaches mpirun in a batch script).
 # Hydra passes it on to the ranks; the sweep must drain and exit 3, then resume to the end.
 start "$W/d.h5"
-wait_steps "$W/d.h5" 12000
+mid_training "$W/d.h5"
+at=$(steps "$W/d.h5.status")
 kill -USR1 "$LPID"
 rc=0; wait "$LPID" || rc=$?
 [[ $rc -eq 3 ]] || fail "SIGUSR1 to mpiexec.mpich: exit $rc, expected 3 (drained): $(cat "$W/launch.out")"
@@ -102,7 +112,7 @@ rc=0; wait "$LPID" || rc=$?
 timeout 600 "$MPIEXEC" -np 3 "$RS" run "$W/job.yaml" -o "$W/d.h5" --resume --quiet
 /usr/bin/python3 tests/e2e/compare_archives.py "$W/ref.h5" "$W/d.h5" \
   || fail "MPICH drain + resume differs from the Open MPI archive"
-say "SIGUSR1 to mpiexec.mpich drained the sweep (exit 3); its resume equals the Open MPI archive"
+say "SIGUSR1 to mpiexec.mpich at $at of $TOTAL steps drained the sweep (exit 3); its resume equals the Open MPI archive"
 
 # Provenance names the MPI the sweep ran with.
 lib="$(/usr/bin/python3 -c 'import h5py, sys; print(h5py.File(sys.argv[1], "r")["provenance"].attrs["mpi_library"])' "$W/d.h5")"
