@@ -13,6 +13,8 @@ import pytest
 ROOT = os.environ.get("RANKSWEEP_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("RANKSWEEP_BUILD_ROOT") or os.path.join(ROOT, "build")
 RS = os.path.join(BUILD, "src", "cli", "ranksweep")
+# The launcher of the MPI the build links (tests/meson.build sets it).
+MPIRUN = os.environ.get("RANKSWEEP_MPIRUN", "mpirun")
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -57,7 +59,7 @@ def sweep(job_path, out, nranks=3, extra=(), timeout=1800):
     if not os.access(RS, os.X_OK):
         raise RuntimeError(f"{RS} is not built (set RANKSWEEP_BUILD_ROOT)")
     t0 = time.monotonic()
-    res = subprocess.run(["mpirun", "-np", str(nranks), RS, "run", job_path, "-o", out, "--quiet", *extra],
+    res = subprocess.run([MPIRUN, "-np", str(nranks), RS, "run", job_path, "-o", out, "--quiet", *extra],
                          stdin=subprocess.DEVNULL,
                          env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
                          cwd=ROOT)

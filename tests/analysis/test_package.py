@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import ranksweep_analysis as ra
-from conftest import ENV, RS, ROOT, SMALL, job, sweep
+from conftest import ENV, MPIRUN, RS, ROOT, SMALL, job, sweep
 
 MIXED = """name: mixed-analysis
 data:
@@ -224,7 +224,7 @@ def test_read_while_a_sweep_writes(work):
     # seconds of training even on a fast, idle machine, so loads land mid-sweep
     text = SMALL.replace("steps: 400", "steps: 300000").replace("name: small-analysis", "name: live")
     out = os.path.join(str(work), "live.h5")
-    proc = subprocess.Popen(["mpirun", "-np", "3", RS, "run", job(work, "live", text), "-o", out, "--quiet"],
+    proc = subprocess.Popen([MPIRUN, "-np", "3", RS, "run", job(work, "live", text), "-o", out, "--quiet"],
                             stdin=subprocess.DEVNULL,
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     snaps = []

@@ -17,6 +17,8 @@ import h5py
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Open MPI's --quiet hides its abort banner; MPICH's Hydra has no such option.
+QUIET = [] if os.environ.get("RANKSWEEP_MPI") == "mpich" else ["--quiet"]
 sys.path.insert(0, HERE)
 import synth_ref as S  # noqa: E402
 
@@ -82,7 +84,7 @@ def main(mpirun, writer, trials):
         for t in range(trials):
             path = os.path.join(tmp, f"kill{t}.h5")
             pidf = os.path.join(tmp, f"pids{t}")
-            proc = subprocess.Popen([mpirun, "--quiet", "-np", "2", writer, "slow", path, pidf], start_new_session=True)
+            proc = subprocess.Popen([mpirun, *QUIET, "-np", "2", writer, "slow", path, pidf], start_new_session=True)
             deadline = time.time() + 60
             pidfiles = [f"{pidf}.{i}" for i in range(2)]
             while not all(os.path.exists(p) and os.path.getsize(p) > 0 for p in pidfiles):
@@ -118,7 +120,7 @@ def main(mpirun, writer, trials):
         for k in range(1, 5):
             path = os.path.join(tmp, f"create{k}.h5")
             env = dict(os.environ, RANKSWEEP_TEST_KILL_IN_CREATE=str(k))
-            r1 = subprocess.run([mpirun, "--quiet", "-np", "2", writer, "full", path], env=env, timeout=120,
+            r1 = subprocess.run([mpirun, *QUIET, "-np", "2", writer, "full", path], env=env, timeout=120,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 with h5py.File(path, "r") as f:

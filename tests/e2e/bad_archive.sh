@@ -39,7 +39,7 @@ for name in truncated nruns-huge nckpt-negative nlayers-99 neps-99 steps-backwar
   else
     bad "show, $name: exit $rc"; head -5 "$WORK/err"
   fi
-  rc=0; timeout 120 mpirun -np 2 "$RS" run "$JOB" -o "$f" --resume --quiet > /dev/null 2> "$WORK/err" || rc=$?
+  rc=0; timeout 120 "$MPIRUN" -np 2 "$RS" run "$JOB" -o "$f" --resume --quiet > /dev/null 2> "$WORK/err" || rc=$?
   if [[ $rc -eq 1 && "$(sha256sum < "$f")" == "$sum" ]] && grep -q -- '--move-aside' "$WORK/err"; then
     ok "run --resume, $name: refused, file unchanged, --move-aside offered"
   else

@@ -18,7 +18,7 @@ SMALL="$E2E/small.yaml"
 
 expect_nospace() { # expect_nospace LABEL NRANKS [ENV=VAL]
   local label="$1" n="$2" rc=0; shift 2
-  env "$@" timeout 120 mpirun -x RANKSWEEP_TEST_NO_SPACE_CHECK -np "$n" "$RS" run "$BIG" \
+  env "$@" timeout 120 "$MPIRUN" $(forward RANKSWEEP_TEST_NO_SPACE_CHECK) -np "$n" "$RS" run "$BIG" \
     -o "$FS/a.h5" --quiet > "$WORK/out" 2> "$WORK/err" || rc=$?
   local lines
   lines=$(grep -c '^ranksweep: error:' "$WORK/err" || true)
@@ -46,7 +46,7 @@ sweep 2 "$SMALL" -o "$WORK/ref.h5" 2> /dev/null
 # sweep checks first. Either it fits (exit 0), or the sweep ends with one line
 # giving the system's reason (exit 1, no hang) and, once space is back,
 # --resume finishes it. Both ways the archive equals the reference.
-( r=0; timeout 300 mpirun -np 2 "$RS" run "$SMALL" -o "$FS/mid.h5" --quiet > "$WORK/mid.out" 2>&1 || r=$?
+( r=0; timeout 300 "$MPIRUN" -np 2 "$RS" run "$SMALL" -o "$FS/mid.h5" --quiet > "$WORK/mid.out" 2>&1 || r=$?
   echo "$r" > "$WORK/mid.rc" ) &
 for _ in $(seq 300); do [[ -s "$FS/mid.h5.status" ]] && break; sleep 0.1; done
 dd if=/dev/zero of="$FS/filler" bs=64k 2> /dev/null || true
@@ -72,7 +72,7 @@ rm -f "$FS"/*
 # A result write fails as on a full disk: exit 1, then --resume completes it.
 for n in 1 3; do
   rc=0
-  RANKSWEEP_TEST_ENOSPC_AT_WRITE=15 timeout 300 mpirun -x RANKSWEEP_TEST_ENOSPC_AT_WRITE -np "$n" \
+  RANKSWEEP_TEST_ENOSPC_AT_WRITE=15 timeout 300 "$MPIRUN" $(forward RANKSWEEP_TEST_ENOSPC_AT_WRITE) -np "$n" \
     "$RS" run "$SMALL" -o "$WORK/e$n.h5" --quiet > /dev/null 2> "$WORK/err" || rc=$?
   partial=$("$RS" show "$WORK/e$n.h5" | grep -c ' done \| partial ' || true)
   rc2=0

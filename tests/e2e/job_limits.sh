@@ -17,7 +17,7 @@ expect() { # expect LABEL FILE PATTERN: plan and a 2-rank run both refuse with P
   else
     bad "plan, $label: exit $rc (124 = too slow), $lines error lines"; cat err
   fi
-  rc=0; timeout 60 mpirun -np 2 "$RS" run "$file" -o "$WORK/x.h5" --quiet > out 2> err || rc=$?
+  rc=0; timeout 60 "$MPIRUN" -np 2 "$RS" run "$file" -o "$WORK/x.h5" --quiet > out 2> err || rc=$?
   if [[ $rc -eq 1 ]] && grep -q -- "$pat" err && [[ ! -e "$WORK/x.h5" ]]; then
     ok "run, $label: exit 1, no archive"
   else

@@ -29,7 +29,7 @@ if ((scale > 1)); then
 fi
 ok "uninterrupted reference on 2 ranks: $steps steps per run (200000 took ${secs} s here)"
 
-RANKSWEEP_TRACE_TRAIN="$WORK/before.trace" mpirun -np 3 "$RS" run job.yaml -o k.h5 --quiet &
+RANKSWEEP_TRACE_TRAIN="$WORK/before.trace" "$MPIRUN" -np 3 "$RS" run job.yaml -o k.h5 --quiet &
 mp=$!
 # The ranks are mpirun's children: all of them are killed together below.
 # Late: once three quarters of all steps are done.

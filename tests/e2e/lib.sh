@@ -6,6 +6,16 @@ set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
 RS="$RANKSWEEP_BUILD_ROOT/src/cli/ranksweep"
+# The launcher of the MPI the build links (tests/meson.build): Open MPI's mpirun or MPICH's
+# mpiexec.mpich. A bare `mpirun` is the system alternative, possibly the other MPI.
+MPIRUN="${RANKSWEEP_MPIRUN:-mpirun}"
+# forward VAR... : the launcher options that hand these environment variables to the ranks
+# (Open MPI: -x VAR; MPICH's Hydra passes the whole environment by default, so none).
+forward() {
+  [[ ${RANKSWEEP_MPI:-openmpi} == mpich ]] && return 0
+  local v
+  for v in "$@"; do printf -- '-x %s ' "$v"; done
+}
 E2E="$RANKSWEEP_SOURCE_ROOT/tests/e2e"
 PY=/usr/bin/python3
 WORK="$(mktemp -d /tmp/ranksweep-e2e.XXXXXX)"
@@ -31,7 +41,7 @@ sweep() {
     [[ "$prev" == -o ]] && a="$x"
     prev="$x"
   done
-  watched "sweep on $n rank(s) -> ${a:-?}" "${a:-/nonexistent}.status" mpirun -np "$n" "$RS" run "$@" --quiet
+  watched "sweep on $n rank(s) -> ${a:-?}" "${a:-/nonexistent}.status" "$MPIRUN" -np "$n" "$RS" run "$@" --quiet
 }
 same() { # same A B : identical scientific content
   "$PY" "$E2E/compare_archives.py" "$1" "$2"

@@ -8,7 +8,7 @@ JOB="$E2E/fulldisk.yaml" # a few seconds of work; held with SIGSTOP below
 A="$WORK/a.h5"
 sweep 2 "$JOB" -o "$WORK/ref.h5" 2> /dev/null
 
-setsid mpirun -np 2 "$RS" run "$JOB" -o "$A" --quiet > /dev/null 2>&1 &
+setsid "$MPIRUN" -np 2 "$RS" run "$JOB" -o "$A" --quiet > /dev/null 2>&1 &
 first=$!
 for _ in $(seq 300); do [[ -s "$A.lock" && -s "$A.status" ]] && break; sleep 0.1; done
 read -r host pid _ < "$A.lock"
@@ -17,7 +17,7 @@ read -r host pid _ < "$A.lock"
 pkill -STOP -f "^$RS run $JOB -o $A" 2> /dev/null || true
 for mode in --resume ""; do
   rc=0
-  timeout 120 mpirun -np 2 "$RS" run "$JOB" -o "$A" $mode --quiet > /dev/null 2> "$WORK/err" || rc=$?
+  timeout 120 "$MPIRUN" -np 2 "$RS" run "$JOB" -o "$A" $mode --quiet > /dev/null 2> "$WORK/err" || rc=$?
   if [[ $rc -eq 1 ]] && grep -q "in use by another sweep (host $host, pid $pid, since" "$WORK/err" \
      && [[ $(grep -c '^ranksweep: error:' "$WORK/err") -eq 1 ]]; then
     ok "second sweep ${mode:-without --resume} refused: $(grep '^ranksweep: error:' "$WORK/err")"

@@ -105,7 +105,7 @@ for name in data_npy_nan data_npy_fifo vib_gaussian_on_classes; do
   out="$WORK/mpi/$name"
   mkdir -p "$out"
   set +e
-  (cd "$out" && timeout 120 mpirun -np 2 "$RS" run "$WORK/jobs/$name.yaml" -o "$out/a.h5" --quiet \
+  (cd "$out" && timeout 120 "$MPIRUN" -np 2 "$RS" run "$WORK/jobs/$name.yaml" -o "$out/a.h5" --quiet \
      > /dev/null 2> run.err)
   rrc=$?
   set -e

@@ -12,7 +12,7 @@ echo "uninterrupted sweep: ${full} s"
 
 kill_after() { # kill_after SECONDS ARGS...: start a sweep, SIGKILL everything
   local delay="$1"; shift
-  setsid mpirun -np 3 "$RS" run "$@" --quiet &
+  setsid "$MPIRUN" -np 3 "$RS" run "$@" --quiet &
   local pid=$!
   sleep "$delay"
   kill -KILL -- -"$pid" 2>/dev/null || true

@@ -18,7 +18,7 @@ sweep 2 "$job2" -o "$WORK/old.h5"
 t1=$(now)
 sweep 2 "$job4" -o "$WORK/scratch.h5"
 t2=$(now)
-out=$(timeout 300 mpirun -np 2 "$RS" run "$job4" -o "$WORK/grown.h5" --reuse "$WORK/old.h5" 2>&1)
+out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$job4" -o "$WORK/grown.h5" --reuse "$WORK/old.h5" 2>&1)
 t3=$(now)
 echo "$out" | grep -E "reused|complete" || true
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN {
@@ -35,8 +35,8 @@ with h5py.File(sys.argv[1], "r") as g, h5py.File(sys.argv[2], "r") as o:
 EOF
 # A partial archive (one slice of the 4-seed job: runs 0 and 2 only) gives
 # exactly its finished runs; the result is again the from-scratch archive.
-timeout 300 mpirun -np 2 "$RS" run "$job4" -o "$WORK/slice0.h5" --slice 0/2 --quiet || true
-out=$(timeout 300 mpirun -np 2 "$RS" run "$job4" -o "$WORK/fromslice.h5" --reuse "$WORK/slice0.h5" 2>&1)
+timeout 300 "$MPIRUN" -np 2 "$RS" run "$job4" -o "$WORK/slice0.h5" --slice 0/2 --quiet || true
+out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$job4" -o "$WORK/fromslice.h5" --reuse "$WORK/slice0.h5" 2>&1)
 if echo "$out" | grep -q "reused 2 of 4 runs" && same "$WORK/scratch.h5" "$WORK/fromslice.h5"; then
   ok "partial archive: its 2 finished runs reused, result identical to scratch"
 else
@@ -51,7 +51,7 @@ sed 's/^  measure.eps: .*$/  measure.eps: [[0.1, 0.01]]/; s/^  measure.points: .
   "$WORK/p_old.yaml" > "$WORK/p_new.yaml"
 sweep 2 "$WORK/p_old.yaml" -o "$WORK/p_old.h5"
 sweep 3 "$WORK/p_new.yaml" -o "$WORK/p_scratch.h5"
-out=$(timeout 300 mpirun -np 3 "$RS" run "$WORK/p_new.yaml" -o "$WORK/p_grown.h5" --reuse "$WORK/p_old.h5" 2>&1)
+out=$(timeout 300 "$MPIRUN" -np 3 "$RS" run "$WORK/p_new.yaml" -o "$WORK/p_grown.h5" --reuse "$WORK/p_old.h5" 2>&1)
 if echo "$out" | grep -q "reused 2 of 3 runs" && same "$WORK/p_scratch.h5" "$WORK/p_grown.h5"; then
   ok "differently padded archives: 2 of 3 reused, identical to scratch"
 else
@@ -59,7 +59,7 @@ else
 fi
 # Every group opens in xarray (h5netcdf) without phony dimensions, the
 # representation spectra (/spectrum, a later pass) included.
-timeout 300 mpirun -np 2 "$RS" spectrum "$WORK/grown.h5" --points eval --quiet
+timeout 300 "$MPIRUN" -np 2 "$RS" spectrum "$WORK/grown.h5" --points eval --quiet
 if "$PY" "$RANKSWEEP_SOURCE_ROOT/tests/archive/check_xarray.py" "$WORK/grown.h5"; then
   ok "xarray opens every group"
 else
@@ -67,7 +67,7 @@ else
 fi
 # Reusing an archive of another configuration copies nothing (and still completes).
 sed 's/lr: 0.003/lr: 0.004/' "$job2" > "$WORK/other.yaml"
-out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/other.yaml" -o "$WORK/other.h5" --reuse "$WORK/old.h5" 2>&1)
+out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$WORK/other.yaml" -o "$WORK/other.h5" --reuse "$WORK/old.h5" 2>&1)
 if echo "$out" | grep -q "reused 0 of 2 runs"; then ok "other configuration: nothing reused"; else bad "other configuration: $out"; fi
 # IDX data: the archive records each file's SHA-256; reuse matches data by
 # content, not by path (a copy elsewhere is reused, a changed byte is not).
@@ -96,16 +96,16 @@ with h5py.File(sys.argv[1], "r") as f:
     ev = f["runs/eval_index"][()]
     assert ev.shape == (2, 5) and (ev >= 0).all() and (ev < 50).all() and len(set(ev[0])) == 5, ev
 EOF
-  out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i2.h5" --reuse "$WORK/i1.h5" 2>&1)
+  out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i2.h5" --reuse "$WORK/i1.h5" 2>&1)
   if echo "$out" | grep -q "reused 2 of 3 runs"; then ok "same data at another path: reused"; else bad "idx reuse: $out"; fi
   # one byte of the labels file changed (gzip's mtime field: still decodes the same)
   printf '\x01' | dd of="$WORK/d2/train-labels-idx1-ubyte.gz" bs=1 seek=4 conv=notrunc status=none
-  out=$(timeout 300 mpirun -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i3.h5" --reuse "$WORK/i1.h5" 2>&1 || true)
+  out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$WORK/i2.yaml" -o "$WORK/i3.h5" --reuse "$WORK/i1.h5" 2>&1 || true)
   if echo "$out" | grep -q "reused 0 of 3 runs"; then ok "changed data file: not reused"; else bad "changed data file: $out"; fi
 fi
 # A file that is not an archive is refused with a line naming it.
 echo "not hdf5" > "$WORK/junk.h5"
-if out=$(timeout 300 mpirun -np 2 "$RS" run "$job2" -o "$WORK/x.h5" --reuse "$WORK/junk.h5" --quiet 2>&1); then
+if out=$(timeout 300 "$MPIRUN" -np 2 "$RS" run "$job2" -o "$WORK/x.h5" --reuse "$WORK/junk.h5" --quiet 2>&1); then
   bad "junk reuse accepted"
 else
   echo "$out" | head -2

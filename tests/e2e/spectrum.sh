@@ -23,7 +23,7 @@ PYEOF
   t0=$SECONDS
   # No status file here: the archive's growth is the progress watched.
   watched "spectrum pass on $n rank(s)" "$WORK/p$n.h5" \
-    mpirun -np "$n" "$RS" spectrum "$WORK/p$n.h5" --points eval --all-checkpoints --quiet
+    "$MPIRUN" -np "$n" "$RS" spectrum "$WORK/p$n.h5" --points eval --all-checkpoints --quiet
   echo "post-hoc pass over every checkpoint on $n rank(s): $((SECONDS - t0)) s"
 done
 "$PY" - "$WORK" <<'PYEOF' && ok "spectra agree across grids; summaries follow from them" || bad "spectrum checks"

@@ -67,7 +67,7 @@ mk $$ "$now"
 # A real sweep killed with SIGKILL: its status file says running, `status`
 # says dead.
 sed -e 's/steps: 1500/steps: 200000/' "$E2E/small.yaml" > long.yaml
-timeout 300 mpirun -np 2 "$RS" run long.yaml -o k.h5 --quiet & mp=$!
+timeout 300 "$MPIRUN" -np 2 "$RS" run long.yaml -o k.h5 --quiet & mp=$!
 for _ in $(seq 600); do [[ -s k.h5.status ]] && grep -q '"runs_training": 1' k.h5.status && break; sleep 0.1; done
 pid=$("$PY" -c 'import json; print(json.load(open("k.h5.status"))["pid"])')
 kill -KILL "$pid"
