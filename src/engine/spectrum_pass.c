@@ -8,8 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "engine_internal.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
@@ -25,17 +25,9 @@ void rs_spectrum_opts_default(rs_spectrum_opts *o) {
   o->final_only = true;
 }
 
-static int rs__agree(MPI_Comm comm, int err) {
-  int out;
-  RS_CALL_MPI(MPI_Allreduce(&err, &out, 1, MPI_INT, MPI_MIN, comm));
-  return out;
-}
-
-static double rs__now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+/* Every rank leaves each collective step together, with the lowest failing
+ * rank's error (rs_comm_agree). */
+static int rs__agree(MPI_Comm comm, int err) { return rs_comm_agree(comm, err); }
 
 /* The points the spectrum is taken over, for run cfg. */
 static int rs__points(const rs_config *cfg, const rs_spectrum_opts *o, rs_dataset **data,
