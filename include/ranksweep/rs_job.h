@@ -75,8 +75,4 @@ typedef struct {
 } rs_config_value;
 int rs_config_value_get(const rs_config *c, const char *key, rs_config_value *v);
 
-/* SHA-256 as 64 lowercase hex digits. */
-void rs_sha256_hex(const void *data, size_t len, char out[65]);
-int rs_sha256_file(const char *path, char out[65]);
-
 #endif

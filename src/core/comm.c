@@ -1,5 +1,5 @@
 /* Agreement across ranks (rs_comm_agree), the abort on an MPI failure
- * (rs__fatal_mpi), the barrier and broadcast helpers: the MPI side of the core,
+ * (rs__fatal_mpi) and the broadcast helper: the MPI side of the core,
  * built as its own library (rs_comm) so the numerical modules never link MPI. */
 #include "src/core/comm.h"
 
@@ -35,11 +35,6 @@ int rs__fatal_mpi(MPI_Comm comm, int err) {
 int rs_comm_agree_or_abort(MPI_Comm comm, int rc) {
   rs__fatal_mpi(comm, rc);
   return rs__fatal_mpi(comm, rs_comm_agree(comm, rc));
-}
-
-int rs_comm_barrier(MPI_Comm comm) {
-  if (comm != MPI_COMM_NULL) RS_CALL_MPI(MPI_Barrier(comm));
-  return RS_OK;
 }
 
 int rs_comm_bcast_int(MPI_Comm comm, int *v, int root) {

@@ -20,9 +20,6 @@ int rs__fatal_mpi(MPI_Comm comm, int err);
  * itself aborts every rank (rs__fatal_mpi). */
 int rs_comm_agree_or_abort(MPI_Comm comm, int rc);
 
-/* Collective barrier (no-op for MPI_COMM_NULL). */
-int rs_comm_barrier(MPI_Comm comm);
-
 /* Collective: root's *v on every rank. */
 int rs_comm_bcast_int(MPI_Comm comm, int *v, int root);
 

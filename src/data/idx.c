@@ -200,7 +200,7 @@ static const char *rs__file_type(mode_t m) {
 
 /* Opens a data file for reading without ever blocking, and only if it is a
  * regular file. `what` names the expected format in messages. */
-int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
+static int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
   const char *an = what[0] == 'I' ? "an" : "a"; /* "an IDX", "a .npy" */
   if (path == NULL || path[0] == '\0')
     return rs_error(RS_EDATA, "(empty path): cannot open (expected %s %s file name)", an, what);

@@ -10,6 +10,7 @@
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_job.h"
 #include "src/core/comm.h"
+#include "src/job/sha256.h"
 
 #define RS__SHA_LEN 65
 

@@ -13,12 +13,11 @@
 #include "progress.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
 #include "ranksweep/rs_spectrum_pass.h"
 
 #include "archive_desc.h"
-
-void openblas_set_num_threads(int n);
 
 static int rs__comm_place(MPI_Comm comm, int *rank, int *size) {
   RS_CALL_MPI(MPI_Comm_rank(comm, rank));
@@ -150,7 +149,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   bool finish_printed = false; /* the finalize or close error was printed */
   bool complete = false;
   rs__fatal_mpi(comm, rs__comm_place(comm, &E.rank, &E.size));
-  openblas_set_num_threads(o->blas_threads > 0 ? o->blas_threads : 1);
+  rs_blas_set_threads(o->blas_threads > 0 ? o->blas_threads : 1);
   /* Installed again in case MPI_Init replaced them (main installs them first). */
   rs_sweep_signals_install(o->drain_signal);
   if (o->bench_dispatch > 0) return rs__bench(&E);
