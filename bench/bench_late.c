@@ -15,6 +15,7 @@
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
+#include "ranksweep/rs_job.h"
 #include "ranksweep/rs_model.h"
 
 static double clock_s(clockid_t id) {

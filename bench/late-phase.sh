@@ -13,7 +13,7 @@ build="${1:-$root/build}"
 late="${2:-120000}"
 window="${3:-2000}"
 threads="${4:-1}"
-bench="$build/src/model/bench_late"
+bench="$build/bench/bench_late"
 images="$root/data/mnist/train-images-idx3-ubyte.gz"
 labels="$root/data/mnist/train-labels-idx1-ubyte.gz"
 [[ -x $bench ]] || { echo "late-phase.sh: $bench not built (ninja -C $build)" >&2; exit 2; }

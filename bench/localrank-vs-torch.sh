@@ -12,8 +12,8 @@ usage() { echo "usage: $0 [BUILD_DIR (default: build-measure)] [POINTS (default:
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-measure}
 points=${2:-128}
-bench="$build/src/measure/bench_localrank"
-[[ -x "$bench" ]] || { echo "$0: $bench not built (ninja -C $build src/measure/bench_localrank)" >&2; exit 1; }
+bench="$build/bench/bench_localrank"
+[[ -x "$bench" ]] || { echo "$0: $bench not built (ninja -C $build bench/bench_localrank)" >&2; exit 1; }
 py=/usr/bin/python3
 work=$(mktemp -d)
 trap '[[ $BASHPID != "$$" ]] || rm -rf "$work"' EXIT # this shell only, not a child killed before its exec

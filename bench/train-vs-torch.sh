@@ -9,9 +9,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 build="${1:-$root/build-model}"
 steps="${2:-2000}"
-bench="$build/src/model/bench_train"
+bench="$build/bench/bench_train"
 if [[ ! -x "$bench" ]]; then
-  echo "train-vs-torch.sh: $bench not built (ninja -C $build src/model/bench_train)" >&2
+  echo "train-vs-torch.sh: $bench not built (ninja -C $build bench/bench_train)" >&2
   exit 2
 fi
 

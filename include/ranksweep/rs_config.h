@@ -1,6 +1,6 @@
-/* One run's complete configuration, and the job (a base configuration plus a
- * grid of overrides) that expands into runs. Plain data: the numerical
- * modules read an rs_config and know nothing of YAML. */
+/* One run's complete configuration. Plain data: the numerical modules read an
+ * rs_config and know nothing of YAML or of the job (rs_job.h) that expands
+ * into runs. */
 #ifndef RS_CONFIG_H
 #define RS_CONFIG_H
 
@@ -160,28 +160,5 @@ void rs_config_io(const rs_config *c, rs_run_io *io);
 /* Fills out from the configuration and io, the data set's dimensions (NULL:
  * rs_config_io's). The widths and nmeasured do not depend on io. */
 void rs_config_shape(const rs_config *c, const rs_run_io *io, rs_run_shape *out);
-
-/* ---- jobs ---- */
-typedef struct rs_job rs_job;
-
-/* Parses a job file. On error returns RS_EJOB with rs_error_message() set to
- * one line "FILE:LINE: KEY: what was expected". */
-int rs_job_load(const char *path, rs_job **job);
-/* Same from text; `origin` names the source in messages. */
-int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **job);
-void rs_job_destroy(rs_job **job);
-
-const char *rs_job_name(const rs_job *job);
-int rs_job_nruns(const rs_job *job);
-const rs_config *rs_job_run(const rs_job *job, int run);
-/* "lr=0.0001,weight_decay=0.01,seed=3" (axis order; "base" for a 1-run job). */
-const char *rs_job_run_name(const rs_job *job, int run);
-/* Grid axes: dotted keys in file order, and each run's value as text. */
-int rs_job_naxes(const rs_job *job);
-const char *rs_job_axis_key(const rs_job *job, int axis);
-const char *rs_job_run_value(const rs_job *job, int run, int axis);
-/* The job file's exact text and its SHA-256 (64 hex characters). */
-const char *rs_job_text(const rs_job *job);
-const char *rs_job_hash(const rs_job *job);
 
 #endif

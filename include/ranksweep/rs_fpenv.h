@@ -17,6 +17,13 @@ int rs_fpenv_flush_denormals(bool on);
 /* Whether the calling thread flushes (both MXCSR bits set). */
 bool rs_fpenv_flushing(void);
 
+/* OpenBLAS's own controls, named only in src/core/fpenv.c: the threads of its
+ * pool (openblas_set_num_threads, openblas_get_num_threads) and its build
+ * configuration (openblas_get_config, "" when it has none), recorded in
+ * provenance. */
+void rs_blas_set_threads(int n);
+int rs_blas_threads(void);
+const char *rs_blas_config(void);
 /* OpenBLAS's kernel name as it runs now (openblas_get_corename). */
 const char *rs_blas_kernel(void);
 /* The best x86 vector instruction set this CPU supports: "avx512", "avx2",

@@ -1,12 +1,35 @@
-/* The job module's additions to the rs_job API declared in rs_config.h: the
- * embedded default job (jobs/quick.yaml compiled in), the sweep plan and the
- * generated key reference. */
+/* The job: a base configuration plus a grid of overrides that expands into
+ * runs (rs_config). Parsing, the runs and axes, the embedded default job
+ * (jobs/quick.yaml compiled in), the sweep plan and the generated key reference. */
 #ifndef RS_JOB_H
 #define RS_JOB_H
 
 #include <stdio.h>
 
 #include "ranksweep/rs_config.h"
+
+/* ---- jobs ---- */
+typedef struct rs_job rs_job;
+
+/* Parses a job file. On error returns RS_EJOB with rs_error_message() set to
+ * one line "FILE:LINE: KEY: what was expected". */
+int rs_job_load(const char *path, rs_job **job);
+/* Same from text; `origin` names the source in messages. */
+int rs_job_parse(const char *text, size_t len, const char *origin, rs_job **job);
+void rs_job_destroy(rs_job **job);
+
+const char *rs_job_name(const rs_job *job);
+int rs_job_nruns(const rs_job *job);
+const rs_config *rs_job_run(const rs_job *job, int run);
+/* "lr=0.0001,weight_decay=0.01,seed=3" (axis order; "base" for a 1-run job). */
+const char *rs_job_run_name(const rs_job *job, int run);
+/* Grid axes: dotted keys in file order, and each run's value as text. */
+int rs_job_naxes(const rs_job *job);
+const char *rs_job_axis_key(const rs_job *job, int axis);
+const char *rs_job_run_value(const rs_job *job, int run, int axis);
+/* The job file's exact text and its SHA-256 (64 hex characters). */
+const char *rs_job_text(const rs_job *job);
+const char *rs_job_hash(const rs_job *job);
 
 /* The exact text of jobs/quick.yaml as compiled into the library. */
 const char *rs_job_default_text(void);
@@ -74,9 +97,5 @@ typedef struct {
   char s[RS_PATH_MAX];
 } rs_config_value;
 int rs_config_value_get(const rs_config *c, const char *key, rs_config_value *v);
-
-/* SHA-256 as 64 lowercase hex digits. */
-void rs_sha256_hex(const void *data, size_t len, char out[65]);
-int rs_sha256_file(const char *path, char out[65]);
 
 #endif

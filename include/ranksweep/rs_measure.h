@@ -57,6 +57,19 @@ int rs_netview_forward(const rs_netview *net, const double *x, int n,
  * and the full spectrum when sv != NULL (length min(m,n)). */
 int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv);
 
+/* The eps-rank rule, stated once for local ranks, weight ranks and feature
+ * ranks: how many of the leading values of s (n singular values, in
+ * decreasing order) have s[i] / scale > eps. scale is 1 for an absolute eps
+ * (the division by 1 is exact), sqrt(N) for the per-point scale of a
+ * representation matrix of N points. */
+int rs_count_above(const double *s, int n, double scale, double eps);
+
+/* One layer's weight summary, the same for every model's checkpoint metrics:
+ * the Frobenius norm, the spectral norm and the eps-rank (rs_count_above) per
+ * eps of W (rows x cols, row-major). */
+int rs_weight_summary(const double *W, int rows, int cols, int neps, const double *eps,
+                      double *fro, double *spec, int32_t *ranks);
+
 /* The mean local rank of nlayers layers over npoints points from their counts
  * as the archive stores them: counts[(l * npoints + p) * stride + e], the eps
  * columns 0..neps-1 and the NumPy-tolerance column numpy_col. out[l * stride

@@ -41,7 +41,6 @@ typedef struct rs_pmat rs_pmat;
  * (no communication). */
 int rs_pmat_create(rs_pgrid *g, int m, int n, int nb, rs_pmat **out);
 void rs_pmat_destroy(rs_pmat **a);
-void rs_pmat_size(const rs_pmat *a, int *m, int *n, int *nb);
 /* Local part: rows x cols, column-major with leading dimension ld >= 1. */
 double *rs_pmat_local(rs_pmat *a, int *rows, int *cols, int *ld);
 /* Global index of local row i (0-based) / local column j. */
@@ -61,8 +60,6 @@ typedef int (*rs_pmat_rows_fn)(void *ctx, int row0, int nrows, double *out);
  * collective, but an error on one rank is not seen by the others: callers
  * should agree on success (e.g. MPI_Allreduce of the code) before the SVD. */
 int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx);
-/* Sets entry (i, j) on the rank that owns it; a no-op elsewhere. For tests. */
-void rs_pmat_set(rs_pmat *a, int i, int j, double v);
 /* Subtracts each column's mean over all M rows (collective), so that a
  * representation matrix becomes the centred H. means (length N, may be NULL)
  * receives the means on every rank. */

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_job.h"
 #include "ranksweep/rs_error.h" /* RS_EXIT_*: rs_sweep_run returns one */
 
 

@@ -229,7 +229,6 @@ int rs__lock_take(const char *path);
 void rs__lock_drop(const char *path);
 
 /* create.c */
-int rs__reserve(const rs_archive *a);
 int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
                const rs_archive_info *info, rs_archive **out);
 
@@ -240,7 +239,7 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out);
 int rs__run_means(rs_archive *a, int run, const uint8_t *pmask, double *buf, int32_t *cnt);
 
 /* write.c */
-int rs__set_mask(rs_archive *a, int id, int rank, const hsize_t *start);
+int rs__set_mask(rs_archive *a, int id, const hsize_t *start);
 int rs__set_points(rs_archive *a, int run, int ckpt, int p0, int np);
 int rs__state_header(rs_archive *a, int run, int64_t h[2][4], bool wr, int slot);
 

@@ -85,7 +85,7 @@ static void rs__create_abort(rs_archive *a) {
  * wait in its barrier: a hang). Nothing later needs new blocks: every dataset
  * is allocated at creation and results overwrite it in place. File systems
  * without fallocate keep only the statvfs check of rs__space_check. */
-int rs__reserve(const rs_archive *a) {
+static int rs__reserve(const rs_archive *a) {
   if (a->rank != 0) return RS_OK;
   uint64_t bytes = rs__layout_bytes(&a->lay) + ((uint64_t)1 << 20);
   int fd = open(a->path, O_WRONLY);
@@ -248,7 +248,7 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
     RS_TRY(rc, rs__step(comm, path, d < 0 ? rs__h5err(path, "create a run table") : RS_OK), fail);
     rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
                          *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
-    /* (data helper, issue 13) which entry of a VIB run's widths is the latent */
+    /* which entry of a VIB run's widths is the latent */
     if (rc == RS_OK && rs__tables[t].off == offsetof(rs__layout, widths))
       rc = rs__attr_str(d, "entries",
                         "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "

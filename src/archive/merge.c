@@ -71,25 +71,25 @@ static int rs__merge_one(rs_archive *in, rs_archive *out, void **buf, size_t *ca
         hsize_t ct[4] = {1, 1, (hsize_t)L->W, (hsize_t)L->E};
         for (size_t k = 0; k < sizeof ids / sizeof ids[0] && rc == RS_OK; k++)
           rc = rs__copy_block(in, out, ids[k], st, ct, buf, cap);
-        if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_METRICS, 2, st);
+        if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_METRICS, st);
       }
       if (m[0][4][i] && !m[1][4][i] && rc == RS_OK) {
         hsize_t ct[3] = {1, 1, (hsize_t)L->NP};
         rc = rs__copy_block(in, out, D_W_ALL, st, ct, buf, cap);
-        if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_WALL, 2, st);
+        if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_WALL, st);
       }
     }
     hsize_t st[3] = {(hsize_t)r, 0, 0};
     if (m[0][3][r] && !m[1][3][r] && rc == RS_OK) {
       hsize_t ct[2] = {1, (hsize_t)L->NP};
       rc = rs__copy_block(in, out, D_W_FINAL, st, ct, buf, cap);
-      if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_WFINAL, 1, st);
+      if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_WFINAL, st);
     }
     if (m[0][2][r] && !m[1][2][r] && rc == RS_OK) {
       hsize_t ct[1] = {1};
       rc = rs__copy_block(in, out, D_R_DIVERGED, st, ct, buf, cap);
       if (rc == RS_OK) rc = rs__copy_block(in, out, D_R_LAST_STEP, st, ct, buf, cap);
-      if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_RUNS, 1, st);
+      if (rc == RS_OK) rc = rs__set_mask(out, D_DONE_RUNS, st);
     }
     /* training state: taken from the first input whose slots hold one */
     if (rc == RS_OK && in->d[D_S_HEADER] >= 0) {

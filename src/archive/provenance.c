@@ -10,8 +10,6 @@
 #include "ranksweep/rs_fpenv.h"
 #include "rs_build.h"
 
-char *openblas_get_config(void);
-
 static int rs__gather(MPI_Comm comm, const char *host, int n, char *all) {
   RS_CALL_MPI(MPI_Allgather(host, n, MPI_CHAR, all, n, MPI_CHAR, comm));
   return RS_OK;
@@ -51,8 +49,7 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
     RS_CALL_MPI(MPI_Get_library_version(mpi, &len));
     char *nl = strchr(mpi, '\n');
     if (nl) *nl = '\0';
-    const char *cfg = openblas_get_config();
-    snprintf(blas, sizeof blas, "%s", cfg ? cfg : "");
+    snprintf(blas, sizeof blas, "%s", rs_blas_config());
     rs__utc_now(now);
   }
   unsigned maj, min, rel;

@@ -137,15 +137,15 @@ static int rs__copy_run(rs_archive *o, int64_t q, rs_archive *a, int64_t r, cons
       rc = rs__set_points(a, (int)r, c, p0, p - p0);
     }
     hsize_t st[2] = {(hsize_t)r, (hsize_t)c};
-    if (rc == RS_OK && omask_metrics[q * O->C + c]) rc = rs__set_mask(a, D_DONE_METRICS, 2, st);
+    if (rc == RS_OK && omask_metrics[q * O->C + c]) rc = rs__set_mask(a, D_DONE_METRICS, st);
     if (rc == RS_OK && omask_wall && omask_wall[q * O->C + c] && a->d[D_DONE_WALL] >= 0)
-      rc = rs__set_mask(a, D_DONE_WALL, 2, st);
+      rc = rs__set_mask(a, D_DONE_WALL, st);
   }
   hsize_t st1[1] = {(hsize_t)r}, one[1] = {1};
-  if (rc == RS_OK && omask_wf[q] && a->d[D_DONE_WFINAL] >= 0) rc = rs__set_mask(a, D_DONE_WFINAL, 1, st1);
+  if (rc == RS_OK && omask_wf[q] && a->d[D_DONE_WFINAL] >= 0) rc = rs__set_mask(a, D_DONE_WFINAL, st1);
   if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_R_DIVERGED, one, &buf, &cap);
   if (rc == RS_OK) rc = rs__copy_run_block(o, q, a, r, D_R_LAST_STEP, one, &buf, &cap);
-  if (rc == RS_OK) rc = rs__set_mask(a, D_DONE_RUNS, 1, st1);
+  if (rc == RS_OK) rc = rs__set_mask(a, D_DONE_RUNS, st1);
   free(buf);
   return rc;
 }

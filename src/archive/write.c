@@ -46,10 +46,9 @@ static int rs__check_ckpt(const rs_archive *a, int run, int ckpt) {
   return RS_OK;
 }
 
-int rs__set_mask(rs_archive *a, int id, int rank, const hsize_t *start) {
+int rs__set_mask(rs_archive *a, int id, const hsize_t *start) {
   uint8_t one = 1;
   hsize_t count[RS__MAXRANK] = {1, 1, 1, 1, 1};
-  (void)rank;
   return rs__dio(a, id, start, count, &one, true);
 }
 
@@ -150,7 +149,7 @@ int rs_archive_write_metrics(rs_archive *a, int run, int ckpt, const rs_ckpt_met
     }
   }
   RS_CALL(rs__test_kill_in_write(a));
-  return rs__set_mask(a, D_DONE_METRICS, 2, st);
+  return rs__set_mask(a, D_DONE_METRICS, st);
 }
 
 int rs_archive_write_weights(rs_archive *a, int run, int ckpt, const double *params, int64_t n) {
@@ -164,12 +163,12 @@ int rs_archive_write_weights(rs_archive *a, int run, int ckpt, const double *par
   if (ckpt < 0) {
     hsize_t st[2] = {(hsize_t)run, 0}, ct[2] = {1, (hsize_t)n};
     if (n > 0) RS_CALL(rs__dio(a, D_W_FINAL, st, ct, (void *)params, true));
-    return rs__set_mask(a, D_DONE_WFINAL, 1, st);
+    return rs__set_mask(a, D_DONE_WFINAL, st);
   }
   RS_CALL(rs__check_ckpt(a, run, ckpt));
   hsize_t st[3] = {(hsize_t)run, (hsize_t)ckpt, 0}, ct[3] = {1, 1, (hsize_t)n};
   if (n > 0) RS_CALL(rs__dio(a, D_W_ALL, st, ct, (void *)params, true));
-  return rs__set_mask(a, D_DONE_WALL, 2, st);
+  return rs__set_mask(a, D_DONE_WALL, st);
 }
 
 int rs__state_header(rs_archive *a, int run, int64_t h[2][4], bool wr, int slot) {
@@ -254,7 +253,7 @@ int rs_archive_write_run_done(rs_archive *a, int run, bool diverged, int64_t las
   int8_t d = diverged ? 1 : 0;
   RS_CALL(rs__dio(a, D_R_DIVERGED, st, ct, &d, true));
   RS_CALL(rs__dio(a, D_R_LAST_STEP, st, ct, &last_step, true));
-  return rs__set_mask(a, D_DONE_RUNS, 1, st);
+  return rs__set_mask(a, D_DONE_RUNS, st);
 }
 
 static int rs__mask_get(rs_archive *a, int id, const hsize_t *st, bool *done) {

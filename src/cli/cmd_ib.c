@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_job.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_ib.h"
 

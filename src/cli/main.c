@@ -24,8 +24,6 @@
 #include "show.h"
 
 int rs_cmd_ib(int argc, char **argv);
-void openblas_set_num_threads(int n);
-char *openblas_get_config(void);
 
 #define RS_MAX_RUN_INDEX 999999 /* a grid expands to at most 1,000,000 runs */
 
@@ -175,7 +173,7 @@ static int cmd_train(int argc, char **argv) {
   int first, rc = parse("train", argc, argv, train_opt, &a, &first);
   if (rc >= 0) return rc;
   if ((rc = operands("train", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
-  openblas_set_num_threads((int)a.threads);
+  rs_blas_set_threads((int)a.threads);
   rs_job *job = NULL;
   int err = load_job(first < argc ? argv[first] : NULL, &job);
   if (err != RS_OK) return fail(err, true);
@@ -487,7 +485,7 @@ static int cmd_version(void) {
   if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS) snprintf(mpi, sizeof mpi, "unknown");
   printf("ranksweep %s (git %s)\n", RS_VERSION, RS_GIT_COMMIT);
   printf("MPI: %.*s\n", (int)strcspn(mpi, "\n"), mpi);
-  printf("OpenBLAS: %s\n", openblas_get_config());
+  printf("OpenBLAS: %s\n", rs_blas_config());
   return RS_EXIT_DONE;
 }
 

@@ -10,7 +10,6 @@
  * of the measured ones; small shapes keep the model. */
 #include "plan_probe.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_rng.h"
 
@@ -131,10 +131,10 @@ int rs_plan_probe_calibrate(void *ctx, const rs_config *c, rs_run_cost *k) {
     if (k->step < PROBE_MIN_STEP_S) {
       e->factor = -1; /* small: the model as it is */
     } else if (p->spent < PROBE_BUDGET_S && k->step <= PROBE_MAX_STEP_S) {
-      int threads = openblas_get_num_threads();
-      openblas_set_num_threads(1);
+      int threads = rs_blas_threads();
+      rs_blas_set_threads(1);
       double t0 = cpu_now(), s = probe_step(c);
-      openblas_set_num_threads(threads);
+      rs_blas_set_threads(threads);
       p->spent += cpu_now() - t0;
       if (s > 0 && k->step > 0) {
         e->measured_step = s;

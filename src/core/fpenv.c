@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cblas.h>
+
 #include "ranksweep/rs_error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,8 +17,7 @@
 #define RS__MXCSR_FTZ_DAZ 0x8040u /* bit 15 flush-to-zero, bit 6 denormals-are-zero */
 #endif
 
-/* OpenBLAS (pthread build) exports these without declaring them in cblas.h. */
-char *openblas_get_corename(void);
+/* OpenBLAS (pthread build) exports this without declaring it in cblas.h. */
 int blas_thread_shutdown_(void);
 
 bool rs_fpenv_flushing(void) {
@@ -41,6 +42,15 @@ int rs_fpenv_flush_denormals(bool on) {
   if (on) return rs_error(RS_EARG, "train.flush_denormals: only supported on x86-64; set it to false");
   return RS_OK;
 #endif
+}
+
+void rs_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+int rs_blas_threads(void) { return openblas_get_num_threads(); }
+
+const char *rs_blas_config(void) {
+  const char *c = openblas_get_config();
+  return c ? c : "";
 }
 
 const char *rs_blas_kernel(void) {

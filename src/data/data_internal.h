@@ -83,9 +83,6 @@ struct stat;
 typedef int (*rs__decode_fn)(const char *path, int fd, int tag, rs__idx_buf *b);
 int rs__data_get(const char *path, const char *what, int tag, rs__decode_fn decode,
                  rs__idx_buf **out);
-/* Opens path read-only without blocking (a FIFO is refused, not waited on)
- * and only if it is a regular file; `what` ("IDX", ".npy") names the format. */
-int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out);
 /* Fills gmean, gstd, fmean, fstd of an input file (uint8 as v/255) unless
  * already done; thread-safe on a shared buffer (the fields are written once,
  * under a lock, before any reader of them is let through). */

@@ -59,10 +59,115 @@ static const char *rs__gz_detail(gzFile f) {
   return msg;
 }
 
+/* The header: the magic (unsigned bytes, expect_ndim dimensions) and the
+ * sizes; *n items of *itemsize bytes. */
+static int rs__idx_header(const char *path, gzFile f, int expect_ndim, int64_t *n,
+                          int64_t *itemsize) {
+  const unsigned expect_magic = 0x00000800u | (unsigned)expect_ndim;
+  unsigned char hdr[4 + 4 * RS__IDX_MAX_DIMS];
+  int64_t got = rs__gz_read(f, hdr, 4);
+  if (got < 0)
+    return rs_error(RS_EDATA, "%s: corrupt gzip data: %s (expected a gzip or raw "
+                    "IDX file)", path, rs__gz_detail(f));
+  if (got < 4)
+    return rs_error(RS_EDATA,
+                    "%s: truncated header: %lld of 4 magic bytes (expected "
+                    "magic 0x%08x, %s)",
+                    path, (long long)got, expect_magic, rs__idx_kind(expect_ndim));
+  unsigned magic = (unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 |
+                   (unsigned)hdr[2] << 8 | hdr[3];
+  if (hdr[0] != 0 || hdr[1] != 0 || hdr[3] == 0 || hdr[3] > RS__IDX_MAX_DIMS)
+    return rs_error(RS_EDATA,
+                    "%s: not an IDX file: bad magic 0x%08x (expected 0x%08x, %s)",
+                    path, magic, expect_magic, rs__idx_kind(expect_ndim));
+  if (hdr[2] != 0x08)
+    return rs_error(RS_EDATA,
+                    "%s: bad magic 0x%08x: element type 0x%02x is not unsigned "
+                    "byte (expected 0x%08x, %s)",
+                    path, magic, hdr[2], expect_magic, rs__idx_kind(expect_ndim));
+  int ndim = hdr[3];
+  if (ndim != expect_ndim)
+    return rs_error(RS_EDATA,
+                    "%s: bad magic 0x%08x: %d dimension%s (expected 0x%08x, %s)",
+                    path, magic, ndim, ndim == 1 ? "" : "s", expect_magic,
+                    rs__idx_kind(expect_ndim));
+  got = rs__gz_read(f, hdr + 4, 4 * (size_t)ndim);
+  if (got != 4 * ndim)
+    return rs_error(RS_EDATA,
+                    "%s: truncated header: %lld of %d dimension bytes (expected "
+                    "%d big-endian 32-bit sizes after the magic)",
+                    path, got < 0 ? 0LL : (long long)got, 4 * ndim, ndim);
+  int64_t dims[RS__IDX_MAX_DIMS];
+  *itemsize = 1;
+  for (int i = 0; i < ndim; i++) {
+    const unsigned char *p = hdr + 4 + 4 * i;
+    dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                        (uint32_t)p[2] << 8 | p[3]);
+    if (dims[i] <= 0 || dims[i] > INT32_MAX)
+      return rs_error(RS_EDATA,
+                      "%s: dimension %d is %lld (expected a size between 1 and "
+                      "2^31-1)",
+                      path, i, (long long)dims[i]);
+    if (i > 0) *itemsize *= dims[i];
+  }
+  *n = dims[0];
+  if (*itemsize > INT32_MAX || *n > INT64_MAX / *itemsize)
+    return rs_error(RS_EDATA, "%s: %lld items of %lld bytes is too large "
+                    "(expected a plausible IDX header)",
+                    path, (long long)*n, (long long)*itemsize);
+  return RS_OK;
+}
+
+/* The data: exactly n x itemsize bytes after the header, into *data (grown as
+ * they arrive; the caller frees it on every path). */
+static int rs__idx_data(const char *path, gzFile f, int64_t n, int64_t itemsize,
+                        unsigned char **data) {
+  size_t total = (size_t)(n * itemsize), have = 0, cap = 0;
+  int64_t got;
+  while (have < total) {
+    size_t want = total - have;
+    if (want > RS__IDX_CHUNK) want = RS__IDX_CHUNK;
+    if (have + want > cap) {
+      size_t ncap = cap ? cap * 2 : want;
+      if (ncap < have + want) ncap = have + want;
+      if (ncap > total) ncap = total;
+      unsigned char *nd = realloc(*data, ncap);
+      if (nd == NULL)
+        return rs_error(RS_ENOMEM, "%s: out of memory reading %zu bytes", path,
+                        total);
+      *data = nd;
+      cap = ncap;
+    }
+    got = rs__gz_read(f, *data + have, want);
+    if (got < 0)
+      return rs_error(RS_EDATA,
+                      "%s: corrupt gzip data after %zu of %zu data bytes: %s "
+                      "(expected a readable gzip stream)",
+                      path, have, total, rs__gz_detail(f));
+    if ((size_t)got < want) {
+      have += (size_t)got;
+      return rs_error(RS_EDATA,
+                      "%s: truncated data: %zu of %zu bytes after the header, "
+                      "%s (expected %lld items of %lld bytes)",
+                      path, have, total, rs__gz_detail(f), (long long)n,
+                      (long long)itemsize);
+    }
+    have += (size_t)got;
+  }
+  unsigned char extra;
+  got = rs__gz_read(f, &extra, 1);
+  if (got != 0)
+    return rs_error(RS_EDATA,
+                    "%s: %s after %lld items (expected exactly %lld x %lld data "
+                    "bytes after the header)",
+                    path, got < 0 ? "corrupt gzip data" : "trailing bytes",
+                    (long long)n, (long long)n, (long long)itemsize);
+  return RS_OK;
+}
+
 static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
                            int64_t *n_out, int64_t *itemsize_out,
                            unsigned char **bytes_out) {
-  const unsigned expect_magic = 0x00000800u | (unsigned)expect_ndim;
   gzFile f = gzdopen(fd, "rb");
   if (f == NULL) {
     close(fd);
@@ -71,119 +176,9 @@ static int rs__idx_read_fd(const char *path, int fd, int expect_ndim,
   gzbuffer(f, 1u << 18);
   int err = RS_OK;
   unsigned char *data = NULL;
-
-  unsigned char hdr[4 + 4 * RS__IDX_MAX_DIMS];
-  int64_t got = rs__gz_read(f, hdr, 4);
-  if (got < 0) {
-    err = rs_error(RS_EDATA, "%s: corrupt gzip data: %s (expected a gzip or raw "
-                   "IDX file)", path, rs__gz_detail(f));
-    goto done;
-  }
-  if (got < 4) {
-    err = rs_error(RS_EDATA,
-                   "%s: truncated header: %lld of 4 magic bytes (expected "
-                   "magic 0x%08x, %s)",
-                   path, (long long)got, expect_magic, rs__idx_kind(expect_ndim));
-    goto done;
-  }
-  unsigned magic = (unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 |
-                   (unsigned)hdr[2] << 8 | hdr[3];
-  if (hdr[0] != 0 || hdr[1] != 0 || hdr[3] == 0 || hdr[3] > RS__IDX_MAX_DIMS) {
-    err = rs_error(RS_EDATA,
-                   "%s: not an IDX file: bad magic 0x%08x (expected 0x%08x, %s)",
-                   path, magic, expect_magic, rs__idx_kind(expect_ndim));
-    goto done;
-  }
-  if (hdr[2] != 0x08) {
-    err = rs_error(RS_EDATA,
-                   "%s: bad magic 0x%08x: element type 0x%02x is not unsigned "
-                   "byte (expected 0x%08x, %s)",
-                   path, magic, hdr[2], expect_magic, rs__idx_kind(expect_ndim));
-    goto done;
-  }
-  int ndim = hdr[3];
-  if (ndim != expect_ndim) {
-    err = rs_error(RS_EDATA,
-                   "%s: bad magic 0x%08x: %d dimension%s (expected 0x%08x, %s)",
-                   path, magic, ndim, ndim == 1 ? "" : "s", expect_magic, rs__idx_kind(expect_ndim));
-    goto done;
-  }
-  got = rs__gz_read(f, hdr + 4, 4 * (size_t)ndim);
-  if (got != 4 * ndim) {
-    err = rs_error(RS_EDATA,
-                   "%s: truncated header: %lld of %d dimension bytes (expected "
-                   "%d big-endian 32-bit sizes after the magic)",
-                   path, got < 0 ? 0LL : (long long)got, 4 * ndim, ndim);
-    goto done;
-  }
-  int64_t dims[RS__IDX_MAX_DIMS];
-  int64_t itemsize = 1;
-  for (int i = 0; i < ndim; i++) {
-    const unsigned char *p = hdr + 4 + 4 * i;
-    dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                        (uint32_t)p[2] << 8 | p[3]);
-    if (dims[i] <= 0 || dims[i] > INT32_MAX) {
-      err = rs_error(RS_EDATA,
-                     "%s: dimension %d is %lld (expected a size between 1 and "
-                     "2^31-1)",
-                     path, i, (long long)dims[i]);
-      goto done;
-    }
-    if (i > 0) itemsize *= dims[i];
-  }
-  int64_t n = dims[0];
-  if (itemsize > INT32_MAX || n > INT64_MAX / itemsize) {
-    err = rs_error(RS_EDATA, "%s: %lld items of %lld bytes is too large "
-                   "(expected a plausible IDX header)",
-                   path, (long long)n, (long long)itemsize);
-    goto done;
-  }
-  size_t total = (size_t)(n * itemsize), have = 0, cap = 0;
-  while (have < total) {
-    size_t want = total - have;
-    if (want > RS__IDX_CHUNK) want = RS__IDX_CHUNK;
-    if (have + want > cap) {
-      size_t ncap = cap ? cap * 2 : want;
-      if (ncap < have + want) ncap = have + want;
-      if (ncap > total) ncap = total;
-      unsigned char *nd = realloc(data, ncap);
-      if (nd == NULL) {
-        err = rs_error(RS_ENOMEM, "%s: out of memory reading %zu bytes", path,
-                       total);
-        goto done;
-      }
-      data = nd;
-      cap = ncap;
-    }
-    got = rs__gz_read(f, data + have, want);
-    if (got < 0) {
-      err = rs_error(RS_EDATA,
-                     "%s: corrupt gzip data after %zu of %zu data bytes: %s "
-                     "(expected a readable gzip stream)",
-                     path, have, total, rs__gz_detail(f));
-      goto done;
-    }
-    if ((size_t)got < want) {
-      have += (size_t)got;
-      err = rs_error(RS_EDATA,
-                     "%s: truncated data: %zu of %zu bytes after the header, "
-                     "%s (expected %lld items of %lld bytes)",
-                     path, have, total, rs__gz_detail(f), (long long)n,
-                     (long long)itemsize);
-      goto done;
-    }
-    have += (size_t)got;
-  }
-  unsigned char extra;
-  got = rs__gz_read(f, &extra, 1);
-  if (got != 0) {
-    err = rs_error(RS_EDATA,
-                   "%s: %s after %lld items (expected exactly %lld x %lld data "
-                   "bytes after the header)",
-                   path, got < 0 ? "corrupt gzip data" : "trailing bytes",
-                   (long long)n, (long long)n, (long long)itemsize);
-    goto done;
-  }
+  int64_t n = 0, itemsize = 1;
+  RS_TRY(err, rs__idx_header(path, f, expect_ndim, &n, &itemsize), done);
+  RS_TRY(err, rs__idx_data(path, f, n, itemsize, &data), done);
   *n_out = n;
   *itemsize_out = itemsize;
   *bytes_out = data;
@@ -205,7 +200,7 @@ static const char *rs__file_type(mode_t m) {
 
 /* Opens a data file for reading without ever blocking, and only if it is a
  * regular file. `what` names the expected format in messages. */
-int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
+static int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
   const char *an = what[0] == 'I' ? "an" : "a"; /* "an IDX", "a .npy" */
   if (path == NULL || path[0] == '\0')
     return rs_error(RS_EDATA, "(empty path): cannot open (expected %s %s file name)", an, what);

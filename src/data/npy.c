@@ -205,16 +205,12 @@ static int rs__check_finite(const char *path, const rs__idx_buf *b) {
   return RS_OK;
 }
 
-static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
-  (void)tag;
-  int err = RS_OK;
-  char *text = NULL;
+/* The preamble: the magic, the format version and the header's length
+ * (hlen_bytes: the size of that length's field). */
+static int rs__npy_preamble(const char *path, int fd, size_t *hlen_bytes, size_t *hlen) {
   unsigned char pre[12];
   int64_t got = rs__read_full(fd, pre, 8);
-  if (got < 0) {
-    err = rs_error(RS_EDATA, "%s: cannot read: %s", path, strerror(errno));
-    goto done;
-  }
+  if (got < 0) return rs_error(RS_EDATA, "%s: cannot read: %s", path, strerror(errno));
   if (got < 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
     const char *hint = got >= 2 && pre[0] == 0x1f && pre[1] == 0x8b
                            ? "; it is gzip data, perhaps an IDX file for data.kind idx"
@@ -224,112 +220,118 @@ static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
                            ? "; it is a zip archive, perhaps an .npz: save each array "
                              "with numpy.save"
                            : "";
-    err = rs_error(RS_EDATA, "%s: not a .npy file: %s (expected the magic \\x93NUMPY%s)", path,
-                   got < 8 ? "shorter than the 8-byte preamble" : "bad magic", hint);
-    goto done;
+    return rs_error(RS_EDATA, "%s: not a .npy file: %s (expected the magic \\x93NUMPY%s)", path,
+                    got < 8 ? "shorter than the 8-byte preamble" : "bad magic", hint);
   }
   int major = pre[6], minor = pre[7];
-  size_t hlen_bytes = major == 1 ? 2 : 4;
-  if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-    err = rs_error(RS_EDATA, "%s: .npy format version %d.%d is not supported (expected 1.0, "
-                   "2.0 or 3.0)", path, major, minor);
-    goto done;
-  }
-  got = rs__read_full(fd, pre + 8, hlen_bytes);
-  if (got != (int64_t)hlen_bytes) {
-    err = rs_error(RS_EDATA, "%s: truncated header: no header length (%s)", path,
-                   RS__NPY_EXPECT);
-    goto done;
-  }
-  size_t hlen = pre[8] | (size_t)pre[9] << 8;
-  if (hlen_bytes == 4) hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-  if (hlen == 0 || hlen > RS__NPY_MAX_HEADER) {
-    err = rs_error(RS_EDATA, "%s: header length %zu (expected 1 to %d bytes, %s)", path, hlen,
-                   RS__NPY_MAX_HEADER, RS__NPY_EXPECT);
-    goto done;
-  }
-  text = malloc(hlen + 1);
-  if (text == NULL) {
-    err = rs_error(RS_ENOMEM, "%s: out of memory for the header", path);
-    goto done;
-  }
-  got = rs__read_full(fd, text, hlen);
+  *hlen_bytes = major == 1 ? 2 : 4;
+  if ((major != 1 && major != 2 && major != 3) || minor != 0)
+    return rs_error(RS_EDATA, "%s: .npy format version %d.%d is not supported (expected 1.0, "
+                    "2.0 or 3.0)", path, major, minor);
+  got = rs__read_full(fd, pre + 8, *hlen_bytes);
+  if (got != (int64_t)*hlen_bytes)
+    return rs_error(RS_EDATA, "%s: truncated header: no header length (%s)", path,
+                    RS__NPY_EXPECT);
+  *hlen = pre[8] | (size_t)pre[9] << 8;
+  if (*hlen_bytes == 4) *hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+  if (*hlen == 0 || *hlen > RS__NPY_MAX_HEADER)
+    return rs_error(RS_EDATA, "%s: header length %zu (expected 1 to %d bytes, %s)", path, *hlen,
+                    RS__NPY_MAX_HEADER, RS__NPY_EXPECT);
+  return RS_OK;
+}
+
+/* The header's text (hlen bytes), read and parsed into h. */
+static int rs__npy_header_read(const char *path, int fd, size_t hlen, rs__npy_header *h) {
+  char *text = malloc(hlen + 1);
+  if (text == NULL) return rs_error(RS_ENOMEM, "%s: out of memory for the header", path);
+  int err = RS_OK;
+  int64_t got = rs__read_full(fd, text, hlen);
   if (got != (int64_t)hlen) {
     err = rs_error(RS_EDATA, "%s: truncated header: %lld of %zu bytes (%s)", path,
                    got < 0 ? 0LL : (long long)got, hlen, RS__NPY_EXPECT);
     goto done;
   }
   text[hlen] = '\0';
-  rs__npy_header h = {0};
-  RS_TRY(err, rs__parse_header(path, text, hlen, &h), done);
-  char kind = 0;
-  int size = 1;
-  bool swap = false;
-  RS_TRY(err, rs__parse_descr(path, h.descr, &kind, &size, &swap), done);
-  if (h.fortran && h.ndim > 1) {
-    err = rs_error(RS_EDATA, "%s: fortran_order is True (expected C order: save "
-                   "numpy.ascontiguousarray(a))", path);
-    goto done;
-  }
-  if (h.ndim == 0) {
-    err = rs_error(RS_EDATA, "%s: a 0-dimensional array (expected examples along the first "
-                   "dimension)", path);
-    goto done;
-  }
-  int64_t per = 1;
-  for (int i = 0; i < h.ndim; i++) {
-    if (h.shape[i] <= 0 || h.shape[i] > INT32_MAX) {
-      err = rs_error(RS_EDATA, "%s: dimension %d is %lld (expected a size between 1 and "
-                     "2^31-1)", path, i, (long long)h.shape[i]);
-      goto done;
-    }
+  RS_TRY(err, rs__parse_header(path, text, hlen, h), done);
+done:
+  free(text);
+  return err;
+}
+
+/* The array's layout: C order, at least one dimension, every size in
+ * 1..2^31-1; *n examples of *per values each, of size bytes. */
+static int rs__npy_shape(const char *path, const rs__npy_header *h, int size, int64_t *n,
+                         int64_t *per) {
+  if (h->fortran && h->ndim > 1)
+    return rs_error(RS_EDATA, "%s: fortran_order is True (expected C order: save "
+                    "numpy.ascontiguousarray(a))", path);
+  if (h->ndim == 0)
+    return rs_error(RS_EDATA, "%s: a 0-dimensional array (expected examples along the first "
+                    "dimension)", path);
+  *per = 1;
+  for (int i = 0; i < h->ndim; i++) {
+    if (h->shape[i] <= 0 || h->shape[i] > INT32_MAX)
+      return rs_error(RS_EDATA, "%s: dimension %d is %lld (expected a size between 1 and "
+                      "2^31-1)", path, i, (long long)h->shape[i]);
     if (i > 0) {
-      if (per > INT32_MAX / h.shape[i]) {
-        err = rs_error(RS_EDATA, "%s: more than 2^31-1 values per example (expected a "
-                       "plausible shape)", path);
-        goto done;
-      }
-      per *= h.shape[i];
+      if (*per > INT32_MAX / h->shape[i])
+        return rs_error(RS_EDATA, "%s: more than 2^31-1 values per example (expected a "
+                        "plausible shape)", path);
+      *per *= h->shape[i];
     }
   }
-  int64_t n = h.shape[0];
-  if (n > (INT64_MAX / size) / per) {
-    err = rs_error(RS_EDATA, "%s: %lld examples of %lld values is too large", path,
-                   (long long)n, (long long)per);
-    goto done;
-  }
+  *n = h->shape[0];
+  if (*n > (INT64_MAX / size) / *per)
+    return rs_error(RS_EDATA, "%s: %lld examples of %lld values is too large", path,
+                    (long long)*n, (long long)*per);
+  return RS_OK;
+}
+
+/* The data after the header (start bytes into the file): exactly n x per
+ * values of size bytes, into b->bytes. */
+static int rs__npy_data_read(const char *path, int fd, off_t start, const rs__npy_header *h,
+                             int64_t n, int64_t per, int size, rs__idx_buf *b) {
   size_t total = (size_t)(n * per * size);
   /* The stat size bounds the allocation: a header claiming terabytes gives
    * "truncated", not an allocation failure. */
   struct stat st;
   off_t have_bytes = fstat(fd, &st) == 0 ? st.st_size : 0;
-  off_t start = (off_t)(8 + hlen_bytes + hlen);
-  if (have_bytes - start < (off_t)total) {
-    err = rs_error(RS_EDATA, "%s: truncated data: %lld of %zu bytes after the header "
-                   "(expected %lld x %lld values of %d bytes, dtype %s)", path,
-                   (long long)(have_bytes > start ? have_bytes - start : 0), total,
-                   (long long)n, (long long)per, size, h.descr);
-    goto done;
-  }
+  if (have_bytes - start < (off_t)total)
+    return rs_error(RS_EDATA, "%s: truncated data: %lld of %zu bytes after the header "
+                    "(expected %lld x %lld values of %d bytes, dtype %s)", path,
+                    (long long)(have_bytes > start ? have_bytes - start : 0), total,
+                    (long long)n, (long long)per, size, h->descr);
   b->bytes = malloc(total);
-  if (b->bytes == NULL) {
-    err = rs_error(RS_ENOMEM, "%s: out of memory reading %zu bytes", path, total);
-    goto done;
-  }
-  got = rs__read_full(fd, b->bytes, total);
-  if (got != (int64_t)total) {
-    err = rs_error(RS_EDATA, "%s: truncated data: %lld of %zu bytes after the header%s%s",
-                   path, got < 0 ? 0LL : (long long)got, total, got < 0 ? ": " : "",
-                   got < 0 ? strerror(errno) : "");
-    goto done;
-  }
+  if (b->bytes == NULL)
+    return rs_error(RS_ENOMEM, "%s: out of memory reading %zu bytes", path, total);
+  int64_t got = rs__read_full(fd, b->bytes, total);
+  if (got != (int64_t)total)
+    return rs_error(RS_EDATA, "%s: truncated data: %lld of %zu bytes after the header%s%s",
+                    path, got < 0 ? 0LL : (long long)got, total, got < 0 ? ": " : "",
+                    got < 0 ? strerror(errno) : "");
   unsigned char extra;
   got = rs__read_full(fd, &extra, 1);
-  if (got != 0) {
-    err = rs_error(RS_EDATA, "%s: trailing bytes after %lld x %lld values (expected exactly "
-                   "the data the header describes)", path, (long long)n, (long long)per);
-    goto done;
-  }
+  if (got != 0)
+    return rs_error(RS_EDATA, "%s: trailing bytes after %lld x %lld values (expected exactly "
+                    "the data the header describes)", path, (long long)n, (long long)per);
+  return RS_OK;
+}
+
+static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
+  (void)tag;
+  int err = RS_OK;
+  size_t hlen_bytes = 0, hlen = 0;
+  RS_TRY(err, rs__npy_preamble(path, fd, &hlen_bytes, &hlen), done);
+  rs__npy_header h = {0};
+  RS_TRY(err, rs__npy_header_read(path, fd, hlen, &h), done);
+  char kind = 0;
+  int size = 1;
+  bool swap = false;
+  RS_TRY(err, rs__parse_descr(path, h.descr, &kind, &size, &swap), done);
+  int64_t n = 0, per = 1;
+  RS_TRY(err, rs__npy_shape(path, &h, size, &n, &per), done);
+  RS_TRY(err, rs__npy_data_read(path, fd, (off_t)(8 + hlen_bytes + hlen), &h, n, per, size, b),
+         done);
   if (swap) rs__swap(b->bytes, (size_t)(n * per), size);
   b->n = n;
   b->itemsize = per;
@@ -340,7 +342,6 @@ static int rs__npy_decode(const char *path, int fd, int tag, rs__idx_buf *b) {
   snprintf(b->descr, sizeof b->descr, "%s", h.descr);
   if (kind == 'f') err = rs__check_finite(path, b);
 done:
-  free(text);
   close(fd);
   return err;
 }

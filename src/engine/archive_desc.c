@@ -9,6 +9,8 @@
 
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_job.h"
+#include "src/core/comm.h"
+#include "src/job/sha256.h"
 
 #define RS__SHA_LEN 65
 
@@ -68,9 +70,7 @@ static int rs__data_sha(MPI_Comm comm, const rs_job *job, char *sha) {
       }
     }
   }
-  int v = rc;
-  RS_CALL_MPI(MPI_Bcast(&v, 1, MPI_INT, 0, comm));
-  if (v != RS_OK) return rank == 0 ? rc : rs_error(v, "archive: data checksums failed on rank 0");
+  RS_CALL(rs_comm_agree(comm, rc)); /* rank 0's outcome and message, on every rank */
   RS_CALL_MPI(MPI_Bcast(sha, R * RS_ARCHIVE_NFILES * RS__SHA_LEN, MPI_CHAR, 0, comm));
   return RS_OK;
 }
@@ -141,11 +141,9 @@ static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *run
   d->strings = calloc((size_t)(A ? A : 1) * R, sizeof *d->strings);
   d->values = calloc((size_t)(A ? A : 1), sizeof *d->values);
   int bad = !d->records || !d->axes || !d->config || !d->hash || !d->sha || !d->epochs ||
-            !d->strings || !d->values,
-      any = 0;
+            !d->strings || !d->values;
   /* every rank or none goes on to the checksums' broadcast */
-  RS_CALL_MPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm));
-  RS_CHECK(!any, RS_ENOMEM, "archive: out of memory%s", bad ? "" : " (on another rank)");
+  RS_CALL(rs_comm_agree(comm, bad ? rs_error(RS_ENOMEM, "archive: out of memory") : RS_OK));
   double *ep = d->epochs;
   for (int r = 0; r < R; r++) {
     const rs_config *c = rs_job_run(job, r);

@@ -7,7 +7,7 @@
 #include <mpi.h>
 
 #include "ranksweep/rs_archive.h"
-#include "ranksweep/rs_config.h"
+#include "ranksweep/rs_job.h"
 
 /* A description and the storage behind it (strings that point into the job
  * stay owned by the job, which must outlive it). */

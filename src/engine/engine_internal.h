@@ -15,6 +15,7 @@
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_sweep.h"
+#include "src/core/comm.h" /* rs__fatal_mpi, rs_comm_agree */
 
 /* ---- signals.c: the flag the handlers set ---- */
 void rs__drain_set(void);
@@ -149,9 +150,5 @@ int rs__stop_workers(rs__engine *E);
 int rs__bench_dispatch(rs__engine *E, int ntasks);
 /* ---- serial.c (one rank): trains and measures everything inline ---- */
 int rs__serial(rs__engine *E, rs__progress *P, const rs__done_hook *done, bool *complete);
-
-/* sweep.c: MPI failures end every rank (the others may wait in a collective forever).
- * Prints the error and calls MPI_Abort when err is RS_EMPI; returns err. */
-int rs__fatal_mpi(MPI_Comm comm, int err);
 
 #endif

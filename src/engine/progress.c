@@ -78,7 +78,7 @@ static int rs__shapes_init(rs__engine *E, rs__progress *P) {
   return RS_OK;
 }
 
-int64_t rs__steps_done(const rs__engine *E, const rs__progress *P) {
+static int64_t rs__steps_done(const rs__engine *E, const rs__progress *P) {
   int64_t s = 0;
   for (int r = 0; r < E->nruns; r++)
     if (rs__in_slice(E, r)) s += P->run_step[r];

@@ -49,7 +49,6 @@ void rs__progress_free(rs__progress *P);
 void rs__cost_add(rs__progress *P, int r, int kind, double secs, double cpu, double units);
 /* Seconds left: the remaining work over the workers (-1: unknown). */
 double rs__eta(const rs__engine *E, const rs__progress *P);
-int64_t rs__steps_done(const rs__engine *E, const rs__progress *P);
 /* A checkpoint's metrics are written: one fewer left for the ETA. */
 void rs__progress_metrics_done(rs__engine *E, rs__progress *P, int r, int c);
 /* Where a resumed trainer really restarted: not counted as progress. */

@@ -156,21 +156,12 @@ static int rs__describe_run(rs__engine *E, int r) {
   return err;
 }
 
-/* Every rank learns whether all succeeded (err on this rank) before any
- * further collective; no rank returns before it, or the others would wait. */
-static int rs__all_ok(rs__engine *E, int err, const char *other) {
-  int ok = err == RS_OK, all = 0;
-  RS_CALL_MPI(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, E->comm));
-  if (all) return RS_OK;
-  return err != RS_OK ? err : rs_error(RS_EINTERNAL, "%s", other);
-}
-
 int rs__describe_runs(rs__engine *E) {
   E->runs = calloc((size_t)E->nruns, sizeof *E->runs);
   E->steps = calloc((size_t)E->nruns, sizeof *E->steps);
   int err = !E->runs || !E->steps ? rs_error(RS_ENOMEM, "out of memory") : RS_OK;
   for (int r = 0; r < E->nruns && err == RS_OK && E->rank == 0; r++) err = rs__describe_run(E, r);
-  RS_CALL(rs__all_ok(E, err, "another rank failed to describe the runs"));
+  RS_CALL(rs_comm_agree(E->comm, err)); /* no rank returns alone: the others would wait */
   RS_CALL_MPI(MPI_Bcast(E->runs, (int)(sizeof *E->runs * (size_t)E->nruns), MPI_BYTE, 0,
                         E->comm));
   for (int r = 0; r < E->nruns && err == RS_OK; r++) {
@@ -178,7 +169,7 @@ int rs__describe_runs(rs__engine *E) {
     if (E->rank != 0 && !(E->steps[r] = malloc(sizeof(int64_t) * (size_t)E->runs[r].nckpt)))
       err = rs_error(RS_ENOMEM, "out of memory");
   }
-  RS_CALL(rs__all_ok(E, err, "another rank is out of memory"));
+  RS_CALL(rs_comm_agree(E->comm, err));
   for (int r = 0; r < E->nruns; r++) {
     RS_CALL_MPI(MPI_Bcast(E->steps[r], E->runs[r].nckpt, MPI_INT64_T, 0, E->comm));
     E->runs[r].ckpt_steps = E->steps[r];

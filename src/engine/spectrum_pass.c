@@ -8,8 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "engine_internal.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
@@ -25,17 +25,9 @@ void rs_spectrum_opts_default(rs_spectrum_opts *o) {
   o->final_only = true;
 }
 
-static int rs__agree(MPI_Comm comm, int err) {
-  int out;
-  RS_CALL_MPI(MPI_Allreduce(&err, &out, 1, MPI_INT, MPI_MIN, comm));
-  return out;
-}
-
-static double rs__now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+/* Every rank leaves each collective step together, with the lowest failing
+ * rank's error (rs_comm_agree). */
+static int rs__agree(MPI_Comm comm, int err) { return rs_comm_agree(comm, err); }
 
 /* The points the spectrum is taken over, for run cfg. */
 static int rs__points(const rs_config *cfg, const rs_spectrum_opts *o, rs_dataset **data,
@@ -115,151 +107,185 @@ static bool rs__selected(int n, const int *list, int i) {
   return sel;
 }
 
-int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o) {
+/* The state of one pass, the same on every rank except what rank 0 alone
+ * prints and writes. */
+typedef struct {
+  MPI_Comm comm;
   int rank, size;
-  RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
-  RS_CALL_MPI(MPI_Comm_size(comm, &size));
-  int err = RS_OK;
-  rs_job *job = NULL;
-  rs_pgrid *grid = NULL;
-  rs_archive *ar = NULL;
-  rs_archive_snapshots snap = {0};
-  uint8_t *sdone = NULL;
-  char *text = NULL;
-  double *params = NULL, *s = NULL;
+  const char *path;
+  const rs_spectrum_opts *o;
+  rs_job *job;
+  rs_pgrid *grid;
+  rs_archive *ar;
+  rs_archive_snapshots snap;
+  uint8_t *sdone; /* [R][C][L]: the layer spectra already stored */
+  char *text;
+  double *params, *s;
+  int64_t R, C, L, NP, K;
+  int ndone;
+} rs__pass;
 
+/* The points of one run, made at its first checkpoint that needs them. */
+typedef struct {
+  rs_dataset *data;
+  const double *x;
+  int np;
+  bool ready;
+} rs__pass_points;
+
+/* Collective: opens the archive, checks it holds weight snapshots, parses the
+ * job stored in it, checks the selection and reads the snapshots' table. */
+static int rs__pass_open(rs__pass *P) {
+  const rs_spectrum_opts *o = P->o;
+  const char *path = P->path;
   /* Opened collectively (MPI-IO): the structure below is created collectively. */
-  if ((err = rs__agree(comm, rs_archive_open_update(comm, path, &ar))) != RS_OK) goto out;
+  RS_CALL(rs__agree(P->comm, rs_archive_open_update(P->comm, path, &P->ar)));
   rs_archive_dims dm;
-  rs_archive_dims_get(ar, &dm);
-  int64_t R = dm.nruns, C = dm.nckpt, L = dm.nlayers, NP = dm.nparams;
-  if (R <= 0 || C <= 0 || L <= 0) {
-    err = rs_error(RS_EARCHIVE, "%s: not a ranksweep archive (no n_runs/n_ckpt/n_layers)", path);
-    goto out;
-  }
-  if (NP <= 0) {
-    err = rs_error(RS_EARCHIVE,
-                   "%s: no weight snapshots stored (measure.save_weights: none); the "
-                   "spectrum pass needs final or all",
-                   path);
-    goto out;
-  }
+  rs_archive_dims_get(P->ar, &dm);
+  int64_t R = P->R = dm.nruns, C = P->C = dm.nckpt, L = P->L = dm.nlayers;
+  P->NP = dm.nparams;
+  if (R <= 0 || C <= 0 || L <= 0)
+    return rs_error(RS_EARCHIVE, "%s: not a ranksweep archive (no n_runs/n_ckpt/n_layers)", path);
+  if (P->NP <= 0)
+    return rs_error(RS_EARCHIVE,
+                    "%s: no weight snapshots stored (measure.save_weights: none); the "
+                    "spectrum pass needs final or all",
+                    path);
   /* The job file inside the archive gives every run's configuration. */
-  if ((err = rs_archive_job_text(ar, &text)) != RS_OK) goto out;
-  if ((err = rs_job_parse(text, strlen(text), path, &job)) != RS_OK) goto out;
-  if (rs_job_nruns(job) != R) {
-    err = rs_error(RS_EARCHIVE, "%s: job text expands to %d runs, archive has %lld", path,
-                   rs_job_nruns(job), (long long)R);
-    goto out;
-  }
+  RS_CALL(rs_archive_job_text(P->ar, &P->text));
+  RS_CALL(rs_job_parse(P->text, strlen(P->text), path, &P->job));
+  if (rs_job_nruns(P->job) != R)
+    return rs_error(RS_EARCHIVE, "%s: job text expands to %d runs, archive has %lld", path,
+                    rs_job_nruns(P->job), (long long)R);
   /* A selection naming a run or checkpoint the archive does not have is the
    * user's mistake: say so instead of computing nothing. */
-  for (int i = 0; i < o->nruns && err == RS_OK; i++)
+  for (int i = 0; i < o->nruns; i++)
     if (o->runs[i] < 0 || o->runs[i] >= R)
-      err = rs_error(RS_EARG, "spectrum: --runs: run %d out of range (%s has runs 0..%lld)",
-                     o->runs[i], path, (long long)R - 1);
-  for (int i = 0; i < o->nckpts && err == RS_OK; i++)
+      return rs_error(RS_EARG, "spectrum: --runs: run %d out of range (%s has runs 0..%lld)",
+                      o->runs[i], path, (long long)R - 1);
+  for (int i = 0; i < o->nckpts; i++)
     if (o->ckpts[i] < 0 || o->ckpts[i] >= C)
-      err = rs_error(RS_EARG,
-                     "spectrum: --checkpoints: checkpoint %d out of range (%s has checkpoints 0..%lld)",
-                     o->ckpts[i], path, (long long)C - 1);
-  if (err != RS_OK) goto out;
-  if ((err = rs_archive_snapshots_read(ar, &snap)) != RS_OK) goto out;
+      return rs_error(RS_EARG,
+                      "spectrum: --checkpoints: checkpoint %d out of range (%s has checkpoints 0..%lld)",
+                      o->ckpts[i], path, (long long)C - 1);
+  return rs_archive_snapshots_read(P->ar, &P->snap);
+}
 
-  /* Structure: created once (collectively), reused by later passes with the
-   * same settings so an interrupted pass resumes. */
+/* Collective: /spectrum created once (collectively), reused by later passes
+ * with the same settings so an interrupted pass resumes; the BLACS grid and
+ * the buffers. */
+static int rs__pass_prepare(rs__pass *P) {
   rs_archive_spectrum_spec spec;
   double eps[RS_MAX_EPS + 1], noise[RS_MAX_NOISE + 1];
-  rs__spec(job, o, &spec, eps, noise);
-  int64_t K = spec.nspectrum;
-  sdone = calloc((size_t)(R * C * L), 1);
-  if (!sdone) {
-    err = rs_error(RS_ENOMEM, "out of memory");
-    goto out;
-  }
-  if ((err = rs_archive_spectrum_open(ar, &spec, sdone)) != RS_OK) goto out;
+  rs__spec(P->job, P->o, &spec, eps, noise);
+  P->K = spec.nspectrum;
+  P->sdone = calloc((size_t)(P->R * P->C * P->L), 1);
+  if (!P->sdone) return rs_error(RS_ENOMEM, "out of memory");
+  RS_CALL(rs_archive_spectrum_open(P->ar, &spec, P->sdone));
+  RS_CALL(rs_pgrid_create(P->comm, 0, 0, &P->grid));
+  P->params = malloc(sizeof *P->params * (size_t)(P->NP > 0 ? P->NP : 1));
+  P->s = malloc(sizeof *P->s * (size_t)P->K);
+  if (!P->params || !P->s) return rs_error(RS_ENOMEM, "out of memory");
+  return RS_OK;
+}
 
-  if ((err = rs_pgrid_create(comm, 0, 0, &grid)) != RS_OK) goto out;
-  params = malloc(sizeof *params * (size_t)(NP > 0 ? NP : 1));
-  s = malloc(sizeof *s * (size_t)K);
-  if (!params || !s) {
-    err = rs_error(RS_ENOMEM, "out of memory");
-    goto out;
+/* Collective: the spectrum of layer l of run r at checkpoint c over the
+ * points, and its summaries, written by rank 0. */
+static int rs__pass_layer(rs__pass *P, int r, int c, int l, const rs_config *cfg,
+                          const rs_netview *v, const rs__pass_points *pts) {
+  const rs_spectrum_opts *o = P->o;
+  double *s = P->s;
+  int np = pts->np, k = np < v->sizes[l] ? np : v->sizes[l];
+  double t0 = rs__now();
+  RS_CALL(rs__agree(P->comm, rs_spectrum_layer(P->grid, v, l, o->repr, pts->x, np, 0, s)));
+  P->ndone++;
+  if (!o->quiet && P->rank == 0)
+    fprintf(stderr, "spectrum: run %d checkpoint %d (step %lld) layer %d: %d x %d in %.2f s\n", r,
+            c, (long long)P->snap.steps[r * P->C + c], l, np, v->sizes[l], rs__now() - t0);
+  int err = RS_OK;
+  if (P->rank == 0) {
+    int32_t fr[RS_MAX_EPS];
+    double ip[RS_MAX_NOISE];
+    for (int e = 0; e < cfg->measure.neps; e++)
+      fr[e] = rs_ib_feature_rank(s, k, np, cfg->measure.eps[e]);
+    for (int q = 0; q < cfg->measure.nnoise; q++)
+      ip[q] = rs_ib_gauss_channel(s, k, np, cfg->measure.noise[q]);
+    rs_archive_layer_spectrum ls = {k, s, cfg->measure.neps, fr, rs_ib_effective_rank(s, k),
+                                    cfg->measure.nnoise, ip, np};
+    err = rs_archive_write_spectrum(P->ar, r, c, l, &ls);
   }
-  double t_all = rs__now();
-  int ndone = 0;
-  for (int r = 0; r < R && err == RS_OK; r++) {
-    if (!rs__selected(o->nruns, o->runs, r) || !snap.run_done[r]) continue;
-    const rs_config *cfg = rs_job_run(job, r);
-    rs_run_shape sh;
-    rs_config_shape(cfg, NULL, &sh);
-    rs_dataset *data = NULL;
-    const double *x = NULL;
-    int np = 0;
-    bool data_ready = false;
-    for (int c = 0; c < snap.nckpt[r] && err == RS_OK; c++) {
-      bool is_final = snap.steps[r * C + c] == snap.last_step[r] && snap.final[r];
-      bool have_all = snap.all[r * C + c] != 0;
-      if (o->final_only ? !is_final : !(is_final || have_all)) continue;
-      if (!rs__selected(o->nckpts, o->ckpts, c)) continue;
-      bool all_done = true;
-      for (int l = 0; l < L; l++) all_done &= sdone[(r * C + c) * L + l] || l >= sh.nmeasured;
-      if (all_done) continue;
-      if (!data_ready) {
-        err = rs__agree(comm, rs__points(cfg, o, &data, &x, &np));
-        if (err != RS_OK) break;
-        data_ready = true;
-      }
-      err = rs__agree(comm, rs_archive_read_weights(ar, r, have_all ? c : -1, params, snap.nparams[r]));
-      if (err != RS_OK) break;
-      rs_netview v;
-      if ((err = rs__agree(comm, rs_netview_from_params(cfg, data, params, &v))) != RS_OK) break;
-      if (v.nmeasure != sh.nmeasured) {
-        err = rs_error(RS_EINTERNAL, "run %d: the model has %d measured layers, its shape %d", r,
-                       v.nmeasure, sh.nmeasured);
-        break;
-      }
-      for (int l = 1; l <= v.nmeasure && err == RS_OK; l++) {
-        if (sdone[(r * C + c) * L + l - 1]) continue;
-        int k = np < v.sizes[l] ? np : v.sizes[l];
-        double t0 = rs__now();
-        err = rs__agree(comm, rs_spectrum_layer(grid, &v, l, o->repr, x, np, 0, s));
-        if (err != RS_OK) break;
-        ndone++;
-        if (!o->quiet && rank == 0)
-          fprintf(stderr, "spectrum: run %d checkpoint %d (step %lld) layer %d: %d x %d in %.2f s\n",
-                  r, c, (long long)snap.steps[r * C + c], l, np, v.sizes[l], rs__now() - t0);
-        if (rank == 0) {
-          int32_t fr[RS_MAX_EPS];
-          double ip[RS_MAX_NOISE];
-          for (int e = 0; e < cfg->measure.neps; e++)
-            fr[e] = rs_ib_feature_rank(s, k, np, cfg->measure.eps[e]);
-          for (int q = 0; q < cfg->measure.nnoise; q++)
-            ip[q] = rs_ib_gauss_channel(s, k, np, cfg->measure.noise[q]);
-          rs_archive_layer_spectrum ls = {k, s, cfg->measure.neps, fr, rs_ib_effective_rank(s, k),
-                                          cfg->measure.nnoise, ip, np};
-          err = rs_archive_write_spectrum(ar, r, c, l, &ls);
-        }
-        err = rs__agree(comm, err);
-      }
-    }
-    rs_dataset_destroy(&data);
+  return rs__agree(P->comm, err);
+}
+
+/* Collective: every layer of run r at checkpoint c that the selection asks
+ * for and that is not stored yet. */
+static int rs__pass_checkpoint(rs__pass *P, int r, int c, const rs_config *cfg,
+                               const rs_run_shape *sh, rs__pass_points *pts) {
+  const rs_spectrum_opts *o = P->o;
+  const rs_archive_snapshots *snap = &P->snap;
+  int64_t C = P->C, L = P->L;
+  bool is_final = snap->steps[r * C + c] == snap->last_step[r] && snap->final[r];
+  bool have_all = snap->all[r * C + c] != 0;
+  if (o->final_only ? !is_final : !(is_final || have_all)) return RS_OK;
+  if (!rs__selected(o->nckpts, o->ckpts, c)) return RS_OK;
+  bool all_done = true;
+  for (int l = 0; l < L; l++) all_done &= P->sdone[(r * C + c) * L + l] || l >= sh->nmeasured;
+  if (all_done) return RS_OK;
+  if (!pts->ready) {
+    RS_CALL(rs__agree(P->comm, rs__points(cfg, o, &pts->data, &pts->x, &pts->np)));
+    pts->ready = true;
   }
-  if (!o->quiet && rank == 0 && err == RS_OK)
-    fprintf(stderr, "spectrum: %d layer spectra on %d ranks in %.2f s\n", ndone, size,
-            rs__now() - t_all);
-out:
+  RS_CALL(rs__agree(P->comm, rs_archive_read_weights(P->ar, r, have_all ? c : -1, P->params,
+                                                     snap->nparams[r])));
+  rs_netview v;
+  RS_CALL(rs__agree(P->comm, rs_netview_from_params(cfg, pts->data, P->params, &v)));
+  if (v.nmeasure != sh->nmeasured)
+    return rs_error(RS_EINTERNAL, "run %d: the model has %d measured layers, its shape %d", r,
+                    v.nmeasure, sh->nmeasured);
+  int err = RS_OK;
+  for (int l = 1; l <= v.nmeasure && err == RS_OK; l++)
+    if (!P->sdone[(r * C + c) * L + l - 1]) err = rs__pass_layer(P, r, c, l, cfg, &v, pts);
+  return err;
+}
+
+/* Collective: the selected checkpoints of run r (a finished run). */
+static int rs__pass_run(rs__pass *P, int r) {
+  const rs_config *cfg = rs_job_run(P->job, r);
+  rs_run_shape sh;
+  rs_config_shape(cfg, NULL, &sh);
+  rs__pass_points pts = {0};
+  int err = RS_OK;
+  for (int c = 0; c < P->snap.nckpt[r] && err == RS_OK; c++)
+    err = rs__pass_checkpoint(P, r, c, cfg, &sh, &pts);
+  rs_dataset_destroy(&pts.data);
+  return err;
+}
+
+int rs_spectrum_pass(MPI_Comm comm, const char *path, const rs_spectrum_opts *o) {
+  rs__pass P = {.comm = comm, .path = path, .o = o};
+  RS_CALL_MPI(MPI_Comm_rank(comm, &P.rank));
+  RS_CALL_MPI(MPI_Comm_size(comm, &P.size));
+  int err = rs__pass_open(&P);
+  if (err == RS_OK) err = rs__pass_prepare(&P);
+  if (err == RS_OK) {
+    double t_all = rs__now();
+    for (int r = 0; r < P.R && err == RS_OK; r++)
+      if (rs__selected(o->nruns, o->runs, r) && P.snap.run_done[r]) err = rs__pass_run(&P, r);
+    if (!o->quiet && P.rank == 0 && err == RS_OK)
+      fprintf(stderr, "spectrum: %d layer spectra on %d ranks in %.2f s\n", P.ndone, P.size,
+              rs__now() - t_all);
+  }
   err = rs__agree(comm, err);
-  rs_archive_snapshots_free(&snap);
-  free(sdone);
-  free(text);
-  free(params);
-  free(s);
-  if (grid) rs_pgrid_destroy(&grid);
-  if (ar) {
-    int cerr = rs__agree(comm, rs_archive_close(&ar));
+  rs_archive_snapshots_free(&P.snap);
+  free(P.sdone);
+  free(P.text);
+  free(P.params);
+  free(P.s);
+  if (P.grid) rs_pgrid_destroy(&P.grid);
+  if (P.ar) {
+    int cerr = rs__agree(comm, rs_archive_close(&P.ar));
     if (err == RS_OK) err = cerr;
   }
-  rs_job_destroy(&job);
+  rs_job_destroy(&P.job);
   return err;
 }

@@ -13,20 +13,11 @@
 #include "progress.h"
 #include "ranksweep/rs_archive.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
 #include "ranksweep/rs_spectrum_pass.h"
 
 #include "archive_desc.h"
-
-void openblas_set_num_threads(int n);
-
-int rs__fatal_mpi(MPI_Comm comm, int err) {
-  if (err == RS_EMPI) {
-    rs_error_print(err);
-    MPI_Abort(comm, rs_exit_code(RS_EMPI));
-  }
-  return err;
-}
 
 static int rs__comm_place(MPI_Comm comm, int *rank, int *size) {
   RS_CALL_MPI(MPI_Comm_rank(comm, rank));
@@ -34,24 +25,10 @@ static int rs__comm_place(MPI_Comm comm, int *rank, int *size) {
   return RS_OK;
 }
 
-static int rs__min(MPI_Comm comm, int in, int *out) {
-  RS_CALL_MPI(MPI_Allreduce(&in, out, 1, MPI_INT, MPI_MIN, comm));
-  return RS_OK;
-}
-
-static int rs__bcast_int(MPI_Comm comm, int *v) {
-  RS_CALL_MPI(MPI_Bcast(v, 1, MPI_INT, 0, comm));
-  return RS_OK;
-}
-
-/* Every rank learns the worst outcome, so all take the same path. A rank
- * whose MPI failed aborts them all instead: the others would wait for it. */
-static int rs__agree(MPI_Comm comm, int err) {
-  int out = err;
-  rs__fatal_mpi(comm, err);
-  rs__fatal_mpi(comm, rs__min(comm, err, &out));
-  return out;
-}
+/* Every rank learns the lowest failing rank's error, so all take the same
+ * path (rs_comm_agree). A rank whose MPI failed aborts them all instead: the
+ * others would wait for it. */
+static int rs__agree(MPI_Comm comm, int err) { return rs_comm_agree_or_abort(comm, err); }
 
 /* The done hook of the dispatcher and serial mode: the run is marked in the
  * archive (its state slots spent). */
@@ -172,7 +149,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   bool finish_printed = false; /* the finalize or close error was printed */
   bool complete = false;
   rs__fatal_mpi(comm, rs__comm_place(comm, &E.rank, &E.size));
-  openblas_set_num_threads(o->blas_threads > 0 ? o->blas_threads : 1);
+  rs_blas_set_threads(o->blas_threads > 0 ? o->blas_threads : 1);
   /* Installed again in case MPI_Init replaced them (main installs them first). */
   rs_sweep_signals_install(o->drain_signal);
   if (o->bench_dispatch > 0) return rs__bench(&E);
@@ -183,7 +160,8 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   const rs_config *c0 = rs_job_run(job, 0);
   E.shard = o->shard > 0 ? o->shard : c0->measure.shard > 0 ? c0->measure.shard : 16;
 
-  int err = rs__agree(comm, rs__describe_runs(&E));
+  /* agreed inside (rs__describe_runs) */
+  int err = rs__fatal_mpi(comm, rs__describe_runs(&E));
   if (err == RS_OK) err = rs__open_archive(&E);
   if (err != RS_OK) goto out;
   err = rs__read_masks(&E);
@@ -191,7 +169,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs__fatal_mpi(comm, err);
   if (err != RS_OK) rs_error_print(err);
   int cflag = complete && err == RS_OK;
-  rs__fatal_mpi(comm, rs__bcast_int(comm, &cflag)); /* rank 0's word */
+  rs__fatal_mpi(comm, rs_comm_bcast_int(comm, &cflag, 0)); /* rank 0's word */
   err = rs__agree(comm, err);
   err = rs__close_archive(&E, cflag != 0, err, &finish_printed);
   if (err == RS_OK && cflag) err = rs__spectrum(&E);

@@ -5,11 +5,10 @@
 
 #include <math.h>
 
+#include "ranksweep/rs_measure.h"
+
 int rs_ib_feature_rank(const double *s, int n, int64_t npoints, double eps) {
-  double scale = sqrt((double)npoints);
-  int r = 0;
-  for (int i = 0; i < n; i++) r += s[i] / scale > eps;
-  return r;
+  return rs_count_above(s, n, sqrt((double)npoints), eps);
 }
 
 double rs_ib_effective_rank(const double *s, int n) {

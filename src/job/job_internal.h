@@ -83,17 +83,7 @@ void rs__archive_dims_init(rs__archive_dims *d);
 void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c);
 int64_t rs__archive_dims_bytes(const rs__archive_dims *d);
 
-/* SHA-256 */
-typedef struct {
-  uint32_t h[8];
-  uint64_t nbytes;
-  unsigned char buf[64];
-  size_t nbuf;
-} rs__sha256;
-void rs__sha256_init(rs__sha256 *s);
-void rs__sha256_update(rs__sha256 *s, const void *data, size_t len);
-void rs__sha256_final(rs__sha256 *s, unsigned char out[32]);
-/* out receives 64 lowercase hex digits and a NUL. */
-void rs__sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256: its own header */
+#include "sha256.h"
 
 #endif

@@ -26,23 +26,6 @@ static void human_time(double s, char *buf, size_t len) {
     snprintf(buf, len, "%.1f days", s / 86400);
 }
 
-/* FLOPs of one evaluation point's measurement: forming every measured
- * layer's Jacobian (J_l = W_l D J_{l-1}) and its SVD. */
-static double point_flops(const rs_config *c, int *nlayers) {
-  rs_run_shape sh;
-  rs_config_shape(c, NULL, &sh);
-  int d0 = sh.io.d0, L = sh.nmeasured;
-  const int *w = sh.widths;
-  double f = 0;
-  for (int l = 0; l < L; l++) {
-    double n = w[l], m = n < d0 ? n : d0;
-    if (l > 0) f += 2.0 * n * w[l - 1] * d0;
-    f += 4.0 * n * d0 * m;
-  }
-  *nlayers = L;
-  return f;
-}
-
 static void human_bytes(double b, char *buf, size_t len) {
   if (b < 1e6)
     snprintf(buf, len, "%.0f kB", b / 1e3);
@@ -262,12 +245,10 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
     int64_t np = sh.nparams;
     if (np < pmin) pmin = np;
     if (np > pmax) pmax = np;
-    int nck = rs_config_checkpoints(c, NULL, 0), nl;
-    double pf = point_flops(c, &nl);
+    int nck = rs_config_checkpoints(c, NULL, 0);
     steps += (double)c->train.steps;
     ckpts += nck;
-    svds += (double)nck * c->measure.points * nl;
-    (void)pf;
+    svds += (double)nck * c->measure.points * sh.nmeasured;
   }
   free(wax);
   free(c);

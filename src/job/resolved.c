@@ -113,26 +113,3 @@ int rs_config_value_get(const rs_config *c, const char *key, rs_config_value *v)
   }
   return RS_OK;
 }
-
-void rs_sha256_hex(const void *data, size_t len, char out[65]) { rs__sha256_hex(data, len, out); }
-
-int rs_sha256_file(const char *path, char out[65]) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return rs_error(RS_EIO, "%s: cannot read for its checksum", path);
-  rs__sha256 s;
-  rs__sha256_init(&s);
-  unsigned char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) rs__sha256_update(&s, buf, n);
-  bool bad = ferror(f) != 0;
-  fclose(f);
-  if (bad) return rs_error(RS_EIO, "%s: read error while computing its checksum", path);
-  unsigned char d[32];
-  rs__sha256_final(&s, d);
-  for (int i = 0; i < 32; i++) {
-    out[2 * i] = "0123456789abcdef"[d[i] >> 4];
-    out[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
-  }
-  out[64] = '\0';
-  return RS_OK;
-}

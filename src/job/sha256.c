@@ -1,8 +1,12 @@
 /* SHA-256 (FIPS 180-4), used to fingerprint job text so an archive can tell
- * whether it was written by exactly this job file. */
+ * whether it was written by exactly this job file, and to checksum data files. */
+#include "sha256.h"
+
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "job_internal.h"
+#include "ranksweep/rs_error.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -102,4 +106,27 @@ void rs__sha256_hex(const void *data, size_t len, char out[65]) {
     out[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
   }
   out[64] = '\0';
+}
+
+void rs_sha256_hex(const void *data, size_t len, char out[65]) { rs__sha256_hex(data, len, out); }
+
+int rs_sha256_file(const char *path, char out[65]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return rs_error(RS_EIO, "%s: cannot read for its checksum", path);
+  rs__sha256 s;
+  rs__sha256_init(&s);
+  unsigned char buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) rs__sha256_update(&s, buf, n);
+  bool bad = ferror(f) != 0;
+  fclose(f);
+  if (bad) return rs_error(RS_EIO, "%s: read error while computing its checksum", path);
+  unsigned char d[32];
+  rs__sha256_final(&s, d);
+  for (int i = 0; i < 32; i++) {
+    out[2 * i] = "0123456789abcdef"[d[i] >> 4];
+    out[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
+  }
+  out[64] = '\0';
+  return RS_OK;
 }

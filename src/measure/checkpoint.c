@@ -68,6 +68,23 @@ done:
   return rc;
 }
 
+int rs_weight_summary(const double *W, int rows, int cols, int neps, const double *eps,
+                      double *fro, double *spec, int32_t *ranks) {
+  int k = rows < cols ? rows : cols, r;
+  double *sv = malloc(sizeof(double) * (size_t)k);
+  if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
+  int rc;
+  RS_TRY(rc, rs_rank_eps(W, rows, cols, 0.0, &r, sv), done);
+  double f = 0.0;
+  for (size_t i = 0; i < (size_t)rows * cols; i++) f += W[i] * W[i];
+  *fro = sqrt(f);
+  *spec = sv[0];
+  for (int e = 0; e < neps; e++) ranks[e] = rs_count_above(sv, k, 1.0, eps[e]);
+done:
+  free(sv);
+  return rc;
+}
+
 int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss loss, int neps,
                           const double *eps, rs_ckpt_metrics *out) {
   if (neps < 0 || neps > RS_MAX_EPS || (neps > 0 && !eps))
@@ -92,23 +109,8 @@ int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss
   out->rate = NAN;
   out->info_y = NAN;
   out->nlayers = net->nlayers;
-  for (int l = 1; l <= net->nlayers; l++) {
-    int n = net->sizes[l], m = net->sizes[l - 1], k = n < m ? n : m, r;
-    double *sv = malloc(sizeof(double) * (size_t)k);
-    if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
-    int rc = rs_rank_eps(net->W[l], n, m, 0.0, &r, sv);
-    if (rc != RS_OK) free(sv);
-    RS_CALL(rc);
-    double f = 0.0;
-    for (size_t i = 0; i < (size_t)n * m; i++) f += net->W[l][i] * net->W[l][i];
-    out->wfro[l - 1] = sqrt(f);
-    out->wspec[l - 1] = sv[0];
-    for (int e = 0; e < neps; e++) {
-      int c = 0;
-      while (c < k && sv[c] > eps[e]) c++;
-      out->wrank[l - 1][e] = c;
-    }
-    free(sv);
-  }
+  for (int l = 1; l <= net->nlayers; l++)
+    RS_CALL(rs_weight_summary(net->W[l], net->sizes[l], net->sizes[l - 1], neps, eps,
+                              &out->wfro[l - 1], &out->wspec[l - 1], out->wrank[l - 1]));
   return RS_OK;
 }

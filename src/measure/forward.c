@@ -36,7 +36,8 @@ double rs__act_deriv(rs_activation a, double x) {
   return 0.0;
 }
 
-bool rs__act_after(const rs_netview *net, int l) {
+/* Whether the activation follows weight layer l (1-based) in the forward pass. */
+static bool rs__act_after(const rs_netview *net, int l) {
   if (l >= net->nlayers) return false;
   if (net->last_measured_linear && l == net->nmeasure) return false;
   return true;

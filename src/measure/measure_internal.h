@@ -9,8 +9,6 @@
 /* s(x) and s'(x); relu'(0) = 0, gelu is the exact erf form (as in torch). */
 double rs__act(rs_activation a, double x);
 double rs__act_deriv(rs_activation a, double x);
-/* Whether the activation follows weight layer l (1-based) in the forward pass. */
-bool rs__act_after(const rs_netview *net, int l);
 
 /* Scratch for rs__sv_values: sized for matrices up to maxdim x maxdim. */
 typedef struct {

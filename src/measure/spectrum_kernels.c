@@ -85,9 +85,7 @@ void rs__lr_summarize(const double *sv, int nsv, int len, int rows, int cols,
   double tol = smax * (double)(rows > cols ? rows : cols) * DBL_EPSILON;
   for (int e = 0; e <= neps; e++) {
     double t = e < neps ? eps[e] : tol;
-    int c = 0;
-    while (c < nsv && sv[c] > t) c++;
-    counts[e] = c;
+    counts[e] = rs_count_above(sv, nsv, 1.0, t);
   }
   if (spec) {
     int n = nsv < len ? nsv : len;
@@ -112,6 +110,12 @@ void rs__lr_summarize(const double *sv, int nsv, int len, int rows, int cols,
     }
   }
   if (srank) *srank = smax > 0.0 ? sum2 / (smax * smax) : 0.0;
+}
+
+int rs_count_above(const double *s, int n, double scale, double eps) {
+  int c = 0;
+  while (c < n && s[c] / scale > eps) c++;
+  return c;
 }
 
 int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv) {
@@ -151,9 +155,7 @@ int rs_rank_eps(const double *A, int m, int n, double eps, int *rank, double *sv
     rc = rs_error(RS_ELAPACK, "dgesdd failed (info %d) on a %d x %d matrix", (int)info, m, n);
     goto done;
   }
-  int r = 0;
-  while (r < k && s[r] > eps) r++;
-  *rank = r;
+  *rank = rs_count_above(s, k, 1.0, eps);
   if (sv) memcpy(sv, s, sizeof(double) * (size_t)k);
 done:
   free(B); free(s); free(iw);

@@ -39,24 +39,9 @@ static double target_entropy(const rs__model *model, const rs_config *cfg,
  * the weight norms and ranks of that layer cover the whole 2K x n head, the
  * mean rows and the K pre-std rows below them, as the head is one matrix. */
 static int vib_head_norms(const rs_netview *v, const rs_config *cfg, rs_ckpt_metrics *m) {
-  int l = v->nmeasure, rows = 2 * v->sizes[l], cols = v->sizes[l - 1];
-  int k = rows < cols ? rows : cols, r;
-  double *sv = malloc(sizeof(double) * (size_t)k);
-  if (!sv) return rs_error(RS_ENOMEM, "checkpoint metrics: cannot allocate");
-  int rc;
-  RS_TRY(rc, rs_rank_eps(v->W[l], rows, cols, 0.0, &r, sv), done);
-  double f = 0.0;
-  for (size_t i = 0; i < (size_t)rows * cols; i++) f += v->W[l][i] * v->W[l][i];
-  m->wfro[l - 1] = sqrt(f);
-  m->wspec[l - 1] = sv[0];
-  for (int e = 0; e < cfg->measure.neps; e++) {
-    int c = 0;
-    while (c < k && sv[c] > cfg->measure.eps[e]) c++;
-    m->wrank[l - 1][e] = c;
-  }
-done:
-  free(sv);
-  return rc;
+  int l = v->nmeasure;
+  return rs_weight_summary(v->W[l], 2 * v->sizes[l], v->sizes[l - 1], cfg->measure.neps,
+                           cfg->measure.eps, &m->wfro[l - 1], &m->wspec[l - 1], m->wrank[l - 1]);
 }
 
 int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *data,

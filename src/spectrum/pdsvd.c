@@ -138,12 +138,6 @@ void rs_pmat_destroy(rs_pmat **a) {
   *a = NULL;
 }
 
-void rs_pmat_size(const rs_pmat *a, int *m, int *n, int *nb) {
-  if (m) *m = a->m;
-  if (n) *n = a->n;
-  if (nb) *nb = a->nb;
-}
-
 double *rs_pmat_local(rs_pmat *a, int *rows, int *cols, int *ld) {
   if (rows) *rows = a->mloc;
   if (cols) *cols = a->nloc;
@@ -193,14 +187,6 @@ int rs_pmat_fill_rows(rs_pmat *a, rs_pmat_rows_fn fn, void *ctx) {
 done:
   free(buf);
   return err;
-}
-
-void rs_pmat_set(rs_pmat *a, int i, int j, double v) {
-  int nb = a->nb;
-  if ((i / nb) % a->g->nprow != a->g->myrow || (j / nb) % a->g->npcol != a->g->mycol) return;
-  int li = (i / nb / a->g->nprow) * nb + i % nb;
-  int lj = (j / nb / a->g->npcol) * nb + j % nb;
-  a->a[(size_t)lj * a->lld + li] = v;
 }
 
 int rs_pmat_center_columns(rs_pmat *a, double *means) {

@@ -170,7 +170,7 @@ def main(root, binary):
                         problems.append("%s:%d: build path %s: no target %s in %s/meson.build"
                                         % (rel_doc, i, p, name, d or "."))
                 elif not os.path.exists(os.path.join(root, p)) and p not in PENDING:
-                    # a build target named as ninja names it (src/model/bench_train)
+                    # a build target named as ninja names it (bench/bench_train)
                     d, name = os.path.split(p)
                     mb = os.path.join(root, d, "meson.build")
                     if os.path.isfile(mb) and ("'%s'" % name) in open(mb).read():
