@@ -2,8 +2,9 @@
 # Training step of the paper's MNIST shape (784-200x4-10, ReLU, batch 64,
 # AdamW, float32): ranksweep (train.gemm: openblas, then auto, its default) vs
 # PyTorch at 1 and 2 threads, PyTorch both in its default configuration and in
-# its fastest (AdamW foreach=True, set_flush_denormal(True), glibc's mmap
-# threshold raised), and each against its floor (the same products alone).
+# its fastest (AdamW foreach=True, set_flush_denormal(True), glibc's mmap and
+# trim thresholds raised: the mmap one alone made it slower here, as every
+# large free then shrinks the heap), and each against its floor (the same products alone).
 # Usage: bench/train-vs-torch.sh [BUILD_DIR (default build-model)] [STEPS (default 2000)]
 set -euo pipefail
 
@@ -30,7 +31,7 @@ printf '%-7s %-9s %9s %9s %10s %10s %10s %10s %6s\n' threads side step_ms floor_
 for t in 1 2; do
   ours="$("$bench" "$t" "$steps" float32 both adamw 1000 openblas,auto)"
   torch="$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS="$t" /usr/bin/python3 "$here/torch_train.py" "$t" "$steps")"
-  fast="$(MALLOC_MMAP_THRESHOLD_=1073741824 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS="$t" \
+  fast="$(MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS="$t" \
     /usr/bin/python3 "$here/torch_train.py" "$t" "$steps" fast)"
   # bench_train prints one block per backend after a "== train.gemm NAME" line.
   block() { awk -v b="$1" '$1 == "==" { on = ($3 == b) } on'; }
