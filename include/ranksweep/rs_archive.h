@@ -35,6 +35,10 @@ typedef struct {
   int blas_threads;
   int shard;                 /* evaluation points per shard */
   bool move_aside;           /* open_or_create with resume: rename an unusable file aside */
+  /* Provenance of the training products (rank 0's; NULL: not recorded): the
+   * backend per run (one value when every run has the same) and libxsmm's
+   * target instruction set. */
+  const char *gemm_backend, *gemm_arch;
 } rs_archive_info;
 
 /* The data files a run may read, in the order of the data_file dimension:

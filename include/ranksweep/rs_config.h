@@ -45,6 +45,8 @@ typedef enum { RS_LOSS_AUTO, RS_LOSS_CROSS_ENTROPY, RS_LOSS_MSE } rs_loss;
 typedef enum { RS_OPT_SGD, RS_OPT_ADAM, RS_OPT_ADAMW } rs_optimizer;
 typedef enum { RS_SCHED_CONSTANT, RS_SCHED_COSINE, RS_SCHED_STEP } rs_schedule;
 typedef enum { RS_PREC_FLOAT32, RS_PREC_FLOAT64 } rs_precision;
+/* train.gemm: who runs the training step's matrix products */
+typedef enum { RS_GEMM_AUTO, RS_GEMM_LIBXSMM, RS_GEMM_OPENBLAS } rs_gemm_choice;
 typedef enum { RS_CKPT_LOG, RS_CKPT_LINEAR, RS_CKPT_LIST } rs_ckpt_schedule;
 typedef enum { RS_SAVE_NONE, RS_SAVE_FINAL, RS_SAVE_ALL } rs_save_weights;
 
@@ -100,6 +102,7 @@ typedef struct {
     double beta;         /* vib: weight of the KL term (beta_vib) */
     int64_t state_every; /* persist training state every this many steps (0: never) */
     bool flush_denormals; /* flush-to-zero + denormals-are-zero while training and measuring */
+    rs_gemm_choice gemm;  /* backend of the training products (model/rs_gemm.h) */
   } train;
 
   struct {

@@ -34,8 +34,15 @@ const char *rs_cpu_best_isa(void);
 const char *rs_blas_suggested_kernel(void);
 /* Whether OpenBLAS runs one of its generic (pre-AVX2) x86-64 kernels now. */
 bool rs_blas_kernel_is_generic(void);
+/* The value of OPENBLAS_CORETYPE when the environment sets it (the kernel
+ * was forced, not OpenBLAS's own pick), else "". */
+const char *rs_blas_kernel_forced(void);
+/* Whether the kernel in force uses a smaller vector instruction set than the
+ * CPU has (e.g. Haswell's AVX2 on an AVX-512 CPU). */
+bool rs_blas_kernel_below_cpu(void);
 /* When OpenBLAS runs a generic kernel although the CPU has AVX2 or AVX-512,
- * writes one warning line (kernel, CPU, cost, fix) to buf and returns true. */
+ * or the environment forces a kernel below the CPU's instruction set, writes
+ * one warning line (kernel, CPU, cost, remedy) to buf and returns true. */
 bool rs_blas_kernel_warning(char *buf, size_t cap);
 
 #endif

@@ -25,6 +25,13 @@ double rs_trainer_last_loss(const rs_trainer *t);
 int rs_trainer_view(rs_trainer *t, rs_netview *view);
 /* Number of parameters and a flat float64 copy (layer by layer: W_l then b_l). */
 size_t rs_trainer_nparams(const rs_trainer *t);
+/* Which library runs the training step's matrix products (train.gemm and
+ * its auto rule): "openblas", "libxsmm", or "libxsmm N of M products,
+ * openblas K", into buf. */
+void rs_trainer_gemm_backend(const rs_trainer *t, char *buf, size_t cap);
+/* The instruction set libxsmm generates its kernels for on this CPU (its
+ * name: "hsw", "skx", "cpx", ...), or "none" in a build without libxsmm. */
+const char *rs_gemm_libxsmm_arch(void);
 void rs_trainer_get_params(const rs_trainer *t, double *out);
 int rs_trainer_set_params(rs_trainer *t, const double *in);
 /* Complete training state (weights, optimiser moments, step, generator

@@ -73,6 +73,18 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__attr_str(prov, "blas_kernel_last", rs_blas_kernel(), 32));
   RS_CALL(rs__attr_i64(prov, "blas_kernel_changes", 0));
   RS_CALL(rs__attr_str(prov, "cpu_isa", rs_cpu_best_isa(), 16));
+  /* Whether the environment chose the kernel (OpenBLAS's own pick otherwise). */
+  RS_CALL(rs__attr_str(prov, "blas_kernel_forced",
+                       *rs_blas_kernel_forced() ? rs_blas_kernel_forced() : "no", 0));
+  /* Who ran the training products (train.gemm), and for which instruction
+   * set libxsmm generated its kernels: both change floating-point bits. */
+  char gemm[4096] = "", arch[32] = "";
+  if (rank == 0 && info && info->gemm_backend) snprintf(gemm, sizeof gemm, "%s", info->gemm_backend);
+  if (rank == 0 && info && info->gemm_arch) snprintf(arch, sizeof arch, "%s", info->gemm_arch);
+  RS_CALL(rs__bcast_str(gemm, sizeof gemm, comm));
+  RS_CALL(rs__bcast_str(arch, sizeof arch, comm));
+  RS_CALL(rs__attr_str(prov, "gemm_backend", gemm[0] ? gemm : "unrecorded", 0));
+  RS_CALL(rs__attr_str(prov, "gemm_libxsmm_arch", arch[0] ? arch : "unrecorded", 0));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
   RS_CALL(rs__attr_i64(prov, RS__A_SHARD_SIZE, info ? info->shard : 0));
@@ -117,6 +129,18 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
     }
     if (rc == RS_OK) rc = rs__attr_str(prov, "blas_kernel_last", now_k, 32);
   }
+  /* libxsmm's kernels follow the CPU it finds: a resume on another kind of
+   * CPU changes them (a warning only: no attribute is created on resume). */
+  char arch0[32] = "";
+  bool have = rc == RS_OK && info && info->gemm_arch &&
+              rs__attr_read_str(prov, "gemm_libxsmm_arch", arch0, sizeof arch0) == RS_OK;
+  if (have && a->rank == 0 && strcmp(arch0, "unrecorded") != 0 &&
+      strcmp(arch0, info->gemm_arch) != 0)
+    fprintf(stderr,
+            "ranksweep: warning: %s was started with libxsmm generating for '%s' and resumes "
+            "with '%s': runs whose products libxsmm runs (provenance gemm_backend) are not "
+            "bit-identical to uninterrupted ones across the change\n",
+            a->path, arch0, info->gemm_arch);
   H5Gclose(prov);
   return rc;
 }

@@ -148,6 +148,13 @@ static int cmd_plan(int argc, char **argv) {
    * and exit 1: the job cannot run as it stands. */
   RS_TRY(err, rs_job_plan_print_opts(job, &po, stdout), done);
   rs_plan_probe_print(&probe, stdout);
+  /* What runs the products, and what could: both change speed and bits. */
+  const char *forced = rs_blas_kernel_forced();
+  printf("BLAS: OpenBLAS kernel '%s' (%s%s%s); this CPU supports %s; libxsmm generates for "
+         "'%s' (train.gemm: auto, libxsmm)\n",
+         rs_blas_kernel(), *forced ? "forced by OPENBLAS_CORETYPE=" : "OpenBLAS's own choice",
+         forced, rs_blas_kernel_below_cpu() ? ", below this CPU" : "", rs_cpu_best_isa(),
+         rs_gemm_libxsmm_arch());
   fflush(stdout);
   err = plan_check_runs(job, false);
 done:

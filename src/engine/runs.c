@@ -106,6 +106,32 @@ static int rs__shape_agrees(int run, const rs_config *cfg, const rs_run_shape *s
                   (long long)sh->nparams);
 }
 
+/* Rank 0: appends run r's product backend to E->gemm: one value while every
+ * run so far has the same, else "run i: backend" for each run, ";"-separated. */
+static int rs__note_gemm(rs__engine *E, int r, const rs_trainer *t) {
+  char b[96];
+  rs_trainer_gemm_backend(t, b, sizeof b);
+  if (r > 0 && !strchr(E->gemm, ';') && strncmp(E->gemm, "run ", 4) && !strcmp(E->gemm, b))
+    return RS_OK;
+  size_t old = r > 0 ? strlen(E->gemm) : 0, need = old + (size_t)(r + 1) * 128 + 128;
+  char *g = realloc(E->gemm, need);
+  RS_CHECK(g, RS_ENOMEM, "out of memory");
+  E->gemm = g;
+  if (r == 0) {
+    snprintf(g, need, "%s", b);
+    return RS_OK;
+  }
+  if (strncmp(g, "run ", 4)) { /* the runs so far agreed: spell them out */
+    char first[96];
+    snprintf(first, sizeof first, "%s", g);
+    size_t n = 0;
+    for (int i = 0; i < r; i++) n += (size_t)snprintf(g + n, need - n, "%srun %d: %s", i ? "; " : "", i, first);
+  }
+  size_t n = strlen(g);
+  snprintf(g + n, need - n, "; run %d: %s", r, b);
+  return RS_OK;
+}
+
 /* Rank 0: run r's shape and checkpoint steps. The shape comes from
  * rs_config_shape over the data set's dimensions (the plan's rule); the
  * trainer is built to refuse a bad run before anything starts and to size
@@ -151,6 +177,7 @@ static int rs__describe_run(rs__engine *E, int r) {
     else if (data->neval > 0) memcpy(ev, data->eval_index, sizeof *ev * (size_t)data->neval);
     ri->eval_index = ev;
   }
+  if (err == RS_OK) err = rs__note_gemm(E, r, t);
   rs_trainer_destroy(&t);
   if (err != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
   return err;
@@ -184,6 +211,8 @@ int rs__describe_runs(rs__engine *E) {
 }
 
 void rs__engine_free(rs__engine *E) {
+  free(E->gemm);
+  E->gemm = NULL;
   for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E->ctx[i].data);
   if (E->steps)
     for (int r = 0; r < E->nruns; r++) free(E->steps[r]);

@@ -33,6 +33,7 @@ static const char *const e_init[] = {"normal_fan_in", "he", "xavier", NULL};
 static const char *const e_opt[] = {"sgd", "adam", "adamw", NULL};
 static const char *const e_sched[] = {"constant", "cosine", "step", NULL};
 static const char *const e_prec[] = {"float32", "float64", NULL};
+static const char *const e_gemm[] = {"auto", "libxsmm", "openblas", NULL};
 static const char *const e_loss[] = {"auto", "cross_entropy", "mse", NULL};
 static const char *const e_ckpt[] = {"log", "linear", "list", NULL};
 static const char *const e_save[] = {"none", "final", "all", NULL};
@@ -43,6 +44,7 @@ _Static_assert(sizeof(rs_data_kind) == sizeof(int) && sizeof(rs_model_kind) == s
                    sizeof(rs_activation) == sizeof(int) && sizeof(rs_init) == sizeof(int) &&
                    sizeof(rs_optimizer) == sizeof(int) && sizeof(rs_schedule) == sizeof(int) &&
                    sizeof(rs_precision) == sizeof(int) && sizeof(rs_loss) == sizeof(int) &&
+                   sizeof(rs_gemm_choice) == sizeof(int) &&
                    sizeof(rs_ckpt_schedule) == sizeof(int) && sizeof(rs_save_weights) == sizeof(int),
                "enum fields are stored as int");
 
@@ -171,6 +173,13 @@ const rs__key rs__keys[] = {
      .def = "true", R_ANY,
      .doc = "Flush subnormal floats to zero (FTZ and DAZ) in every thread that trains or measures, "
             "BLAS threads included; without it late training can be 5-12x slower"},
+    {.key = "train.gemm", .type = RS__T_ENUM, .off = OFF(train.gemm), .def = "auto", R_ANY,
+     .enums = e_gemm,
+     .doc = "Backend of the training step's matrix products: openblas; libxsmm (kernels generated "
+            "at run time for each product's shape and this CPU's instruction set; OpenBLAS for a "
+            "product libxsmm cannot run); auto: libxsmm for the products it runs faster here "
+            "(small ones, see docs/numerics.md), OpenBLAS for the rest. Results differ in the last "
+            "bits between backends"},
     {.key = "train.loss", .type = RS__T_ENUM, .off = OFF(train.loss), .def = "auto", R_ANY,
      .enums = e_loss,
      .doc = "Loss; auto: cross_entropy for gaussian_mixture, idx and npy with integer labels, "

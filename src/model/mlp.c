@@ -1,7 +1,6 @@
 /* The multilayer perceptron: stack set-up shared with the VIB encoder,
  * initialisation from RS_STREAM_INIT, the float64 netview, and the
  * float32/float64 kernels (mlp_kernels.h, twice) behind the rs__model vtable. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,6 @@ typedef struct {
 
 #define REAL float
 #define S(name) name##_f32
-#define GEMM cblas_sgemm
 #define TANH tanhf
 #define ERF erff
 #define EXP expf
@@ -26,7 +24,6 @@ typedef struct {
 #include "src/model/mlp_kernels.h"
 #undef REAL
 #undef S
-#undef GEMM
 #undef TANH
 #undef ERF
 #undef EXP
@@ -34,7 +31,6 @@ typedef struct {
 
 #define REAL double
 #define S(name) name##_f64
-#define GEMM cblas_dgemm
 #define TANH tanh
 #define ERF erf
 #define EXP exp
@@ -42,7 +38,6 @@ typedef struct {
 #include "src/model/mlp_kernels.h"
 #undef REAL
 #undef S
-#undef GEMM
 #undef TANH
 #undef ERF
 #undef EXP
@@ -79,6 +74,11 @@ void rs__mlp_release(rs__mlp *m) {
   free(m->lab);
   free(m->Y);
   free(m->xtrain32);
+  for (int l = 1; l <= m->L; l++) {
+    rs__gemm_release(&m->fwd[l]);
+    rs__gemm_release(&m->dw[l]);
+    rs__gemm_release(&m->dx[l]);
+  }
   m->G[0] = m->G[1] = m->Y = NULL;
   m->lab = NULL;
   m->xtrain32 = NULL;
@@ -142,7 +142,26 @@ int rs__mlp_setup(rs__mlp *m, const rs_config *cfg, const rs_dataset *data,
     rs__mlp_release(m);
     return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");
   }
+  /* Planned once for full batches of cap rows (the trainer's only size). */
+  for (int l = 1; l <= L; l++) {
+    int n = sizes[l], k = sizes[l - 1];
+    rs__gemm_plan(&m->fwd[l], cfg->train.gemm, (rs__gemm_shape){prec, false, true, cap, n, k, k, k, n});
+    rs__gemm_plan(&m->dw[l], cfg->train.gemm, (rs__gemm_shape){prec, true, false, n, k, cap, n, k, k});
+    if (l > 1)
+      rs__gemm_plan(&m->dx[l], cfg->train.gemm,
+                    (rs__gemm_shape){prec, false, false, cap, k, n, n, k, k});
+  }
   return RS_OK;
+}
+
+int rs__mlp_plans(const rs__mlp *m, const rs__gemm **out) {
+  int n = 0;
+  for (int l = 1; l <= m->L; l++) {
+    out[n++] = &m->fwd[l];
+    out[n++] = &m->dw[l];
+    if (l > 1) out[n++] = &m->dx[l];
+  }
+  return n;
 }
 
 void rs__init_layer(const rs__mlp *m, uint32_t index, int n, int k, double *W,
@@ -208,6 +227,10 @@ static void mlp_gemm_only(rs__model *base, const void *params, void *grad, int n
     gemm_only_f64(m, params, grad, nb);
 }
 
+static int mlp_plans(const rs__model *base, const rs__gemm **out) {
+  return rs__mlp_plans(&((const mlp_model *)base)->net, out);
+}
+
 static const rs__model_ops mlp_ops = {
     .name = "mlp",
     .destroy = mlp_destroy,
@@ -215,6 +238,7 @@ static const rs__model_ops mlp_ops = {
     .loss_grad = mlp_loss_grad,
     .view = mlp_view,
     .gemm_only = mlp_gemm_only,
+    .plans = mlp_plans,
 };
 
 /* Hidden sizes from cfg->model.widths, checked. */

@@ -5,6 +5,7 @@
 #define RS_MLP_INTERNAL_H
 
 #include "src/model/model_internal.h"
+#include "src/model/rs_gemm.h"
 
 typedef struct {
   const rs_dataset *data;
@@ -26,13 +27,19 @@ typedef struct {
   void *Y;
   float *xtrain32; /* float32 training: the inputs rounded once, so a batch
                       gather is a row copy of half the bytes */
+  /* Layer l's products, planned for cap rows: forward A[l-1] W_l^T, weight
+   * gradient G^T A[l-1], input gradient G W_l (l > 1). */
+  rs__gemm fwd[RS_MAX_LAYERS + 2], dw[RS_MAX_LAYERS + 2], dx[RS_MAX_LAYERS + 2];
 } rs__mlp;
 
 /* Sets up an L-layer stack with the given sizes (sizes[0] = data->dim),
- * offsets from 0, and allocates batch buffers for cap rows. */
+ * offsets from 0, allocates batch buffers for cap rows and plans the products
+ * (cfg->train.gemm). */
 int rs__mlp_setup(rs__mlp *m, const rs_config *cfg, const rs_dataset *data,
                   rs_precision prec, int cap, int L, const int *sizes, int nout);
 void rs__mlp_release(rs__mlp *m);
+/* The stack's planned products (at most 3 (RS_MAX_LAYERS + 1)) into out. */
+int rs__mlp_plans(const rs__mlp *m, const rs__gemm **out);
 /* Draws a layer's weights from (m->seed, RS_STREAM_INIT, index) into W
  * (n x k, row-major, variance from m->init) and sets b to m->bias_init. */
 void rs__init_layer(const rs__mlp *m, uint32_t index, int n, int k, double *W,

@@ -1,6 +1,6 @@
 /* Forward, loss and backward of an rs__mlp stack for one floating-point type.
- * Included by mlp.c and vib.c once per training precision with REAL, S(name),
- * GEMM and the math functions defined; everything here is static and
+ * Included by mlp.c and vib.c once per training precision with REAL, S(name)
+ * and the math functions defined (products: the stack's plans, rs_gemm.h); everything here is static and
  * suffixed, so the copies coexist. */
 
 /* Rows of the batch into A[0] (a row copy), and their labels/targets. */
@@ -97,8 +97,7 @@ static inline void S(forward)(rs__mlp *m, const REAL *params, int nb) {
     const REAL *W = params + m->woff[l], *b = params + m->boff[l];
     bool gelu = m->act == RS_ACT_GELU && l < L;
     REAL *out = gelu ? (REAL *)m->Z[l] : (REAL *)m->A[l];
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, k, (REAL)1,
-         (const REAL *)m->A[l - 1], k, W, k, (REAL)0, out, n);
+    rs__gemm_run(&m->fwd[l], nb, n, k, m->A[l - 1], W, out);
     if (gelu)
       S(bias_gelu)(out, m->A[l], b, nb, n);
     else
@@ -152,8 +151,7 @@ static inline void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int n
     int n = m->sizes[l], k = m->sizes[l - 1];
     const REAL *W = params + m->woff[l];
     REAL *dW = grad + m->woff[l], *restrict db = grad + m->boff[l];
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, nb, (REAL)1, G, n,
-         (const REAL *)m->A[l - 1], k, (REAL)0, dW, k);
+    rs__gemm_run(&m->dw[l], n, k, nb, G, m->A[l - 1], dW);
     for (int j = 0; j < n; j++) db[j] = 0;
     for (int i = 0; i < nb; i++) {
       const REAL *restrict g = G + (size_t)i * (size_t)n;
@@ -161,8 +159,7 @@ static inline void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int n
     }
     /* The input gradient of layer 1 is never needed. */
     if (l > 1) {
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, n, (REAL)1, G, n,
-           W, k, (REAL)0, D, k);
+      rs__gemm_run(&m->dx[l], nb, k, n, G, W, D);
       S(act_grad)(D, m->A[l - 1], m->Z[l - 1], (size_t)nb * (size_t)k, m->act);
       REAL *t = G;
       G = D;
@@ -195,18 +192,15 @@ static inline void S(gemm_only)(rs__mlp *m, const void *vparams, void *vgrad,
   for (int l = 1; l <= L; l++) {
     int n = m->sizes[l], k = m->sizes[l - 1];
     bool gelu = m->act == RS_ACT_GELU && l < L;
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, k, (REAL)1,
-         (const REAL *)m->A[l - 1], k, params + m->woff[l], k, (REAL)0,
-         gelu ? (REAL *)m->Z[l] : (REAL *)m->A[l], n);
+    rs__gemm_run(&m->fwd[l], nb, n, k, m->A[l - 1], params + m->woff[l],
+                 gelu ? m->Z[l] : m->A[l]);
   }
   REAL *G = m->G[0], *D = m->G[1];
   for (int l = L; l >= 1; l--) {
     int n = m->sizes[l], k = m->sizes[l - 1];
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, nb, (REAL)1, G, n,
-         (const REAL *)m->A[l - 1], k, (REAL)0, grad + m->woff[l], k);
+    rs__gemm_run(&m->dw[l], n, k, nb, G, m->A[l - 1], grad + m->woff[l]);
     if (l > 1) {
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, n, (REAL)1, G, n,
-           params + m->woff[l], k, (REAL)0, D, k);
+      rs__gemm_run(&m->dx[l], nb, k, n, G, params + m->woff[l], D);
       REAL *t = G;
       G = D;
       D = t;

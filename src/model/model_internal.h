@@ -11,6 +11,7 @@
 
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_rng.h"
+#include "src/model/rs_gemm.h"
 
 /* A contiguous run of parameters that the optimiser treats alike: weights
  * (decayed) or biases (decayed only with train.decay_biases). */
@@ -44,7 +45,12 @@ typedef struct {
   /* Exactly the BLAS calls of one loss_grad with nb rows, and nothing else:
    * the benchmark's floor. */
   void (*gemm_only)(rs__model *m, const void *params, void *grad, int nb);
+  /* The planned products of one step, in step order, into out (at most
+   * RS__MAX_PRODUCTS); returns their count. */
+  int (*plans)(const rs__model *m, const rs__gemm **out);
 } rs__model_ops;
+
+#define RS__MAX_PRODUCTS (3 * (RS_MAX_LAYERS + 2))
 
 struct rs__model {
   const rs__model_ops *ops;

@@ -90,6 +90,16 @@ int rs_trainer_create(const rs_config *cfg, const rs_dataset *data,
   return RS_OK;
 }
 
+void rs_trainer_gemm_backend(const rs_trainer *t, char *buf, size_t cap) {
+  const rs__gemm *plans[RS__MAX_PRODUCTS];
+  int n = t->model->ops->plans(t->model, plans);
+  rs__gemm_describe(plans, n, buf, cap);
+}
+
+const char *rs_gemm_libxsmm_arch(void) {
+  return rs__gemm_libxsmm ? rs__gemm_libxsmm->target() : "none";
+}
+
 void rs_trainer_destroy(rs_trainer **tp) {
   rs_trainer *t = *tp;
   if (!t) return;

@@ -23,12 +23,12 @@ typedef struct {
   size_t lsoff;
   void *eps, *z, *dz;  /* cap x K */
   void *logits, *gd;   /* cap x nout */
+  rs__gemm dfwd, ddw, ddx; /* decoder products: z Wd^T, gd^T z, gd Wd */
   double last_rate;    /* mean KL of the last batch */
 } vib_model;
 
 #define REAL float
 #define S(name) name##_f32
-#define GEMM cblas_sgemm
 #define TANH tanhf
 #define ERF erff
 #define EXP expf
@@ -38,7 +38,6 @@ typedef struct {
 #include "src/model/vib_kernels.h"
 #undef REAL
 #undef S
-#undef GEMM
 #undef TANH
 #undef ERF
 #undef EXP
@@ -47,7 +46,6 @@ typedef struct {
 
 #define REAL double
 #define S(name) name##_f64
-#define GEMM cblas_dgemm
 #define TANH tanh
 #define ERF erf
 #define EXP exp
@@ -57,7 +55,6 @@ typedef struct {
 #include "src/model/vib_kernels.h"
 #undef REAL
 #undef S
-#undef GEMM
 #undef TANH
 #undef ERF
 #undef EXP
@@ -67,6 +64,9 @@ typedef struct {
 static void vib_destroy(rs__model *base) {
   vib_model *v = (vib_model *)base;
   rs__mlp_release(&v->enc);
+  rs__gemm_release(&v->dfwd);
+  rs__gemm_release(&v->ddw);
+  rs__gemm_release(&v->ddx);
   free(v->eps);
   free(v->z);
   free(v->dz);
@@ -137,6 +137,15 @@ static void vib_gemm_only(rs__model *base, const void *params, void *grad, int n
     vib_gemm_only_f64(v, params, grad, nb);
 }
 
+static int vib_plans(const rs__model *base, const rs__gemm **out) {
+  const vib_model *v = (const vib_model *)base;
+  int n = rs__mlp_plans(&v->enc, out);
+  out[n++] = &v->dfwd;
+  out[n++] = &v->ddw;
+  out[n++] = &v->ddx;
+  return n;
+}
+
 static const rs__model_ops vib_ops = {
     .name = "vib",
     .destroy = vib_destroy,
@@ -144,6 +153,7 @@ static const rs__model_ops vib_ops = {
     .loss_grad = vib_loss_grad,
     .view = vib_view,
     .gemm_only = vib_gemm_only,
+    .plans = vib_plans,
 };
 
 /* The decoder actually used (see rs_decoder). */
@@ -226,6 +236,11 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
     vib_destroy(&v->base);
     return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");
   }
+  rs_precision p = v->base.prec;
+  int K = v->K, O = v->nout;
+  rs__gemm_plan(&v->dfwd, cfg->train.gemm, (rs__gemm_shape){p, false, true, batch_cap, O, K, K, K, O});
+  rs__gemm_plan(&v->ddw, cfg->train.gemm, (rs__gemm_shape){p, true, false, O, K, batch_cap, O, K, K});
+  rs__gemm_plan(&v->ddx, cfg->train.gemm, (rs__gemm_shape){p, false, false, batch_cap, K, O, O, K, K});
   *out = &v->base;
   return RS_OK;
 }

@@ -1,6 +1,6 @@
 /* The VIB's sampling, decoder, loss and their gradients for one
  * floating-point type; the encoder runs on the shared MLP kernels. Included
- * by vib.c once per training precision (REAL, S(name), GEMM, math macros). */
+ * by vib.c once per training precision (REAL, S(name), math macros; products: the model's plans, rs_gemm.h). */
 
 static inline REAL S(softplus)(REAL x) {
   return x > 0 ? x + LOG1P(EXP(-x)) : LOG1P(EXP(x));
@@ -57,8 +57,7 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
   kl /= nb;
   const REAL *Wd = params + v->dwoff, *bd = params + v->dboff;
   REAL *restrict logits = v->logits;
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, O, K, (REAL)1, z, K, Wd, K,
-       (REAL)0, logits, O);
+  rs__gemm_run(&v->dfwd, nb, O, K, z, Wd, logits);
   S(bias_act)(logits, bd, nb, O, RS_ACT_IDENTITY);
   double ce = v->gauss ? S(gauss_nll)(v, params, logits, nb, grad)
                       : S(loss)(m, logits, nb, grad ? (REAL *)v->gd : NULL);
@@ -69,14 +68,12 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
 
   const REAL *gd = v->gd;
   REAL *dWd = grad + v->dwoff, *restrict dbd = grad + v->dboff;
-  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, K, nb, (REAL)1, gd, O, z, K,
-       (REAL)0, dWd, K);
+  rs__gemm_run(&v->ddw, O, K, nb, gd, z, dWd);
   for (int j = 0; j < O; j++) dbd[j] = 0;
   for (int i = 0; i < nb; i++)
     for (int j = 0; j < O; j++) dbd[j] += gd[(size_t)i * O + j];
   REAL *restrict dz = v->dz;
-  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, O, (REAL)1, gd, O, Wd,
-       K, (REAL)0, dz, K);
+  rs__gemm_run(&v->ddx, nb, K, O, gd, Wd, dz);
   if (hook) {
     hook(ctx, 2 * m->L);
     hook(ctx, 2 * m->L + 1);
@@ -101,10 +98,7 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
 static void S(vib_gemm_only)(vib_model *v, const REAL *params, REAL *grad, int nb) {
   int K = v->K, O = v->nout;
   S(gemm_only)(&v->enc, params, grad, nb);
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, O, K, (REAL)1,
-       (const REAL *)v->z, K, params + v->dwoff, K, (REAL)0, (REAL *)v->logits, O);
-  GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, K, nb, (REAL)1,
-       (const REAL *)v->gd, O, (const REAL *)v->z, K, (REAL)0, grad + v->dwoff, K);
-  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, O, (REAL)1,
-       (const REAL *)v->gd, O, params + v->dwoff, K, (REAL)0, (REAL *)v->dz, K);
+  rs__gemm_run(&v->dfwd, nb, O, K, v->z, params + v->dwoff, v->logits);
+  rs__gemm_run(&v->ddw, O, K, nb, v->gd, v->z, grad + v->dwoff);
+  rs__gemm_run(&v->ddx, nb, K, O, v->gd, params + v->dwoff, v->dz);
 }

@@ -54,10 +54,11 @@ expect "a directory as the job file" dir.yaml "dir.yaml: not a regular file; exp
 
 # The bounds leave every shipped job alone.
 for j in "$RANKSWEEP_SOURCE_ROOT"/jobs/*.yaml "$E2E"/*.yaml; do
-  # (a paper job whose data files are not fetched here fails on exactly that)
+  # (a paper job whose data files are not fetched here fails on exactly that;
+  # the BLAS kernel warning depends on the machine's environment)
   if "$RS" plan "$j" > /dev/null 2> err; then :
   elif grep -q '^ranksweep: error: .*cannot open: No such file' err \
-       && ! grep -qv '^ranksweep: \(warning: .*cannot read\|error: .*cannot open\)' err; then :
+       && ! grep -qv '^ranksweep: \(warning: .*cannot read\|error: .*cannot open\|warning: .*OpenBLAS\)' err; then :
   else bad "plan $(basename "$j") now fails"; cat err; fi
 done
 ok "every shipped job file still plans"
