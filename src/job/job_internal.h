@@ -81,6 +81,8 @@ typedef struct {
 } rs__archive_dims;
 void rs__archive_dims_init(rs__archive_dims *d);
 void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c);
+/* The same with the run's data dimensions (NULL: rs_config_io's estimate). */
+void rs__archive_dims_add_io(rs__archive_dims *d, const rs_config *c, const rs_run_io *io);
 int64_t rs__archive_dims_bytes(const rs__archive_dims *d);
 
 /* SHA-256 */
