@@ -69,7 +69,9 @@ static const rs_cli_opt show_opts[] = {
     {"eps", 'e', RS_OPT_EPS, "X",
      "only the threshold X, a number > 0 that must be in the archive's eps ladder"},
     {"csv", 0, RS_OPT_CSV, NULL,
-     "machine-readable output: one header line, then one row per run, layer and eps"},
+     "machine-readable output: one header line, then one row per run, measured checkpoint, "
+     "layer and eps (with the checkpoint's losses and accuracies; a run without measured "
+     "layers: one row per checkpoint with its metrics), within --run, --layer and --eps"},
     HELP_OPT,
     END_OPT};
 

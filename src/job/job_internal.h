@@ -36,6 +36,9 @@ typedef struct {
   bool lo_open, hi_open; /* bound excluded; +-INFINITY means unbounded */
   const char *const *enums; /* enums: NULL-terminated, index = C enum value */
   bool no_grid;        /* may not be a grid axis */
+  bool derived;        /* sets other keys (model.width, model.depth: model.widths), so
+                          it is recorded only when set (archives of jobs without it
+                          stay as they were) and never in the canonical text */
   const char *doc;
 } rs__key;
 
@@ -64,6 +67,9 @@ bool rs__key_set_list(const rs__key *k, const char *const *items, int n,
                       rs_config *c, char *err, size_t errlen, int *bad);
 /* The value as it appears in run names: %.6g for doubles, lists as 200x200. */
 void rs__key_format(const rs__key *k, const rs_config *c, char *buf, size_t len);
+
+/* model.width and model.depth, when set, into model.widths (config.c). */
+void rs__config_layers(rs_config *c);
 
 /* Writes run `run` of a job into c without keeping it (rs_job_run keeps
  * every run it returns; the plan walks all runs of a possibly huge grid). */
