@@ -265,6 +265,9 @@ typedef struct {
 int rs_archive_tables_get(const rs_archive *a, rs_archive_tables *t);
 /* Every run's name: nruns strings in one malloc'd block (free(*names)). */
 int rs_archive_run_names(rs_archive *a, char ***names);
+/* Every run's configuration hash (runs/config_hash, format 2), the same
+ * way. */
+int rs_archive_config_hashes(rs_archive *a, char ***hashes);
 /* The epoch of every checkpoint, [run * nckpt + c] (NaN: padding, or a
  * format-1 archive, which records none). */
 int rs_archive_read_epochs(rs_archive *a, double *epochs);

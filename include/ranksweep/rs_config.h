@@ -80,6 +80,8 @@ typedef struct {
     rs_model_kind kind;
     int nwidths;
     int widths[RS_MAX_LAYERS]; /* hidden widths (vib: encoder hidden widths) */
+    int width, depth; /* 0: not set; otherwise widths is depth x [width] (the job
+                         module fills it in; either alone keeps the other's default) */
     rs_activation activation;
     rs_init init;
     double bias_init;

@@ -37,6 +37,10 @@ int rs_idx_read(const char *path, int expect_ndim, int64_t *n, int64_t *itemsize
  * cache (keyed by path, device, inode, size and mtime) so a sweep decodes
  * each file once. This frees it; datasets never point into it. */
 void rs_data_cache_clear(void);
+/* What fetches a data file of the shipped jobs when it is missing (the MNIST
+ * digits' script, Debian's Fashion-MNIST package), as one clause for an error
+ * message; NULL for any other path. */
+const char *rs_data_fetch_hint(const char *path);
 /* data.normalize with auto resolved: fixed for idx, per_feature for npy. */
 rs_normalize rs_data_normalize_mode(const rs_config *cfg);
 

@@ -57,15 +57,26 @@ typedef struct {
   double step, point, ckpt;
 } rs_run_cost;
 void rs_config_cost(const rs_config *c, rs_run_cost *out);
+/* The same with the run's data dimensions (NULL: rs_config_io's estimate). */
+void rs_config_cost_io(const rs_config *c, const rs_run_io *io, rs_run_cost *out);
 
 /* `plan` options: ranks > 1 adds the wall time on that many ranks (one
  * dispatcher, ranks - 1 workers) and a SLURM --time with headroom.
  * calibrate, when set, may correct each run's modelled costs (the CLI times
- * training steps on the machine it runs on); it is called once per run. */
+ * training steps on the machine it runs on); it is called once per run not
+ * reused, with the run's data dimensions (NULL: the estimate).
+ * io, when set, gives run r's data dimensions from its data files and
+ * returns true (false: unknown, the plan takes rs_config_io's estimate).
+ * reused, when set, marks the runs an old archive already holds (plan
+ * --reuse, named reused_from): they are listed as reused and cost nothing. */
 typedef struct {
   int ranks;
-  int (*calibrate)(void *ctx, const rs_config *c, rs_run_cost *k);
+  int (*calibrate)(void *ctx, const rs_config *c, const rs_run_io *io, rs_run_cost *k);
   void *calibrate_ctx;
+  bool (*io)(void *ctx, int run, const rs_config *c, rs_run_io *io);
+  void *io_ctx;
+  const bool *reused;
+  const char *reused_from;
 } rs_plan_opts;
 int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out);
 

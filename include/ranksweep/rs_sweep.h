@@ -36,6 +36,12 @@ bool rs_sweep_drain_requested(void);
  * rs_exit_code of the agreed error, or RS_EXIT_WORK_REMAINS when drained. */
 int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o);
 
+/* Serial: every run's configuration hash as the archive records it
+ * (runs/config_hash: the canonical configuration with data files named by
+ * the SHA-256 of their content), 65 characters per run (64 hex digits and a
+ * NUL) into hash; what `run --reuse` matches runs by, for `plan --reuse`. */
+int rs_job_config_hashes(const rs_job *job, char *hash);
+
 /* Status file next to the archive (ARCHIVE.status), replaced atomically. */
 typedef struct {
   bool json; /* the status file itself (validated) instead of a readable summary */

@@ -226,8 +226,10 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc
   if (strcmp(hash, desc->hash) != 0) {
     rs__free(a);
     return rs_error(RS_EARCHIVE,
-                    "%s: archive belongs to another job file (archive job_hash %s, this job %s)",
-                    path, hash, desc->hash);
+                    "%s: archive belongs to another job file (archive job_hash %s, this job %s); "
+                    "to carry its finished runs into this job's sweep, write a new archive "
+                    "with -o NEW.h5 --reuse %s",
+                    path, hash, desc->hash, path);
   }
   rs__layout want;
   int rc = rs__layout_from_desc(desc, info, &want);

@@ -219,6 +219,10 @@ int rs_archive_run_names(rs_archive *a, char ***names) {
   return rs__read_strings(a->file, rs__records[R_NAME].path, (int)a->lay.R, names);
 }
 
+int rs_archive_config_hashes(rs_archive *a, char ***hashes) {
+  return rs__read_strings(a->file, rs__records[R_CONFIG_HASH].path, (int)a->lay.R, hashes);
+}
+
 int rs_archive_read_epochs(rs_archive *a, double *epochs) {
   int64_t n = a->lay.R * a->lay.C;
   for (int64_t i = 0; i < n; i++) epochs[i] = NAN;

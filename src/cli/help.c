@@ -12,6 +12,9 @@ static const rs_cli_opt plan_opts[] = {
     {"ranks", 'n', RS_OPT_RANKS, "N",
      "also the wall time on N ranks (one dispatcher, N - 1 workers) and a SLURM --time with "
      "headroom, 1 to 1000000"},
+    {"reuse", 0, RS_OPT_REUSE, "OLD.h5",
+     "the runs that run --reuse OLD.h5 would copy instead of computing are marked reused and "
+     "cost nothing"},
     HELP_OPT,
     END_OPT};
 
@@ -66,7 +69,9 @@ static const rs_cli_opt show_opts[] = {
     {"eps", 'e', RS_OPT_EPS, "X",
      "only the threshold X, a number > 0 that must be in the archive's eps ladder"},
     {"csv", 0, RS_OPT_CSV, NULL,
-     "machine-readable output: one header line, then one row per run, layer and eps"},
+     "machine-readable output: one header line, then one row per run, measured checkpoint, "
+     "layer and eps (with the checkpoint's losses and accuracies; a run without measured "
+     "layers: one row per checkpoint with its metrics), within --run, --layer and --eps"},
     HELP_OPT,
     END_OPT};
 
@@ -114,14 +119,17 @@ static const rs_cli_opt version_opts[] = {HELP_OPT, END_OPT};
 static const rs_cli_opt help_opts[] = {HELP_OPT, END_OPT};
 
 const rs_cli_cmd rs_cli_cmds[] = {
-    {"plan", "[--ranks N] [JOB.yaml]", "the expanded grid and the total work, before anything runs",
+    {"plan", "[--ranks N] [--reuse OLD.h5] [JOB.yaml]", "the expanded grid and the total work, before anything runs",
      "Loads and validates the job file (without one, the default job compiled into the "
      "binary, jobs/quick.yaml), expands its grid and prints every run with its grid values, "
      "then the totals (runs, training steps, checkpoints, Jacobian SVDs, archive size) and "
      "the time on one core from a cost model calibrated on measured runs, corrected for "
      "this machine by training each run shape on random data for a fraction of a second "
      "(shapes whose step is under 0.1 ms keep the model); with --ranks, the wall time on "
-     "that many ranks. Data files that cannot be read are warned about. Nothing is written.",
+     "that many ranks; with --reuse, the runs OLD.h5 already holds are marked reused and cost "
+     "nothing. Data files give the runs' input and output sizes; when one cannot be read, the "
+     "plan is printed with estimates, then one error line names the missing file and what "
+     "fetches it, and plan exits 1. Nothing is written.",
      plan_opts},
     {"train", "[JOB.yaml] [--run I] [--threads T]",
      "train one run in this process and print its local-rank table",

@@ -1,6 +1,7 @@
 /* The ranksweep command: parses each command's options (getopt_long, from the
  * table in help.c), calls one library function per command and maps its error
  * code to the exit code. All the work lives in the modules. */
+#include <errno.h>
 #include <math.h>
 #include <mpi.h>
 #include <signal.h>
@@ -57,9 +58,9 @@ static void warn_blas_kernel(void) {
   if (rs_blas_kernel_warning(line, sizeof line)) fprintf(stderr, "%s\n", line);
 }
 
-/* A file data set (idx, npy) whose files cannot be read yet: plan warns
- * about each one (rs_job_plan_print_opts) and prints the cost before it
- * fails, since a plan is often made before the data is fetched. */
+/* A file data set (idx, npy) whose files cannot be read yet: plan prints
+ * the cost before it fails, since a plan is often made before the data is
+ * fetched. */
 static bool data_files_missing(const rs_config *c) {
   const char *f[4];
   int n = rs_config_data_files(c, f, NULL);
@@ -68,11 +69,61 @@ static bool data_files_missing(const rs_config *c) {
   return false;
 }
 
+/* The job's data files that cannot be read, as one error: the first one
+ * with its key and reason, how many others, and what fetches them. RS_OK
+ * when every file is readable. */
+static int missing_data_error(const rs_job *job) {
+  enum { SEEN = 16 };
+  const char *seen[SEEN];
+  int nseen = 0, nmissing = 0, first_errno = 0;
+  const char *first = NULL, *first_key = NULL;
+  for (int r = 0; r < rs_job_nruns(job); r++) {
+    const char *f[4], *k[4];
+    int n = rs_config_data_files(rs_job_run(job, r), f, k);
+    for (int i = 0; i < n; i++) {
+      bool dup = false;
+      for (int s = 0; s < nseen && !dup; s++) dup = !strcmp(seen[s], f[i]);
+      if (dup) continue;
+      if (nseen < SEEN) seen[nseen++] = f[i];
+      if (access(f[i], R_OK) == 0) continue;
+      if (nmissing++ == 0) {
+        first = f[i];
+        first_key = k[i];
+        first_errno = errno;
+      }
+    }
+  }
+  if (!first) return RS_OK;
+  const char *hint = rs_data_fetch_hint(first);
+  char more[64] = "";
+  if (nmissing > 1)
+    snprintf(more, sizeof more, " and %d more data file%s", nmissing - 1,
+             nmissing == 2 ? "" : "s");
+  return rs_error(RS_EDATA, "%s: %s: cannot read %s: %s (run and train fail until it%s exist%s); %s",
+                  rs_job_origin(job), first_key, first, strerror(first_errno), more,
+                  nmissing > 1 ? "" : "s", hint ? hint : "create or fetch the data first");
+}
+
 /* Builds each run's data set and model and discards them, as `run` does for
  * every run before it creates the archive: a job that plans cleanly does not
  * fail at its start on its content (missing or malformed data files, labels
  * that do not fit the loss, a decoder that does not fit the data). */
-static int plan_check_runs(const rs_job *job, bool skip_missing) {
+/* The data dimensions of each run whose data set was built (plan_check_runs),
+ * so the plan counts parameters and costs from the files themselves. */
+typedef struct {
+  rs_run_io *io;
+  bool *known;
+} plan_io;
+
+static bool plan_io_get(void *ctx, int run, const rs_config *c, rs_run_io *io) {
+  (void)c;
+  const plan_io *p = ctx;
+  if (!p->known || !p->known[run]) return false;
+  *io = p->io[run];
+  return true;
+}
+
+static int plan_check_runs(const rs_job *job, bool skip_missing, plan_io *pio) {
   int err = RS_OK;
   for (int r = 0; r < rs_job_nruns(job) && err == RS_OK; r++) {
     const rs_config *cfg = rs_job_run(job, r);
@@ -80,6 +131,10 @@ static int plan_check_runs(const rs_job *job, bool skip_missing) {
     rs_dataset *data = NULL;
     rs_trainer *t = NULL;
     err = rs_dataset_create(cfg, &data);
+    if (err == RS_OK && pio && pio->known) {
+      pio->io[r] = (rs_run_io){data->dim, data->outputs, data->classification};
+      pio->known[r] = true;
+    }
     if (err == RS_OK) err = rs_trainer_create(cfg, data, &t);
     rs_trainer_destroy(&t);
     rs_dataset_destroy(&data);
@@ -126,10 +181,44 @@ static int parse(const char *name, int argc, char **argv, opt_fn on_opt, void *c
 static int plan_opt(void *ctx, int id, const char *arg) {
   rs_plan_opts *po = ctx;
   long long v;
+  if (id == RS_OPT_REUSE) {
+    if (!arg[0]) return rs_cli_usage_error("plan", "--reuse expects an archive");
+    po->reused_from = arg;
+    return 0;
+  }
   if (id != RS_OPT_RANKS) return rs_cli_usage_error("plan", "unexpected option");
   int rc = rs_cli_int("plan", "ranks", arg, 1, 1000000, &v);
   if (!rc) po->ranks = (int)v;
   return rc;
+}
+
+/* plan --reuse OLD.h5: the runs `run --reuse` would copy from OLD.h5 (a run
+ * finished there with the same configuration hash) into reused[]. */
+static int plan_reused(const rs_job *job, const char *old, bool *reused) {
+  int R = rs_job_nruns(job);
+  rs_archive *a = NULL;
+  RS_CALL(rs_archive_open_read(old, &a));
+  rs_archive_header h;
+  rs_archive_dims D;
+  rs_archive_header_get(a, &h);
+  rs_archive_dims_get(a, &D);
+  char **oh = NULL, *nh = malloc((size_t)R * 65);
+  int rc = nh ? RS_OK : rs_error(RS_ENOMEM, "plan: out of memory");
+  if (rc == RS_OK && h.version < 2)
+    rc = rs_error(RS_EARCHIVE, "--reuse %s: archive format version %lld records no configuration "
+                  "hashes; expected format 2", old, (long long)h.version);
+  if (rc == RS_OK) rc = rs_archive_config_hashes(a, &oh);
+  if (rc == RS_OK) rc = rs_job_config_hashes(job, nh);
+  for (int64_t q = 0; rc == RS_OK && q < D.nruns; q++) {
+    bool done = false;
+    rc = rs_archive_run_done(a, (int)q, &done, NULL);
+    for (int r = 0; rc == RS_OK && done && r < R; r++)
+      if (!reused[r] && strcmp(oh[q], nh + (size_t)r * 65) == 0) reused[r] = true;
+  }
+  free(oh); /* (one block) */
+  free(nh);
+  int crc = rs_archive_close(&a);
+  return rc != RS_OK ? rc : crc;
 }
 
 static int cmd_plan(int argc, char **argv) {
@@ -139,13 +228,30 @@ static int cmd_plan(int argc, char **argv) {
   if (rc >= 0) return rc;
   if ((rc = operands("plan", argc, argv, first, 0, 1, "at most one JOB.yaml"))) return rc;
   rs_job *job = NULL;
+  plan_io pio = {NULL, NULL};
+  bool *reused = NULL;
   int err;
   RS_TRY(err, load_job(first < argc ? argv[first] : NULL, &job), done);
   warn_blas_kernel();
-  RS_TRY(err, plan_check_runs(job, true), done);
+  pio.io = calloc((size_t)rs_job_nruns(job), sizeof *pio.io);
+  pio.known = calloc((size_t)rs_job_nruns(job), sizeof *pio.known);
+  if (!pio.io || !pio.known) RS_TRY(err, rs_error(RS_ENOMEM, "plan: out of memory"), done);
+  po.io = plan_io_get;
+  po.io_ctx = &pio;
+  RS_TRY(err, plan_check_runs(job, true, &pio), done);
+  /* Runs an old archive holds: only when every data file can be read (their
+   * checksums are part of the match; otherwise the error below says what
+   * is missing). */
+  if (po.reused_from && missing_data_error(job) == RS_OK) {
+    if (!(reused = calloc((size_t)rs_job_nruns(job), sizeof *reused)))
+      RS_TRY(err, rs_error(RS_ENOMEM, "plan: out of memory"), done);
+    RS_TRY(err, plan_reused(job, po.reused_from, reused), done);
+    po.reused = reused;
+  }
+  rs_error_clear();
   /* Data files that cannot be read yet: the plan is printed (its cost does
-   * not need them) with a warning per file, then the error run would give,
-   * and exit 1: the job cannot run as it stands. */
+   * not need them), then one error line naming the first such file and what
+   * fetches it, and exit 1 as run would: the job cannot run as it stands. */
   RS_TRY(err, rs_job_plan_print_opts(job, &po, stdout), done);
   rs_plan_probe_print(&probe, stdout);
   /* What runs the products, and what could: both change speed and bits. */
@@ -156,8 +262,11 @@ static int cmd_plan(int argc, char **argv) {
          forced, rs_blas_kernel_below_cpu() ? ", below this CPU" : "", rs_cpu_best_isa(),
          rs_gemm_libxsmm_arch());
   fflush(stdout);
-  err = plan_check_runs(job, false);
+  err = missing_data_error(job);
 done:
+  free(pio.io);
+  free(pio.known);
+  free(reused);
   rs_job_destroy(&job);
   return fail(err, true);
 }

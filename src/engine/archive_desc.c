@@ -38,18 +38,17 @@ static const char *rs__path_digest(const char *path, void *ctx) {
   return NULL;
 }
 
-/* The SHA-256 of every data file of every run (rank 0 reads each distinct
- * path once; everyone receives them). Synthetic runs read none: "". */
-static int rs__data_sha(MPI_Comm comm, const rs_job *job, char *sha) {
-  int R = rs_job_nruns(job), rank = 0;
-  RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
+/* The SHA-256 of every data file of every run, each distinct path read once
+ * (synthetic runs read none: ""), in this process. */
+static int rs__data_sha_local(const rs_job *job, char *sha) {
+  int R = rs_job_nruns(job);
   memset(sha, 0, (size_t)R * RS_ARCHIVE_NFILES * RS__SHA_LEN);
   int rc = RS_OK;
   enum { RS__NUNIQ = 64 }; /* distinct data files remembered (a grid has few) */
   const char *uniq[RS__NUNIQ];
   char uniq_sha[RS__NUNIQ * RS__SHA_LEN];
   int nuniq = 0;
-  for (int r = 0; rank == 0 && rc == RS_OK && r < R; r++) {
+  for (int r = 0; rc == RS_OK && r < R; r++) {
     const rs_config *c = rs_job_run(job, r);
     if (c->data.kind != RS_DATA_IDX) continue;
     const char *paths[RS_ARCHIVE_NFILES];
@@ -70,6 +69,15 @@ static int rs__data_sha(MPI_Comm comm, const rs_job *job, char *sha) {
       }
     }
   }
+  return rc;
+}
+
+/* The same on rank 0, which everyone receives the checksums from. */
+static int rs__data_sha(MPI_Comm comm, const rs_job *job, char *sha) {
+  int R = rs_job_nruns(job), rank = 0;
+  RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
+  memset(sha, 0, (size_t)R * RS_ARCHIVE_NFILES * RS__SHA_LEN);
+  int rc = rank == 0 ? rs__data_sha_local(job, sha) : RS_OK;
   RS_CALL(rs_comm_agree(comm, rc)); /* rank 0's outcome and message, on every rank */
   RS_CALL_MPI(MPI_Bcast(sha, R * RS_ARCHIVE_NFILES * RS__SHA_LEN, MPI_CHAR, 0, comm));
   return RS_OK;
@@ -110,20 +118,34 @@ static int rs__axis(const rs_job *job, int ax, rs_job_desc *d) {
   return RS_OK;
 }
 
-/* desc.finish_records: the data files' checksums, then each run's
- * configuration hash (its canonical text names data files by checksum). */
-static int rs__finish_records(void *ctx) {
-  rs_job_desc *d = ctx;
-  RS_CALL(rs__data_sha(d->comm, d->job, d->sha));
-  for (int r = 0; r < d->nruns; r++) {
-    const rs_config *c = rs_job_run(d->job, r);
-    rs__digest_ctx dc = {d->sha + (size_t)r * RS_ARCHIVE_NFILES * RS__SHA_LEN, c};
+/* Each run's configuration hash from the data files' checksums (its
+ * canonical text names data files by checksum). */
+static int rs__config_hashes(const rs_job *job, const char *sha, char *hash) {
+  for (int r = 0; r < rs_job_nruns(job); r++) {
+    const rs_config *c = rs_job_run(job, r);
+    rs__digest_ctx dc = {sha + (size_t)r * RS_ARCHIVE_NFILES * RS__SHA_LEN, c};
     char *canon = rs_config_canonical_text(c, rs__path_digest, &dc);
     RS_CHECK(canon, RS_ENOMEM, "archive: out of memory");
-    rs_sha256_hex(canon, strlen(canon), d->hash + (size_t)r * RS__SHA_LEN);
+    rs_sha256_hex(canon, strlen(canon), hash + (size_t)r * RS__SHA_LEN);
     free(canon);
   }
   return RS_OK;
+}
+
+/* desc.finish_records: the data files' checksums, then the hashes. */
+static int rs__finish_records(void *ctx) {
+  rs_job_desc *d = ctx;
+  RS_CALL(rs__data_sha(d->comm, d->job, d->sha));
+  return rs__config_hashes(d->job, d->sha, d->hash);
+}
+
+int rs_job_config_hashes(const rs_job *job, char *hash) {
+  char *sha = calloc((size_t)rs_job_nruns(job) * RS_ARCHIVE_NFILES, RS__SHA_LEN);
+  RS_CHECK(sha, RS_ENOMEM, "out of memory");
+  int rc = rs__data_sha_local(job, sha);
+  if (rc == RS_OK) rc = rs__config_hashes(job, sha, hash);
+  free(sha);
+  return rc;
 }
 
 static int rs__build(MPI_Comm comm, const rs_job *job, const rs_archive_run *runs, rs_job_desc *d) {

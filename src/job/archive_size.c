@@ -9,8 +9,12 @@ void rs__archive_dims_init(rs__archive_dims *d) {
 }
 
 void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c) {
+  rs__archive_dims_add_io(d, c, NULL);
+}
+
+void rs__archive_dims_add_io(rs__archive_dims *d, const rs_config *c, const rs_run_io *io) {
   rs_run_shape sh;
-  rs_config_shape(c, NULL, &sh);
+  rs_config_shape(c, io, &sh);
   int d0 = sh.io.d0, nl = sh.nmeasured;
   const int *w = sh.widths;
   double nck = rs_config_checkpoints(c, NULL, 0), np = (double)sh.nparams;

@@ -48,6 +48,17 @@ void rs_config_defaults(rs_config *c) {
   for (int i = 0; i < rs__nkeys; i++) apply_default(&rs__keys[i], c);
 }
 
+void rs__config_layers(rs_config *c) {
+  if (!c->model.width && !c->model.depth) return;
+  /* Either alone keeps the other as model.widths' default has it (the job
+   * refuses model.widths beside them, so these are its defaults). */
+  int w = c->model.width ? c->model.width : c->model.widths[0];
+  int d = c->model.depth ? c->model.depth : c->model.nwidths;
+  RS_ASSERT(d >= 1 && d <= RS_MAX_LAYERS);
+  for (int i = 0; i < d; i++) c->model.widths[i] = w;
+  c->model.nwidths = d;
+}
+
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);

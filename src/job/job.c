@@ -361,6 +361,7 @@ static void materialize(const rs_job *j, int r, rs_config *c, int *lines) {
     RS_ASSERT(ok); /* every value was checked when the grid was read */
     if (lines) lines[key_index(ax->key)] = v->line;
   }
+  rs__config_layers(c);
   memset(c->name, 0, sizeof c->name);
   memcpy(c->name, j->run_names[r], strlen(j->run_names[r]));
 }
@@ -386,7 +387,7 @@ static int cross_err(const pctx *p, const int *lines, const char *ka, const char
 static int check_bounds(const pctx *p, int r, const rs_config *c, const int *lines) {
   for (int i = 0; i < c->model.nwidths; i++)
     if (c->model.widths[i] > RS_MAX_WIDTH)
-      return cross_err(p, lines, "model.widths", NULL, r,
+      return cross_err(p, lines, c->model.width ? "model.width" : "model.widths", NULL, r,
                        "width %d is %d; expected at most %d", i + 1, c->model.widths[i],
                        RS_MAX_WIDTH);
   if (c->data.dim > RS_MAX_WIDTH)
@@ -510,6 +511,28 @@ static int expand(const pctx *p) {
   return err;
 }
 
+/* Where the job sets key (the base file or a grid axis), or 0. */
+static int set_at(const rs_job *j, const char *key) {
+  const rs__key *k = rs__key_find(key);
+  for (int a = 0; a < j->naxes; a++)
+    if (j->axes[a].key == k) return j->axes[a].line;
+  return j->key_line[key_index(k)];
+}
+
+/* The hidden layers are given one way: a list of widths, or one width and a
+ * depth (each alone keeps the other's default). */
+static int check_layer_keys(const pctx *p) {
+  int lw = set_at(p->job, "model.widths");
+  int lwd = set_at(p->job, "model.width"), ld = set_at(p->job, "model.depth");
+  if (lw && (lwd || ld)) {
+    const char *k = lwd ? "model.width" : "model.depth";
+    return jerr(p, lwd ? lwd : ld, k, "given together with model.widths (line %d); expected "
+                "either model.widths (a list of layer widths) or model.width and model.depth",
+                lw);
+  }
+  return RS_OK;
+}
+
 static int parse_root(const pctx *p, const yaml_node_t *root) {
   char known[200];
   join(known, sizeof known, top_keys);
@@ -538,7 +561,7 @@ static int parse_root(const pctx *p, const yaml_node_t *root) {
   }
   snprintf(p->job->name, sizeof p->job->name, "%s", p->job->base.name);
   if (grid) RS_CALL(parse_grid(p, grid_key, grid));
-  return RS_OK;
+  return check_layer_keys(p);
 }
 
 static int syntax_error(const pctx *p, const yaml_parser_t *ps) {

@@ -36,6 +36,9 @@ typedef struct {
   bool lo_open, hi_open; /* bound excluded; +-INFINITY means unbounded */
   const char *const *enums; /* enums: NULL-terminated, index = C enum value */
   bool no_grid;        /* may not be a grid axis */
+  bool derived;        /* sets other keys (model.width, model.depth: model.widths), so
+                          it is recorded only when set (archives of jobs without it
+                          stay as they were) and never in the canonical text */
   const char *doc;
 } rs__key;
 
@@ -65,6 +68,9 @@ bool rs__key_set_list(const rs__key *k, const char *const *items, int n,
 /* The value as it appears in run names: %.6g for doubles, lists as 200x200. */
 void rs__key_format(const rs__key *k, const rs_config *c, char *buf, size_t len);
 
+/* model.width and model.depth, when set, into model.widths (config.c). */
+void rs__config_layers(rs_config *c);
+
 /* Writes run `run` of a job into c without keeping it (rs_job_run keeps
  * every run it returns; the plan walks all runs of a possibly huge grid). */
 struct rs_job;
@@ -81,6 +87,8 @@ typedef struct {
 } rs__archive_dims;
 void rs__archive_dims_init(rs__archive_dims *d);
 void rs__archive_dims_add(rs__archive_dims *d, const rs_config *c);
+/* The same with the run's data dimensions (NULL: rs_config_io's estimate). */
+void rs__archive_dims_add_io(rs__archive_dims *d, const rs_config *c, const rs_run_io *io);
 int64_t rs__archive_dims_bytes(const rs__archive_dims *d);
 
 /* SHA-256: its own header */

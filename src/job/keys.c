@@ -120,7 +120,17 @@ const rs__key rs__keys[] = {
             "latent, linear or Gaussian decoder)"},
     {.key = "model.widths", .type = RS__T_INT_LIST,
      LIST(model.widths, model.nwidths, RS_MAX_LAYERS, 1), .def = "[200, 200, 200, 200]", R_GE(1),
-     .doc = "Hidden-layer widths (vib: encoder hidden widths)"},
+     .doc = "Hidden-layer widths (vib: encoder hidden widths); or set model.width and "
+            "model.depth instead"},
+    {.key = "model.width", .type = RS__T_INT, .off = OFF(model.width), .def = "0",
+     .lo = 0, .hi = RS_MAX_WIDTH, .derived = true,
+     .doc = "Width of every hidden layer, instead of model.widths: model.depth layers of this "
+            "width (0: not set; set alone, model.depth is 4); a grid axis of its own, unlike "
+            "one entry of model.widths"},
+    {.key = "model.depth", .type = RS__T_INT, .off = OFF(model.depth), .def = "0",
+     .lo = 0, .hi = RS_MAX_LAYERS, .derived = true,
+     .doc = "Number of hidden layers, each model.width wide, instead of model.widths (0: not "
+            "set; set alone, model.width is 200)"},
     {.key = "model.activation", .type = RS__T_ENUM, .off = OFF(model.activation), .def = "relu",
      R_ANY, .enums = e_act, .doc = "Hidden-layer activation"},
     {.key = "model.init", .type = RS__T_ENUM, .off = OFF(model.init), .def = "normal_fan_in",
@@ -239,6 +249,9 @@ int rs__edit_distance(const char *a, const char *b) {
       int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
       int m = sub < del ? sub : del;
       d[i][j] = m < ins ? m : ins;
+      /* two swapped letters are one typo */
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < d[i][j])
+        d[i][j] = d[i - 2][j - 2] + 1;
     }
   return d[la][lb];
 }
@@ -253,8 +266,11 @@ const rs__key *rs__key_suggest(const char *dotted) {
   int bestd = 1000;
   for (int i = 0; i < rs__nkeys; i++) {
     int d = rs__edit_distance(dotted, rs__keys[i].key);
-    /* "data.lr" is one section away from "train.lr": as close as one typo. */
-    if (strcmp(last_component(dotted), last_component(rs__keys[i].key)) == 0 && d > 1) d = 1;
+    /* "data.lr" is one section away from "train.lr": as close as one typo;
+     * "weigth_decay" (no section, a typo) as close as its typo. */
+    int dl = rs__edit_distance(last_component(dotted), last_component(rs__keys[i].key));
+    int llimit = (int)strlen(last_component(dotted)) / 3;
+    if (dl <= (llimit > 1 ? llimit : 1) && (dl > 1 ? dl : 1) < d) d = dl > 1 ? dl : 1;
     if (d < bestd) {
       bestd = d;
       best = &rs__keys[i];

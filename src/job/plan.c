@@ -1,13 +1,11 @@
 /* What a job will cost before it runs (`ranksweep plan`), and the key
  * reference generated from the key table (docs/reference/keys.md is checked against
  * it by a test, so the documentation cannot drift from the parser). */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "job_internal.h"
 #include "ranksweep/rs_error.h"
@@ -72,9 +70,11 @@ static const rs__rates *rs__rates_now(void) {
 #define RS__SLURM_FACTOR 1.5
 #define RS__SLURM_MARGIN 600.0
 
-void rs_config_cost(const rs_config *c, rs_run_cost *out) {
+void rs_config_cost(const rs_config *c, rs_run_cost *out) { rs_config_cost_io(c, NULL, out); }
+
+void rs_config_cost_io(const rs_config *c, const rs_run_io *io, rs_run_cost *out) {
   rs_run_shape sh;
-  rs_config_shape(c, NULL, &sh);
+  rs_config_shape(c, io, &sh);
   int d0 = sh.io.d0, L = sh.nmeasured;
   const int *w = sh.widths;
   double np = (double)sh.nparams;
@@ -102,28 +102,6 @@ void rs_config_cost(const rs_config *c, rs_run_cost *out) {
   out->ckpt = k->ckpt_fixed + 2.0 * np * evals / k->ckpt_flops + (vib ? k->vib_eval * evals : 0);
 }
 
-/* Data files an idx job reads: a missing one is said now, not at run time. */
-static void rs__plan_check_data(const rs_job *job) {
-  int R = rs_job_nruns(job);
-  char seen[8][RS_PATH_MAX];
-  int nseen = 0;
-  for (int r = 0; r < R; r++) {
-    const rs_config *c = rs_job_run(job, r);
-    const char *files[4], *keys[4];
-    int nf = rs_config_data_files(c, files, keys);
-    for (int k = 0; k < nf; k++) {
-      bool dup = false;
-      for (int i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], files[k]);
-      if (dup) continue;
-      if (nseen < 8) snprintf(seen[nseen++], RS_PATH_MAX, "%s", files[k]);
-      if (access(files[k], R_OK) != 0)
-        fprintf(stderr, "ranksweep: warning: %s: %s: cannot read %s: %s (run and train will fail "
-                        "until it exists)\n",
-                rs_job_origin(job), keys[k], files[k], strerror(errno));
-    }
-  }
-}
-
 static void slurm_time(double s, char *buf, size_t len) {
   long t = (long)ceil(s / 60.0) * 60; /* whole minutes */
   long d = t / 86400, h = t % 86400 / 3600, m = t % 3600 / 60;
@@ -131,17 +109,30 @@ static void slurm_time(double s, char *buf, size_t len) {
   else snprintf(buf, len, "%02ld:%02ld:00", h, m);
 }
 
+/* Run r's data dimensions: the files' own (o->io) where known, else NULL
+ * (rs_config_io's estimate). */
+static const rs_run_io *rs__plan_io(const rs_plan_opts *o, int r, const rs_config *c,
+                                    rs_run_io *buf) {
+  return o && o->io && o->io(o->io_ctx, r, c, buf) ? buf : NULL;
+}
+
+/* Runs an archive already holds (o->reused) cost nothing. */
+static bool rs__plan_reused(const rs_plan_opts *o, int r) { return o && o->reused && o->reused[r]; }
+
 static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *out) {
   int R = rs_job_nruns(job);
   rs_config *c = malloc(sizeof *c);
   if (!c) return rs_error(RS_ENOMEM, "out of memory");
   double train_s = 0, measure_s = 0, ckpt_s = 0, longest = 0;
   for (int r = 0; r < R; r++) {
+    if (rs__plan_reused(o, r)) continue;
     rs__job_run_into(job, r, c);
     rs_run_cost k;
-    rs_config_cost(c, &k);
+    rs_run_io iob;
+    const rs_run_io *io = rs__plan_io(o, r, c, &iob);
+    rs_config_cost_io(c, io, &k);
     if (o && o->calibrate) {
-      int rc = o->calibrate(o->calibrate_ctx, c, &k);
+      int rc = o->calibrate(o->calibrate_ctx, c, io, &k);
       if (rc != RS_OK) {
         free(c);
         return rc;
@@ -188,8 +179,9 @@ static int rs__plan_time_print(const rs_job *job, const rs_plan_opts *o, FILE *o
           "  measurement, per point and measured layer after the first: %.0f us + %.0f ns x\n"
           "    n_l x n_(l-1) + %.0f ps x n_l x n_(l-1) x min(n_l, d0);\n"
           "  checkpoint metrics: %.0f ms + 2 x parameters FLOPs per training and held-out\n"
-          "    example at %.0f GFLOP/s; data loading and communication are ignored; idx input\n"
-          "    is taken as 784 pixels and 10 classes.\n",
+          "    example at %.0f GFLOP/s; data loading and communication are ignored; data\n"
+          "    files give their own dimensions (784 pixels and 10 classes where one cannot\n"
+          "    be read yet).\n",
           k->name, rs_blas_kernel(), k->step_fixed * 1e6, k->step_f32 / 1e9, k->step_f64 / 1e9,
           k->vib_unit * 1e9, k->point_layer * 1e6, k->point_nn * 1e9, k->point_nnm * 1e12,
           k->ckpt_fixed * 1e3, k->ckpt_flops / 1e9);
@@ -203,7 +195,6 @@ int rs_job_plan_print(const rs_job *job, FILE *out) {
 
 int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) {
   int R = rs_job_nruns(job), A = rs_job_naxes(job);
-  rs__plan_check_data(job);
   size_t wname = strlen("name");
   int *wax = calloc((size_t)(A > 0 ? A : 1), sizeof(int));
   if (!wax) return rs_error(RS_ENOMEM, "out of memory");
@@ -234,17 +225,26 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
   }
   double steps = 0, ckpts = 0, svds = 0;
   int64_t pmin = INT64_MAX, pmax = 0;
+  int nreused = 0;
+  rs__archive_dims dims;
+  rs__archive_dims_init(&dims);
   for (int r = 0; r < R; r++) {
+    bool reused = rs__plan_reused(o, r);
+    nreused += reused;
     fprintf(out, "%5d  %-*s", r, A ? (int)wname : 0, rs_job_run_name(job, r));
     for (int a = 0; a < A; a++)
-      fprintf(out, "  %-*s", a < A - 1 ? wax[a] : 0, rs_job_run_value(job, r, a));
-    fputc('\n', out);
+      fprintf(out, "  %-*s", a < A - 1 || reused ? wax[a] : 0, rs_job_run_value(job, r, a));
+    fputs(reused ? "  (reused)\n" : "\n", out);
     rs__job_run_into(job, r, c);
+    rs_run_io iob;
+    const rs_run_io *io = rs__plan_io(o, r, c, &iob);
     rs_run_shape sh;
-    rs_config_shape(c, NULL, &sh);
+    rs_config_shape(c, io, &sh);
+    rs__archive_dims_add_io(&dims, c, io);
     int64_t np = sh.nparams;
     if (np < pmin) pmin = np;
     if (np > pmax) pmax = np;
+    if (reused) continue;
     int nck = rs_config_checkpoints(c, NULL, 0);
     steps += (double)c->train.steps;
     ckpts += nck;
@@ -252,8 +252,12 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
   }
   free(wax);
   free(c);
-  fprintf(out, "\ntotals\n");
-  fprintf(out, "  runs                 %d\n", R);
+  fprintf(out, "\ntotals%s\n", nreused ? " (without the reused runs)" : "");
+  if (nreused)
+    fprintf(out, "  runs                 %d (%d more reused from %s)\n", R - nreused, nreused,
+            o->reused_from ? o->reused_from : "the old archive");
+  else
+    fprintf(out, "  runs                 %d\n", R);
   fprintf(out, "  training steps       %.0f\n", steps);
   fprintf(out, "  checkpoints          %.0f (including step 0 and the last step of each run)\n",
           ckpts);
@@ -263,7 +267,7 @@ int rs_job_plan_print_opts(const rs_job *job, const rs_plan_opts *o, FILE *out) 
   else
     fprintf(out, "  parameters per run   %" PRId64 " to %" PRId64 "\n", pmin, pmax);
   char ab[32];
-  human_bytes((double)rs_job_archive_bytes(job), ab, sizeof ab);
+  human_bytes((double)rs__archive_dims_bytes(&dims), ab, sizeof ab);
   fprintf(out, "  archive size         about %s (allocated when the sweep starts; `run` checks the\n"
                "                       free space first)\n", ab);
   RS_CALL(rs__plan_time_print(job, o, out));

@@ -65,6 +65,9 @@ static char *build(const rs_config *c, bool canonical, rs_path_digest digest, vo
   for (int i = 0; i < rs__nkeys; i++) {
     const rs__key *k = &rs__keys[i];
     if (canonical && rs__key_neutral(k->key)) continue;
+    /* model.width and model.depth are in model.widths already: recorded
+     * when set, never hashed (the same layers hash alike however given) */
+    if (k->derived && (canonical || *(const int *)((const char *)c + k->off) == 0)) continue;
     char val[RS_MAX_CKPTS * 24 + 64];
     if (canonical && k->type == RS__T_PATH && digest) {
       const char *path = (const char *)c + k->off;

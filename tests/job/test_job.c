@@ -130,6 +130,44 @@ START_TEST(minimal_job_is_defaults) {
 }
 END_TEST
 
+/* model.width x model.depth: separate axes that make model.widths; either
+ * alone keeps the other's default (4 layers, width 200); recorded only when
+ * set, and hashed like the same layers given as model.widths. */
+START_TEST(width_and_depth_axes) {
+  rs_job *j = parse_ok("grid:\n  model.width: [10, 20]\n  model.depth: [1, 3]\n");
+  ck_assert_int_eq(rs_job_nruns(j), 4);
+  ck_assert_str_eq(rs_job_run_name(j, 3), "width=20,depth=3");
+  const rs_config *c = rs_job_run(j, 3);
+  ck_assert_int_eq(c->model.nwidths, 3);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(c->model.widths[i], 20);
+  ck_assert_int_eq(rs_job_run(j, 0)->model.nwidths, 1);
+  char *rec = rs_config_resolved_text(c);
+  ck_assert_ptr_nonnull(strstr(rec, "model.widths: [20, 20, 20]\nmodel.width: 20\nmodel.depth: 3\n"));
+  char *canon = rs_config_canonical_text(c, NULL, NULL);
+  ck_assert_ptr_null(strstr(canon, "model.width:"));
+  rs_job *k = parse_ok("model:\n  widths: [20, 20, 20]\n");
+  char *canon2 = rs_config_canonical_text(rs_job_run(k, 0), NULL, NULL);
+  char *rec2 = rs_config_resolved_text(rs_job_run(k, 0));
+  ck_assert_str_eq(canon, canon2);
+  ck_assert_ptr_null(strstr(rec2, "model.width:"));
+  ck_assert_ptr_null(strstr(rec2, "model.depth:"));
+  free(rec);
+  free(rec2);
+  free(canon);
+  free(canon2);
+  rs_job_destroy(&k);
+  rs_job_destroy(&j);
+  j = parse_ok("model:\n  width: 7\n");
+  ck_assert_int_eq(rs_job_run(j, 0)->model.nwidths, 4);
+  ck_assert_int_eq(rs_job_run(j, 0)->model.widths[3], 7);
+  rs_job_destroy(&j);
+  j = parse_ok("model:\n  depth: 2\n");
+  ck_assert_int_eq(rs_job_run(j, 0)->model.nwidths, 2);
+  ck_assert_int_eq(rs_job_run(j, 0)->model.widths[1], 200);
+  rs_job_destroy(&j);
+}
+END_TEST
+
 START_TEST(loss_auto_resolution) {
   rs_config c;
   rs_config_defaults(&c);
@@ -489,6 +527,15 @@ static const bad_case bad[] = {
     {"train.lr: 0.1\n", 1, "train.lr", "only allowed under grid"},
     {"grid:\n  train.lrr: [1, 2]\n", 2, "train.lrr", "did you mean train.lr?"},
     {"grid:\n  seed: [1]\n  seeds: [2]\n", 3, "seeds", "did you mean seed?"},
+    {"grid:\n  weigth_decay: [1, 2]\n", 2, "weigth_decay", "did you mean train.weight_decay?"},
+    {"grid:\n  depht: [1, 2]\n", 2, "depht", "did you mean model.depth?"},
+    {"grid:\n  foo: [1, 2]\n", 2, "foo", "not a known key; expected"},
+    /* the hidden layers one way only */
+    {"model:\n  widths: [8]\n  width: 4\n", 3, "model.width", "given together with model.widths (line 2)"},
+    {"model:\n  widths: [8]\ngrid:\n  model.depth: [1, 2]\n", 4, "model.depth",
+     "given together with model.widths"},
+    {"grid:\n  model.widths: [[8]]\n  model.width: [4]\n", 3, "model.width", "given together"},
+    {"model:\n  depth: 17\n", 2, "model.depth", "out of range; expected an integer in [0, 16]"},
     {"grid:\n  train: [1]\n", 2, "train", "expected a dotted key"},
     {"grid:\n  name: [a, b]\n", 2, "name", "cannot be a grid axis"},
     /* wrong types */
@@ -825,6 +872,7 @@ int main(void) {
   TCase *t = tcase_create("config");
   tcase_add_test(t, defaults_match_documentation);
   tcase_add_test(t, minimal_job_is_defaults);
+  tcase_add_test(t, width_and_depth_axes);
   tcase_add_test(t, loss_auto_resolution);
   tcase_add_test(t, checkpoints_log_paper);
   tcase_add_test(t, checkpoints_log_forces_last);
