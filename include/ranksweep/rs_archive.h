@@ -144,6 +144,13 @@ typedef enum {
 } rs_archive_status;
 int rs_archive_probe(const char *path, rs_archive_status *status);
 
+/* Refuses, before anything is created, a path the archive's files cannot
+ * have: RS_PATH_MAX characters or more, a directory name longer than NAME_MAX,
+ * or a file name that the files kept beside it (PATH.lock, PATH.status,
+ * PATH.damaged-<time>) would push past NAME_MAX. what names it in the one
+ * line ("output", "--reuse"). RS_EARG. */
+int rs_archive_path_check(const char *path, const char *what);
+
 /* Collective. What `run -o PATH [--resume]` needs. First takes PATH.lock
  * (one writer per archive; released by rs_archive_close; a lock left by a
  * killed sweep on this host is taken over), then: without resume, create

@@ -349,7 +349,11 @@ static int parse_run(int argc, char **argv, rs_sweep_opts *o, const char **path)
 
 static int cmd_run(const rs_sweep_opts *o, const char *path, int rank) {
   rs_job *job = NULL;
-  int err = load_job(path, &job);
+  /* before anything is created: no lock or mark at a truncated name */
+  int err = o->archive ? rs_archive_path_check(o->archive, "output") : RS_OK;
+  if (err == RS_OK && o->reuse) err = rs_archive_path_check(o->reuse, "--reuse");
+  if (err != RS_OK) return fail(err, rank == 0);
+  err = load_job(path, &job);
   if (err != RS_OK) return fail(err, rank == 0);
   if (rank == 0 && !o->quiet) warn_blas_kernel();
   int code = rs_sweep_run(MPI_COMM_WORLD, job, o);
@@ -369,7 +373,8 @@ static int cmd_status(int argc, char **argv) {
   int first, rc = parse("status", argc, argv, status_opt, &o, &first);
   if (rc >= 0) return rc;
   if ((rc = operands("status", argc, argv, first, 1, 1, "one ARCHIVE.h5"))) return rc;
-  return fail(rs_status_print(argv[first], &o, stdout), true);
+  int err = rs_archive_path_check(argv[first], "archive");
+  return fail(err == RS_OK ? rs_status_print(argv[first], &o, stdout) : err, true);
 }
 
 /* ---- show ---- */
@@ -561,9 +566,12 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "run")) {
     code = cmd_run(&ro, path, rank);
   } else if (!strcmp(cmd, "show")) {
-    code = fail(rs_show(path, &so, stdout), true);
+    err = rs_archive_path_check(path, "archive");
+    code = fail(err == RS_OK ? rs_show(path, &so, stdout) : err, true);
   } else if (!strcmp(cmd, "merge")) {
-    code = fail(rs_archive_merge(ops[0], nops - 1, ops + 1), true);
+    err = rs_archive_path_check(ops[0], "merge output");
+    for (int i = 1; err == RS_OK && i < nops; i++) err = rs_archive_path_check(ops[i], "merge input");
+    code = fail(err == RS_OK ? rs_archive_merge(ops[0], nops - 1, ops + 1) : err, true);
   } else {
     code = fail(rs_spectrum_pass(MPI_COMM_WORLD, path, &sa.o), rank == 0);
   }
