@@ -478,6 +478,12 @@ static int parse_spectrum(int argc, char **argv, spectrum_args *a, const char **
  * becomes one ranksweep error line naming the call) instead of aborting
  * inside MPI; communicators split from this one inherit the handler. */
 static int mpi_start(int *argc, char ***argv, int *rank) {
+  /* Open MPI 4.1's "lockedfile" shared-file-pointer component formats the
+   * file name into a 256-byte buffer when MPI-IO opens a file, and aborts
+   * ("buffer overflow detected") for an archive path of about 245 characters
+   * or more. The archive never uses shared file pointers, so that component
+   * is left out (unless the user set the parameter); other MPIs ignore it. */
+  setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   RS_CALL_MPI(MPI_Init(argc, argv));
   RS_CALL_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   RS_CALL_MPI(MPI_Comm_rank(MPI_COMM_WORLD, rank));
