@@ -29,12 +29,20 @@ static int rs__move_aside(const char *path, char *to, size_t cap) {
 }
 
 /* Rank 0: whether a file that HDF5 opens holds a result: any cell of its
- * masks (group done/, every dataset of bytes) set. */
+ * masks (group done/, its datasets of bytes) set. */
 static herr_t rs__mask_any(hid_t g, const char *name, const H5L_info_t *li, void *any) {
   (void)li;
   hid_t d;
   RS__QUIET(H5Dopen2(g, name, H5P_DEFAULT), d);
   if (d < 0) return 0;
+  /* masks are bytes; the group also holds its dimension scales (run, checkpoint, point) */
+  hid_t t = H5Dget_type(d);
+  bool mask = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
+  if (t >= 0) H5Tclose(t);
+  if (!mask) {
+    H5Dclose(d);
+    return 0;
+  }
   hid_t sp = H5Dget_space(d);
   hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
   if (sp >= 0) H5Sclose(sp);
