@@ -5,7 +5,7 @@
 #     (-Dfuzz=true), in build-gate/;
 #  2. the unit tests under the sanitizers, then a short sweep on 2 MPI ranks
 #     and its resume, `show` and `status` on the result;
-#  3. each fuzz target (job parser, IDX reader, archive open) for
+#  3. each fuzz target (job parser, IDX and .npy readers, archive open) for
 #     FUZZ_SECONDS (default 60) on a copy of its committed seed corpus
 #     (tests/fuzz/corpus/); a crash fails the gate and leaves its input in
 #     build-gate/fuzz-crashes/ (add it to the corpus once fixed: the corpus is
@@ -46,7 +46,7 @@ mpirun -np 2 "$RS" run tests/e2e/small.yaml -o "$W/s.h5" --quiet --resume
 say "a sweep, its resume, show and status ran clean under ASan and UBSan"
 
 mkdir -p "$B/fuzz-crashes"
-for t in job idx archive; do
+for t in job idx npy archive; do
   exe="$B/tests/fuzz/fuzz_$t"
   [[ -x $exe ]] || { echo "ci-gate: $exe was not built" >&2; exit 1; }
   corpus="$W/corpus-$t"

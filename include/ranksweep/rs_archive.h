@@ -95,7 +95,9 @@ typedef struct rs_archive rs_archive;
 int rs_archive_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
                       const rs_archive_info *info, rs_archive **out);
 /* Collective. Opens PATH for resumption. RS_EARCHIVE (message names the file
- * and both hashes) when it belongs to another job file. */
+ * and both hashes) when it belongs to another job file, and (naming the data
+ * file) when a data file's SHA-256 now differs from the one recorded (the
+ * checksums come from desc->finish_records). */
 int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
                     const rs_archive_info *info, rs_archive **out);
 
@@ -148,15 +150,25 @@ typedef enum {
 } rs_archive_status;
 int rs_archive_probe(const char *path, rs_archive_status *status);
 
+/* Refuses, before anything is created, a path the archive's files cannot
+ * have: RS_PATH_MAX characters or more, a directory name longer than NAME_MAX,
+ * or a file name that the files kept beside it (PATH.lock, PATH.status,
+ * PATH.damaged-<time>) would push past NAME_MAX. what names it in the one
+ * line ("output", "--reuse"). RS_EARG. */
+int rs_archive_path_check(const char *path, const char *what);
+
 /* Collective. What `run -o PATH [--resume]` needs. First takes PATH.lock
  * (one writer per archive; released by rs_archive_close; a lock left by a
  * killed sweep on this host is taken over), then: without resume, create
- * (RS_EEXISTS if PATH exists). With resume: READY -> rs_archive_open;
- * ABSENT -> create; an interrupted creation (PATH.creating still there, an
- * empty file, or ours without the structure marker) -> delete, create;
+ * (RS_EEXISTS if PATH exists). With resume: READY -> rs_archive_open (a
+ * stale PATH.creating removed); ABSENT -> create; an interrupted creation
+ * (PATH.creating still there, an empty file, or ours without the structure
+ * marker) -> delete, create, unless it holds results (a done/ mask cell set,
+ * or PATH.status recording finished work): never deleted, RS_EARCHIVE;
  * anything else -> RS_EARCHIVE, untouched, unless info->move_aside: then it
  * is renamed to PATH.damaged-<time> and a new archive is created. *created
- * (may be NULL) tells which. */
+ * (may be NULL) tells which. A path rs_archive_path_check refuses is refused
+ * first (RS_EARG). */
 int rs_archive_open_or_create(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
                               const rs_archive_info *info, bool resume, rs_archive **out,
                               bool *created);

@@ -88,7 +88,7 @@ static void rs__create_abort(rs_archive *a) {
 static int rs__reserve(const rs_archive *a) {
   if (a->rank != 0) return RS_OK;
   uint64_t bytes = rs__layout_bytes(&a->lay) + ((uint64_t)1 << 20);
-  int fd = open(a->path, O_WRONLY);
+  int fd = open(a->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return rs__ioerr(RS_EIO, a->path, "cannot reserve space for the archive");
   int rc = RS_OK;
   if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP &&
@@ -104,7 +104,7 @@ static void rs__unreserve(const rs_archive *a) {
   if (a->rank != 0) return;
   uint64_t bytes = rs__layout_bytes(&a->lay) + ((uint64_t)1 << 20);
   struct stat st;
-  int fd = open(a->path, O_WRONLY);
+  int fd = open(a->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
   /* truncating to the current size drops blocks held beyond it */
   if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < bytes && ftruncate(fd, st.st_size) != 0) {
@@ -120,6 +120,14 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   RS_CALL(rs__new(comm, path, &a));
   bool ex = false;
   int rc = rs__exists(comm, a->rank, path, &ex);
+  struct stat sb;
+  if (rc == RS_OK && ex)
+    rc = rs__agree(comm, a->rank == 0 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)
+                             ? rs_error(RS_EEXISTS,
+                                        "%s: is a directory (%s); the output names the archive "
+                                        "file to create: give a file name inside it, e.g. %s/sweep.h5",
+                                        path, strerror(EISDIR), path)
+                             : RS_OK);
   if (rc != RS_OK || ex) {
     rs__free(a);
     return rc != RS_OK ? rc : rs_error(RS_EEXISTS,
@@ -135,7 +143,11 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   /* PATH.creating exists exactly while the structure is unfinished: the
    * evidence that lets a resume delete a file it cannot open (see
    * rs_archive_open_or_create) without ever deleting one that holds results. */
-  if (a->rank == 0) rs__creating_mark(path, true);
+  rc = rs__agree(comm, a->rank == 0 ? rs__creating_mark(path, true) : RS_OK);
+  if (rc != RS_OK) {
+    rs__free(a);
+    return rc;
+  }
   hid_t fapl = rs__fapl(comm);
   /* Required for new archives: the 1.8 file format (superblock 2, object
    * headers 2), whose metadata carries checksums, so a damaged header is

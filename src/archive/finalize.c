@@ -74,7 +74,7 @@ static int rs__compute_means(rs_archive *a) {
  * reason, every result already in the file, and --resume finishes it. */
 static int rs__room_to_finish(const rs_archive *a) {
   if (a->rank != 0) return RS_OK;
-  int fd = open(a->path, O_WRONLY);
+  int fd = open(a->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
     if (fd >= 0) close(fd);

@@ -97,27 +97,108 @@ int rs__add_reason(int rc, const char *path, int err) {
   return rc;
 }
 
+/* What to do about a failed creation or open beside an archive, by errno:
+ * the second half of the one line (after strerror's reason). */
+const char *rs__sys_advice(int err) {
+  switch (err) {
+  case ENOENT: return "create the directory first, or choose another path";
+  case ENOTDIR: return "a part of the path is a file, not a directory: choose another path";
+  case ENAMETOOLONG: return "choose a shorter path";
+  case EISDIR: return "the path names a directory: name the archive file inside it, e.g. DIR/sweep.h5";
+  case EACCES:
+  case EPERM:
+  case EROFS: return "choose a directory you can write to";
+  case ENOSPC:
+  case EDQUOT: return "free space or choose another path";
+  case ELOOP: return "a symbolic link is in the way: remove it or choose another path";
+  default: return "check the path, or choose another";
+  }
+}
+
+/* Suffixes of the files kept beside an archive; the longest decides how long
+ * the archive's own file name may be. */
+#define RS__SIDECAR_LONGEST ".damaged-YYYYmmddTHHMMSSZ"
+#define RS__SIDECAR_ROOM_N 25
+#define RS__STR_(x) #x
+#define RS__STR(x) RS__STR_(x)
+#define RS__SIDECAR_ROOM RS__SIDECAR_ROOM_N
+_Static_assert(sizeof RS__SIDECAR_LONGEST - 1 == RS__SIDECAR_ROOM_N, "sidecar room");
+
+int rs_archive_path_check(const char *path, const char *what) {
+  size_t n = strlen(path);
+  /* every buffer holding an archive path is RS_PATH_MAX bytes (plus room for
+   * the sidecar suffixes), so a longer path is refused before anything exists */
+  if (n >= RS_PATH_MAX)
+    return rs_error(RS_EARG, "%s path is %zu characters; the limit is %d: %s; choose a shorter path",
+                    what, n, RS_PATH_MAX - 1, strerror(ENAMETOOLONG));
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  for (const char *c = path; *c;) {
+    const char *end = strchr(c, '/');
+    size_t len = end ? (size_t)(end - c) : strlen(c);
+    bool last = c == base;
+    size_t limit = NAME_MAX - (last ? RS__SIDECAR_ROOM : 0);
+    if (len > limit)
+      return rs_error(RS_EARG,
+                      "%s: %s %s is %zu characters; the limit is %zu%s: %s; choose a shorter name",
+                      path, what, last ? "file name" : "directory name", len, limit,
+                      last ? " (files kept beside an archive append up to " RS__STR(RS__SIDECAR_ROOM_N)
+                             " characters to it)"
+                           : "",
+                      strerror(ENAMETOOLONG));
+    c = end ? end + 1 : c + len;
+  }
+  return RS_OK;
+}
+
 static void rs__sidecar(char *buf, size_t cap, const char *path, const char *suffix) {
   snprintf(buf, cap, "%s%s", path, suffix);
 }
 
+/* The one line for a file beside the archive that could not be created
+ * exclusively (err from open): a symlink or other non-regular file there is
+ * refused as such (never followed); a regular file already there is RS_OK. */
+int rs__sidecar_refuse(const char *file, int err, const char *what) {
+  struct stat st;
+  if (err == EEXIST && lstat(file, &st) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return rs_error(RS_EIO,
+                      "%s: is a symbolic link; ranksweep never writes through a link beside an "
+                      "archive: remove it (and check who planted it) or choose another output path",
+                      file);
+    if (S_ISREG(st.st_mode)) return RS_OK; /* a stale regular file: keep it as it is */
+    return rs_error(RS_EIO, "%s: exists and is not a regular file; remove it or choose another output path",
+                    file);
+  }
+  return rs_error(RS_EIO, "%s: %s: %s; %s", file, what, strerror(err), rs__sys_advice(err));
+}
+
 /* Rank 0: PATH.creating on (before H5Fcreate) or off (structure complete, or
- * the failed file removed). */
-void rs__creating_mark(const char *path, bool on) {
+ * the failed file removed). The mark is created exclusively and never through
+ * a symlink: the output directory may be writable by others (a shared project
+ * directory, /tmp), and following a planted link would truncate or create a
+ * file of theirs choosing. A regular file already there (a stale mark) is
+ * left as it is. */
+int rs__creating_mark(const char *path, bool on) {
   char c[RS_PATH_MAX + 16];
   rs__sidecar(c, sizeof c, path, ".creating");
-  if (on) {
-    int fd = open(c, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) close(fd);
-  } else {
+  if (!on) {
     unlink(c);
+    return RS_OK;
   }
+  int fd = open(c, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    close(fd);
+    return RS_OK;
+  }
+  return rs__sidecar_refuse(c, errno, "cannot create the creation mark");
 }
 
 bool rs__creating_marked(const char *path) {
   char c[RS_PATH_MAX + 16];
   rs__sidecar(c, sizeof c, path, ".creating");
-  return access(c, F_OK) == 0;
+  struct stat st;
+  return lstat(c, &st) == 0;
 }
 
 /* Rank 0: one writer per archive. PATH.lock is created with O_EXCL and holds
@@ -131,7 +212,7 @@ int rs__lock_take(const char *path) {
   rs__sidecar(lp, sizeof lp, path, ".lock");
   gethostname(host, sizeof host - 1);
   for (int attempt = 0; attempt < 20; attempt++) {
-    int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
       char now[RS__TIME_LEN], line[512];
       rs__utc_now(now);
@@ -144,14 +225,21 @@ int rs__lock_take(const char *path) {
       }
       return RS_OK;
     }
-    if (errno != EEXIST) return rs__ioerr(RS_EIO, lp, "cannot create the lock file");
+    int err = errno;
+    struct stat sb;
+    if (err != EEXIST || lstat(lp, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+      if (err == EEXIST && lstat(lp, &sb) != 0) continue; /* removed meanwhile: try again */
+      return rs__sidecar_refuse(lp, err, "cannot create the lock file") == RS_OK
+                 ? rs_error(RS_EIO, "%s: cannot take the lock", lp)
+                 : RS_EIO;
+    }
     char buf[512] = "", h[256] = "", when[64] = "?";
     long pid = 0;
-    FILE *f = fopen(lp, "r");
-    if (f) {
-      size_t got = fread(buf, 1, sizeof buf - 1, f);
-      buf[got] = '\0';
-      fclose(f);
+    fd = open(lp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t got = read(fd, buf, sizeof buf - 1);
+      buf[got > 0 ? got : 0] = '\0';
+      close(fd);
     }
     if (sscanf(buf, "%255s %ld %63s", h, &pid, when) < 2 || pid <= 0) {
       /* being written by its creator this instant, or garbage: look again */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Copies block [st, st+ct) of dataset id from one archive to another. */
@@ -152,6 +153,22 @@ static int rs__copy_attrs(hid_t src_file, const char *src_path, hid_t dst_loc, c
 
 int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs) {
   if (ninputs < 1) return rs_error(RS_EARG, "merge: no input archives");
+  RS_CALL(rs_archive_path_check(out_path, "merge output"));
+  struct stat sb;
+  /* merge has no --resume: an output already there, even one an interrupted
+   * merge left, is for the user to remove (it never overwrites) */
+  if (lstat(out_path, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+    if (rs__creating_marked(out_path))
+      return rs_error(RS_EEXISTS,
+                      "merge: %s: an earlier merge into it was interrupted (%s.creating is "
+                      "there); merge never overwrites: remove %s and %s.creating, then rerun "
+                      "the merge, or choose another output",
+                      out_path, out_path, out_path, out_path);
+    return rs_error(RS_EEXISTS,
+                    "merge: %s: output exists; merge never overwrites: remove it or choose "
+                    "another output",
+                    out_path);
+  }
   rs_archive **in = calloc((size_t)ninputs, sizeof *in);
   if (!in) return rs_error(RS_ENOMEM, "archive: out of memory");
   rs_archive *out = NULL;

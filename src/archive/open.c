@@ -216,6 +216,31 @@ int rs__open(MPI_Comm comm, const char *path, unsigned mode, rs_archive **out) {
   return RS_OK;
 }
 
+/* Collective. A resume continues the archive only on the data it was
+ * started on: every data file's SHA-256 now must equal the one recorded
+ * (runs/data_sha256; an empty record, synthetic data or an archive from
+ * before .npy files were recorded, checks nothing). */
+static int rs__data_unchanged(rs_archive *a, const rs_archive_desc *desc) {
+  if (!desc->finish_records || a->version < 2) return RS_OK;
+  RS_CALL(desc->finish_records(desc->ctx));
+  int n = (int)a->lay.R * RS__NFILES;
+  char **sha = NULL;
+  RS_CALL(rs__read_strings(a->file, rs__records[R_DATA_SHA].path, n, &sha));
+  int rc = RS_OK;
+  for (int i = 0; rc == RS_OK && i < n; i++) {
+    const rs_archive_record *r = &desc->records[i / RS__NFILES];
+    const char *now = r->data_sha[i % RS__NFILES], *then = sha[i];
+    if (then[0] && strcmp(then, now ? now : "") != 0)
+      rc = rs_error(RS_EARCHIVE,
+                    "%s: data file %s changed since this archive was started (SHA-256 %.16s... "
+                    "recorded, %.16s... now); --resume continues only on the same data: restore "
+                    "the file, or start a new archive with another -o",
+                    a->path, r->data_path[i % RS__NFILES], then, now && now[0] ? now : "(none)");
+  }
+  free(sha);
+  return rc;
+}
+
 int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc,
                     const rs_archive_info *info, rs_archive **out) {
   *out = NULL;
@@ -247,7 +272,8 @@ int rs_archive_open(MPI_Comm comm, const char *path, const rs_archive_desc *desc
                     "%s: archive dimensions differ from this job's expansion (archive vs now: %s)",
                     path, why);
   }
-  rc = rs__provenance_resume(a, info);
+  rc = rs__data_unchanged(a, desc);
+  if (rc == RS_OK) rc = rs__provenance_resume(a, info);
   if (rc == RS_OK) rc = rs__flush(a);
   if (rc != RS_OK) {
     rs__free(a);

@@ -463,7 +463,11 @@ static int parse_run(int argc, char **argv, rs_sweep_opts *o, const char **path)
 
 static int cmd_run(const rs_sweep_opts *o, const char *path, int rank) {
   rs_job *job = NULL;
-  int err = load_job(path, &job);
+  /* before anything is created: no lock or mark at a truncated name */
+  int err = o->archive ? rs_archive_path_check(o->archive, "output") : RS_OK;
+  if (err == RS_OK && o->reuse) err = rs_archive_path_check(o->reuse, "--reuse");
+  if (err != RS_OK) return fail(err, rank == 0);
+  err = load_job(path, &job);
   if (err != RS_OK) return fail(err, rank == 0);
   if (rank == 0 && !o->quiet) warn_blas_kernel();
   int code = rs_sweep_run(MPI_COMM_WORLD, job, o);
@@ -483,7 +487,8 @@ static int cmd_status(int argc, char **argv) {
   int first, rc = parse("status", argc, argv, status_opt, &o, &first);
   if (rc >= 0) return rc;
   if ((rc = operands("status", argc, argv, first, 1, 1, "one ARCHIVE.h5"))) return rc;
-  return fail(rs_status_print(argv[first], &o, stdout), true);
+  int err = rs_archive_path_check(argv[first], "archive");
+  return fail(err == RS_OK ? rs_status_print(argv[first], &o, stdout) : err, true);
 }
 
 /* ---- show ---- */
@@ -587,6 +592,12 @@ static int parse_spectrum(int argc, char **argv, spectrum_args *a, const char **
  * becomes one ranksweep error line naming the call) instead of aborting
  * inside MPI; communicators split from this one inherit the handler. */
 static int mpi_start(int *argc, char ***argv, int *rank) {
+  /* Open MPI 4.1's "lockedfile" shared-file-pointer component formats the
+   * file name into a 256-byte buffer when MPI-IO opens a file, and aborts
+   * ("buffer overflow detected") for an archive path of about 245 characters
+   * or more. The archive never uses shared file pointers, so that component
+   * is left out (unless the user set the parameter); other MPIs ignore it. */
+  setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   RS_CALL_MPI(MPI_Init(argc, argv));
   RS_CALL_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   RS_CALL_MPI(MPI_Comm_rank(MPI_COMM_WORLD, rank));
@@ -675,9 +686,12 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "run")) {
     code = cmd_run(&ro, path, rank);
   } else if (!strcmp(cmd, "show")) {
-    code = fail(rs_show(path, &so, stdout), true);
+    err = rs_archive_path_check(path, "archive");
+    code = fail(err == RS_OK ? rs_show(path, &so, stdout) : err, true);
   } else if (!strcmp(cmd, "merge")) {
-    code = fail(rs_archive_merge(ops[0], nops - 1, ops + 1), true);
+    err = rs_archive_path_check(ops[0], "merge output");
+    for (int i = 1; err == RS_OK && i < nops; i++) err = rs_archive_path_check(ops[i], "merge input");
+    code = fail(err == RS_OK ? rs_archive_merge(ops[0], nops - 1, ops + 1) : err, true);
   } else {
     code = fail(rs_spectrum_pass(MPI_COMM_WORLD, path, &sa.o), rank == 0);
   }

@@ -17,11 +17,11 @@
 /* The data files of run c in the order of the archive's data_file dimension
  * ("" for synthetic data, which reads none). */
 static void rs__data_paths(const rs_config *c, const char *paths[RS_ARCHIVE_NFILES]) {
-  bool idx = c->data.kind == RS_DATA_IDX;
-  paths[0] = idx ? c->data.images : "";
-  paths[1] = idx ? c->data.labels : "";
-  paths[2] = idx ? c->data.heldout_images : "";
-  paths[3] = idx ? c->data.heldout_labels : "";
+  bool file = c->data.kind == RS_DATA_IDX || c->data.kind == RS_DATA_NPY;
+  paths[0] = file ? c->data.images : "";
+  paths[1] = file ? c->data.labels : "";
+  paths[2] = file ? c->data.heldout_images : "";
+  paths[3] = file ? c->data.heldout_labels : "";
 }
 
 typedef struct {
@@ -38,8 +38,9 @@ static const char *rs__path_digest(const char *path, void *ctx) {
   return NULL;
 }
 
-/* The SHA-256 of every data file of every run, each distinct path read once
- * (synthetic runs read none: ""), in this process. */
+/* The SHA-256 of every data file of every run, each distinct path read once,
+ * in this process. IDX and .npy runs alike, so a reuse or resume sees their
+ * content change. Synthetic runs read none: "". */
 static int rs__data_sha_local(const rs_job *job, char *sha) {
   int R = rs_job_nruns(job);
   memset(sha, 0, (size_t)R * RS_ARCHIVE_NFILES * RS__SHA_LEN);
@@ -50,7 +51,7 @@ static int rs__data_sha_local(const rs_job *job, char *sha) {
   int nuniq = 0;
   for (int r = 0; rc == RS_OK && r < R; r++) {
     const rs_config *c = rs_job_run(job, r);
-    if (c->data.kind != RS_DATA_IDX) continue;
+    if (c->data.kind != RS_DATA_IDX && c->data.kind != RS_DATA_NPY) continue;
     const char *paths[RS_ARCHIVE_NFILES];
     rs__data_paths(c, paths);
     for (int f = 0; rc == RS_OK && f < RS_ARCHIVE_NFILES; f++) {

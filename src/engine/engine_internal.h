@@ -84,6 +84,8 @@ typedef struct rs__engine {
 /* ---- runs.c: runs, checkpoints and shards ---- */
 bool rs__in_slice(const rs__engine *E, int r);
 int rs__nshards(const rs__engine *E, int r);
+/* The first evaluation point of shard s of run r. */
+int rs__shard_first(const rs__engine *E, int r, int s);
 /* Points in shard s of run r (the last shard may be short). */
 int rs__shard_points(const rs__engine *E, int r, int s);
 uint8_t *rs__mshard(rs__engine *E, int r, int c, int s);

@@ -164,7 +164,14 @@ void rs__progress_tick(const rs__engine *E, rs__progress *P, bool force, const c
     P->t_last_status = t;
     rs__status_info s;
     rs__status_info_fill(E, P, state, eta, &s);
-    if (rs__status_write(&s) != RS_OK) rs_error_print(RS_EIO);
+    /* The status file is a convenience: its failure (a full disk, say) is
+     * a warning said once, not an error line per tick; the sweep's own
+     * writes report the error that matters. */
+    bool failed = rs__status_write(&s) != RS_OK;
+    if (failed && !P->status_failing)
+      fprintf(stderr, "ranksweep: warning: %s (the sweep goes on; `ranksweep status` may show an "
+                      "old state until it can be written again)\n", rs_error_message());
+    P->status_failing = failed;
   }
   if (!E->o->quiet && (force || t - P->t_last_print >= E->o->progress_every)) {
     P->t_last_print = t;

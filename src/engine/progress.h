@@ -28,6 +28,7 @@ typedef struct {
 
 struct rs__progress {
   double t_start, t_last_print, t_last_status;
+  bool status_failing; /* the last status write failed (said once, not every tick) */
   int64_t steps_total, steps_at_start;
   int64_t *run_step; /* current step per run */
   int64_t ckpts_total, ckpts_done, ckpts_at_start;

@@ -35,8 +35,13 @@ int rs__nshards(const rs__engine *E, int r) {
   return (E->runs[r].npoints + E->shard - 1) / E->shard;
 }
 
+int rs__shard_first(const rs__engine *E, int r, int s) {
+  (void)r; /* every run cuts its points alike */
+  return s * E->shard;
+}
+
 int rs__shard_points(const rs__engine *E, int r, int s) {
-  int p0 = s * E->shard;
+  int p0 = rs__shard_first(E, r, s);
   return E->runs[r].npoints - p0 < E->shard ? E->runs[r].npoints - p0 : E->shard;
 }
 

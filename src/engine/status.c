@@ -2,10 +2,12 @@
  * atomically every RS__STATUS_EVERY seconds with the progress, the ETA and
  * its cost model, as JSON written by hand (status_print.c reads it back). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,20 +114,49 @@ static void rs__status_body(FILE *f, const rs__status_info *s) {
   fputs("}\n", f);
 }
 
+/* Written the crash-safe way (temporary file, flush, fsync, rename, then the
+ * directory synced so the rename itself survives a crash). The temporary
+ * file is created exclusively with a random name (mkostemp: O_EXCL, which
+ * never follows a symlink), since the archive's directory may be writable by
+ * others; any failure removes it. */
 int rs__status_write(const rs__status_info *s) {
-  char path[RS_PATH_MAX + 16], tmp[RS_PATH_MAX + 32];
+  char path[RS_PATH_MAX + 16], tmp[RS_PATH_MAX + 32], dir[RS_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s.status", s->archive);
-  snprintf(tmp, sizeof tmp, "%s.status.tmp%d", s->archive, (int)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return rs_error(RS_EIO, "%s: cannot write the status file: %s", tmp, strerror(errno));
-  rs__status_body(f, s);
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    fclose(f);
+  snprintf(tmp, sizeof tmp, "%s.status.tmpXXXXXX", s->archive);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0)
+    return rs_error(RS_EIO, "%s: cannot create the status file: %s", path, strerror(errno));
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    int e = errno;
+    close(fd);
     unlink(tmp);
-    return rs_error(RS_EIO, "%s: cannot write the status file", tmp);
+    return rs_error(RS_EIO, "%s: cannot write the status file: %s", tmp, strerror(e));
   }
-  fclose(f);
-  if (rename(tmp, path) != 0)
-    return rs_error(RS_EIO, "%s: cannot replace the status file: %s", path, strerror(errno));
+  if (fchmod(fd, 0644) != 0) { /* mkostemp makes it 0600; readers may be others */
+  }
+  rs__status_body(f, s);
+  int e = 0;
+  if (ferror(f) || fflush(f) != 0 || fsync(fd) != 0) e = errno ? errno : EIO;
+  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
+  if (e) {
+    unlink(tmp);
+    return rs_error(RS_EIO, "%s: cannot write the status file: %s", tmp, strerror(e));
+  }
+  if (rename(tmp, path) != 0) {
+    e = errno;
+    unlink(tmp);
+    return rs_error(RS_EIO, "%s: cannot replace the status file: %s", path, strerror(e));
+  }
+  snprintf(dir, sizeof dir, "%s", s->archive);
+  char *slash = strrchr(dir, '/');
+  if (slash) slash[slash == dir] = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) { /* best effort: the file itself is already durable */
+    if (fsync(dfd) != 0) {
+    }
+    close(dfd);
+  }
   return RS_OK;
 }

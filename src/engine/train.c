@@ -66,7 +66,7 @@ int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard, const double 
     E->plan_run = run;
     E->plan_ckpt = ckpt;
   }
-  int p0 = shard * E->shard;
+  int p0 = rs__shard_first(E, run, shard);
   int np = rs__shard_points(E, run, shard);
   RS_CALL(rs__shard_buffers(E, ri, np));
   rs_lr_points res = {.neps = cfg->measure.neps, .eps = cfg->measure.eps,

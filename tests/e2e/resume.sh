@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # SIGKILL of the whole job at random moments, each followed by --resume, ends
-# identical to an uninterrupted sweep; a changed job file is refused on resume;
+# identical to an uninterrupted sweep and with every written-mask cell set
+# (checked from the archive alone, masks_complete.py); a changed job file is refused on resume;
 # an existing archive without --resume is refused and left untouched.
 source "$(dirname "$0")/lib.sh"
 job="$E2E/small.yaml"
 sweep 3 "$job" -o "$WORK/ref.h5"
+# Independent of the reference (which the same code wrote): every written-mask
+# cell of a complete archive is set, read from the archive alone.
+masks() {
+  if "$PY" "$E2E/masks_complete.py" "$1"; then ok "$2: every written-mask cell set"; else bad "$2: mask cells unset"; fi
+}
+masks "$WORK/ref.h5" "uninterrupted sweep"
 t0=$SECONDS
 sweep 3 "$job" -o "$WORK/timed.h5"
 full=$((SECONDS - t0)); ((full >= 1)) || full=1
@@ -33,6 +40,7 @@ for trial in 1 2 3; do
   done
   if [[ -e "$a" ]]; then sweep 3 "$job" -o "$a" --resume; else sweep 3 "$job" -o "$a"; fi
   if same "$WORK/ref.h5" "$a"; then ok "trial $trial: $kills kills + resume identical"; else bad "trial $trial: differs after resume"; fi
+  masks "$a" "trial $trial"
 done
 
 # Kill inside an archive write (after the data, before its mask or header),
@@ -46,6 +54,7 @@ for at in 5 37 90; do
   [[ $rc -ne 0 ]] || bad "write $at: the kill hook did not fire"
   sweep 3 "$job" -o "$a" --resume
   if same "$WORK/ref.h5" "$a"; then ok "SIGKILL inside write $at + resume identical"; else bad "SIGKILL inside write $at + resume differs"; fi
+  masks "$a" "write $at"
 done
 
 # Existing archive without --resume: refused, untouched.

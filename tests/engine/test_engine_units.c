@@ -12,6 +12,43 @@ static rs__task fx_task(int run, int ckpt, int shard, double *params, int *refs)
   return (rs__task){.run = run, .ckpt = ckpt, .params = params, .refs = refs, .shard = shard};
 }
 
+/* Which evaluation points each shard measures: over every shard of a run,
+ * each point exactly once (no overlap, none skipped), every shard non-empty
+ * and within the run, for point counts that the shard size divides and that
+ * it does not. */
+START_TEST(shards_cover_every_point_once) {
+  const int points[] = {1, 7, 8, 9, 40, 41, 63, 64, 65, 1000};
+  const int shards[] = {1, 3, 8, 64, 1000, 1001};
+  for (size_t a = 0; a < sizeof points / sizeof *points; a++)
+    for (size_t b = 0; b < sizeof shards / sizeof *shards; b++) {
+      rs__engine E;
+      rs_sweep_opts o;
+      rs_sweep_opts_default(&o);
+      rs_job *job = NULL;
+      int P = points[a], S = shards[b];
+      fx_engine(&E, &o, &job, 2, 40, 8, MPI_COMM_NULL, 0, 1);
+      E.shard = S; /* the cut alone is under test: no job limits on P and S */
+      for (int r = 0; r < 2; r++) E.runs[r].npoints = P;
+      for (int r = 0; r < 2; r++) {
+        int *seen = calloc((size_t)P, sizeof *seen), n = rs__nshards(&E, r);
+        ck_assert_int_eq(n, (P + S - 1) / S);
+        for (int s = 0; s < n; s++) {
+          int p0 = rs__shard_first(&E, r, s), np = rs__shard_points(&E, r, s);
+          ck_assert_msg(np >= 1 && np <= S && p0 >= 0 && p0 + np <= P,
+                        "%d points, shard %d: shard %d is [%d, %d)", P, S, s, p0, p0 + np);
+          for (int p = p0; p < p0 + np; p++) seen[p]++;
+        }
+        for (int p = 0; p < P; p++)
+          ck_assert_msg(seen[p] == 1, "%d points, shard %d: point %d measured %d times", P, S, p,
+                        seen[p]);
+        free(seen);
+      }
+      rs__engine_free(&E);
+      rs_job_destroy(&job);
+    }
+}
+END_TEST
+
 START_TEST(queue_fifo) {
   rs__queue Q = {0};
   int refs = 1; /* held by the test: never freed by a release */
@@ -204,6 +241,7 @@ END_TEST
 static Suite *suite(void) {
   Suite *s = suite_create("engine");
   TCase *q = tcase_create("queue");
+  tcase_add_test(q, shards_cover_every_point_once);
   tcase_add_test(q, queue_fifo);
   tcase_add_test(q, queue_shared_weights);
   tcase_add_test(q, queue_bounded_on_100_runs);

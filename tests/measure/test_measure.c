@@ -106,6 +106,59 @@ START_TEST(rank_eps_constructed_spectra) {
 }
 END_TEST
 
+/* A singular value exactly on an eps is not counted: "above eps" is strict in
+ * every place that counts (the local-rank columns, rs_rank_eps, the weights'
+ * ranks of the checkpoint metrics). The values are powers of two, so a
+ * diagonal matrix's computed singular values equal them bit for bit (checked
+ * first: otherwise the boundary would not be tested at all). */
+START_TEST(eps_boundary_is_strict) {
+  static const double d[4] = {1.0, 0.5, 0.25, 0.125}, eps[3] = {0.5, 0.25, 0.125};
+  const int32_t want[3] = {1, 2, 3}; /* with >= they would be 2, 3, 4 */
+  int32_t counts[4];
+  rs__lr_summarize(d, 4, 4, 4, 4, 3, eps, counts, NULL, NULL, NULL);
+  for (int e = 0; e < 3; e++) ck_assert_int_eq(counts[e], want[e]);
+  double A[16] = {0}, sv[4];
+  for (int i = 0; i < 4; i++) A[i * 4 + i] = d[i];
+  int rk = -1;
+  ck_assert_int_eq(rs_rank_eps(A, 4, 4, 0.0, &rk, sv), RS_OK);
+  for (int i = 0; i < 4; i++) ck_assert_msg(sv[i] == d[i], "sv[%d] %.17g, not %.17g", i, sv[i], d[i]);
+  for (int e = 0; e < 3; e++) {
+    ck_assert_int_eq(rs_rank_eps(A, 4, 4, eps[e], &rk, NULL), RS_OK);
+    ck_assert_int_eq(rk, want[e]);
+  }
+  /* The whole local-rank path: layer 1's Jacobian is W1 at every point. */
+  const int sizes[] = {4, 4, 4, 2};
+  lr_net net;
+  ck_assert_int_eq(lr_net_make(&net, 3, sizes, 2, RS_ACT_RELU, LR_INIT_FANIN, 0.1, 77), RS_OK);
+  memcpy(net.w[1], A, sizeof A);
+  int N = 5;
+  double x[5 * 4];
+  lr_points(x, N, 4, 78);
+  lr_res r;
+  res_alloc(&r, &net.view, N, 3, eps);
+  ck_assert_int_eq(rs_localrank_points(&net.view, x, N, &r.p), RS_OK);
+  for (int p = 0; p < N; p++) {
+    for (int i = 0; i < 4; i++)
+      ck_assert_msg(r.p.spectra[p * 4 + i] == d[i], "point %d sv[%d] %.17g", p, i, r.p.spectra[p * 4 + i]);
+    for (int e = 0; e < 3; e++) ck_assert_int_eq(r.p.counts[p * 4 + e], want[e]);
+  }
+  res_free(&r);
+  /* the weights' ranks of the checkpoint metrics */
+  rs_dataset ds = {0};
+  ds.dim = 4;
+  ds.outputs = 2;
+  ds.classification = true;
+  ds.ntrain = N;
+  ds.xtrain = x;
+  int lab[5] = {0, 1, 0, 1, 0};
+  ds.ltrain = lab;
+  rs_ckpt_metrics m;
+  ck_assert_int_eq(rs_checkpoint_metrics(&net.view, &ds, RS_LOSS_AUTO, 3, eps, &m), RS_OK);
+  for (int e = 0; e < 3; e++) ck_assert_int_eq(m.wrank[0][e], want[e]);
+  lr_net_free(&net);
+}
+END_TEST
+
 static void pre_at(const rs_netview *net, const double *x, int layer, double *p) {
   double *pre[RS_MAX_LAYERS + 3] = {0};
   pre[layer] = p;
@@ -643,6 +696,7 @@ int main(void) {
   TCase *tc = tcase_create("measure");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, rank_eps_constructed_spectra);
+  tcase_add_test(tc, eps_boundary_is_strict);
   tcase_add_test(tc, jacobian_matches_finite_differences);
   tcase_add_test(tc, layer1_is_w1_everywhere);
   tcase_add_test(tc, exact_rank_never_grows_with_depth);
