@@ -37,7 +37,7 @@ pgrep -x munged >/dev/null && munged_before=1
 leftovers() {
   local p cmd kind name
   for p in /proc/[0-9]*; do
-    cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+    cmd="$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" || continue # (gone meanwhile)
     [[ "$cmd" == *"$state/"* ]] && echo "process ${p#/proc/}: $cmd"
   done
   if [[ -f "$state/run/net" ]]; then
