@@ -29,7 +29,8 @@
 #   RANKSWEEP_SLURM_CRED_EXPIRE AuthInfo cred_expire, which is also how long a requeued job waits
 #                               before it may start again (default 10; SLURM's own default is 120)
 #   RANKSWEEP_SLURM_DOWN_AFTER  SlurmdTimeout: seconds without an answer before slurmctld marks a node
-#                               DOWN and ends its jobs (default 10; SLURM's own default is 300)
+#                               DOWN and ends its jobs (default 10 with several nodes; with one,
+#                               SLURM's own default of 300)
 # Also: `kill-node STATE_DIR NODE` (2-4 nodes) kills NODE as a power loss would: SIGKILL to its slurmd
 # and to every process in its namespace, then waits until none is left. `stop` also ends a node's
 # leftover processes, and removes the namespaces, links and bridge it created (listed in run/net).
@@ -55,7 +56,9 @@ first_port="${RANKSWEEP_SLURM_PORT:-6817}"
 timeout="${RANKSWEEP_SLURM_TIMEOUT:-120}"
 cred_expire="${RANKSWEEP_SLURM_CRED_EXPIRE:-10}"
 nnodes="${RANKSWEEP_SLURM_NODES:-1}"
-down_after="${RANKSWEEP_SLURM_DOWN_AFTER:-10}"
+# SlurmdTimeout: unset = SLURM's own default (300 s) on one node, 10 s with several (node failures).
+down_after="${RANKSWEEP_SLURM_DOWN_AFTER:-}"
+((nnodes == 1)) || down_after="${down_after:-10}"
 for v in CPUS PORT TIMEOUT CRED_EXPIRE NODES DOWN_AFTER; do
   v="RANKSWEEP_SLURM_$v"
   [[ "${!v:-1}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
@@ -215,9 +218,9 @@ SchedulerParameters=sched_interval=2,bf_interval=2
 ReturnToService=2
 KillWait=5
 MinJobAge=600
-SlurmdTimeout=${down_after}
 SlurmdParameters=config_overrides
 EOF
+  [[ -z "$down_after" ]] || echo "SlurmdTimeout=${down_after}" >>"$conf"
   if ((nnodes == 1)); then
     echo "NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus} State=UNKNOWN" >>"$conf"
   else
