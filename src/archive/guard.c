@@ -263,6 +263,12 @@ int rs__lock_take(const char *path) {
       nanosleep(&ts, NULL);
       continue;
     }
+    if (!here) /* a dead node's lock looks like a live one from here: the user decides */
+      return rs_error(RS_EARCHIVE,
+                      "%s: in use by another sweep (host %s, pid %ld, since %s); one writer per "
+                      "archive. %s cannot be checked from %s: if that sweep is dead (its job has "
+                      "ended, or the node is down in sinfo), remove %s",
+                      path, h, pid, when, h, host, lp);
     return rs_error(RS_EARCHIVE,
                     "%s: in use by another sweep (host %s, pid %ld, since %s); one writer per "
                     "archive. If that sweep is dead, remove %s",

@@ -3,16 +3,20 @@
  * the units of a job, records progress in a state file, drains on SIGUSR1/SIGTERM and resumes.
  *
  *   fake_sweep run JOB -o STATE [--resume] [--slice I/N]
+ *   fake_sweep status --json STATE
  *
  * JOB is a text file of `key value` lines: `units U` (required), `unit_ms M` (time per unit per rank,
  * default 200), `fail_at K` (exit 1 when global unit K would start; tests the error path),
  * `drain_at K` (act as if SIGUSR1 arrived once K units are done, in a run that started with fewer;
- * a deterministic drain for tests without a cluster). Each step hands
+ * a deterministic drain for tests without a cluster), `exit0_at K` (stop once K units are done and
+ * exit 0 with work remaining, as a launcher did after one of its nodes died). Each step hands
  * one unit to each rank; after a step rank 0 rewrites STATE atomically (tmp, fsync, rename) as
  *   done D total T sum S runs R
  * (S = sum of the global indices of finished units, R = number of runs that touched the file), so a
  * test can check that every unit was done exactly once across drains and restarts. With --slice I/N
- * only units u with u % N == I belong to this run. */
+ * only units u with u % N == I belong to this run. `status --json` prints {"state": S} as
+ * `ranksweep status --json` does: complete, drained (work remains) or error (a failed unit left
+ * STATE.error beside STATE); exit 1 without a state file. */
 #include <mpi.h>
 #include <errno.h>
 #include <signal.h>
@@ -65,7 +69,7 @@ static void logmsg(const char *fmt, ...)
 }
 
 typedef struct {
-    long units, unit_ms, fail_at, drain_at;
+    long units, unit_ms, fail_at, drain_at, exit0_at;
 } job_t;
 
 static int read_job(const char *path, job_t *job)
@@ -74,6 +78,7 @@ static int read_job(const char *path, job_t *job)
     job->unit_ms = 200;
     job->fail_at = -1;
     job->drain_at = -1;
+    job->exit0_at = -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         logmsg("error: cannot open job file %s: %s", path, strerror(errno));
@@ -98,8 +103,11 @@ static int read_job(const char *path, job_t *job)
             job->fail_at = value;
         } else if (strcmp(key, "drain_at") == 0) {
             job->drain_at = value;
+        } else if (strcmp(key, "exit0_at") == 0) {
+            job->exit0_at = value;
         } else {
-            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at, drain_at)", path, line, key);
+            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at, drain_at, exit0_at)",
+                   path, line, key);
             rc = EXIT_ERROR;
         }
     }
@@ -244,7 +252,18 @@ static int run(int argc, char **argv)
         if (job.fail_at >= 0 && job.fail_at >= first_global
             && job.fail_at < first_global + step * slice_n) {
             logmsg("error: unit %ld failed (fail_at in %s)", job.fail_at, job_path);
+            if (g_rank == 0) {
+                char mark[4096];
+                snprintf(mark, sizeof mark, "%s.error", state_path);
+                FILE *m = fopen(mark, "w");
+                if (m)
+                    fclose(m);
+            }
             return EXIT_ERROR;
+        }
+        if (job.exit0_at >= 0 && p.done >= job.exit0_at) {
+            logmsg("stopping at unit %ld/%ld with work remaining, exit 0 (exit0_at)", p.done, total);
+            return EXIT_DONE;
         }
         if (g_rank < step)
             work_ms(job.unit_ms);
@@ -263,8 +282,25 @@ static int run(int argc, char **argv)
     return EXIT_DONE;
 }
 
+/* `status --json STATE`: serial, no MPI. */
+static int status(const char *state_path)
+{
+    progress_t p;
+    if (read_state(state_path, &p) != 0) {
+        logmsg("error: no readable state file %s", state_path);
+        return EXIT_ERROR;
+    }
+    char mark[4096];
+    snprintf(mark, sizeof mark, "%s.error", state_path);
+    const char *s = access(mark, F_OK) == 0 ? "error" : p.done == p.total ? "complete" : "drained";
+    printf("{\"state\": \"%s\", \"runs_done\": %ld, \"runs_total\": %ld}\n", s, p.done, p.total);
+    return EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "status") == 0 && strcmp(argv[2], "--json") == 0)
+        return status(argv[3]);
     /* Before MPI_Init: SLURM may signal while the ranks still start up, and SIGUSR1's default
      * action would kill the rank. Installed again afterwards in case the MPI runtime replaced it. */
     if (install_handlers() != 0) {

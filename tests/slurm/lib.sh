@@ -23,16 +23,40 @@ for prog in mpicc sbatch scontrol scancel sacct; do
   command -v "$prog" >/dev/null || fail "$prog not found (packages: libopenmpi-dev slurm-client)"
 done
 
-work="$(mktemp -d /tmp/ranksweep-slurm-test.XXXXXX)"
+# The multi-node tests set slurm_work_base outside /tmp before sourcing this: each emulated node
+# mounts a /tmp of its own, so the work directory (the cluster's shared file system) lives elsewhere.
+work="$(mktemp -d "${slurm_work_base:-/tmp}/ranksweep-slurm-test.XXXXXX")"
 state="$work/cluster"
+# Whether a munged ran before this test: if not, none may run after it.
+munged_before=0
+pgrep -x munged >/dev/null && munged_before=1
 
-# On exit: show the evidence if the test failed, stop this test's cluster, remove its files.
-cleanup() {
-  local rc=$?
-  # Only this shell: bash runs the EXIT trap also in a background child killed between its
-  # fork and its exec, which must not stop the cluster or remove the files (tests/e2e/lib.sh).
-  [[ $BASHPID == "$$" ]] || exit "$rc"
-  trap - EXIT
+# leftovers: what this test's cluster left behind after its stop (one line each; nothing when clean):
+# a process started from its state directory, a namespace, link or bridge it created, a munged
+# this test started.
+leftovers() {
+  local p cmd kind name
+  for p in /proc/[0-9]*; do
+    cmd="$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" || continue # (gone meanwhile)
+    [[ "$cmd" == *"$state/"* ]] && echo "process ${p#/proc/}: $cmd"
+  done
+  if [[ -f "$state/run/net" ]]; then
+    while read -r kind name; do
+      case "$kind" in
+        netns) [[ -e "/var/run/netns/$name" ]] && echo "network namespace $name" ;;
+        link|bridge) ip link show "$name" >/dev/null 2>&1 && echo "$kind $name" ;;
+      esac
+    done <"$state/run/net"
+  fi
+  ((munged_before)) || ! pgrep -x munged >/dev/null || echo "munged (pid $(pgrep -x munged | tr '\n' ' '))"
+  return 0
+}
+
+# teardown RC: shows the evidence if RC says the test failed, stops this test's cluster, checks
+# that it left nothing behind (else returns 1) and removes its files. Called by the EXIT trap, or
+# directly by a test that wants its summary printed after it.
+teardown() {
+  local rc="$1" left
   if ((rc != 0)); then
     echo "---- test failed (exit $rc); diagnostics from $work ----" >&2
     local f
@@ -43,8 +67,26 @@ cleanup() {
     done
   fi
   bash "$cluster" stop "$state" || echo "warning: stopping the cluster failed" >&2
+  left="$(leftovers)"
+  if [[ -n "$left" ]]; then
+    echo "FAIL: the cluster's stop left behind:" >&2
+    sed 's/^/  /' <<<"$left" >&2
+    rc=1
+  fi
   [[ -n "${RANKSWEEP_SLURM_KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
   note "total $(($(date +%s) - t_start))s"
+  return "$rc"
+}
+
+# On exit: teardown, and the exit status says whether the test passed and left nothing behind.
+cleanup() {
+  local rc=$?
+  # Only this shell: bash runs the EXIT trap also in a background child killed between its
+  # fork and its exec, which must not stop the cluster or remove the files (tests/e2e/lib.sh).
+  [[ $BASHPID == "$$" ]] || exit "$rc"
+  trap - EXIT
+  teardown "$rc" || rc=$?
+  ((rc != 0)) || echo "no daemon, namespace or link left behind"
   exit "$rc"
 }
 trap cleanup EXIT

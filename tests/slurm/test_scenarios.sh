@@ -329,14 +329,11 @@ run_scenario 4 "array of 3 slices + afterok ranksweep merge, identical"
 wait_reference_tl
 run_scenario 2 "--time=1 --signal=USR1@10: drain, requeue, resume, identical"
 note "all scenarios done"
-# Stop the cluster and remove the files now (lib.sh's cleanup, in a subshell, its output on
-# stderr), so that the summary is the last line.
+# Stop the cluster and remove the files now, in this shell (lib.sh's teardown; a subshell's
+# cleanup would stop nothing: its guard lets only the main shell act), its output on stderr, so that
+# the summary is the last line. Anything left behind fails the test.
 trap - EXIT
 rc=$((nfail > 0 ? 1 : 0))
-(
-  set +e
-  (exit "$rc")
-  cleanup
-) >&2 || true
+teardown "$rc" >&2 || { rc=1; echo "the cluster left something behind (above)"; }
 echo "$npass passed, $nfail failed"
 exit "$rc"

@@ -70,7 +70,20 @@ ok "drained -> exit 3 without SLURM; running again resumes and completes"
 
 run_template "$main" JOB=fail.txt ARCHIVE=f.state
 expect 1 'ranksweep failed with exit code 1; not requeueing' "failure"
+grep -q 'resubmit this script to resume' "$work/log" && fail "a failed sweep was called resumable"
 ok "failure -> exit 1 propagated"
+
+# The launcher exits 0 with work remaining (as srun did after a node died): the archive's status,
+# not the exit code, decides; outside SLURM nothing can requeue, so exit 3 and say so.
+printf 'units 6\nunit_ms 10\nexit0_at 2\n' >exit0.txt
+run_template "$main" JOB=exit0.txt ARCHIVE=z.state
+expect 3 'the launcher exited 0 but z.state is not complete \(status: drained\)' "exit 0, work remains"
+grep -q 'not running under SLURM (no job id): run this again to resume' "$work/log" || fail "exit 0 with work left: no advice"
+grep -q 'sweep complete' "$work/log" && fail "exit 0 with work left was called complete"
+run_template "$main" JOB=done.txt ARCHIVE=z.state
+expect 0 'ranksweep.sbatch: sweep complete: z.state \(exit 0\)' "rerun after exit 0 with work left"
+[[ "$(cat z.state)" == "done 6 total 6 sum 15 runs 2" ]] || fail "state after rerun: $(cat z.state)"
+ok "launcher exit 0 with work remaining -> not complete (status decides), exit 3; rerun completes"
 
 run_template "$main" JOB=missing.txt ARCHIVE=m.state
 expect 2 "job file JOB='missing.txt' is not readable" "missing job file"
