@@ -112,43 +112,43 @@ static void rs__unreserve(const rs_archive *a) {
   close(fd);
 }
 
-/* Collective. Builds the whole file. Takes ownership of *lay on success. */
-int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
-               const rs_archive_info *info, rs_archive **out) {
-  *out = NULL;
-  rs_archive *a;
-  RS_CALL(rs__new(comm, path, &a));
+/* One step of the creation: every rank runs expr, all agree on the outcome
+ * (rs__step appends the system's reason), and a failure on any rank sends
+ * every rank to the function's fail label together, so each collective call
+ * below is made by all ranks or by none. Needs `int rc` and `rs_archive *a`. */
+#define RS__STEP(expr) RS_TRY(rc, rs__step(a->comm, a->path, (expr)), fail)
+
+/* Collective, before anything exists: refuses an existing output (naming a
+ * directory given as the output), too little space, or a creation mark that
+ * cannot be made. PATH.creating exists exactly while the structure is
+ * unfinished: the evidence that lets a resume delete a file it cannot open
+ * (see rs_archive_open_or_create) without ever deleting one that holds
+ * results. */
+static int rs__create_refusals(MPI_Comm comm, int rank, const char *path, const rs__layout *lay) {
   bool ex = false;
-  int rc = rs__exists(comm, a->rank, path, &ex);
+  int rc = rs__exists(comm, rank, path, &ex);
   struct stat sb;
   if (rc == RS_OK && ex)
-    rc = rs__agree(comm, a->rank == 0 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)
+    rc = rs__agree(comm, rank == 0 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)
                              ? rs_error(RS_EEXISTS,
                                         "%s: is a directory (%s); the output names the archive "
                                         "file to create: give a file name inside it, e.g. %s/sweep.h5",
                                         path, strerror(EISDIR), path)
                              : RS_OK);
-  if (rc != RS_OK || ex) {
-    rs__free(a);
+  if (rc != RS_OK || ex)
     return rc != RS_OK ? rc : rs_error(RS_EEXISTS,
                     "%s: output exists; ranksweep never overwrites an archive (pass --resume to "
                     "continue it, or choose another path)",
                     path);
-  }
-  rc = rs__space_check(comm, a->rank, path, lay);
-  if (rc != RS_OK) {
-    rs__free(a);
-    return rc;
-  }
-  /* PATH.creating exists exactly while the structure is unfinished: the
-   * evidence that lets a resume delete a file it cannot open (see
-   * rs_archive_open_or_create) without ever deleting one that holds results. */
-  rc = rs__agree(comm, a->rank == 0 ? rs__creating_mark(path, true) : RS_OK);
-  if (rc != RS_OK) {
-    rs__free(a);
-    return rc;
-  }
-  hid_t fapl = rs__fapl(comm);
+  RS_CALL(rs__space_check(comm, rank, path, lay));
+  return rs__agree(comm, rank == 0 ? rs__creating_mark(path, true) : RS_OK);
+}
+
+/* Collective: the parallel file access list and the file itself, created
+ * exclusively; the outcome agreed by every rank (a->file stays invalid on a
+ * rank where H5Fcreate failed). */
+static int rs__create_file(rs_archive *a, const char *path) {
+  hid_t fapl = rs__fapl(a->comm);
   /* Required for new archives: the 1.8 file format (superblock 2, object
    * headers 2), whose metadata carries checksums, so a damaged header is
    * refused instead of parsed (bit flips in the front 8 KB of an archive:
@@ -162,10 +162,164 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   H5Pset_obj_track_times(fcpl, 0);
   errno = 0;
   RS__QUIET(H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl), a->file);
-  rc = a->file < 0 ? rs__ioerr(RS_EIO, path, "cannot create the archive (exists, or directory not writable)") : RS_OK;
+  int rc = a->file < 0 ? rs__ioerr(RS_EIO, path, "cannot create the archive (exists, or directory not writable)") : RS_OK;
   H5Pclose(fcpl);
   H5Pclose(fapl);
-  rc = rs__agree(comm, rc);
+  return rs__agree(a->comm, rc);
+}
+
+/* The format name reaches the disk first, so a file killed during creation
+ * is still recognisable as ours (rs_archive_probe); then the space the
+ * datasets will fill is reserved. */
+static int rs__create_format(rs_archive *a) {
+  int rc = RS_OK;
+  RS__STEP(rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT, 0));
+  RS__STEP(rs__attr_i64(a->file, RS__A_FORMAT_VERSION, RS__FORMAT_VERSION));
+  RS__STEP(rs__flush(a));
+  rs__test_kill(2);
+  RS__STEP(rs__reserve(a));
+fail:
+  return rc;
+}
+
+/* The root's attributes: the job, the dimensions, the eps ladder when every
+ * run shares it, and complete = 0. */
+static int rs__create_root_attrs(rs_archive *a, const rs_archive_desc *desc) {
+  const rs__layout *L = &a->lay;
+  int rc = RS_OK;
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_NAME, desc->name, 0));
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash, 0));
+  for (size_t i = 0; i < RS__NDIMATTR; i++)
+    RS__STEP(rs__attr_i64(a->file, rs__dimattrs[i].name,
+                          *(const int64_t *)((const char *)L + rs__dimattrs[i].off)));
+  bool uniform = true;
+  for (int64_t r = 1; r < L->R; r++)
+    uniform &= L->neps[r] == L->neps[0] &&
+               memcmp(L->eps + r * L->E, L->eps, (size_t)L->E * sizeof(double)) == 0;
+  if (uniform && L->neps[0] > 0)
+    RS__STEP(rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t)L->neps[0],
+                          L->eps));
+  RS__STEP(rs__attr_i64(a->file, RS__A_COMPLETE, 0));
+fail:
+  return rc;
+}
+
+static int rs__create_groups(rs_archive *a) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(gcpl, 0);
+  int rc = RS_OK;
+  for (size_t g = 0; rc == RS_OK && g < RS__NGROUPS; g++) {
+    hid_t h = H5Gcreate2(a->file, rs__groups[g], H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (h >= 0) H5Gclose(h);
+    rc = rs__step(a->comm, a->path, h < 0 ? rs__h5err(a->path, "create a group") : RS_OK);
+  }
+  H5Pclose(gcpl);
+  return rc;
+}
+
+/* The job file's exact text. Its creation is agreed before the collective
+ * write, so a rank that could not create it never leaves the others waiting
+ * in H5Dwrite; the string type is n bytes, so exactly the text's n bytes are
+ * written (no terminator). */
+static int rs__create_job_text(rs_archive *a, const char *text) {
+  const char *dpath = rs__records[R_JOB_TEXT].path;
+  size_t n = strlen(text);
+  hid_t t = rs__strtype(n);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_obj_track_times(p, 0);
+  hid_t d = H5Dcreate2(a->file, dpath, t, sp, H5P_DEFAULT, p, H5P_DEFAULT);
+  H5Pclose(p);
+  H5Sclose(sp);
+  int rc = rs__step(a->comm, a->path, d < 0 ? rs__h5err(a->path, "create job/text") : RS_OK);
+  if (rc == RS_OK)
+    rc = rs__step(a->comm, a->path, rs__write_whole(d, t, a->comm, a->rank, text, dpath));
+  if (d >= 0) H5Dclose(d);
+  H5Tclose(t);
+  return rc;
+}
+
+/* The runs' names; the list is agreed to exist before the collective write. */
+static int rs__create_names(rs_archive *a, const rs_archive_desc *desc) {
+  int R = (int)a->lay.R;
+  const char **names = malloc((size_t)(R ? R : 1) * sizeof *names);
+  int rc = rs__step(a->comm, a->path, names ? RS_OK : rs_error(RS_ENOMEM, "archive: out of memory"));
+  if (rc == RS_OK) {
+    for (int r = 0; r < R; r++) names[r] = desc->records[r].name;
+    rc = rs__step(a->comm, a->path,
+                  rs__write_strings(a->file, a->comm, a->rank, rs__records[R_NAME].path, R, names));
+  }
+  free(names);
+  return rc;
+}
+
+/* Run table t (skipped when one of its dimensions is zero), created and
+ * written whole; the dataset is closed on every path. */
+static int rs__create_table(rs_archive *a, size_t t) {
+  const rs__layout *L = &a->lay;
+  hsize_t dims[RS__MAXRANK];
+  int n;
+  if (!rs__table_dims(L, t, dims, &n)) return RS_OK;
+  hid_t d = rs__dcreate(a->file, rs__tables[t].path, rs__tables[t].type, n, dims);
+  int rc = rs__step(a->comm, a->path, d < 0 ? rs__h5err(a->path, "create a run table") : RS_OK);
+  if (rc != RS_OK) {
+    if (d >= 0) H5Dclose(d);
+    return rc;
+  }
+  rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), a->comm, a->rank,
+                       *(void *const *)((const char *)L + rs__tables[t].off), rs__tables[t].path);
+  /* which entry of a VIB run's widths is the latent */
+  if (rc == RS_OK && rs__tables[t].off == offsetof(rs__layout, widths))
+    rc = rs__attr_str(d, "entries",
+                      "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
+                      "the encoder's hidden layers, then the latent mean head of size K = "
+                      "model.latent as entry nlayers-1 (0-based)", 0);
+  H5Dclose(d);
+  return rs__step(a->comm, a->path, rc);
+}
+
+/* Every dataset of this format version, allocated at creation and kept open
+ * in a->d (rs__create_abort closes them on failure). */
+static int rs__create_datasets(rs_archive *a) {
+  int rc = RS_OK;
+  for (int i = 0; i < D_N; i++) {
+    if (!rs__present(&a->lay, i, RS__FORMAT_VERSION)) continue;
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(&a->lay, rs__dsets[i].dims, dims);
+    a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
+    RS__STEP(a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", a->path, rs__dsets[i].path)
+                         : RS_OK);
+  }
+  if (a->d[D_S_HEADER] >= 0)
+    RS__STEP(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
+fail:
+  return rc;
+}
+
+static int rs__create_provenance(rs_archive *a, const rs_archive_info *info) {
+  hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
+  int rc = rs__write_provenance(prov, a->comm, a->rank, a->size, info);
+  H5Gclose(prov);
+  return rs__step(a->comm, a->path, rc);
+}
+
+/* Collective. Builds the whole file, in the order of HDF5's parallel
+ * examples: refuse, create the file with the MPI-IO access list, write its
+ * attributes, groups, run tables and datasets, flush, then mark it complete.
+ * Every step is agreed across ranks (RS__STEP), so a failure on any rank
+ * sends all of them to rs__create_abort together. Takes ownership of *lay on
+ * success. */
+int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archive_desc *desc,
+               const rs_archive_info *info, rs_archive **out) {
+  *out = NULL;
+  rs_archive *a;
+  RS_CALL(rs__new(comm, path, &a));
+  int rc = rs__create_refusals(comm, a->rank, path, lay);
+  if (rc != RS_OK) {
+    rs__free(a);
+    return rc;
+  }
+  rc = rs__create_file(a, path);
   if (rc != RS_OK) {
     if (a->file >= 0) {
       rs__create_abort(a);
@@ -179,125 +333,25 @@ int rs__create(MPI_Comm comm, const char *path, rs__layout *lay, const rs_archiv
   a->lay = *lay;
   a->version = RS__FORMAT_VERSION;
   memset(lay, 0, sizeof *lay);
-  rs__layout *L = &a->lay;
-  /* Every step ends in an agreement across ranks (rs__step), so a failure
-   * on any rank sends all of them to fail: together. */
   errno = 0;
-  /* The format name reaches the disk first, so a file killed during creation
-   * is still recognisable as ours (rs_archive_probe). */
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT, 0)), fail);
-  RS_TRY(rc,
-         rs__step(comm, path, rs__attr_i64(a->file, RS__A_FORMAT_VERSION, RS__FORMAT_VERSION)),
-         fail);
-  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
-  rs__test_kill(2);
-  RS_TRY(rc, rs__step(comm, path, rs__reserve(a)), fail);
-
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_JOB_NAME, desc->name, 0)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash, 0)), fail);
-  for (size_t i = 0; i < RS__NDIMATTR; i++)
-    RS_TRY(rc,
-           rs__step(comm, path,
-                    rs__attr_i64(a->file, rs__dimattrs[i].name,
-                                 *(int64_t *)((char *)L + rs__dimattrs[i].off))),
-           fail);
-  bool uniform = true;
-  for (int64_t r = 1; r < L->R; r++)
-    uniform &= L->neps[r] == L->neps[0] &&
-               memcmp(L->eps + r * L->E, L->eps, (size_t)L->E * sizeof(double)) == 0;
-  if (uniform && L->neps[0] > 0)
-    RS_TRY(rc,
-           rs__step(comm, path,
-                    rs__attr_put(a->file, "eps", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                                 (hsize_t)L->neps[0], L->eps)),
-           fail);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, RS__A_COMPLETE, 0)), fail);
-
-  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-  H5Pset_obj_track_times(gcpl, 0);
-  for (size_t g = 0; g < RS__NGROUPS; g++) {
-    hid_t h = H5Gcreate2(a->file, rs__groups[g], H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    if (h >= 0) H5Gclose(h);
-    rc = rs__step(comm, path, h < 0 ? rs__h5err(path, "create a group") : RS_OK);
-    if (rc != RS_OK) break;
-  }
-  H5Pclose(gcpl);
-  RS_TRY(rc, rc, fail);
-
-  { /* the job file's exact text */
-    size_t n = strlen(desc->text);
-    hid_t t = rs__strtype(n);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(p, 0);
-    hid_t d = H5Dcreate2(a->file, rs__records[R_JOB_TEXT].path, t, sp, H5P_DEFAULT, p, H5P_DEFAULT);
-    H5Pclose(p);
-    H5Sclose(sp);
-    char *buf = calloc(n ? n : 1, 1);
-    if (buf) memcpy(buf, desc->text, n);
-    rc = d < 0 || !buf ? rs__h5err(path, "create job/text")
-                       : rs__write_whole(d, t, comm, a->rank, buf, rs__records[R_JOB_TEXT].path);
-    free(buf);
-    if (d >= 0) H5Dclose(d);
-    H5Tclose(t);
-    RS_TRY(rc, rs__step(comm, path, rc), fail);
-  }
-
-  {
-    int R = (int)L->R;
-    const char **names = malloc((size_t)R * sizeof *names);
-    if (!names) RS_TRY(rc, rs__step(comm, path, rs_error(RS_ENOMEM, "archive: out of memory")), fail);
-    for (int r = 0; r < R; r++) names[r] = desc->records[r].name;
-    rc = rs__write_strings(a->file, comm, a->rank, rs__records[R_NAME].path, R, names);
-    free(names);
-    RS_TRY(rc, rs__step(comm, path, rc), fail);
-  }
-  for (size_t t = 0; t < RS__NTABLES; t++) {
-    hsize_t dims[RS__MAXRANK];
-    int n;
-    if (!rs__table_dims(L, t, dims, &n)) continue;
-    hid_t d = rs__dcreate(a->file, rs__tables[t].path, rs__tables[t].type, n, dims);
-    RS_TRY(rc, rs__step(comm, path, d < 0 ? rs__h5err(path, "create a run table") : RS_OK), fail);
-    rc = rs__write_whole(d, rs__memtype(rs__tables[t].type), comm, a->rank,
-                         *(void **)((char *)L + rs__tables[t].off), rs__tables[t].path);
-    /* which entry of a VIB run's widths is the latent */
-    if (rc == RS_OK && rs__tables[t].off == offsetof(rs__layout, widths))
-      rc = rs__attr_str(d, "entries",
-                        "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
-                        "the encoder's hidden layers, then the latent mean head of size K = "
-                        "model.latent as entry nlayers-1 (0-based)", 0);
-    H5Dclose(d);
-    RS_TRY(rc, rs__step(comm, path, rc), fail);
-  }
-  for (int i = 0; i < D_N; i++) {
-    if (!rs__present(L, i, RS__FORMAT_VERSION)) continue;
-    hsize_t dims[RS__MAXRANK];
-    int n = rs__dims(L, rs__dsets[i].dims, dims);
-    a->d[i] = rs__dcreate(a->file, rs__dsets[i].path, rs__dsets[i].type, n, dims);
-    int made = a->d[i] < 0 ? rs_error(RS_EHDF5, "%s: cannot create %s", path, rs__dsets[i].path) : RS_OK;
-    RS_TRY(rc, rs__step(comm, path, made), fail);
-  }
-  if (a->d[D_S_HEADER] >= 0)
-    RS_TRY(rc,
-           rs__step(comm, path,
-                    rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0)),
-           fail);
-  if (desc->finish_records)
-    RS_TRY(rc, rs__step(comm, path, desc->finish_records(desc->ctx)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__write_records(a, desc)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__describe_all(a, desc)), fail);
-
-  hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
-  rc = rs__write_provenance(prov, comm, a->rank, a->size, info);
-  H5Gclose(prov);
-  RS_TRY(rc, rs__step(comm, path, rc), fail);
-
+  /* (the helpers' steps are agreed inside them: no second agreement here) */
+  RS_TRY(rc, rs__create_format(a), fail);
+  RS_TRY(rc, rs__create_root_attrs(a, desc), fail);
+  RS_TRY(rc, rs__create_groups(a), fail);
+  RS_TRY(rc, rs__create_job_text(a, desc->text), fail);
+  RS_TRY(rc, rs__create_names(a, desc), fail);
+  for (size_t t = 0; t < RS__NTABLES; t++) RS_TRY(rc, rs__create_table(a, t), fail);
+  RS_TRY(rc, rs__create_datasets(a), fail);
+  if (desc->finish_records) RS__STEP(desc->finish_records(desc->ctx));
+  RS__STEP(rs__write_records(a, desc));
+  RS__STEP(rs__describe_all(a, desc));
+  RS_TRY(rc, rs__create_provenance(a, info), fail);
   rs__test_kill(3);
   /* Everything above must be on disk before the marker that says so. */
-  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
+  RS__STEP(rs__flush(a));
   rs__test_kill(4);
-  RS_TRY(rc, rs__step(comm, path, rs__attr_i64(a->file, RS__A_STRUCTURE_COMPLETE, 1)), fail);
-  RS_TRY(rc, rs__step(comm, path, rs__flush(a)), fail);
+  RS__STEP(rs__attr_i64(a->file, RS__A_STRUCTURE_COMPLETE, 1));
+  RS__STEP(rs__flush(a));
   rs__unreserve(a);
   if (a->rank == 0) rs__creating_mark(path, false);
   *out = a;
