@@ -3,10 +3,10 @@
  * used with RS_TRY), the system's reason for a failed write, the one-writer lock
  * (PATH.lock) and the creation mark (PATH.creating). */
 #include "archive_internal.h"
+#include "src/core/comm.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,24 +16,11 @@
 #include <unistd.h>
 
 /* Collective. Every rank learns whether any rank failed, and the code and
- * message of the lowest failing rank reach all of them, so every rank takes
- * the same branch (a rank that went on alone into a collective HDF5 call
- * would wait forever) and rank 0, which prints, names the real cause. */
-int rs__agree(MPI_Comm comm, int rc) {
-  if (comm == MPI_COMM_NULL) return rc;
-  int rank = 0, who = INT_MAX;
-  RS_CALL_MPI(MPI_Comm_rank(comm, &rank));
-  int me = rc != RS_OK ? rank : INT_MAX;
-  RS_CALL_MPI(MPI_Allreduce(&me, &who, 1, MPI_INT, MPI_MIN, comm));
-  if (who == INT_MAX) return RS_OK;
-  char msg[1024];
-  int code = rc;
-  snprintf(msg, sizeof msg, "%s", rs_error_message());
-  RS_CALL_MPI(MPI_Bcast(&code, 1, MPI_INT, who, comm));
-  RS_CALL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, who, comm));
-  if (rank != who) rs_error(code, "%s", msg);
-  return code;
-}
+ * message of the lowest failing rank reach all of them (rs_comm_agree), so
+ * every rank takes the same branch (a rank that went on alone into a
+ * collective HDF5 call would wait forever) and rank 0, which prints, names
+ * the real cause. */
+int rs__agree(MPI_Comm comm, int rc) { return rs_comm_agree(comm, rc); }
 
 /* Collective. One step of a sequence that every rank must leave together
  * (the creation of an archive): a failure gets the system's reason appended
