@@ -57,8 +57,10 @@ for j in "$RANKSWEEP_SOURCE_ROOT"/jobs/*.yaml "$E2E"/*.yaml; do
   # (a paper job whose data files are not fetched here fails on exactly that;
   # the BLAS kernel warning depends on the machine's environment)
   if "$RS" plan "$j" > /dev/null 2> err; then :
-  elif grep -q '^ranksweep: error: .*cannot open: No such file' err \
-       && ! grep -qv '^ranksweep: \(warning: .*cannot read\|error: .*cannot open\|warning: .*OpenBLAS\)' err; then :
+  # (a missing data file is one error line naming what fetches it)
+  elif grep -q '^ranksweep: error: .*: No such file or directory.*fetch' err \
+       && [[ $(grep -c '^ranksweep: error:' err) -eq 1 ]] \
+       && ! grep -qv '^ranksweep: \(error: \|warning: .*OpenBLAS\)' err; then :
   else bad "plan $(basename "$j") now fails"; cat err; fi
 done
 ok "every shipped job file still plans"
