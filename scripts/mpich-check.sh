@@ -47,11 +47,12 @@ say "MPI unit tests passed under mpiexec.mpich (spectrum-pdsvd-np4 left out: Sca
 
 W="$(mktemp -d /tmp/ranksweep-mpich.XXXXXX)"
 trap '[[ $BASHPID != "$$" ]] || rm -rf "$W"' EXIT # this shell only, not a child killed before its exec
-# tests/e2e/small.yaml, long enough (4 runs x 40000 steps, several seconds per run) that a kill
-# lands inside training, with a state every 4000 steps.
-TOTAL=160000
-sed 's/steps: 1500/steps: 40000/; s/state_every: 200/state_every: 4000/' tests/e2e/small.yaml > "$W/job.yaml"
-grep -q 'steps: 40000' "$W/job.yaml" || fail "tests/e2e/small.yaml changed: no 'steps: 1500' to lengthen"
+# tests/e2e/small.yaml, long enough (4 runs x 400000 steps, 10-20 s per sweep on 2 idle cores
+# with the libxsmm products; a shorter job finished half its steps before the first status
+# file) that a kill lands inside training, with a state every 40000 steps.
+TOTAL=1600000
+sed 's/steps: 1500/steps: 400000/; s/state_every: 200/state_every: 40000/' tests/e2e/small.yaml > "$W/job.yaml"
+grep -q 'steps: 400000' "$W/job.yaml" || fail "tests/e2e/small.yaml changed: no 'steps: 1500' to lengthen"
 timeout 600 mpirun -np 3 "$root/$REF/src/cli/ranksweep" run "$W/job.yaml" -o "$W/ref.h5" --quiet
 say "Open MPI reference archive written (mpirun -np 3, $REF)"
 

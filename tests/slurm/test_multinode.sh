@@ -22,8 +22,17 @@ source "$(dirname "$0")/lib.sh"
 bin="${1:-}"
 [[ -n "$bin" && -x "$bin" ]] || fail "usage: $0 RANKSWEEP_BINARY (got '${bin}')"
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-case "$bin/" in /tmp/*) fail "the ranksweep binary lies under /tmp ($bin), which each emulated node replaces with its own" ;; esac
-case "$src_root/" in /tmp/*) fail "the source tree lies under /tmp ($src_root), which each emulated node replaces with its own" ;; esac
+# Each emulated node has its own /tmp, as real nodes do: a build tree under /tmp (a CI clone
+# there) is not on the "shared file system". The nodes run a copy in the test's shared work
+# directory (the binary links the project's libraries statically; only system libraries remain).
+# Job files are written there too; the template is read by sbatch on this host.
+case "$bin/" in /tmp/*)
+  mkdir -p "$work/bin"
+  cp "$bin" "$work/bin/ranksweep"
+  note "the build lies under /tmp, which each node replaces with its own: the nodes run a copy, $work/bin/ranksweep"
+  bin="$work/bin/ranksweep" ;;
+esac
+if ldd "$bin" | grep -q ' /tmp/'; then fail "$bin links a library under /tmp: the emulated nodes cannot see it"; fi
 for prog in ip nsenter unshare mpirun; do
   command -v "$prog" >/dev/null || fail "$prog not found (packages: iproute2 util-linux openmpi-bin): cannot emulate nodes"
 done
