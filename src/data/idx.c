@@ -279,6 +279,11 @@ int rs__data_stats(const char *path, rs__idx_buf *b) {
 
 static int rs__data_stats_compute(const char *path, rs__idx_buf *b) {
   int64_t n = b->n, m = b->itemsize;
+  /* Inputs are uint8, float32 or float64; a .npy file of another type (an
+   * integer array meant as labels) must not be read as one of them. */
+  if (!(b->dtype == 'u' && b->elemsize == 1) && !(b->dtype == 'f' && (b->elemsize == 4 || b->elemsize == 8)))
+    return rs_error(RS_EDATA, "%s: dtype '%s' cannot be an input (expected uint8, float32 or float64)",
+                    path, b->descr[0] ? b->descr : "?");
   double *fm = calloc((size_t)m, sizeof *fm), *fs = calloc((size_t)m, sizeof *fs);
   if (fm == NULL || fs == NULL) {
     free(fm);
