@@ -7,7 +7,9 @@
  * mark runs done in, finalize and close the archive are all here. */
 #include "ranksweep/rs_sweep.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "engine_internal.h"
 #include "progress.h"
@@ -155,7 +157,13 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs_sweep_signals_install(o->drain_signal);
   if (o->bench_dispatch > 0) return rs__bench(&E);
   const char *trace = getenv("RANKSWEEP_TRACE_TRAIN");
-  if (trace && *trace && (E.trace = fopen(trace, "a"))) setvbuf(E.trace, NULL, _IOLBF, 0);
+  if (trace && *trace) {
+    /* Appended to by every rank (so not exclusive), but never through a
+     * symlink planted where the trace is to go. */
+    int fd = open(trace, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 && !(E.trace = fdopen(fd, "a"))) close(fd);
+    if (E.trace) setvbuf(E.trace, NULL, _IOLBF, 0);
+  }
 
   /* The shard size is part of the job (so archives compare across rank counts). */
   const rs_config *c0 = rs_job_run(job, 0);
