@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Draws every figure from a directory of archives, recognising each archive
-# by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced), gaussian-ib, quick-demo and the
-# reduced twin-* jobs); each figure is a PNG with a CSV of the numbers behind
+# by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced),
+# gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs and the
+# sensitivity-* study); each figure is a PNG with a CSV of the numbers behind
 # it, both made by the ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
 set -euo pipefail
@@ -26,6 +27,7 @@ fig() {  # KIND ARCHIVE OUT.png [ARGS...]
 }
 
 n=0 failed=0
+sens=()
 shopt -s nullglob
 for a in "$in"/*.h5; do
   job="$("$py" -c 'import sys, ranksweep_analysis as ra
@@ -58,13 +60,26 @@ with ra.open_h5(sys.argv[1]) as f:
       fig vib "$a" "$base-vib.png" --eps 0.03 --theory || failed=$((failed + 1))
       fig info "$a" "$base-info.png" --eps 0.03 --proxy rate || failed=$((failed + 1))
       ;;
+    gaussian-paper-spikes | sensitivity-spikes)
+      # training loss and local rank at every checkpoint, per run
+      "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
+      ;;
+    sensitivity-*)
+      # one table over all of them, after the loop
+      sens+=("$a")
+      ;;
     *)
-      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*; skipped"
+      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, sensitivity-*; skipped"
       continue
       ;;
   esac
   n=$((n + 1))
 done
+if ((${#sens[@]})); then
+  echo "== sensitivity study: ${#sens[@]} archives"
+  "$py" -m ranksweep_analysis.sensitivity "${sens[@]}" --csv "$out/sensitivity.csv" \
+    --figures "$out/sensitivity" || failed=$((failed + 1))
+fi
 echo "reproduce: $n archives drawn into $out, $failed figure(s) failed"
 ((n > 0)) || { echo "reproduce: no recognised archive in $in" >&2; exit 1; }
 ((failed == 0))

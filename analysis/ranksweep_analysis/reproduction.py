@@ -139,23 +139,33 @@ def vm_rate_fall_at_full_rank(figdir, group):
 
 
 def spikes_table(archive, eps=0.01):
-    """step, train_loss and the local rank of each layer of run 0."""
-    from .archive import load
+    """Per run and checkpoint: step, train_loss, the local rank of each layer,
+    and the run's name and Adam eps."""
+    from .archive import configs, load
     from .helpers import lr_at
     ds = load(archive)
+    cfg = configs(archive)
     lr = lr_at(ds, eps)
-    out = pd.DataFrame({"step": ds["step"].values.astype(int),
-                        "train_loss": ds["train_loss"].values[0]})
-    for layer in ds["layer"].values:
-        out[f"lr_layer{int(layer)}"] = lr.sel(layer=layer).values[0]
-    out["eps"] = eps
-    return out
+    parts = []
+    for r in range(ds.sizes["run"]):
+        out = pd.DataFrame({"step": ds["step"].values.astype(int),
+                            "train_loss": ds["train_loss"].values[r]})
+        for layer in ds["layer"].values:
+            out[f"lr_layer{int(layer)}"] = lr.sel(layer=layer).values[r]
+        out["eps"] = eps
+        out["run"] = str(ds["name"].values[r])
+        out["adam_eps"] = cfg[r]["train.adam_eps"]
+        parts.append(out)
+    return pd.concat(parts, ignore_index=True)
 
 
-def loss_spikes(figdir, factor=2.0, below=1e-6):
-    """Checkpoints of the spikes CSV at which the training loss, once below
-    `below`, exceeds `factor` x its value at the previous checkpoint."""
-    d = _csv(figdir, "gaussian-paper-spikes.csv")
+def loss_spikes(figdir, factor=2.0, below=1e-6, name="gaussian-paper-spikes.csv", run=None):
+    """Checkpoints of a spikes CSV (one run of it) at which the training
+    loss, once below `below`, exceeds `factor` x its value at the previous
+    checkpoint."""
+    d = _csv(figdir, name)
+    if run is not None:
+        d = d[d["run"] == run].reset_index(drop=True)
     loss = d["train_loss"].to_numpy()
     fitted = np.flatnonzero(loss < below)
     out = []
@@ -163,6 +173,98 @@ def loss_spikes(figdir, factor=2.0, below=1e-6):
         if len(fitted) and i > fitted[0] and loss[i] > factor * loss[i - 1]:
             out.append(int(d["step"].iloc[i]))
     return out
+
+
+def spikes_numbers(figdir):
+    """The spikes runs side by side: per Adam eps (gaussian-paper-spikes is
+    1e-8, sensitivity-spikes the others), the number of spikes by the two
+    rules, and the largest change of layer 4's local rank between
+    neighbouring checkpoints after the fit."""
+    n = {}
+    runs = [("gaussian-paper-spikes.csv", None, 1e-8)]
+    if os.path.exists(os.path.join(figdir, "sensitivity-spikes.csv")):
+        e = _csv(figdir, "sensitivity-spikes.csv")
+        runs += [("sensitivity-spikes.csv", r, float(x["adam_eps"].iloc[0])) for r, x in e.groupby("run", sort=False)]
+    from .sensitivity import spikes
+    for name, run, eps in runs:
+        d = _csv(figdir, name)
+        if run is not None:
+            d = d[d["run"] == run]
+        d = d.sort_values("step")
+        k = f"sx.{eps:g}"
+        n[k + ".spikes2"] = len(loss_spikes(figdir, name=name, run=run))
+        n[k + ".spikes100"] = len(spikes(d["step"].to_numpy(), d["train_loss"].to_numpy()))
+        fit = d["step"].to_numpy()[np.flatnonzero(d["train_loss"].to_numpy() < 1e-6)]
+        n[k + ".fit_1e-6"] = int(fit[0]) if len(fit) else math.nan
+        y = d["lr_layer4"].to_numpy()
+        after = d["step"].to_numpy()[1:] > (fit[0] if len(fit) else 0)
+        n[k + ".l4_max_change"] = float(np.abs(np.diff(y))[after].max())
+        n[k + ".l4_final"] = float(y[-1])
+        n[k + ".min_loss"] = float(d["train_loss"].min())
+        n[k + ".final_loss"] = float(d["train_loss"].to_numpy()[-1])
+    return n
+
+
+# --- the sensitivity study ------------------------------------------------
+
+SENS_COLS = ("peak", "fall_step_75", "fall_step", "final_over_peak", "plateau", "end_step", "n_spikes",
+             "final_l2", "final_l3", "final_l4", "reference_distance", "fit_step", "final_train_loss")
+
+
+def sens_label(row):
+    """The key of one run of sensitivity.csv: job (and, for the OpenBLAS
+    job, the kernel), then the run's name without '=' and ','."""
+    job = row["job"].replace("sensitivity-", "")
+    if row["gemm"] == "openblas":
+        job += "-" + row["blas_kernel"]
+    return job + "." + str(row["run"]).replace("=", "").replace(",", ".")
+
+
+def backend_label(row):
+    return row["gemm"] + "-" + row["blas_kernel"]
+
+
+def sens_machine(d, col):
+    """The reference cell's spread in `col` (max - min) across seeds for each
+    backend, and across backends for each seed: two dicts."""
+    ref = d[d["job"].isin(["sensitivity-seeds", "sensitivity-openblas"])]
+    by_backend = {b: float(x[col].max() - x[col].min()) for b, x in ref.groupby(ref.apply(backend_label, axis=1))}
+    by_seed = {int(s): float(x[col].max() - x[col].min()) for s, x in ref.groupby("seed")}
+    return by_backend, by_seed
+
+
+def sens_numbers(figdir):
+    from . import sensitivity
+    d = _csv(figdir, "sensitivity.csv")
+    n = {}
+    for _, row in d.iterrows():
+        k = "se." + sens_label(row)
+        for c in SENS_COLS:
+            if c in row and pd.notna(row[c]):
+                n[f"{k}.{c}"] = float(row[c])
+        n[f"{k}.still"] = int(bool(row["still_falling"]))
+    ref = d[d["job"] == "sensitivity-seeds"]
+    for c in SENS_COLS:
+        if c in ref:
+            n[f"se.ref.{c}_min"], n[f"se.ref.{c}_max"] = float(ref[c].min()), float(ref[c].max())
+    n["se.ref.seeds"] = len(ref)
+    g = sensitivity.lr_wd_runs(d)
+    for col, tag in (("fall_step_75", "75"), ("fall_step", "50")):
+        b, lo, hi, _, m = sensitivity.loglog_fit(g["lr_x_wd"], g[col])
+        n[f"se.fit{tag}.b"], n[f"se.fit{tag}.lo"], n[f"se.fit{tag}.hi"], n[f"se.fit{tag}.n"] = b, lo, hi, m
+        p, q, m = sensitivity.lr_wd_exponents(d, col)
+        n[f"se.fit{tag}.p_lr"], n[f"se.fit{tag}.p_wd"], n[f"se.fit{tag}.n2"] = p, q, m
+    n["se.grid.runs"] = len(g)
+    n["se.grid.falling"] = int(np.isfinite(g["fall_step_75"]).sum())
+    n["se.runs"] = len(d)
+    for col in ("final_over_peak", "fall_step_75"):
+        bb, bs = sens_machine(d, col)
+        n[f"se.mv.{col}.seed_spread_max"] = max(bb.values())
+        n[f"se.mv.{col}.seed_spread_min"] = min(bb.values())
+        n[f"se.mv.{col}.backend_spread_max"] = max(bs.values())
+        n[f"se.mv.{col}.backend_spread_min"] = min(bs.values())
+        n["se.mv.backends"] = len(bb)
+    return n
 
 
 def numbers(figdir=FIGDIR):
@@ -270,6 +372,10 @@ def numbers(figdir=FIGDIR):
         n["sp.n_spikes"] = len(sp)
         for i, st in enumerate(sp):
             n[f"sp.spike{i + 1}"] = st
+    if os.path.exists(os.path.join(figdir, "gaussian-paper-spikes.csv")):
+        n.update(spikes_numbers(figdir))
+    if os.path.exists(os.path.join(figdir, "sensitivity.csv")):
+        n.update(sens_numbers(figdir))
     return n
 
 

@@ -121,3 +121,51 @@ def test_reproduction_numbers_from_altered_csvs_differ(tmp_path, values):
     other = reproduction.numbers(str(tmp_path))
     assert np.isclose(other["mn.l2.peak"], 0.5 * values["mn.l2.peak"])
     assert check_marks(f"{values['mn.l2.peak']:.1f}<!--=mn.l2.peak-->", other)[1]
+
+
+# --- the sensitivity study (analysis/figures/paper/sensitivity.csv) -------
+
+from ranksweep_analysis import sensitivity  # noqa: E402
+
+
+def test_sensitivity_curve_stats_on_known_curves():
+    """The per-run quantities on curves whose answers are known, and on
+    curves where they must come out differently (no fall, still falling)."""
+    steps = np.arange(0, 101) * 1000
+    # 90 up to step 9,000, then down 2 per 1000 steps to a floor of 20
+    fall = np.where(steps < 10000, 90.0, np.maximum(20.0, 90.0 - (steps - 10000) / 500.0))
+    st = sensitivity.curve_stats(steps, fall)
+    assert st["peak"] == 90 and st["peak_step"] == 0
+    assert st["fall_step_75"] == 22000          # first below 67.5: 90 - 12000/500 = 66
+    assert st["fall_step"] == 33000             # first below 45: 90 - 23000/500 = 44
+    assert np.isclose(st["final_over_peak"], 20 / 90)
+    assert not st["still_falling"]
+    assert st["end_step"] == 43000              # first within 0.05 x 90 of the floor: 24
+    flat = sensitivity.curve_stats(steps, np.full(101, 90.0))
+    assert np.isnan(flat["fall_step_75"]) and np.isnan(flat["fall_step"]) and flat["final_over_peak"] == 1
+    going = sensitivity.curve_stats(steps, 90.0 - steps / 2000.0)
+    assert going["still_falling"] and np.isnan(going["end_step"])
+
+
+def test_sensitivity_spikes_rule():
+    """A spike is a rise above 100x the recent median after the fit; a
+    scatter within that factor, or a rise before the fit, is not one."""
+    steps = np.arange(30) * 500
+    loss = np.r_[np.geomspace(1, 1e-7, 10), np.full(20, 1e-9)]
+    loss[12::2] = 3e-9                                   # scatter of 3x: no spike
+    assert sensitivity.spikes(steps, loss) == []
+    loss[20] = 5e-7                                      # 500x the median before it
+    assert sensitivity.spikes(steps, loss) == [10000]
+    early = np.r_[1.0, 5.0, np.geomspace(1, 1e-8, 28)]  # a rise before the fit
+    assert sensitivity.spikes(steps, early) == []
+
+
+def test_sensitivity_loglog_fit_recovers_a_known_exponent():
+    """The fit gives the exponent of data made with it, an interval that
+    contains it, and an interval that excludes -1 for data made with -0.5."""
+    x = np.array([1e-6, 3e-6, 1e-5, 3e-5, 1e-4] * 2)
+    noise = np.array([1.05, 0.97, 1.02, 0.95, 1.01, 0.98, 1.03, 1.0, 0.96, 1.04])
+    b, lo, hi, a, n = sensitivity.loglog_fit(x, 0.3 / x * noise)
+    assert n == 10 and lo < -1 < hi and abs(b + 1) < 0.05
+    b, lo, hi, a, n = sensitivity.loglog_fit(x, 0.3 / np.sqrt(x) * noise)
+    assert not lo < -1 < hi and abs(b + 0.5) < 0.05
