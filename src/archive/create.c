@@ -173,7 +173,7 @@ static int rs__create_file(rs_archive *a, const char *path) {
  * datasets will fill is reserved. */
 static int rs__create_format(rs_archive *a) {
   int rc = RS_OK;
-  RS__STEP(rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT, 0));
+  RS__STEP(rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT));
   RS__STEP(rs__attr_i64(a->file, RS__A_FORMAT_VERSION, RS__FORMAT_VERSION));
   RS__STEP(rs__flush(a));
   rs__test_kill(2);
@@ -187,8 +187,8 @@ fail:
 static int rs__create_root_attrs(rs_archive *a, const rs_archive_desc *desc) {
   const rs__layout *L = &a->lay;
   int rc = RS_OK;
-  RS__STEP(rs__attr_str(a->file, RS__A_JOB_NAME, desc->name, 0));
-  RS__STEP(rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash, 0));
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_NAME, desc->name));
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash));
   for (size_t i = 0; i < RS__NDIMATTR; i++)
     RS__STEP(rs__attr_i64(a->file, rs__dimattrs[i].name,
                           *(const int64_t *)((const char *)L + rs__dimattrs[i].off)));
@@ -273,7 +273,7 @@ static int rs__create_table(rs_archive *a, size_t t) {
     rc = rs__attr_str(d, "entries",
                       "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
                       "the encoder's hidden layers, then the latent mean head of size K = "
-                      "model.latent as entry nlayers-1 (0-based)", 0);
+                      "model.latent as entry nlayers-1 (0-based)");
   H5Dclose(d);
   return rs__step(a->comm, a->path, rc);
 }
@@ -291,7 +291,7 @@ static int rs__create_datasets(rs_archive *a) {
                          : RS_OK);
   }
   if (a->d[D_S_HEADER] >= 0)
-    RS__STEP(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
+    RS__STEP(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64"));
 fail:
   return rc;
 }

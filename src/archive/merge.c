@@ -238,7 +238,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
       if (i) strcat(list, "\n");
       strcat(list, inputs[i]);
     }
-    rc = list ? rs__attr_str(prov, "merged_from", list, 0) : rs_error(RS_ENOMEM, "archive: out of memory");
+    rc = list ? rs__attr_str(prov, "merged_from", list) : rs_error(RS_ENOMEM, "archive: out of memory");
     free(list);
     for (int i = 0; i < ninputs && rc == RS_OK; i++) {
       char dst[64];
