@@ -13,22 +13,32 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* Test hook: RANKSWEEP_TEST_KILL_IN_CREATE=k kills every rank with SIGKILL
- * at point k of the creation (1 after H5Fcreate, 2 after the format flush,
- * 3 with all datasets created but unflushed, 4 flushed but before the marker). */
+#ifdef RS_TEST_HOOKS
+/* Test hooks, compiled only into the test suite's ranksweep-hooks and
+ * archive_writer (tests/meson.build), never into the users' ranksweep:
+ * RANKSWEEP_TEST_KILL_IN_CREATE=k kills every rank with SIGKILL at point k of
+ * the creation (1 after H5Fcreate, 2 after the format flush, 3 with all
+ * datasets created but unflushed, 4 flushed but before the marker);
+ * RANKSWEEP_TEST_NO_SPACE_CHECK=1 skips the space check, so the tests can
+ * reach a full disk in the middle of the creation. */
 static void rs__test_kill(int k) {
   const char *v = getenv("RANKSWEEP_TEST_KILL_IN_CREATE");
   if (v && atoi(v) == k) raise(SIGKILL);
 }
+static bool rs__test_skip_space_check(void) {
+  const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
+  return skip && skip[0] == '1';
+}
+#else
+#define rs__test_kill(k) ((void)0)
+#define rs__test_skip_space_check() false
+#endif
 
 /* Rank 0 (others learn the outcome): refuses before anything is created when
  * the file system holding path lacks the space the archive will allocate. */
 static int rs__space_check(MPI_Comm comm, int rank, const char *path, const rs__layout *L) {
   int rc = RS_OK;
-  /* Test hook: RANKSWEEP_TEST_NO_SPACE_CHECK=1 skips this check, so the tests
-   * can reach a full disk in the middle of the creation. */
-  const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
-  if (rank == 0 && !(skip && skip[0] == '1')) {
+  if (rank == 0 && !rs__test_skip_space_check()) {
     char dir[RS_PATH_MAX];
     rs__parent_dir(path, dir, sizeof dir);
     struct statvfs vs;
