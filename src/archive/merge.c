@@ -219,7 +219,7 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
         rs__attr_read_i64(pv, RS__A_SHARD_SIZE, &shard);
         H5Gclose(pv);
       }
-      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false, NULL, NULL};
+      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false, NULL, NULL, NULL};
       if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &desc.desc, &info, &out);
       rs__layout_free(&copy);
     }

@@ -85,6 +85,12 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__bcast_str(arch, sizeof arch, comm));
   RS_CALL(rs__attr_str(prov, "gemm_backend", gemm[0] ? gemm : "unrecorded"));
   RS_CALL(rs__attr_str(prov, "gemm_libxsmm_arch", arch[0] ? arch : "unrecorded"));
+  /* The FTZ/DAZ bits and rounding mode in force where the runs train (as the
+   * CPU reports them, not as the job asked): they change floating-point bits too. */
+  char fp[4096] = "";
+  if (rank == 0 && info && info->fp_state) snprintf(fp, sizeof fp, "%s", info->fp_state);
+  RS_CALL(rs__bcast_str(fp, sizeof fp, comm));
+  RS_CALL(rs__attr_str(prov, "fp_state", fp[0] ? fp : "unrecorded"));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
   RS_CALL(rs__attr_i64(prov, RS__A_SHARD_SIZE, info ? info->shard : 0));
