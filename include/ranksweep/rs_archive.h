@@ -39,6 +39,9 @@ typedef struct {
    * backend per run (one value when every run has the same) and libxsmm's
    * target instruction set. */
   const char *gemm_backend, *gemm_arch;
+  /* The floating-point state a training thread runs under, per run like the
+   * backend (rs_fpenv_describe after train.flush_denormals; NULL: not recorded). */
+  const char *fp_state;
 } rs_archive_info;
 
 /* The data files a run may read, in the order of the data_file dimension:

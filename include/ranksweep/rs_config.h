@@ -30,6 +30,17 @@
 #define RS_RHO_LO 0.0 /* data.rho, ranksweep ib --rho: canonical correlations, */
 #define RS_RHO_HI 1.0 /* each in the open interval (RS_RHO_LO, RS_RHO_HI) */
 static inline bool rs_rho_in_range(double rho) { return rho > RS_RHO_LO && rho < RS_RHO_HI; }
+/* The least value of each data key; rs_dataset_create checks a configuration
+ * that did not come through a job file against the same bounds. */
+#define RS_MIN_DIM 1           /* data.dim */
+#define RS_MIN_CLASSES 2       /* data.classes */
+#define RS_MIN_EXAMPLES 1      /* data.train_size, data.heldout_size */
+#define RS_MIN_TEACHER_RANK 1  /* data.teacher_rank (at most data.dim) */
+#define RS_MIN_TEACHER_WIDTH 1 /* data.teacher_width */
+#define RS_MIN_OUTPUTS 1       /* data.outputs */
+#define RS_MIN_RHO_COUNT 1     /* data.rho entries (at most data.dim and RS_MAX_RHO) */
+#define RS_MIN_SPREAD 0.0      /* data.mean_scale, data.noise: standard deviations */
+#define RS_STD_LO 0.0          /* data.std, normalize fixed's divisor: > RS_STD_LO */
 
 typedef enum { RS_DATA_GAUSSIAN_MIXTURE, RS_DATA_TEACHER, RS_DATA_GAUSSIAN_IB, RS_DATA_IDX,
                RS_DATA_NPY } rs_data_kind;

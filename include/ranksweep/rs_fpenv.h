@@ -16,6 +16,11 @@
 int rs_fpenv_flush_denormals(bool on);
 /* Whether the calling thread flushes (both MXCSR bits set). */
 bool rs_fpenv_flushing(void);
+/* The calling thread's floating-point state as read back from the CPU, for
+ * provenance: "ftz=1 daz=1 round=nearest" (MXCSR's flush-to-zero and
+ * denormals-are-zero bits and its rounding mode: nearest, down, up, zero);
+ * "no MXCSR" where there is none. */
+void rs_fpenv_describe(char *buf, size_t cap);
 
 /* OpenBLAS's own controls, named only in src/core/fpenv.c: the threads of its
  * pool (openblas_set_num_threads, openblas_get_num_threads) and its build

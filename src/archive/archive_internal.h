@@ -176,7 +176,7 @@ int rs__flush(rs_archive *a);
 int rs__attr_put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
                  const void *val);
 int rs__attr_i64(hid_t loc, const char *name, int64_t v);
-int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw);
+int rs__attr_str(hid_t loc, const char *name, const char *s);
 int rs__attr_read_i64(hid_t loc, const char *name, int64_t *v);
 int rs__attr_read_str(hid_t loc, const char *name, char *buf, size_t cap);
 hid_t rs__dcreate(hid_t file, const char *path, char type, int rank, const hsize_t *dims);

@@ -13,22 +13,32 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* Test hook: RANKSWEEP_TEST_KILL_IN_CREATE=k kills every rank with SIGKILL
- * at point k of the creation (1 after H5Fcreate, 2 after the format flush,
- * 3 with all datasets created but unflushed, 4 flushed but before the marker). */
+#ifdef RS_TEST_HOOKS
+/* Test hooks, compiled only into the test suite's ranksweep-hooks and
+ * archive_writer (tests/meson.build), never into the users' ranksweep:
+ * RANKSWEEP_TEST_KILL_IN_CREATE=k kills every rank with SIGKILL at point k of
+ * the creation (1 after H5Fcreate, 2 after the format flush, 3 with all
+ * datasets created but unflushed, 4 flushed but before the marker);
+ * RANKSWEEP_TEST_NO_SPACE_CHECK=1 skips the space check, so the tests can
+ * reach a full disk in the middle of the creation. */
 static void rs__test_kill(int k) {
   const char *v = getenv("RANKSWEEP_TEST_KILL_IN_CREATE");
   if (v && atoi(v) == k) raise(SIGKILL);
 }
+static bool rs__test_skip_space_check(void) {
+  const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
+  return skip && skip[0] == '1';
+}
+#else
+#define rs__test_kill(k) ((void)0)
+#define rs__test_skip_space_check() false
+#endif
 
 /* Rank 0 (others learn the outcome): refuses before anything is created when
  * the file system holding path lacks the space the archive will allocate. */
 static int rs__space_check(MPI_Comm comm, int rank, const char *path, const rs__layout *L) {
   int rc = RS_OK;
-  /* Test hook: RANKSWEEP_TEST_NO_SPACE_CHECK=1 skips this check, so the tests
-   * can reach a full disk in the middle of the creation. */
-  const char *skip = getenv("RANKSWEEP_TEST_NO_SPACE_CHECK");
-  if (rank == 0 && !(skip && skip[0] == '1')) {
+  if (rank == 0 && !rs__test_skip_space_check()) {
     char dir[RS_PATH_MAX];
     rs__parent_dir(path, dir, sizeof dir);
     struct statvfs vs;
@@ -173,7 +183,7 @@ static int rs__create_file(rs_archive *a, const char *path) {
  * datasets will fill is reserved. */
 static int rs__create_format(rs_archive *a) {
   int rc = RS_OK;
-  RS__STEP(rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT, 0));
+  RS__STEP(rs__attr_str(a->file, RS__A_FORMAT, RS__FORMAT));
   RS__STEP(rs__attr_i64(a->file, RS__A_FORMAT_VERSION, RS__FORMAT_VERSION));
   RS__STEP(rs__flush(a));
   rs__test_kill(2);
@@ -187,8 +197,8 @@ fail:
 static int rs__create_root_attrs(rs_archive *a, const rs_archive_desc *desc) {
   const rs__layout *L = &a->lay;
   int rc = RS_OK;
-  RS__STEP(rs__attr_str(a->file, RS__A_JOB_NAME, desc->name, 0));
-  RS__STEP(rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash, 0));
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_NAME, desc->name));
+  RS__STEP(rs__attr_str(a->file, RS__A_JOB_HASH, desc->hash));
   for (size_t i = 0; i < RS__NDIMATTR; i++)
     RS__STEP(rs__attr_i64(a->file, rs__dimattrs[i].name,
                           *(const int64_t *)((const char *)L + rs__dimattrs[i].off)));
@@ -273,7 +283,7 @@ static int rs__create_table(rs_archive *a, size_t t) {
     rc = rs__attr_str(d, "entries",
                       "measured layers 1..nlayers of each run: mlp = the hidden layers; vib = "
                       "the encoder's hidden layers, then the latent mean head of size K = "
-                      "model.latent as entry nlayers-1 (0-based)", 0);
+                      "model.latent as entry nlayers-1 (0-based)");
   H5Dclose(d);
   return rs__step(a->comm, a->path, rc);
 }
@@ -291,7 +301,7 @@ static int rs__create_datasets(rs_archive *a) {
                          : RS_OK);
   }
   if (a->d[D_S_HEADER] >= 0)
-    RS__STEP(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64", 0));
+    RS__STEP(rs__attr_str(a->d[D_S_HEADER], "columns", "step,seq,nbytes,fnv1a64"));
 fail:
   return rc;
 }

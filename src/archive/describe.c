@@ -81,7 +81,7 @@ static hid_t rs__scale_get(rs_archive *a, rs__scales *S, const char *group, char
     snprintf(name, sizeof name, "%s", rs__dimname(letter, group));
   else
     snprintf(name, sizeof name, "%s%10lld", RS__NETCDF_DIM, (long long)len);
-  if (H5DSset_scale(d, name) < 0 || rs__attr_str(d, "description", rs__dimdoc(letter), 0) != RS_OK) {
+  if (H5DSset_scale(d, name) < 0 || rs__attr_str(d, "description", rs__dimdoc(letter)) != RS_OK) {
     H5Dclose(d);
     return H5I_INVALID_HID;
   }
@@ -110,8 +110,8 @@ static int rs__describe(rs_archive *a, rs__scales *S, const char *path, const ch
                     rs__dimname(dims[i], group), path);
   }
   const char *units, *desc = rs__doc(path, &units);
-  if (rc == RS_OK && desc) rc = rs__attr_str(d, "description", desc, 0);
-  if (rc == RS_OK && units) rc = rs__attr_str(d, "units", units, 0);
+  if (rc == RS_OK && desc) rc = rs__attr_str(d, "description", desc);
+  if (rc == RS_OK && units) rc = rs__attr_str(d, "units", units);
   H5Dclose(d);
   return rc;
 }
@@ -135,7 +135,7 @@ int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
       if (rc == RS_OK && g == 2) {
         hid_t d = H5Dopen2(a->file, p, H5P_DEFAULT);
         rc = d < 0 ? rs__h5err(a->path, "open a grid dataset")
-                   : rs__attr_str(d, "key", desc->axes[ax].key, 0);
+                   : rs__attr_str(d, "key", desc->axes[ax].key);
         if (d >= 0) H5Dclose(d);
       }
     }
@@ -149,15 +149,15 @@ int rs__describe_all(rs_archive *a, const rs_archive_desc *desc) {
     }
     hid_t g = H5Gopen2(a->file, RS__G_GRID, H5P_DEFAULT);
     rc = !axes || g < 0 ? rs__h5err(a->path, "describe runs/grid")
-                        : rs__attr_str(g, RS__A_AXES, axes, 0);
-    if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated", 0);
+                        : rs__attr_str(g, RS__A_AXES, axes);
+    if (rc == RS_OK) rc = rs__attr_str(g, "description", "grid axes at full precision; attribute axes: their keys in job order, comma-separated");
     if (g >= 0) H5Gclose(g);
     free(axes);
   }
   hid_t jt = H5Dopen2(a->file, rs__records[R_JOB_TEXT].path, H5P_DEFAULT);
   if (rc == RS_OK && jt >= 0) {
-    rc = rs__attr_str(jt, "description", "the job file's exact text", 0);
-    if (rc == RS_OK) rc = rs__attr_str(jt, "_Encoding", "utf-8", 0);
+    rc = rs__attr_str(jt, "description", "the job file's exact text");
+    if (rc == RS_OK) rc = rs__attr_str(jt, "_Encoding", "utf-8");
   }
   if (jt >= 0) H5Dclose(jt);
   rs__scales_close(&S);

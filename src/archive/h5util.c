@@ -80,10 +80,8 @@ int rs__attr_i64(hid_t loc, const char *name, int64_t v) {
 
 /* Variable-length UTF-8 strings (h5py and xarray read them as str). An
  * attribute that already exists keeps its type: version-1 archives hold
- * fixed-length ones, rewritten in place at their width. minw is kept for
- * the callers that size time stamps; a variable-length string needs none. */
-int rs__attr_str(hid_t loc, const char *name, const char *s, size_t minw) {
-  (void)minw;
+ * fixed-length ones, rewritten in place at their width. */
+int rs__attr_str(hid_t loc, const char *name, const char *s) {
   if (H5Aexists(loc, name) > 0) {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t ft = a < 0 ? -1 : H5Aget_type(a);
@@ -264,7 +262,7 @@ int rs__write_strings2(hid_t file, MPI_Comm comm, int rank, const char *path, in
   H5Sclose(sp);
   int rc = d < 0 ? rs__dset_err(RS_EHDF5, file, "create", path)
                  : rs__write_whole(d, t, comm, rank, buf, path);
-  if (rc == RS_OK) rc = rs__attr_str(d, "_Encoding", "utf-8", 0);
+  if (rc == RS_OK) rc = rs__attr_str(d, "_Encoding", "utf-8");
   if (d >= 0) H5Dclose(d);
   H5Tclose(t);
   free(buf);

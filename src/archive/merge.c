@@ -151,29 +151,26 @@ static int rs__copy_attrs(hid_t src_file, const char *src_path, hid_t dst_loc, c
   return e < 0 ? -1 : 0;
 }
 
-int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs) {
-  if (ninputs < 1) return rs_error(RS_EARG, "merge: no input archives");
-  RS_CALL(rs_archive_path_check(out_path, "merge output"));
+/* merge has no --resume: an output already there, even one an interrupted
+ * merge left, is for the user to remove (it never overwrites). */
+static int rs__merge_refuse_existing(const char *out_path) {
   struct stat sb;
-  /* merge has no --resume: an output already there, even one an interrupted
-   * merge left, is for the user to remove (it never overwrites) */
-  if (lstat(out_path, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-    if (rs__creating_marked(out_path))
-      return rs_error(RS_EEXISTS,
-                      "merge: %s: an earlier merge into it was interrupted (%s.creating is "
-                      "there); merge never overwrites: remove %s and %s.creating, then rerun "
-                      "the merge, or choose another output",
-                      out_path, out_path, out_path, out_path);
+  if (lstat(out_path, &sb) != 0 || S_ISDIR(sb.st_mode)) return RS_OK;
+  if (rs__creating_marked(out_path))
     return rs_error(RS_EEXISTS,
-                    "merge: %s: output exists; merge never overwrites: remove it or choose "
-                    "another output",
-                    out_path);
-  }
-  rs_archive **in = calloc((size_t)ninputs, sizeof *in);
-  if (!in) return rs_error(RS_ENOMEM, "archive: out of memory");
-  rs_archive *out = NULL;
-  rs__desc_store desc;
-  memset(&desc, 0, sizeof desc);
+                    "merge: %s: an earlier merge into it was interrupted (%s.creating is "
+                    "there); merge never overwrites: remove %s and %s.creating, then rerun "
+                    "the merge, or choose another output",
+                    out_path, out_path, out_path, out_path);
+  return rs_error(RS_EEXISTS,
+                  "merge: %s: output exists; merge never overwrites: remove it or choose "
+                  "another output",
+                  out_path);
+}
+
+/* Opens every input read-only into in[] (closed by the caller) and refuses
+ * another format version, another job file or other dimensions than the first's. */
+static int rs__merge_open_inputs(int ninputs, const char *const *inputs, rs_archive **in) {
   int rc = RS_OK;
   char hash0[128] = "";
   for (int i = 0; i < ninputs && rc == RS_OK; i++) {
@@ -197,66 +194,87 @@ int rs_archive_merge(const char *out_path, int ninputs, const char *const *input
     else if (!rs__layout_equal(&in[0]->lay, &in[i]->lay, why, sizeof why))
       rc = rs_error(RS_EARCHIVE, "merge: %s and %s have different dimensions (%s)", inputs[0], inputs[i], why);
   }
-  if (rc != RS_OK) goto done;
-  {
-    hid_t f0 = in[0]->file;
-    /* the job and the per-run records: those of the first input */
-    rc = rs__desc_read(in[0], &desc);
-    if (rc == RS_OK) {
-      /* rs__create takes ownership of a layout: hand it a copy */
-      rs__layout lay = in[0]->lay, copy = lay;
-      rc = rs__layout_alloc(&copy);
-      for (size_t t = 0; rc == RS_OK && t < RS__NTABLES; t++) {
-        hsize_t dims[RS__MAXRANK];
-        int n = rs__dims(&lay, rs__tables[t].dims, dims);
-        size_t cnt = rs__esize(rs__tables[t].type);
-        for (int i = 0; i < n; i++) cnt *= dims[i];
-        memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
-      }
-      int64_t shard = 0;
-      hid_t pv = H5Gopen2(f0, RS__G_PROVENANCE, H5P_DEFAULT);
-      if (pv >= 0) {
-        rs__attr_read_i64(pv, RS__A_SHARD_SIZE, &shard);
-        H5Gclose(pv);
-      }
-      rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false, NULL, NULL};
-      if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &desc.desc, &info, &out);
-      rs__layout_free(&copy);
-    }
+  return rc;
+}
+
+/* Creates the output with the first input's job, per-run records, layout and
+ * shard size (desc is filled here and freed by the caller). */
+static int rs__merge_create(rs_archive *in0, const char *out_path, rs__desc_store *desc,
+                            rs_archive **out) {
+  RS_CALL(rs__desc_read(in0, desc));
+  /* rs__create takes ownership of a layout: hand it a copy */
+  rs__layout lay = in0->lay, copy = lay;
+  int rc = rs__layout_alloc(&copy);
+  for (size_t t = 0; rc == RS_OK && t < RS__NTABLES; t++) {
+    hsize_t dims[RS__MAXRANK];
+    int n = rs__dims(&lay, rs__tables[t].dims, dims);
+    size_t cnt = rs__esize(rs__tables[t].type);
+    for (int i = 0; i < n; i++) cnt *= dims[i];
+    memcpy(*(void **)((char *)&copy + rs__tables[t].off), *(void **)((char *)&lay + rs__tables[t].off), cnt);
   }
+  int64_t shard = 0;
+  hid_t pv = H5Gopen2(in0->file, RS__G_PROVENANCE, H5P_DEFAULT);
+  if (pv >= 0) {
+    rs__attr_read_i64(pv, RS__A_SHARD_SIZE, &shard);
+    H5Gclose(pv);
+  }
+  rs_archive_info info = {1, 0, shard > 0 ? (int)shard : 1, false, NULL, NULL, NULL};
+  if (rc == RS_OK) rc = rs__create(MPI_COMM_NULL, out_path, &copy, &desc->desc, &info, out);
+  rs__layout_free(&copy);
+  return rc;
+}
+
+/* The output's provenance: the inputs' paths and each input's own provenance. */
+static int rs__merge_provenance(rs_archive *out, int ninputs, const char *const *inputs,
+                                rs_archive **in) {
+  hid_t prov = H5Gopen2(out->file, RS__G_PROVENANCE, H5P_DEFAULT);
+  size_t len = 1;
+  for (int i = 0; i < ninputs; i++) len += strlen(inputs[i]) + 1;
+  char *list = calloc(len, 1);
+  for (int i = 0; list && i < ninputs; i++) {
+    if (i) strcat(list, "\n");
+    strcat(list, inputs[i]);
+  }
+  int rc = list ? rs__attr_str(prov, "merged_from", list) : rs_error(RS_ENOMEM, "archive: out of memory");
+  free(list);
+  for (int i = 0; i < ninputs && rc == RS_OK; i++) {
+    char dst[64];
+    snprintf(dst, sizeof dst, "input_%d", i);
+    if (rs__copy_attrs(in[i]->file, RS__G_PROVENANCE, prov, dst) < 0)
+      rc = rs_error(RS_EHDF5, "merge: cannot copy the provenance of %s", inputs[i]);
+  }
+  H5Gclose(prov);
+  return rc;
+}
+
+/* Complete when every run is done in the merged masks. */
+static int rs__merge_finalize(rs_archive *out) {
+  uint8_t *rm = malloc((size_t)out->lay.R);
+  int rc = rm ? rs__read_all(out, D_DONE_RUNS, rm) : rs_error(RS_ENOMEM, "archive: out of memory");
+  bool all = true;
+  for (int64_t r = 0; rm && r < out->lay.R; r++) all &= rm[r] != 0;
+  free(rm);
+  if (rc == RS_OK) rc = rs_archive_finalize(out, all);
+  return rc;
+}
+
+int rs_archive_merge(const char *out_path, int ninputs, const char *const *inputs) {
+  if (ninputs < 1) return rs_error(RS_EARG, "merge: no input archives");
+  RS_CALL(rs_archive_path_check(out_path, "merge output"));
+  RS_CALL(rs__merge_refuse_existing(out_path));
+  rs_archive **in = calloc((size_t)ninputs, sizeof *in);
+  if (!in) return rs_error(RS_ENOMEM, "archive: out of memory");
+  rs_archive *out = NULL;
+  rs__desc_store desc;
+  memset(&desc, 0, sizeof desc);
+  int rc = rs__merge_open_inputs(ninputs, inputs, in);
+  if (rc == RS_OK) rc = rs__merge_create(in[0], out_path, &desc, &out);
   void *buf = NULL;
   size_t cap = 0;
   for (int i = 0; i < ninputs && rc == RS_OK; i++) rc = rs__merge_one(in[i], out, &buf, &cap);
   free(buf);
-  if (rc == RS_OK) {
-    /* provenance: the inputs and their own provenance groups */
-    hid_t prov = H5Gopen2(out->file, RS__G_PROVENANCE, H5P_DEFAULT);
-    size_t len = 1;
-    for (int i = 0; i < ninputs; i++) len += strlen(inputs[i]) + 1;
-    char *list = calloc(len, 1);
-    for (int i = 0; list && i < ninputs; i++) {
-      if (i) strcat(list, "\n");
-      strcat(list, inputs[i]);
-    }
-    rc = list ? rs__attr_str(prov, "merged_from", list, 0) : rs_error(RS_ENOMEM, "archive: out of memory");
-    free(list);
-    for (int i = 0; i < ninputs && rc == RS_OK; i++) {
-      char dst[64];
-      snprintf(dst, sizeof dst, "input_%d", i);
-      if (rs__copy_attrs(in[i]->file, RS__G_PROVENANCE, prov, dst) < 0)
-        rc = rs_error(RS_EHDF5, "merge: cannot copy the provenance of %s", inputs[i]);
-    }
-    H5Gclose(prov);
-  }
-  if (rc == RS_OK) {
-    uint8_t *rm = malloc((size_t)out->lay.R);
-    rc = rm ? rs__read_all(out, D_DONE_RUNS, rm) : rs_error(RS_ENOMEM, "archive: out of memory");
-    bool all = true;
-    for (int64_t r = 0; rm && r < out->lay.R; r++) all &= rm[r] != 0;
-    free(rm);
-    if (rc == RS_OK) rc = rs_archive_finalize(out, all);
-  }
-done:
+  if (rc == RS_OK) rc = rs__merge_provenance(out, ninputs, inputs, in);
+  if (rc == RS_OK) rc = rs__merge_finalize(out);
   if (out) {
     int rc2 = rs_archive_close(&out);
     if (rc == RS_OK) rc = rc2;

@@ -62,20 +62,20 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   RS_CALL(rs__bcast_str(now, sizeof now, comm));
   char first_host[256];
   snprintf(first_host, sizeof first_host, "%.*s", (int)strcspn(hosts, ","), hosts);
-  RS_CALL(rs__attr_str(prov, "ranksweep_version", RS_VERSION, 0));
-  RS_CALL(rs__attr_str(prov, "git_commit", RS_GIT_COMMIT, 0));
-  RS_CALL(rs__attr_str(prov, "mpi_library", mpi, 0));
-  RS_CALL(rs__attr_str(prov, "hdf5_version", hdf5, 0));
-  RS_CALL(rs__attr_str(prov, "openblas_config", blas, 0));
+  RS_CALL(rs__attr_str(prov, "ranksweep_version", RS_VERSION));
+  RS_CALL(rs__attr_str(prov, "git_commit", RS_GIT_COMMIT));
+  RS_CALL(rs__attr_str(prov, "mpi_library", mpi));
+  RS_CALL(rs__attr_str(prov, "hdf5_version", hdf5));
+  RS_CALL(rs__attr_str(prov, "openblas_config", blas));
   /* The kernel as its own field: it changes floating-point bits (see
    * docs/design.md, "What bit-identity covers"); _last is rewritten on resume. */
-  RS_CALL(rs__attr_str(prov, "blas_kernel", rs_blas_kernel(), 32));
-  RS_CALL(rs__attr_str(prov, "blas_kernel_last", rs_blas_kernel(), 32));
+  RS_CALL(rs__attr_str(prov, "blas_kernel", rs_blas_kernel()));
+  RS_CALL(rs__attr_str(prov, "blas_kernel_last", rs_blas_kernel()));
   RS_CALL(rs__attr_i64(prov, "blas_kernel_changes", 0));
-  RS_CALL(rs__attr_str(prov, "cpu_isa", rs_cpu_best_isa(), 16));
+  RS_CALL(rs__attr_str(prov, "cpu_isa", rs_cpu_best_isa()));
   /* Whether the environment chose the kernel (OpenBLAS's own pick otherwise). */
   RS_CALL(rs__attr_str(prov, "blas_kernel_forced",
-                       *rs_blas_kernel_forced() ? rs_blas_kernel_forced() : "no", 0));
+                       *rs_blas_kernel_forced() ? rs_blas_kernel_forced() : "no"));
   /* Who ran the training products (train.gemm), and for which instruction
    * set libxsmm generated its kernels: both change floating-point bits. */
   char gemm[4096] = "", arch[32] = "";
@@ -83,17 +83,23 @@ int rs__write_provenance(hid_t prov, MPI_Comm comm, int rank, int size,
   if (rank == 0 && info && info->gemm_arch) snprintf(arch, sizeof arch, "%s", info->gemm_arch);
   RS_CALL(rs__bcast_str(gemm, sizeof gemm, comm));
   RS_CALL(rs__bcast_str(arch, sizeof arch, comm));
-  RS_CALL(rs__attr_str(prov, "gemm_backend", gemm[0] ? gemm : "unrecorded", 0));
-  RS_CALL(rs__attr_str(prov, "gemm_libxsmm_arch", arch[0] ? arch : "unrecorded", 0));
+  RS_CALL(rs__attr_str(prov, "gemm_backend", gemm[0] ? gemm : "unrecorded"));
+  RS_CALL(rs__attr_str(prov, "gemm_libxsmm_arch", arch[0] ? arch : "unrecorded"));
+  /* The FTZ/DAZ bits and rounding mode in force where the runs train (as the
+   * CPU reports them, not as the job asked): they change floating-point bits too. */
+  char fp[4096] = "";
+  if (rank == 0 && info && info->fp_state) snprintf(fp, sizeof fp, "%s", info->fp_state);
+  RS_CALL(rs__bcast_str(fp, sizeof fp, comm));
+  RS_CALL(rs__attr_str(prov, "fp_state", fp[0] ? fp : "unrecorded"));
   RS_CALL(rs__attr_i64(prov, "nranks", size));
   RS_CALL(rs__attr_i64(prov, "blas_threads", info ? info->blas_threads : 0));
   RS_CALL(rs__attr_i64(prov, RS__A_SHARD_SIZE, info ? info->shard : 0));
-  RS_CALL(rs__attr_str(prov, "hostname", first_host, 0));
-  RS_CALL(rs__attr_str(prov, "hosts", hosts, 0));
-  RS_CALL(rs__attr_str(prov, "start_time", now, RS__TIME_LEN));
-  RS_CALL(rs__attr_str(prov, "end_time", "", RS__TIME_LEN));
+  RS_CALL(rs__attr_str(prov, "hostname", first_host));
+  RS_CALL(rs__attr_str(prov, "hosts", hosts));
+  RS_CALL(rs__attr_str(prov, "start_time", now));
+  RS_CALL(rs__attr_str(prov, "end_time", ""));
   RS_CALL(rs__attr_i64(prov, "resume_count", 0));
-  RS_CALL(rs__attr_str(prov, "last_resume_time", "", RS__TIME_LEN));
+  RS_CALL(rs__attr_str(prov, "last_resume_time", ""));
   return RS_OK;
 }
 
@@ -110,7 +116,7 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
   int64_t n = 0;
   rs__attr_read_i64(prov, "resume_count", &n);
   if (rc == RS_OK) rc = rs__attr_i64(prov, "resume_count", n + 1);
-  if (rc == RS_OK) rc = rs__attr_str(prov, "last_resume_time", now, RS__TIME_LEN);
+  if (rc == RS_OK) rc = rs__attr_str(prov, "last_resume_time", now);
   if (rc == RS_OK && info) rc = rs__attr_i64(prov, "nranks_last", a->size);
   char kernel0[64] = "";
   if (rc == RS_OK && rs__attr_read_str(prov, "blas_kernel", kernel0, sizeof kernel0) == RS_OK) {
@@ -127,7 +133,7 @@ int rs__provenance_resume(rs_archive *a, const rs_archive_info *info) {
                 "ones\n",
                 a->path, kernel0, now_k);
     }
-    if (rc == RS_OK) rc = rs__attr_str(prov, "blas_kernel_last", now_k, 32);
+    if (rc == RS_OK) rc = rs__attr_str(prov, "blas_kernel_last", now_k);
   }
   /* libxsmm's kernels follow the CPU it finds: a resume on another kind of
    * CPU changes them (a warning only: no attribute is created on resume). */
@@ -151,7 +157,7 @@ int rs__provenance_end(rs_archive *a) {
   if (a->rank == 0) rs__utc_now(now);
   int rc = rs__bcast_str(now, sizeof now, a->comm);
   hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
-  if (rc == RS_OK) rc = rs__attr_str(prov, "end_time", now, RS__TIME_LEN);
+  if (rc == RS_OK) rc = rs__attr_str(prov, "end_time", now);
   H5Gclose(prov);
   return rc;
 }

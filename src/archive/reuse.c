@@ -199,7 +199,7 @@ int rs_archive_reuse(rs_archive *a, const char *old_path, int *nreused) {
   rc = rs__agree(a->comm, rc);
   if (rc == RS_OK) {
     hid_t prov = H5Gopen2(a->file, RS__G_PROVENANCE, H5P_DEFAULT);
-    rc = rs__attr_str(prov, "reused_from", old_path, 0);
+    rc = rs__attr_str(prov, "reused_from", old_path);
     if (rc == RS_OK) rc = rs__attr_i64(prov, "reused_runs", nmatch);
     H5Gclose(prov);
   }

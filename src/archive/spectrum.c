@@ -125,7 +125,7 @@ static hid_t rs__sscale(rs_archive *a, const char *name, int64_t n, char type, c
   char label[96];
   if (vals) snprintf(label, sizeof label, "%s", name);
   else snprintf(label, sizeof label, "%s%10lld", RS__NETCDF_DIM, (long long)n);
-  if (rc != RS_OK || H5DSset_scale(d, label) < 0 || rs__attr_str(d, "description", desc, 0) != RS_OK) {
+  if (rc != RS_OK || H5DSset_scale(d, label) < 0 || rs__attr_str(d, "description", desc) != RS_OK) {
     H5Dclose(d);
     return H5I_INVALID_HID;
   }
@@ -177,8 +177,8 @@ static int rs__sdescribe(rs_archive *a, const rs_archive_spectrum_spec *p) {
     for (unsigned k = 0; rc == RS_OK && k < 4 && t[i].dims[k] >= 0; k++)
       if (H5DSattach_scale(d, t[i].dims[k], k) < 0)
         rc = rs__h5err(a->path, "attach a dimension scale in /spectrum");
-    if (rc == RS_OK) rc = rs__attr_str(d, "description", t[i].desc, 0);
-    if (rc == RS_OK && t[i].units) rc = rs__attr_str(d, "units", t[i].units, 0);
+    if (rc == RS_OK) rc = rs__attr_str(d, "description", t[i].desc);
+    if (rc == RS_OK && t[i].units) rc = rs__attr_str(d, "units", t[i].units);
   }
   hid_t all[] = {s_run, s_ck, s_l, s_k, s_e, s_n};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -215,8 +215,8 @@ int rs_archive_spectrum_open(rs_archive *a, const rs_archive_spectrum_spec *p, u
   } else {
     a->sgroup = H5Gcreate2(a->file, RS__SPECTRUM_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (a->sgroup < 0) return rs__h5err(a->path, "create /spectrum");
-    RS_CALL(rs__attr_str(a->sgroup, "points", p->points, 0));
-    RS_CALL(rs__attr_str(a->sgroup, "representation", p->repr, 0));
+    RS_CALL(rs__attr_str(a->sgroup, "points", p->points));
+    RS_CALL(rs__attr_str(a->sgroup, "representation", p->repr));
     RS_CALL(rs__attr_i64(a->sgroup, "n_spectrum", p->nspectrum));
     RS_CALL(rs__attr_i64(a->sgroup, "count", p->count));
   }

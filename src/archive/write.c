@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Test hooks, counted per process over result writes: RANKSWEEP_TEST_KILL_AT_WRITE=n
+#ifdef RS_TEST_HOOKS
+/* Test hooks, compiled only into the test suite's ranksweep-hooks and
+ * archive_writer (tests/meson.build), never into the users' ranksweep.
+ * Counted per process over result writes: RANKSWEEP_TEST_KILL_AT_WRITE=n
  * kills this process with SIGKILL in the middle of its n-th write, after the
  * data and before the mask (for a training state, after the blob, before its
  * header); RANKSWEEP_TEST_ENOSPC_AT_WRITE=n makes the n-th write and every
@@ -31,6 +34,9 @@ static int rs__test_kill_in_write(const rs_archive *a) {
                     a->path, strerror(ENOSPC));
   return RS_OK;
 }
+#else
+#define rs__test_kill_in_write(a) RS_OK
+#endif
 
 static int rs__check_run(const rs_archive *a, int run) {
   if (run < 0 || run >= a->lay.R)

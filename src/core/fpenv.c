@@ -29,6 +29,17 @@ bool rs_fpenv_flushing(void) {
 #endif
 }
 
+void rs_fpenv_describe(char *buf, size_t cap) {
+#ifdef RS__HAVE_MXCSR
+  static const char *const round[] = {"nearest", "down", "up", "zero"}; /* MXCSR bits 13-14 */
+  unsigned csr = _mm_getcsr();
+  snprintf(buf, cap, "ftz=%u daz=%u round=%s", (csr >> 15) & 1u, (csr >> 6) & 1u,
+           round[(csr >> 13) & 3u]);
+#else
+  snprintf(buf, cap, "no MXCSR");
+#endif
+}
+
 int rs_fpenv_flush_denormals(bool on) {
 #ifdef RS__HAVE_MXCSR
   unsigned before = _mm_getcsr();

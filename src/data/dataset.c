@@ -34,10 +34,13 @@ static int rs__check_real(const char *key, double v, double lo, double hi) {
                   lo, hi);
 }
 
+/* The bounds are the key table's (rs_config.h): a configuration made by hand
+ * meets the same rules as a job file. Only measure.points may be 0 here (a
+ * data set without evaluation points), which a job file cannot ask for. */
 static int rs__check_config(const rs_config *cfg) {
   const int big = RS__BIG;
-  RS_CALL(rs__check_int("data.train_size", cfg->data.train_size, 1, big));
-  RS_CALL(rs__check_int("data.heldout_size", cfg->data.heldout_size, 1, big));
+  RS_CALL(rs__check_int("data.train_size", cfg->data.train_size, RS_MIN_EXAMPLES, big));
+  RS_CALL(rs__check_int("data.heldout_size", cfg->data.heldout_size, RS_MIN_EXAMPLES, big));
   RS_CALL(rs__check_int("measure.points", cfg->measure.points, 0, big));
   if (cfg->measure.points > cfg->data.heldout_size)
     return rs_error(RS_EDATA,
@@ -48,22 +51,23 @@ static int rs__check_config(const rs_config *cfg) {
                     cfg->data.heldout_size);
   switch (cfg->data.kind) {
   case RS_DATA_GAUSSIAN_MIXTURE:
-    RS_CALL(rs__check_int("data.dim", cfg->data.dim, 1, big));
-    RS_CALL(rs__check_int("data.classes", cfg->data.classes, 2, big));
-    RS_CALL(rs__check_real("data.mean_scale", cfg->data.mean_scale, 0, HUGE_VAL));
-    RS_CALL(rs__check_real("data.noise", cfg->data.noise, 0, HUGE_VAL));
+    RS_CALL(rs__check_int("data.dim", cfg->data.dim, RS_MIN_DIM, big));
+    RS_CALL(rs__check_int("data.classes", cfg->data.classes, RS_MIN_CLASSES, big));
+    RS_CALL(rs__check_real("data.mean_scale", cfg->data.mean_scale, RS_MIN_SPREAD, HUGE_VAL));
+    RS_CALL(rs__check_real("data.noise", cfg->data.noise, RS_MIN_SPREAD, HUGE_VAL));
     break;
   case RS_DATA_TEACHER:
-    RS_CALL(rs__check_int("data.dim", cfg->data.dim, 1, big));
-    RS_CALL(rs__check_int("data.teacher_rank", cfg->data.teacher_rank, 1,
+    RS_CALL(rs__check_int("data.dim", cfg->data.dim, RS_MIN_DIM, big));
+    RS_CALL(rs__check_int("data.teacher_rank", cfg->data.teacher_rank, RS_MIN_TEACHER_RANK,
                           cfg->data.dim));
-    RS_CALL(rs__check_int("data.teacher_width", cfg->data.teacher_width, 1, big));
-    RS_CALL(rs__check_int("data.outputs", cfg->data.outputs, 1, big));
-    RS_CALL(rs__check_real("data.noise", cfg->data.noise, 0, HUGE_VAL));
+    RS_CALL(rs__check_int("data.teacher_width", cfg->data.teacher_width, RS_MIN_TEACHER_WIDTH,
+                          big));
+    RS_CALL(rs__check_int("data.outputs", cfg->data.outputs, RS_MIN_OUTPUTS, big));
+    RS_CALL(rs__check_real("data.noise", cfg->data.noise, RS_MIN_SPREAD, HUGE_VAL));
     break;
   case RS_DATA_GAUSSIAN_IB:
-    RS_CALL(rs__check_int("data.dim", cfg->data.dim, 1, big));
-    RS_CALL(rs__check_int("data.rho (count)", cfg->data.nrho, 1,
+    RS_CALL(rs__check_int("data.dim", cfg->data.dim, RS_MIN_DIM, big));
+    RS_CALL(rs__check_int("data.rho (count)", cfg->data.nrho, RS_MIN_RHO_COUNT,
                           cfg->data.dim < RS_MAX_RHO ? cfg->data.dim : RS_MAX_RHO));
     for (int i = 0; i < cfg->data.nrho; i++) {
       char key[32];
@@ -92,9 +96,9 @@ static int rs__check_config(const rs_config *cfg) {
                       "per_feature)", (int)cfg->data.normalize);
     if (rs_data_normalize_mode(cfg) == RS_NORM_FIXED) {
       RS_CALL(rs__check_real("data.mean", cfg->data.mean, -HUGE_VAL, HUGE_VAL));
-      if (!isfinite(cfg->data.std) || cfg->data.std <= 0)
-        return rs_error(RS_EDATA, "data.std: %g (expected a number > 0)",
-                        cfg->data.std);
+      if (!isfinite(cfg->data.std) || cfg->data.std <= RS_STD_LO)
+        return rs_error(RS_EDATA, "data.std: %g (expected a number > %g)", cfg->data.std,
+                        RS_STD_LO);
     }
     break;
   }

@@ -47,6 +47,7 @@ typedef struct rs__engine {
   rs_archive_run *runs;
   int64_t **steps;       /* checkpoint steps per run */
   char *gemm;            /* rank 0: training-product backend per run (provenance) */
+  char *fp_state;        /* rank 0: floating-point state per run (provenance) */
   int shard;             /* points per shard */
   int maxc, maxs;        /* checkpoint and shard maxima (mask strides) */
   uint8_t *mask_shard;   /* [r][c][s], rank 0 (and serial) */

@@ -7,6 +7,7 @@
 
 #include "engine_internal.h"
 #include "ranksweep/rs_error.h"
+#include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
 #include "ranksweep/rs_model.h"
 
@@ -111,17 +112,16 @@ static int rs__shape_agrees(int run, const rs_config *cfg, const rs_run_shape *s
                   (long long)sh->nparams);
 }
 
-/* Rank 0: appends run r's product backend to E->gemm: one value while every
- * run so far has the same, else "run i: backend" for each run, ";"-separated. */
-static int rs__note_gemm(rs__engine *E, int r, const rs_trainer *t) {
-  char b[96];
-  rs_trainer_gemm_backend(t, b, sizeof b);
-  if (r > 0 && !strchr(E->gemm, ';') && strncmp(E->gemm, "run ", 4) && !strcmp(E->gemm, b))
+/* Rank 0: appends run r's value b (under 96 bytes) to the provenance list
+ * *list: one value while every run so far has the same, else "run i: value"
+ * for each run, ";"-separated. */
+static int rs__note_per_run(char **list, int r, const char *b) {
+  if (r > 0 && !strchr(*list, ';') && strncmp(*list, "run ", 4) && !strcmp(*list, b))
     return RS_OK;
-  size_t old = r > 0 ? strlen(E->gemm) : 0, need = old + (size_t)(r + 1) * 128 + 128;
-  char *g = realloc(E->gemm, need);
+  size_t old = r > 0 ? strlen(*list) : 0, need = old + (size_t)(r + 1) * 128 + 128;
+  char *g = realloc(*list, need);
   RS_CHECK(g, RS_ENOMEM, "out of memory");
-  E->gemm = g;
+  *list = g;
   if (r == 0) {
     snprintf(g, need, "%s", b);
     return RS_OK;
@@ -182,7 +182,18 @@ static int rs__describe_run(rs__engine *E, int r) {
     else if (data->neval > 0) memcpy(ev, data->eval_index, sizeof *ev * (size_t)data->neval);
     ri->eval_index = ev;
   }
-  if (err == RS_OK) err = rs__note_gemm(E, r, t);
+  /* What trains run r: its product backend, and the floating-point state read
+   * back from this thread, which rs_trainer_create just set as every
+   * training thread sets it (train.flush_denormals). */
+  char note[96];
+  if (err == RS_OK) {
+    rs_trainer_gemm_backend(t, note, sizeof note);
+    err = rs__note_per_run(&E->gemm, r, note);
+  }
+  if (err == RS_OK) {
+    rs_fpenv_describe(note, sizeof note);
+    err = rs__note_per_run(&E->fp_state, r, note);
+  }
   rs_trainer_destroy(&t);
   if (err != RS_OK) rs__error_trace(__FILE__, __LINE__, __func__);
   return err;
@@ -217,7 +228,7 @@ int rs__describe_runs(rs__engine *E) {
 
 void rs__engine_free(rs__engine *E) {
   free(E->gemm);
-  E->gemm = NULL;
+  free(E->fp_state);
   for (int i = 0; i < RS__NCTX; i++) rs_dataset_destroy(&E->ctx[i].data);
   if (E->steps)
     for (int r = 0; r < E->nruns; r++) free(E->steps[r]);

@@ -44,7 +44,7 @@ static int rs__open_archive(rs__engine *E) {
   const rs_sweep_opts *o = E->o;
   rs_archive_info info = {.nranks = E->size, .blas_threads = o->blas_threads, .shard = E->shard,
                           .move_aside = o->move_aside, .gemm_backend = E->gemm,
-                          .gemm_arch = rs_gemm_libxsmm_arch()};
+                          .gemm_arch = rs_gemm_libxsmm_arch(), .fp_state = E->fp_state};
   bool created = false;
   rs_job_desc desc; /* the sweep as the archive sees it (archive_desc.c) */
   int err = rs__agree(E->comm, rs_job_desc_build(E->comm, E->job, E->runs, &desc));

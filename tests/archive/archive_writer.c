@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
   syn_runs(runs);
   syn_desc_t syn;
   const rs_archive_desc *desc = syn_desc(&syn, runs, false);
-  rs_archive_info info = {size, 1, SYN_SHARD, false, NULL, NULL};
+  rs_archive_info info = {size, 1, SYN_SHARD, false, NULL, NULL, NULL};
   rs_archive *a;
   if (strcmp(argv[1], "resume") == 0) {
     /* as `run --resume`: an archive killed during creation is started over */

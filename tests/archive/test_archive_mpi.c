@@ -19,7 +19,7 @@ static char g_dir[512];
 static syn_desc_t g_syn, g_syn2;
 static const rs_archive_desc *g_desc, *g_desc2;
 static rs_archive_run g_runs[SYN_RUNS];
-static rs_archive_info g_info = {0, 1, SYN_SHARD, false, NULL, NULL};
+static rs_archive_info g_info = {0, 1, SYN_SHARD, false, NULL, NULL, NULL};
 
 static void path_of(char *buf, const char *name) { snprintf(buf, 600, "%s/%s", g_dir, name); }
 

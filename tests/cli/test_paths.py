@@ -1,7 +1,9 @@
 """Output paths the archive's files cannot have, and outputs that cannot be
 created, on the real binary.
 
-usage: /usr/bin/python3 test_paths.py RANKSWEEP JOB.yaml
+usage: /usr/bin/python3 test_paths.py RANKSWEEP RANKSWEEP_HOOKS JOB.yaml
+
+(RANKSWEEP_HOOKS: the same command with the test-only fault hooks, for the kill)
 
 - `run -o` at lengths around the limit (limit-1 and limit work; limit+1,
   1004 and 4300 characters are refused with one line giving the length and
@@ -32,8 +34,8 @@ def check(ok, what, r=None):
             print(f"  exit {r.returncode}; stderr: {r.stderr[:600]!r}")
 
 
-def run(*args, env=None):
-    return subprocess.run([RS] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def run(*args, env=None, exe=None):
+    return subprocess.run([exe or RS] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=300, env=env)
 
 
@@ -127,7 +129,7 @@ def main():
         # merge killed while creating its output: the rerun names what merge accepts
         out = os.path.join(tmp, "merged.h5")
         env = dict(os.environ, RANKSWEEP_TEST_KILL_IN_CREATE="2")
-        r1 = run("merge", out, src, env=env)
+        r1 = run("merge", out, src, env=env, exe=RS_HOOKS)
         r = run("merge", out, src)
         check(r1.returncode != 0 and one_line(r, 1, "interrupted", "remove")
               and "--resume" not in r.stderr,
@@ -143,7 +145,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
-    RS, JOB = sys.argv[1], sys.argv[2]
+    RS, RS_HOOKS, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
     sys.exit(main())

@@ -3,7 +3,9 @@
  * threads created afterwards; switching back restores gradual underflow. Runs
  * without fork so OpenBLAS's real thread pool is the one tested. */
 #include <check.h>
+#include <fenv.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +88,32 @@ START_TEST(new_threads_inherit) {
 }
 END_TEST
 
+/* What provenance records (fp_state) is what the CPU holds: both bits follow
+ * rs_fpenv_flush_denormals, and the rounding mode follows fesetround. */
+START_TEST(describe_reads_back) {
+#if defined(__x86_64__)
+  char s[64];
+  ck_assert_int_eq(rs_fpenv_flush_denormals(true), RS_OK);
+  rs_fpenv_describe(s, sizeof s);
+  ck_assert_str_eq(s, "ftz=1 daz=1 round=nearest");
+  ck_assert_int_eq(rs_fpenv_flush_denormals(false), RS_OK);
+  rs_fpenv_describe(s, sizeof s);
+  ck_assert_str_eq(s, "ftz=0 daz=0 round=nearest");
+  const int modes[] = {FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
+  const char *const want[] = {"ftz=0 daz=0 round=down", "ftz=0 daz=0 round=up",
+                              "ftz=0 daz=0 round=zero"};
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(fesetround(modes[i]), 0);
+    rs_fpenv_describe(s, sizeof s);
+    fesetround(FE_TONEAREST);
+    ck_assert_str_eq(s, want[i]);
+  }
+#else
+  printf("describe_reads_back: no MXCSR on this CPU, nothing to read back\n");
+#endif
+}
+END_TEST
+
 START_TEST(kernel_facts) {
   const char *k = rs_blas_kernel();
   ck_assert(k && *k);
@@ -108,6 +136,7 @@ int main(void) {
   tcase_add_test(tc, blas_threads_flush);
   tcase_add_test(tc, new_threads_inherit);
   tcase_add_test(tc, kernel_facts);
+  tcase_add_test(tc, describe_reads_back);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);

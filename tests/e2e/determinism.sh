@@ -21,4 +21,7 @@ sed 's/seed: 11/seed: 12/' "$job" > "$WORK/other.yaml"
 sweep 2 "$WORK/other.yaml" -o "$WORK/other.h5"
 if same "$WORK/n1.h5" "$WORK/other.h5" >/dev/null; then bad "comparison cannot tell different seeds apart"; else ok "comparison detects a different job seed"; fi
 if "$PY" "$E2E/read_h5py.py" "$WORK/n3.h5"; then ok "h5py reads the archive"; else bad "h5py read-back"; fi
+# The job keeps train.flush_denormals true: provenance records the state read back from the CPU.
+fp=$("$PY" -c 'import h5py, sys; print(h5py.File(sys.argv[1], "r")["provenance"].attrs["fp_state"])' "$WORK/n3.h5")
+if [[ $fp == "ftz=1 daz=1 round=nearest" ]]; then ok "provenance fp_state: $fp"; else bad "provenance fp_state: '$fp'"; fi
 finish

@@ -18,7 +18,7 @@ SMALL="$E2E/small.yaml"
 
 expect_nospace() { # expect_nospace LABEL NRANKS [ENV=VAL]
   local label="$1" n="$2" rc=0; shift 2
-  env "$@" timeout 120 "$MPIRUN" $(forward RANKSWEEP_TEST_NO_SPACE_CHECK) -np "$n" "$RS" run "$BIG" \
+  env "$@" timeout 120 "$MPIRUN" $(forward RANKSWEEP_TEST_NO_SPACE_CHECK) -np "$n" "$RS_HOOKS" run "$BIG" \
     -o "$FS/a.h5" --quiet > "$WORK/out" 2> "$WORK/err" || rc=$?
   local lines
   lines=$(grep -c '^ranksweep: error:' "$WORK/err" || true)
@@ -75,7 +75,7 @@ rm -f "$FS"/*
 for n in 1 3; do
   rc=0
   RANKSWEEP_TEST_ENOSPC_AT_WRITE=15 timeout 300 "$MPIRUN" $(forward RANKSWEEP_TEST_ENOSPC_AT_WRITE) -np "$n" \
-    "$RS" run "$SMALL" -o "$WORK/e$n.h5" --quiet > /dev/null 2> "$WORK/err" || rc=$?
+    "$RS_HOOKS" run "$SMALL" -o "$WORK/e$n.h5" --quiet > /dev/null 2> "$WORK/err" || rc=$?
   partial=$("$RS" show "$WORK/e$n.h5" | grep -c ' done \| partial ' || true)
   rc2=0
   sweep "$n" "$SMALL" -o "$WORK/e$n.h5" --resume 2> /dev/null || rc2=$?

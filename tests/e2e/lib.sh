@@ -6,6 +6,9 @@ set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
 RS="$RANKSWEEP_BUILD_ROOT/src/cli/ranksweep"
+# The same command with the test-only fault hooks compiled in (tests/meson.build): only the
+# runs that inject a fault (RANKSWEEP_TEST_*) use it, e.g. RS="$RS_HOOKS" sweep ...
+RS_HOOKS="$RANKSWEEP_BUILD_ROOT/tests/ranksweep-hooks"
 # The launcher of the MPI the build links (tests/meson.build): Open MPI's mpirun or MPICH's
 # mpiexec.mpich. A bare `mpirun` is the system alternative, possibly the other MPI.
 MPIRUN="${RANKSWEEP_MPIRUN:-mpirun}"

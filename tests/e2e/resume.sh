@@ -5,6 +5,12 @@
 # an existing archive without --resume is refused and left untouched.
 source "$(dirname "$0")/lib.sh"
 job="$E2E/small.yaml"
+# The fault hooks below exist only in the tests' build of the command, not in the users' one.
+if ! grep -q -a RANKSWEEP_TEST_ "$RS" && grep -q -a RANKSWEEP_TEST_KILL_AT_WRITE "$RS_HOOKS"; then
+  ok "ranksweep carries no test hook; ranksweep-hooks does"
+else
+  bad "test hooks: ranksweep has $(grep -c -a RANKSWEEP_TEST_ "$RS") line(s) naming them, ranksweep-hooks $(grep -c -a RANKSWEEP_TEST_ "$RS_HOOKS")"
+fi
 sweep 3 "$job" -o "$WORK/ref.h5"
 # Independent of the reference (which the same code wrote): every written-mask
 # cell of a complete archive is set, read from the archive alone.
@@ -48,7 +54,7 @@ done
 for at in 5 37 90; do
   a="$WORK/torn$at.h5"
   set +e
-  RANKSWEEP_TEST_KILL_AT_WRITE=$at sweep 3 "$job" -o "$a" 2>/dev/null
+  RS="$RS_HOOKS" RANKSWEEP_TEST_KILL_AT_WRITE=$at sweep 3 "$job" -o "$a" 2>/dev/null
   rc=$?
   set -e
   [[ $rc -ne 0 ]] || bad "write $at: the kill hook did not fire"
