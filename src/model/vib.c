@@ -353,12 +353,19 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   double *a = malloc(cn * maxw * sizeof(double)), *b = malloc(cn * maxw * sizeof(double));
   double *z = malloc((size_t)K * sizeof(double)), *o = malloc((size_t)O * sizeof(double));
   double *pr = malloc((size_t)O * sizeof(double));
-  if (!a || !b || !z || !o || !pr) {
+  /* One point's noise for all its samples, and its sigma, computed once: the
+   * sigma depends on the point alone, and drawing the samples x K normals in
+   * one call lets the generator batch its blocks (same values, same order). */
+  double *en = malloc((size_t)samples * K * sizeof(double));
+  double *sg = malloc((size_t)K * sizeof(double));
+  if (!a || !b || !z || !o || !pr || !en || !sg) {
     free(a);
     free(b);
     free(z);
     free(o);
     free(pr);
+    free(en);
+    free(sg);
     return rs_error(RS_ENOMEM, "vib evaluation: out of memory");
   }
   double lsum = 0, klsum = 0;
@@ -370,9 +377,11 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
       const double *h = H + (size_t)i * 2 * K;
       klsum += head_kl(h, K);
       for (int j = 0; j < O; j++) pr[j] = 0;
+      for (int k = 0; k < K; k++) sg[k] = softplus64(h[K + k] - RS__VIB_SHIFT);
+      rs_rng_normals(r, (size_t)samples * K, en);
       for (int s = 0; s < samples; s++) {
-        for (int k = 0; k < K; k++)
-          z[k] = h[k] + softplus64(h[K + k] - RS__VIB_SHIFT) * rs_rng_normal(r);
+        const double *e = en + (size_t)s * K;
+        for (int k = 0; k < K; k++) z[k] = h[k] + sg[k] * e[k];
         for (int j = 0; j < O; j++) {
           double t = bd[j];
           for (int k = 0; k < K; k++) t += Wd[(size_t)j * K + k] * z[k];
@@ -420,6 +429,8 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   free(z);
   free(o);
   free(pr);
+  free(en);
+  free(sg);
   return RS_OK;
 }
 
