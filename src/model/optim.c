@@ -9,11 +9,13 @@
 #include "src/model/model_internal.h"
 
 /* The update loops are the only per-parameter work of a step: let the loader
- * pick an AVX2 build of them where the CPU has it (fp-contract stays off under
- * -std=c11, so every clone rounds identically). */
+ * pick an AVX-512 or AVX2 build of them where the CPU has it (fp-contract stays
+ * off under -std=c11 and every operation is elementwise IEEE, so every clone
+ * rounds identically; the wider divider and square root are what the Adam
+ * loops wait on). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     defined(__linux__)
-#define RS__CLONES __attribute__((target_clones("avx2", "default")))
+#define RS__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RS__CLONES
 #endif
