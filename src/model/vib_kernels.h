@@ -32,7 +32,8 @@ static double S(gauss_nll)(vib_model *v, const REAL *params, const REAL *logits,
   return total / nb + 0.5 * O * log(2 * M_PI);
 }
 
-static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
+/* Cloned as the MLP's step (RS__CLONES: the same results). */
+RS__CLONES static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
                             const int64_t *idx, int nb, rs_rng *noise,
                             double *loss, rs__segment_hook hook, void *ctx) {
   rs__mlp *m = &v->enc;
