@@ -83,5 +83,11 @@ void rs_lr_mean_counts(const int32_t *counts, int nlayers, int npoints, int stri
 int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data,
                           rs_loss loss, int neps, const double *eps,
                           rs_ckpt_metrics *out);
+/* The weight part of rs_checkpoint_metrics alone (norms and eps-ranks of every
+ * layer; losses, accuracies, rate and info_y NaN), for a model whose losses
+ * come from its own evaluation (a VIB's sampled one) rather than the netview's
+ * deterministic forward pass, which would be computed only to be replaced. */
+int rs_checkpoint_weight_metrics(const rs_netview *net, int neps, const double *eps,
+                                 rs_ckpt_metrics *out);
 
 #endif

@@ -35,6 +35,9 @@ uint64_t rs_rng_u64(rs_rng *r);
 double rs_rng_uniform(rs_rng *r);
 /* Standard normal (Box-Muller, one value per call, no cached state). */
 double rs_rng_normal(rs_rng *r);
+/* n standard normals, exactly the values and the stream position of n calls
+ * of rs_rng_normal, with the Philox blocks computed eight at a time. */
+void rs_rng_normals(rs_rng *r, size_t n, double *out);
 /* Uniform integer in [0, n), unbiased. n > 0. */
 uint64_t rs_rng_below(rs_rng *r, uint64_t n);
 /* Fisher-Yates permutation of 0..n-1 into perm. */

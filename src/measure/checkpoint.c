@@ -101,11 +101,22 @@ int rs_checkpoint_metrics(const rs_netview *net, const rs_dataset *data, rs_loss
   if (loss == RS_LOSS_MSE && ((data->ntrain > 0 && !data->ytrain && !data->ltrain) ||
                               (data->nheld > 0 && !data->yheld && !data->lheld)))
     return rs_error(RS_EARG, "checkpoint metrics: mse needs regression targets or class labels");
-  memset(out, 0, sizeof *out);
+  RS_CALL(rs_checkpoint_weight_metrics(net, neps, eps, out));
   RS_CALL(rs__eval_set(net, data->xtrain, data->ltrain, data->ytrain, data->ntrain, loss,
                        &out->train_loss, &out->train_acc));
   RS_CALL(rs__eval_set(net, data->xheld, data->lheld, data->yheld, data->nheld, loss,
                        &out->heldout_loss, &out->heldout_acc));
+  return RS_OK;
+}
+
+int rs_checkpoint_weight_metrics(const rs_netview *net, int neps, const double *eps,
+                                 rs_ckpt_metrics *out) {
+  if (neps < 0 || neps > RS_MAX_EPS || (neps > 0 && !eps))
+    return rs_error(RS_EARG, "checkpoint metrics: neps %d not in 0..%d", neps, RS_MAX_EPS);
+  if (net->nlayers < 1 || net->nlayers > RS_MAX_LAYERS + 1)
+    return rs_error(RS_EARG, "checkpoint metrics: nlayers %d", net->nlayers);
+  memset(out, 0, sizeof *out);
+  out->train_loss = out->train_acc = out->heldout_loss = out->heldout_acc = NAN;
   out->rate = NAN;
   out->info_y = NAN;
   out->nlayers = net->nlayers;

@@ -48,9 +48,13 @@ int rs_trainer_metrics(rs_trainer *t, const rs_config *cfg, const rs_dataset *da
                        rs_ckpt_metrics *m) {
   rs_netview v;
   RS_CALL(rs_trainer_view(t, &v));
-  RS_CALL(rs_checkpoint_metrics(&v, data, rs__resolve_loss(cfg, data), cfg->measure.neps,
-                                cfg->measure.eps, m));
-  if (cfg->model.kind != RS_MODEL_VIB) return RS_OK;
+  if (cfg->model.kind != RS_MODEL_VIB)
+    return rs_checkpoint_metrics(&v, data, rs__resolve_loss(cfg, data), cfg->measure.neps,
+                                 cfg->measure.eps, m);
+  /* A VIB's losses and accuracies come from its sampled evaluation below; the
+   * netview's deterministic forward pass over every point would only be
+   * overwritten (it cost as much as the encoder evaluation itself). */
+  RS_CALL(rs_checkpoint_weight_metrics(&v, cfg->measure.neps, cfg->measure.eps, m));
   RS_CALL(vib_head_norms(&v, cfg, m));
   const rs__model *model = rs__trainer_model(t);
   rs__vib_eval e;

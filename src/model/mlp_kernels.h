@@ -172,7 +172,9 @@ static inline void S(backward)(rs__mlp *m, const REAL *params, REAL *grad, int n
   }
 }
 
-static inline int S(loss_grad)(rs__mlp *m, const void *params, void *grad,
+/* Cloned (RS__CLONES: the same results) so the gather, bias, activation and
+ * loss passes inlined here use the CPU's vector width (unused in vib.c). */
+RS__CLONES __attribute__((unused)) static int S(loss_grad)(rs__mlp *m, const void *params, void *grad,
                                const int64_t *idx, int nb, double *loss,
                                rs__segment_hook hook, void *ctx) {
   RS_ASSERT(nb > 0 && nb <= m->cap);

@@ -13,6 +13,18 @@
 #include "ranksweep/rs_rng.h"
 #include "src/model/rs_gemm.h"
 
+/* Clones of the per-element loops for the CPU's vector width, picked by the
+ * loader (AVX-512, AVX2, baseline). Every clone does the same IEEE operations
+ * per element in the same order (fp-contract is off under -std=c11, and no
+ * reduction is reassociated without -ffast-math), so results are identical;
+ * a function with the attribute compiles the static inline kernels it calls
+ * for each target. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define RS__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RS__CLONES
+#endif
+
 /* A contiguous run of parameters that the optimiser treats alike: weights
  * (decayed) or biases (decayed only with train.decay_biases). */
 typedef struct {

@@ -8,15 +8,9 @@
 #include "ranksweep/rs_error.h"
 #include "src/model/model_internal.h"
 
-/* The update loops are the only per-parameter work of a step: let the loader
- * pick an AVX2 build of them where the CPU has it (fp-contract stays off under
- * -std=c11, so every clone rounds identically). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    defined(__linux__)
-#define RS__CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define RS__CLONES
-#endif
+/* The update loops are the only per-parameter work of a step: RS__CLONES
+ * (model_internal.h) gives them AVX-512 and AVX2 builds, the wider divider and
+ * square root being what the Adam loops wait on. */
 
 #define REAL float
 #define S(name) name##_f32

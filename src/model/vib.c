@@ -22,6 +22,7 @@ typedef struct {
   bool gauss;          /* Gaussian decoder: log-stds (nout) at lsoff, last */
   size_t lsoff;
   void *eps, *z, *dz;  /* cap x K */
+  double *eps64;       /* cap x K: a float32 step's normals before rounding */
   void *logits, *gd;   /* cap x nout */
   rs__gemm dfwd, ddw, ddx; /* decoder products: z Wd^T, gd^T z, gd Wd */
   double last_rate;    /* mean KL of the last batch */
@@ -68,6 +69,7 @@ static void vib_destroy(rs__model *base) {
   rs__gemm_release(&v->ddw);
   rs__gemm_release(&v->ddx);
   free(v->eps);
+  free(v->eps64);
   free(v->z);
   free(v->dz);
   free(v->logits);
@@ -228,11 +230,12 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   size_t es = v->base.prec == RS_PREC_FLOAT32 ? sizeof(float) : sizeof(double);
   size_t bk = (size_t)batch_cap * (size_t)v->K, bo = (size_t)batch_cap * (size_t)v->nout;
   v->eps = calloc(bk, es);
+  v->eps64 = calloc(bk, sizeof(double));
   v->z = calloc(bk, es);
   v->dz = calloc(bk, es);
   v->logits = calloc(bo, es);
   v->gd = calloc(bo, es);
-  if (!v->eps || !v->z || !v->dz || !v->logits || !v->gd) {
+  if (!v->eps || !v->eps64 || !v->z || !v->dz || !v->logits || !v->gd) {
     vib_destroy(&v->base);
     return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");
   }
@@ -353,12 +356,19 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   double *a = malloc(cn * maxw * sizeof(double)), *b = malloc(cn * maxw * sizeof(double));
   double *z = malloc((size_t)K * sizeof(double)), *o = malloc((size_t)O * sizeof(double));
   double *pr = malloc((size_t)O * sizeof(double));
-  if (!a || !b || !z || !o || !pr) {
+  /* One point's noise for all its samples, and its sigma, computed once: the
+   * sigma depends on the point alone, and drawing the samples x K normals in
+   * one call lets the generator batch its blocks (same values, same order). */
+  double *en = malloc((size_t)samples * K * sizeof(double));
+  double *sg = malloc((size_t)K * sizeof(double));
+  if (!a || !b || !z || !o || !pr || !en || !sg) {
     free(a);
     free(b);
     free(z);
     free(o);
     free(pr);
+    free(en);
+    free(sg);
     return rs_error(RS_ENOMEM, "vib evaluation: out of memory");
   }
   double lsum = 0, klsum = 0;
@@ -370,9 +380,11 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
       const double *h = H + (size_t)i * 2 * K;
       klsum += head_kl(h, K);
       for (int j = 0; j < O; j++) pr[j] = 0;
+      for (int k = 0; k < K; k++) sg[k] = softplus64(h[K + k] - RS__VIB_SHIFT);
+      rs_rng_normals(r, (size_t)samples * K, en);
       for (int s = 0; s < samples; s++) {
-        for (int k = 0; k < K; k++)
-          z[k] = h[k] + softplus64(h[K + k] - RS__VIB_SHIFT) * rs_rng_normal(r);
+        const double *e = en + (size_t)s * K;
+        for (int k = 0; k < K; k++) z[k] = h[k] + sg[k] * e[k];
         for (int j = 0; j < O; j++) {
           double t = bd[j];
           for (int k = 0; k < K; k++) t += Wd[(size_t)j * K + k] * z[k];
@@ -420,6 +432,8 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   free(z);
   free(o);
   free(pr);
+  free(en);
+  free(sg);
   return RS_OK;
 }
 

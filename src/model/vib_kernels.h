@@ -32,7 +32,8 @@ static double S(gauss_nll)(vib_model *v, const REAL *params, const REAL *logits,
   return total / nb + 0.5 * O * log(2 * M_PI);
 }
 
-static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
+/* Cloned as the MLP's step (RS__CLONES: the same results). */
+RS__CLONES static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
                             const int64_t *idx, int nb, rs_rng *noise,
                             double *loss, rs__segment_hook hook, void *ctx) {
   rs__mlp *m = &v->enc;
@@ -42,7 +43,15 @@ static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *grad,
   /* The noise of a step: nb x K standard normals, row-major, drawn in
    * double from the trainer's noise stream. */
   REAL *restrict eps = v->eps;
-  for (size_t i = 0; i < (size_t)nb * (size_t)K; i++) eps[i] = (REAL)rs_rng_normal(noise);
+  size_t ne = (size_t)nb * (size_t)K;
+  if (sizeof(REAL) == sizeof(double)) {
+    rs_rng_normals(noise, ne, (double *)(void *)eps);
+  } else {
+    /* Batched, so the generator's blocks vectorise; then rounded as before. */
+    const double *restrict e64 = v->eps64;
+    rs_rng_normals(noise, ne, v->eps64);
+    for (size_t i = 0; i < ne; i++) eps[i] = (REAL)e64[i];
+  }
   S(forward)(m, params, nb);
   const REAL *restrict H = m->A[m->L];
   REAL *restrict z = v->z;

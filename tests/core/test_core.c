@@ -59,6 +59,29 @@ START_TEST(state_copy_resumes) {
 }
 END_TEST
 
+/* The batched normals are the one-at-a-time ones: values, and the whole state
+ * afterwards (it is persisted by value), at any length and from a stream part
+ * way into a block. Counter 0 starts just below 2^32 to cross the carry. */
+START_TEST(batched_normals_match) {
+  for (int start = 0; start < 3; start++)
+    for (size_t n = 0; n <= 37; n += (n < 10 ? 1 : 9)) {
+      rs_rng a, b;
+      rs_rng_init(&a, 0x1234567890abcdefULL, RS_STREAM_NOISE, 7);
+      a.ctr[0] = 0xfffffffcu;
+      if (start == 1) rs_rng_u32(&a);               /* one word into a block */
+      if (start == 2) (void)rs_rng_normal(&a);      /* at a block boundary, buf full */
+      b = a;
+      double one[40], many[40];
+      for (size_t i = 0; i < n; i++) one[i] = rs_rng_normal(&a);
+      rs_rng_normals(&b, n, many);
+      for (size_t i = 0; i < n; i++)
+        ck_assert_msg(one[i] == many[i], "start %d n %zu i %zu: %.17g != %.17g", start, n, i,
+                      one[i], many[i]);
+      ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "start %d n %zu: states differ", start, n);
+    }
+}
+END_TEST
+
 START_TEST(distributions) {
   rs_rng r;
   rs_rng_init(&r, 1, RS_STREAM_DATA, 0);
@@ -151,6 +174,7 @@ int main(void) {
   tcase_add_test(tc, streams_are_keyed);
   tcase_add_test(tc, state_copy_resumes);
   tcase_add_test(tc, distributions);
+  tcase_add_test(tc, batched_normals_match);
   tcase_add_test(tc, error_table);
   tcase_add_test(tc, error_idiom);
   suite_add_tcase(s, tc);

@@ -155,6 +155,18 @@ START_TEST(eps_boundary_is_strict) {
   rs_ckpt_metrics m;
   ck_assert_int_eq(rs_checkpoint_metrics(&net.view, &ds, RS_LOSS_AUTO, 3, eps, &m), RS_OK);
   for (int e = 0; e < 3; e++) ck_assert_int_eq(m.wrank[0][e], want[e]);
+  ck_assert(isfinite(m.train_loss));
+  /* The weight part alone: the same norms and ranks bit for bit, no losses. */
+  rs_ckpt_metrics w;
+  ck_assert_int_eq(rs_checkpoint_weight_metrics(&net.view, 3, eps, &w), RS_OK);
+  ck_assert_int_eq(w.nlayers, m.nlayers);
+  for (int l = 0; l < m.nlayers; l++) {
+    ck_assert(w.wfro[l] == m.wfro[l] && w.wspec[l] == m.wspec[l]);
+    for (int e = 0; e < 3; e++) ck_assert_int_eq(w.wrank[l][e], m.wrank[l][e]);
+  }
+  ck_assert(isnan(w.train_loss) && isnan(w.train_acc) && isnan(w.heldout_loss) &&
+            isnan(w.heldout_acc) && isnan(w.rate) && isnan(w.info_y));
+  ck_assert_int_eq(rs_checkpoint_weight_metrics(&net.view, RS_MAX_EPS + 1, eps, &w), RS_EARG);
   lr_net_free(&net);
 }
 END_TEST
