@@ -38,5 +38,6 @@ for job in "$@"; do
   mpirun -np "$ranks" "$exe" "${args[@]}" || rc=$?
   echo "paper-runs: $(date -u +%FT%TZ) $job exit $rc"
   # 3: drained (a signal); stop here so a requeue resumes from this job.
-  [[ $rc -eq 3 ]] && exit 3
+  if [[ $rc -eq 3 ]]; then exit 3; fi
 done
+exit 0
