@@ -22,11 +22,18 @@ out="$1"; shift
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 exe="${RANKSWEEP:-$root/build/src/cli/ranksweep}"
 mkdir -p "$out"
+# OUT_DIR and job files given relative to where the script is called from stay
+# so after the cd below (a job file not found there is taken from the root).
+out="$(cd "$out" && pwd)"
+jobs=()
+for job in "$@"; do
+  if [[ -f $job ]]; then jobs+=("$(cd "$(dirname "$job")" && pwd)/$(basename "$job")"); else jobs+=("$job"); fi
+done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # Relative data paths in the job files are taken from the repository root.
 cd "$root"
-for job in "$@"; do
+for job in "${jobs[@]}"; do
   name="$(basename "$job" .yaml)"
   [[ -n $slice ]] && name="$name.slice${slice%/*}of${slice#*/}"
   archive="$out/$name.h5"
@@ -35,7 +42,7 @@ for job in "$@"; do
   [[ -e $archive ]] && args+=(--resume)
   echo "paper-runs: $(date -u +%FT%TZ) $job -> $archive (${ranks} ranks)"
   rc=0
-  mpirun -np "$ranks" "$exe" "${args[@]}" || rc=$?
+  "${RANKSWEEP_MPIRUN:-mpirun}" -np "$ranks" "$exe" "${args[@]}" || rc=$?
   echo "paper-runs: $(date -u +%FT%TZ) $job exit $rc"
   # 3: drained (a signal); stop here so a requeue resumes from this job.
   if [[ $rc -eq 3 ]]; then exit 3; fi
