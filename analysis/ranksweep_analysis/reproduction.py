@@ -208,7 +208,8 @@ def spikes_numbers(figdir):
 # --- the sensitivity study ------------------------------------------------
 
 SENS_COLS = ("peak", "fall_step_75", "fall_step", "final_over_peak", "plateau", "end_step", "n_spikes",
-             "final_l2", "final_l3", "final_l4", "reference_distance", "fit_step", "final_train_loss")
+             "final_l2", "final_l3", "final_l4", "reference_distance", "fit_step", "final_train_loss",
+             "first_spike_step")
 
 
 def sens_label(row):
@@ -252,12 +253,14 @@ def sens_numbers(figdir):
     for col, tag in (("fall_step_75", "75"), ("fall_step", "50")):
         b, lo, hi, _, m = sensitivity.loglog_fit(g["lr_x_wd"], g[col])
         n[f"se.fit{tag}.b"], n[f"se.fit{tag}.lo"], n[f"se.fit{tag}.hi"], n[f"se.fit{tag}.n"] = b, lo, hi, m
-        p, q, m = sensitivity.lr_wd_exponents(d, col)
-        n[f"se.fit{tag}.p_lr"], n[f"se.fit{tag}.p_wd"], n[f"se.fit{tag}.n2"] = p, q, m
+        e = sensitivity.lr_wd_exponents(d, col, intervals=True)
+        for i, name in enumerate(("p_lr", "p_lr_lo", "p_lr_hi", "p_wd", "p_wd_lo", "p_wd_hi", "n2")):
+            n[f"se.fit{tag}.{name}"] = e[i]
+    n["se.shape.min_distance"] = float(d["reference_distance"].min())
     n["se.grid.runs"] = len(g)
     n["se.grid.falling"] = int(np.isfinite(g["fall_step_75"]).sum())
     n["se.runs"] = len(d)
-    for col in ("final_over_peak", "fall_step_75"):
+    for col in ("final_over_peak", "fall_step_75", "fall_step", "final_l4"):
         bb, bs = sens_machine(d, col)
         n[f"se.mv.{col}.seed_spread_max"] = max(bb.values())
         n[f"se.mv.{col}.seed_spread_min"] = min(bb.values())

@@ -26,7 +26,8 @@ EPS = 0.01
 REFERENCE_FINAL = (73.0, 34.0, 6.0)
 # A spike: after the fit (training loss below FIT_LOSS), a checkpoint whose
 # training loss exceeds SPIKE_FACTOR x the median of the SPIKE_WINDOW
-# checkpoints before it.
+# checkpoints before it; consecutive such checkpoints are one spike, dated by
+# its first.
 FIT_LOSS = 1e-6
 SPIKE_FACTOR = 100.0
 SPIKE_WINDOW = 10
@@ -47,10 +48,12 @@ def spikes(steps, loss, fit=FIT_LOSS, factor=SPIKE_FACTOR, window=SPIKE_WINDOW):
     out = []
     if not len(fitted):
         return out
+    high = False
     for i in range(int(fitted[0]) + 1, len(loss)):
         before = loss[max(int(fitted[0]), i - window):i]
         before = before[np.isfinite(before)]
-        if len(before) and np.isfinite(loss[i]) and loss[i] > factor * np.median(before):
+        was, high = high, bool(len(before) and np.isfinite(loss[i]) and loss[i] > factor * np.median(before))
+        if high and not was:
             out.append(int(steps[i]))
     return out
 
@@ -94,7 +97,7 @@ def _prov(path):
             v = p.get(k, b"")
             return v.decode() if isinstance(v, bytes) else str(v)
         return {"gemm": text("gemm_backend"), "blas_kernel": text("blas_kernel"),
-                "kernel_forced": text("blas_kernel_forced") != ""}
+                "kernel_forced": text("blas_kernel_forced") not in ("", "no")}
 
 
 def run_rows(path):
@@ -121,7 +124,8 @@ def run_rows(path):
                "momentum": c["train.momentum"], "batch": c["train.batch"], "noise": c["data.noise"],
                "depth": deep, "seed": c["seed"], **prov, "layer": deep, **st,
                "fit_step": float(steps[fit[0]]) if len(fit) else math.nan,
-               "n_spikes": len(sp), "spike_steps": " ".join(str(s) for s in sp),
+               "n_spikes": len(sp), "first_spike_step": float(sp[0]) if sp else math.nan,
+               "spike_steps": " ".join(str(s) for s in sp),
                "final_train_loss": float(loss[np.isfinite(loss)][-1]),
                "final_heldout_acc": float(ds["heldout_acc"].values[r][np.isfinite(ds["heldout_acc"].values[r])][-1])}
         for layer in range(2, deep + 1):
@@ -163,17 +167,28 @@ def loglog_fit(x, y):
     return b, b - t * se, b + t * se, a, n
 
 
-def lr_wd_exponents(df, col="fall_step_75"):
+def lr_wd_exponents(df, col="fall_step_75", intervals=False):
     """Separate exponents of lr and weight_decay: log10(col) = a + p log10(lr)
     + q log10(wd), least squares over the grid's runs with a finite col:
-    (p, q, n). The 1/(lr x wd) hypothesis says p = q = -1."""
+    (p, q, n), or with intervals=True (p, p_lo, p_hi, q, q_lo, q_hi, n) with
+    95% intervals (Student t, n - 3 degrees of freedom). The 1/(lr x wd)
+    hypothesis says p = q = -1."""
     d = lr_wd_runs(df)
     d = d[np.isfinite(d[col])]
     if len(d) < 4:
-        return math.nan, math.nan, len(d)
+        return (math.nan,) * (6 if intervals else 2) + (len(d),)
     X = np.column_stack([np.ones(len(d)), np.log10(d["lr"]), np.log10(d["weight_decay"])])
-    coef, *_ = np.linalg.lstsq(X, np.log10(d[col].to_numpy(float)), rcond=None)
-    return float(coef[1]), float(coef[2]), len(d)
+    y = np.log10(d[col].to_numpy(float))
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    p, q = float(coef[1]), float(coef[2])
+    if not intervals:
+        return p, q, len(d)
+    from scipy import stats
+    res = y - X @ coef
+    cov = res @ res / (len(d) - 3) * np.linalg.inv(X.T @ X)
+    t = stats.t.ppf(0.975, len(d) - 3)
+    sp, sq = t * math.sqrt(cov[1, 1]), t * math.sqrt(cov[2, 2])
+    return p, p - sp, p + sp, q, q - sq, q + sq, len(d)
 
 
 def figures(df, prefix):
@@ -183,14 +198,26 @@ def figures(df, prefix):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     g = lr_wd_runs(df)
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.2, 4.6))
+    colours = {lr: f"C{i + 2}" for i, lr in enumerate(sorted(g["lr"].unique()))}
     for col, mark, lab in (("fall_step_75", "o", "below 3/4 of peak"), ("fall_step", "s", "below 1/2 of peak")):
-        ax.loglog(g["lr_x_wd"], g[col], mark, label=lab, alpha=0.8)
         b, lo, hi, a, n = loglog_fit(g["lr_x_wd"], g[col])
         if n >= 3 and np.isfinite(b):
             xs = np.array([g["lr_x_wd"].min(), g["lr_x_wd"].max()])
-            ax.loglog(xs, 10 ** a * xs ** b, "-", color=ax.lines[-1].get_color(),
-                      label=f"fit: exponent {b:.2f} [{lo:.2f}, {hi:.2f}], n={n}")
+            ax.loglog(xs, 10 ** a * xs ** b, "-" if mark == "o" else "--", color="0.4",
+                      label=f"{lab}: fit exponent {b:.2f} [{lo:.2f}, {hi:.2f}], n={n}")
+        for lr, x in g.groupby("lr"):
+            fell = x[np.isfinite(x[col])]
+            ax.loglog(fell["lr_x_wd"], fell[col], mark, color=colours[lr], mfc=colours[lr] if mark == "o" else "none",
+                      ms=7, label=f"lr {lr:g}" if mark == "o" else None)
+            if mark == "o":
+                cens = x[~np.isfinite(x[col])]
+                ax.loglog(cens["lr_x_wd"], cens["last_step"], "^", color=colours[lr], ms=8, mfc="none",
+                          label=f"lr {lr:g}: no fall by the run's end" if len(cens) else None)
+    fell = g[np.isfinite(g["fall_step_75"])]
+    c = np.exp(np.mean(np.log(fell["fall_step_75"] * fell["lr_x_wd"])))
+    xs = np.array([g["lr_x_wd"].min(), g["lr_x_wd"].max()])
+    ax.loglog(xs, c / xs, ":", color="k", label="1/(lr x wd) through the 3/4 points")
     ax.set_xlabel("learning rate x weight decay (AdamW)")
     ax.set_ylabel("step of the deepest layer's fall")
     ax.set_title("Fall timing against lr x wd (Gaussian data)", fontsize=10)
@@ -237,3 +264,66 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- claims: each returns (holds, detail) and is tested on the committed CSV
+# and on a control on which it must come out the other way
+
+def inverse_lr_wd(df, factor=2.0):
+    """The hypothesis fall_step_75 = C / (lr x wd) over the grid: C is the
+    geometric mean of fall x lr x wd over the runs that fall; it holds when
+    every falling run is within `factor` of C / (lr x wd) and no run that did
+    not fall was predicted to fall before half its length."""
+    g = lr_wd_runs(df)
+    fell = g[np.isfinite(g["fall_step_75"])]
+    if len(fell) < 3:
+        return False, "fewer than 3 runs fall"
+    c = np.exp(np.mean(np.log(fell["fall_step_75"] * fell["lr_x_wd"])))
+    ratio = fell["fall_step_75"] * fell["lr_x_wd"] / c
+    late = g[~np.isfinite(g["fall_step_75"])]
+    early = late[c / late["lr_x_wd"] < late["last_step"] / 2]
+    ok = bool((ratio.between(1 / factor, factor)).all() and early.empty)
+    return ok, f"C = {c:.3g}; fall x lr x wd / C from {ratio.min():.2f} to {ratio.max():.2f}; {len(early)} runs predicted to fall early did not"
+
+
+def lr_moves_more_than_wd(df):
+    """The exponent of lr exceeds that of weight decay in size, for the
+    steps below 3/4 and 1/2 of the peak."""
+    out = []
+    for col in ("fall_step_75", "fall_step"):
+        p, q, n = lr_wd_exponents(df, col)
+        out.append((col, p, q, n))
+    ok = all(np.isfinite(p) and abs(p) > abs(q) for _, p, q, _ in out)
+    return ok, "; ".join(f"{c}: lr {p:.2f}, wd {q:.2f} over {n} runs" for c, p, q, n in out)
+
+
+def falls_before_spikes(df):
+    """Every run that falls below 3/4 of its peak does so before its first
+    spike seen (or has none)."""
+    d = df[np.isfinite(df["fall_step_75"])]
+    early = d[d["first_spike_step"] <= d["fall_step_75"]]
+    return bool(len(d) and early.empty), f"{len(d)} falling runs, {len(early)} with a spike at or before the fall"
+
+
+def falls_without_spikes(df, job="sensitivity-seeds"):
+    """Every run of `job` falls below half its peak with no loss spike seen
+    at its checkpoints."""
+    d = df[df["job"] == job]
+    ok = bool(len(d) and (d["n_spikes"] == 0).all() and np.isfinite(d["fall_step"]).all())
+    return ok, f"{len(d)} runs, spikes {list(d['n_spikes'])}, half-fall steps {list(d['fall_step'])}"
+
+
+def backends_within_seed_spread(df, cols=("fall_step_75", "fall_step", "final_over_peak", "final_l4")):
+    """For each quantity, the largest spread (max - min) over the ways the
+    reference cell ran (product backend and BLAS kernel), per seed, is at
+    most the largest spread over seeds, per way."""
+    ref = df[df["job"].isin(["sensitivity-seeds", "sensitivity-openblas"])]
+    way = ref["gemm"] + "-" + ref["blas_kernel"]
+    ok = way.nunique() >= 2 and ref["seed"].nunique() >= 2
+    out = []
+    for c in cols:
+        over_ways = ref.groupby("seed")[c].agg(lambda x: x.max() - x.min()).max()
+        over_seeds = ref.groupby(way)[c].agg(lambda x: x.max() - x.min()).max()
+        ok = ok and over_ways <= over_seeds
+        out.append(f"{c}: over ways {over_ways:.3g}, over seeds {over_seeds:.3g}")
+    return bool(ok), "; ".join(out)

@@ -15,6 +15,7 @@ from conftest import ROOT
 from ranksweep_analysis import reproduction
 
 REPORT = os.path.join(ROOT, "docs", "reproduction.md")
+SENSITIVITY = os.path.join(ROOT, "docs", "sensitivity.md")
 NUM = r"(-?\d[\d,]*(?:\.\d+)?(?:e-?\d+)?)"
 MARK = re.compile(NUM + r"<!--=([A-Za-z0-9_.:+-]+)-->")
 MACHINE = re.compile(NUM + r"<!--@-->")
@@ -29,8 +30,8 @@ PARAMETERS = {"0.01", "0.03", "0.1", "0.9", "0.7", "0.5", "0.3", "0.02", "0.12",
               "2410.07687"}  # the paper's arXiv number
 
 
-def _text():
-    with open(REPORT) as f:
+def _text(path=REPORT):
+    with open(path) as f:
         return f.read()
 
 
@@ -91,6 +92,18 @@ def test_reproduction_report_numbers_match_the_csvs(values):
 def test_reproduction_report_has_no_unmarked_result(values):
     left = unmarked(_text())
     assert not left, f"unmarked numbers in docs/reproduction.md (mark them or list them as parameters): {left}"
+
+
+def test_reproduction_sensitivity_page_numbers_match_the_csv(values):
+    """docs/sensitivity.md under the same rules: every marked number equals
+    what the CSVs give, and no result is left unmarked."""
+    text = _text(SENSITIVITY)
+    n, fails = check_marks(text, values)
+    print(f"\n{n} marked numbers of docs/sensitivity.md checked against the CSVs")
+    assert n >= 40, n
+    assert not fails, "\n".join(fails)
+    left = unmarked(text)
+    assert not left, f"unmarked numbers in docs/sensitivity.md: {left}"
 
 
 def test_reproduction_check_fails_on_wrong_numbers(values):
@@ -156,6 +169,10 @@ def test_sensitivity_spikes_rule():
     assert sensitivity.spikes(steps, loss) == []
     loss[20] = 5e-7                                      # 500x the median before it
     assert sensitivity.spikes(steps, loss) == [10000]
+    loss[21] = 4e-7                                      # the same spike, still high
+    assert sensitivity.spikes(steps, loss) == [10000]
+    loss[25] = 1e-6                                      # a second one
+    assert sensitivity.spikes(steps, loss) == [10000, 12500]
     early = np.r_[1.0, 5.0, np.geomspace(1, 1e-8, 28)]  # a rise before the fit
     assert sensitivity.spikes(steps, early) == []
 
@@ -169,3 +186,82 @@ def test_sensitivity_loglog_fit_recovers_a_known_exponent():
     assert n == 10 and lo < -1 < hi and abs(b + 1) < 0.05
     b, lo, hi, a, n = sensitivity.loglog_fit(x, 0.3 / np.sqrt(x) * noise)
     assert not lo < -1 < hi and abs(b + 0.5) < 0.05
+
+
+def _sens():
+    import pandas as pd
+    return pd.read_csv(os.path.join(reproduction.FIGDIR, "sensitivity.csv"))
+
+
+def test_reproduction_sensitivity_fall_does_not_scale_as_inverse_lr_wd():
+    """The committed grid rejects fall_step = C / (lr x wd); a grid made to
+    follow it (the same runs, fall steps replaced by C / (lr x wd) times a
+    scatter of 1.3x) is accepted by the same check."""
+    d = _sens()
+    ok, detail = sensitivity.inverse_lr_wd(d)
+    print("\ncommitted grid:", detail)
+    assert not ok, detail
+    g = sensitivity.lr_wd_runs(d).copy()
+    scatter = np.resize([1.3, 1 / 1.3, 1.0], len(g))
+    g["fall_step_75"] = 0.3 / g["lr_x_wd"] * scatter
+    g["last_step"] = 2 * g["fall_step_75"].max()
+    ok, detail = sensitivity.inverse_lr_wd(g)
+    assert ok, detail
+
+
+def test_reproduction_sensitivity_lr_moves_the_fall_more_than_weight_decay():
+    """The committed grid: the learning rate's exponent is the larger, for
+    both fall thresholds. Control: lr and weight decay swapped."""
+    d = _sens()
+    ok, detail = sensitivity.lr_moves_more_than_wd(d)
+    print("\ncommitted grid:", detail)
+    assert ok, detail
+    swapped = d.copy()
+    g = sensitivity.lr_wd_runs(swapped).index
+    swapped.loc[g, ["lr", "weight_decay"]] = swapped.loc[g, ["weight_decay", "lr"]].to_numpy()
+    assert not sensitivity.lr_moves_more_than_wd(swapped)[0]
+
+
+def test_reproduction_sensitivity_the_fall_happens_without_loss_spikes():
+    """The reference cell's seeds fall below half their peak with no spike at
+    their checkpoints. Controls: one spike in one seed; one seed that does
+    not fall."""
+    d = _sens()
+    ok, detail = sensitivity.falls_without_spikes(d)
+    print("\nreference cell:", detail)
+    assert ok, detail
+    one = d.copy()
+    one.loc[one.index[one["job"] == "sensitivity-seeds"][0], "n_spikes"] = 1
+    assert not sensitivity.falls_without_spikes(one)[0]
+    flat = d.copy()
+    flat.loc[flat.index[flat["job"] == "sensitivity-seeds"][-1], "fall_step"] = np.nan
+    assert not sensitivity.falls_without_spikes(flat)[0]
+
+
+def test_reproduction_sensitivity_backends_move_results_less_than_seeds():
+    """The reference cell on libxsmm and on two OpenBLAS kernels: per
+    quantity, the spread over the ways is at most the spread over seeds.
+    Control: one way's final / peak shifted by the largest seed spread."""
+    d = _sens()
+    ok, detail = sensitivity.backends_within_seed_spread(d)
+    print("\nreference cell:", detail)
+    assert ok, detail
+    shifted = d.copy()
+    ref = shifted[shifted["job"] == "sensitivity-openblas"]
+    one = ref.index[ref["blas_kernel"] == ref["blas_kernel"].iloc[0]]
+    shifted.loc[one, "final_over_peak"] += 0.2
+    assert not sensitivity.backends_within_seed_spread(shifted)[0]
+
+
+def test_reproduction_sensitivity_the_fall_comes_before_the_first_spike():
+    """In every run that falls below 3/4 of its peak the fall comes before
+    the first loss spike seen at its checkpoints. Control: one run's first
+    spike moved to its fall's checkpoint."""
+    d = _sens()
+    ok, detail = sensitivity.falls_before_spikes(d)
+    print("\n", detail)
+    assert ok, detail
+    moved = d.copy()
+    i = moved.index[np.isfinite(moved["fall_step_75"])][0]
+    moved.loc[i, "first_spike_step"] = moved.loc[i, "fall_step_75"]
+    assert not sensitivity.falls_before_spikes(moved)[0]
