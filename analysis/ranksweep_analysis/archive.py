@@ -45,6 +45,7 @@ SEED_KEYS = ("seed", "data.seed")
 # whose last component is one of them (measure.eps, train.lr) keeps its full
 # dotted name with '_' (measure_eps, train_lr).
 RESERVED = {"run", "name", "step", "steps", "checkpoint", "epoch", "layer", "eps", "point", "weight", "noise", "sv",
+            "feature",
             "width", "data_kind", "eval_index", "lr", "lr_numpy", "effrank", "stablerank", "train_loss", "train_acc",
             "heldout_loss", "heldout_acc", "rate", "info_y", "weight_fro", "weight_spec", "weight_rank", "done",
             "diverged", "last_step", "counts", "counts_numpy", "point_effrank", "point_stablerank", "spectra",
@@ -413,7 +414,9 @@ def load(path, points=False, spectra=False):
         if "spectrum" in f and "done" in f["spectrum"]:
             g = f["spectrum"]
             sd = g["done"][()].astype(bool)  # [R,C,L]
-            data["spectrum_sv"] = (dims3 + ("sv",), _masked(g["sv"][()], sd))
+            # its own dimension: the representation's singular values are not
+            # the per-point Jacobian spectra of spectra=True (dimension sv)
+            data["spectrum_sv"] = (dims3 + ("feature",), _masked(g["sv"][()], sd))
             fr = g["feature_rank"][()].astype(float)
             fr[fr < 0] = np.nan
             data["spectrum_feature_rank"] = (dims3 + ("eps",), rd.by_eps(_masked(fr, sd)))

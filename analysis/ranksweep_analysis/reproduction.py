@@ -7,6 +7,10 @@ tests/analysis/test_reproduction.py reads the marks and compares.
     /usr/bin/python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv
         # the CSV of jobs/gaussian-paper-spikes.yaml: training loss and local
         # rank per layer (eps 0.01) at every checkpoint of its one run
+    /usr/bin/python3 -m ranksweep_analysis.reproduction --proxies ARCHIVE.h5 OUT.csv
+        # per seed, layer and noise level: the local rank, the representation's
+        # effective rank and the Gaussian-channel proxy at the layer's peak
+        # local rank and at the end (an archive with /spectrum)
 """
 import math
 import os
@@ -157,6 +161,49 @@ def spikes_table(archive, eps=0.01):
         out["adam_eps"] = cfg[r]["train.adam_eps"]
         parts.append(out)
     return pd.concat(parts, ignore_index=True)
+
+
+def proxies_table(archive, eps=0.01):
+    """Per run, hidden layer and noise level of an MLP archive with
+    /spectrum: the checkpoint of the layer's peak local rank, and at it and at
+    the last checkpoint the local rank, the representation's effective rank
+    and the Gaussian-channel proxy."""
+    from .archive import load
+    from .helpers import lr_at
+    ds = load(archive)
+    lr = lr_at(ds, eps)
+    steps = ds["step"].values
+    rows = []
+    for r in range(ds.sizes["run"]):
+        for layer in ds["layer"].values:
+            y = lr.sel(layer=layer).values[r]
+            ok = np.flatnonzero(np.isfinite(y))
+            i, last = int(ok[np.argmax(y[ok])]), int(ok[-1])
+            eff = ds["spectrum_effrank"].sel(layer=layer).values[r]
+            for k, sigma in enumerate(ds["noise"].values):
+                q = ds["info_proxy"].sel(layer=layer).values[r, :, k]
+                rows.append({"seed": int(ds["seed"].values[r]), "layer": int(layer), "noise": float(sigma),
+                             "peak_step": int(steps[i]), "lr_peak": y[i], "lr_final": y[last],
+                             "effrank_peak": eff[i], "effrank_final": eff[last],
+                             "proxy_peak": q[i], "proxy_final": q[last]})
+    return pd.DataFrame(rows)
+
+
+def proxies_numbers(figdir, name="gaussian-paper-proxies.csv"):
+    """Per layer and noise: in how many seeds the proxy and the effective rank
+    fall from the layer's peak local rank to the end, and the seed means."""
+    d = _csv(figdir, name)
+    n = {}
+    for (layer, sigma), x in d.groupby(["layer", "noise"]):
+        k = f"px.l{layer}.s{sigma:g}"
+        n[k + ".seeds"] = len(x)
+        n[k + ".proxy_falls"] = int((x["proxy_final"] < x["proxy_peak"]).sum())
+        n[k + ".proxy_peak_mean"] = float(x["proxy_peak"].mean())
+        n[k + ".proxy_final_mean"] = float(x["proxy_final"].mean())
+        n[k + ".effrank_falls"] = int((x["effrank_final"] < x["effrank_peak"]).sum())
+        n[k + ".effrank_peak_mean"] = float(x["effrank_peak"].mean())
+        n[k + ".effrank_final_mean"] = float(x["effrank_final"].mean())
+    return n
 
 
 def loss_spikes(figdir, factor=2.0, below=1e-6, name="gaussian-paper-spikes.csv", run=None):
@@ -379,11 +426,19 @@ def numbers(figdir=FIGDIR):
         n.update(spikes_numbers(figdir))
     if os.path.exists(os.path.join(figdir, "sensitivity.csv")):
         n.update(sens_numbers(figdir))
+    if os.path.exists(os.path.join(figdir, "gaussian-paper-proxies.csv")):
+        n.update(proxies_numbers(figdir))
     return n
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--proxies":
+        if len(argv) != 3:
+            print("usage: python3 -m ranksweep_analysis.reproduction --proxies ARCHIVE.h5 OUT.csv", file=sys.stderr)
+            return 2
+        proxies_table(argv[1]).to_csv(argv[2], index=False, float_format="%.6g")
+        return 0
     if argv and argv[0] == "--spikes":
         if len(argv) != 3:
             print("usage: python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv", file=sys.stderr)

@@ -214,3 +214,17 @@ def test_claim_c_spectrum_proxies_fall_with_the_local_rank(twin):
         if l < L:
             assert claims.falls_between([np.mean(g0)], [np.mean(g1)])[0]
             assert not claims.falls_between([np.mean(g1)], [np.mean(g0)])[0]
+
+
+def test_load_with_spectra_and_the_spectrum_pass(twin_gaussian):
+    """An archive with both the per-point Jacobian spectra and /spectrum
+    loads with spectra=True (the two sets of singular values have their own
+    dimensions, sv and feature, of different lengths), and the per-seed
+    proxies table reads it."""
+    from ranksweep_analysis import reproduction
+    ds = ra.load(twin_gaussian, spectra=True)
+    assert ds["spectra"].dims[-1] == "sv" and ds["spectrum_sv"].dims[-1] == "feature"
+    assert ds.sizes["sv"] != ds.sizes["feature"]
+    t = reproduction.proxies_table(twin_gaussian)
+    assert len(t) == ds.sizes["run"] * ds.sizes["layer"] * ds.sizes["noise"]
+    assert (t["lr_peak"] >= t["lr_final"]).all()
