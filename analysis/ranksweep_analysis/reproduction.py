@@ -433,17 +433,12 @@ def numbers(figdir=FIGDIR):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--proxies":
+    tables = {"--proxies": proxies_table, "--spikes": spikes_table}
+    if argv and argv[0] in tables:
         if len(argv) != 3:
-            print("usage: python3 -m ranksweep_analysis.reproduction --proxies ARCHIVE.h5 OUT.csv", file=sys.stderr)
+            print(f"usage: python3 -m ranksweep_analysis.reproduction {argv[0]} ARCHIVE.h5 OUT.csv", file=sys.stderr)
             return 2
-        proxies_table(argv[1]).to_csv(argv[2], index=False, float_format="%.6g")
-        return 0
-    if argv and argv[0] == "--spikes":
-        if len(argv) != 3:
-            print("usage: python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv", file=sys.stderr)
-            return 2
-        spikes_table(argv[1]).to_csv(argv[2], index=False, float_format="%.6g")
+        tables[argv[0]](argv[1]).to_csv(argv[2], index=False, float_format="%.6g")
         return 0
     for k, v in numbers(argv[0] if argv else FIGDIR).items():
         print(f"{k} = {v:.6g}")
