@@ -43,7 +43,8 @@ with ra.open_h5(sys.argv[1]) as f:
     mnist-paper | gaussian-paper | quick-demo | twin-*)
       fig localrank "$a" "$base-localrank.png" --eps 0.01 || failed=$((failed + 1))
       if "$py" -c 'import sys, ranksweep_analysis as ra; sys.exit(0 if "info_proxy" in ra.load(sys.argv[1]) else 1)' "$a"; then
-        fig info "$a" "$base-info.png" --eps 0.01 --proxy gauss || failed=$((failed + 1))
+        # sigma 0.1: the proxy the claim test and reproduction.md read
+        fig info "$a" "$base-info.png" --eps 0.01 --proxy gauss --noise 0.1 || failed=$((failed + 1))
       else
         echo "reproduce: $a has no /spectrum: no information-proxy figure (run ranksweep spectrum on it)"
       fi

@@ -203,6 +203,18 @@ def proxies_numbers(figdir, name="gaussian-paper-proxies.csv"):
         n[k + ".effrank_falls"] = int((x["effrank_final"] < x["effrank_peak"]).sum())
         n[k + ".effrank_peak_mean"] = float(x["effrank_peak"].mean())
         n[k + ".effrank_final_mean"] = float(x["effrank_final"].mean())
+    info = os.path.join(figdir, "gaussian-paper-info.csv")
+    if os.path.exists(info):
+        d = pd.read_csv(info)
+        for layer, x in d.groupby("layer"):
+            x = x.sort_values("step")
+            q, r = x["proxy_mean"].to_numpy(), x["lr_mean"].to_numpy()
+            # the proxy's lowest point after the mean local rank's peak
+            k = int(np.argmax(r))
+            i = k + int(np.argmin(q[k:]))
+            n[f"pxm.l{layer}.min"], n[f"pxm.l{layer}.min_step"] = float(q[i]), int(x["step"].iloc[i])
+            n[f"pxm.l{layer}.final"] = float(q[-1])
+            n[f"pxm.l{layer}.lr_at_min"] = float(x["lr_mean"].iloc[i])
     return n
 
 
