@@ -60,8 +60,8 @@ def spikes(steps, loss, fit=FIT_LOSS, factor=SPIKE_FACTOR, window=SPIKE_WINDOW):
 
 def curve_stats(steps, y):
     """Peak, its step, the first steps after it below 3/4 and 1/2 of it (NaN:
-    never), final/peak, whether still falling over the last fifth of the run,
-    and the end of the fall (NaN without a fall or while still falling); see
+    never), final/peak, whether still falling over the last two fifths of the
+    run, and the end of the fall (NaN without a fall or while still falling); see
     STILL and END."""
     steps = np.asarray(steps, float)
     y = np.asarray(y, float)
@@ -87,6 +87,12 @@ def curve_stats(steps, y):
             "final": y[-1], "final_over_peak": y[-1] / peak, "plateau": last,
             "still_falling": still, "end_step": end,
             "last_step": float(steps[-1])}
+
+
+def _last(a):
+    """The last finite value of a 1-d array."""
+    a = np.asarray(a, float)
+    return float(a[np.isfinite(a)][-1])
 
 
 def _prov(path):
@@ -126,10 +132,9 @@ def run_rows(path):
                "fit_step": float(steps[fit[0]]) if len(fit) else math.nan,
                "n_spikes": len(sp), "first_spike_step": float(sp[0]) if sp else math.nan,
                "spike_steps": " ".join(str(s) for s in sp),
-               "final_train_loss": float(loss[np.isfinite(loss)][-1]),
-               "final_heldout_acc": float(ds["heldout_acc"].values[r][np.isfinite(ds["heldout_acc"].values[r])][-1])}
+               "final_train_loss": _last(loss), "final_heldout_acc": _last(ds["heldout_acc"].values[r])}
         for layer in range(2, deep + 1):
-            row[f"final_l{layer}"] = float(lr.sel(layer=layer).values[r][np.isfinite(lr.sel(layer=layer).values[r])][-1])
+            row[f"final_l{layer}"] = _last(lr.sel(layer=layer).values[r])
         if deep == 4:
             row["reference_distance"] = max(abs(row[f"final_l{k}"] - v) for k, v in zip((2, 3, 4), REFERENCE_FINAL))
         rows.append(row)
