@@ -5,8 +5,9 @@ tests/analysis/test_reproduction.py reads the marks and compares.
 
     /usr/bin/python3 -m ranksweep_analysis.reproduction [FIGDIR]    # prints key = value
     /usr/bin/python3 -m ranksweep_analysis.reproduction --spikes ARCHIVE.h5 OUT.csv
-        # the CSV of jobs/gaussian-paper-spikes.yaml: training loss and local
-        # rank per layer (eps 0.01) at every checkpoint of its one run
+        # the CSV of a spikes job (jobs/gaussian-paper-spikes.yaml,
+        # jobs/sensitivity-spikes.yaml): training loss and local rank per
+        # layer (eps 0.01) at every checkpoint of each run
     /usr/bin/python3 -m ranksweep_analysis.reproduction --proxies ARCHIVE.h5 OUT.csv
         # per seed, layer and noise level: the local rank, the representation's
         # effective rank and the Gaussian-channel proxy at the layer's peak
