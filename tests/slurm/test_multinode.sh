@@ -88,7 +88,7 @@ note "big.yaml: 24 runs x $big_steps steps, state every $big_state (about $big_w
 # launches); D and N wait for it.
 ( reference big.yaml ref-big.h5 ) >ref-big.check 2>&1 &
 ref_pid=$!
-trap 'rc=$?; [[ $BASHPID != "$$" ]] && exit $rc; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null && wait "$ref_pid"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; [[ $BASHPID != "$$" ]] && exit $rc; set +e; [[ -n "${ref_pid:-}" ]] && kill -TERM "$ref_pid" 2>/dev/null && wait "$ref_pid"; [[ -n "${a_ranks:-}" ]] && kill -CONT $a_ranks 2>/dev/null; (exit $rc); cleanup' EXIT
 
 start_cluster
 k="$(awk '$1 == "bridge" {sub(/^rsbr/, "", $2); print $2}' "$state/run/net")"
@@ -123,7 +123,16 @@ b0="$(veth_bytes node2)"
 srun "${two_nodes[@]}" --mpi=pmix --chdir="$work/A" "$bin" run "$work/small.yaml" -o "$work/A/a.h5" --quiet \
   >A/srun.out 2>&1 &
 srun_pid=$!
-running() { [[ "$(status_field "$work/A/a.h5" state 2>/dev/null)" == running ]]; }
+# Once it runs, its ranks are stopped (SIGSTOP) until the checks below are done: on an idle
+# machine the small job can finish within the second or two they take, and a finished archive is
+# no longer in use by anyone, so the second writer would rightly be let in.
+a_ranks=""
+running() {
+  [[ "$(status_field "$work/A/a.h5" state 2>/dev/null)" == running ]] || return 1
+  a_ranks="$(pgrep -f -- "^$bin run $work/small.yaml -o $work/A/a.h5")" || return 1
+  # shellcheck disable=SC2086
+  kill -STOP $a_ranks
+}
 wait_for "the 2-node sweep to run" running
 for n in node1 node2; do
   [[ "$(on_node "$n" hostname)" == "$n" ]] || fail "hostname in $n's namespaces: $(on_node "$n" hostname)"
@@ -134,7 +143,9 @@ rc=0
 on_node node2 "$bin" run "$work/small.yaml" -o "$work/A/a.h5" --resume --quiet >A/second.out 2>&1 || rc=$?
 ((rc != 0)) || fail "a second sweep from node2 on the running archive was not refused"
 grep -q "in use by another sweep (host node1" A/second.out || fail "second writer's message: $(cat A/second.out)"
-ok "while it runs: status works from node1 and node2; a second sweep from node2 refused: $(head -n 1 A/second.out)"
+# shellcheck disable=SC2086
+kill -CONT $a_ranks
+ok "while it runs (its $(wc -w <<<"$a_ranks") ranks held): status works from node1 and node2; a second sweep from node2 refused: $(head -n 1 A/second.out)"
 rc=0
 wait "$srun_pid" || rc=$?
 ((rc == 0)) || { cat A/srun.out >&2; fail "srun --mpi=pmix over 2 nodes exited $rc"; }
