@@ -2,6 +2,7 @@
  * same text as every --help: rs-cli-man VERSION OUT.1. The date is
  * SOURCE_DATE_EPOCH's when set (reproducible builds), else today's. */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -18,7 +19,9 @@ int main(int argc, char **argv) {
   char date[32];
   struct tm tm;
   strftime(date, sizeof date, "%Y-%m-%d", gmtime_r(&t, &tm));
-  FILE *out = fopen(argv[2], "w");
+  /* never through a symlink planted at the output path */
+  int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!out) {
     perror(argv[2]);
     return 1;

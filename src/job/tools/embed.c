@@ -2,6 +2,8 @@
  * exact contents (plus a terminating NUL) and its length, so a default job
  * can be compiled into the library without Python or objcopy.
  * Usage: embed INPUT OUTPUT.c SYMBOL */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,7 +17,9 @@ int main(int argc, char **argv) {
     perror(argv[1]);
     return 1;
   }
-  FILE *out = fopen(argv[2], "w");
+  /* never through a symlink planted at the output path */
+  int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!out) {
     perror(argv[2]);
     fclose(in);

@@ -2,6 +2,8 @@
  *   rs-job-doc               print the table
  *   rs-job-doc --update FILE rewrite the part of FILE between the markers
  * tests/job checks that the committed file matches the table. */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,9 @@ int main(int argc, char **argv) {
   }
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
-  FILE *out = fopen(tmp, "w");
+  /* created exclusively, never through a symlink; a leftover from a killed run is named */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!out) {
     perror(tmp);
     free(doc);
