@@ -281,19 +281,6 @@ def sens_label(row):
     return job + "." + str(row["run"]).replace("=", "").replace(",", ".")
 
 
-def backend_label(row):
-    return row["gemm"] + "-" + row["blas_kernel"]
-
-
-def sens_machine(d, col):
-    """The reference cell's spread in `col` (max - min) across seeds for each
-    backend, and across backends for each seed: two dicts."""
-    ref = d[d["job"].isin(["sensitivity-seeds", "sensitivity-openblas"])]
-    by_backend = {b: float(x[col].max() - x[col].min()) for b, x in ref.groupby(ref.apply(backend_label, axis=1))}
-    by_seed = {int(s): float(x[col].max() - x[col].min()) for s, x in ref.groupby("seed")}
-    return by_backend, by_seed
-
-
 def sens_numbers(figdir):
     from . import sensitivity
     d = _csv(figdir, "sensitivity.csv")
@@ -321,7 +308,7 @@ def sens_numbers(figdir):
     n["se.grid.falling"] = int(np.isfinite(g["fall_step_75"]).sum())
     n["se.runs"] = len(d)
     for col in ("final_over_peak", "fall_step_75", "fall_step", "final_l4"):
-        bb, bs = sens_machine(d, col)
+        bb, bs = sensitivity.spreads(d, col)
         n[f"se.mv.{col}.seed_spread_max"] = max(bb.values())
         n[f"se.mv.{col}.seed_spread_min"] = min(bb.values())
         n[f"se.mv.{col}.backend_spread_max"] = max(bs.values())
