@@ -138,6 +138,22 @@ def group_stats(da, by=None):
     return out
 
 
+def peak_and_fall(steps, y, fractions):
+    """One curve's peak over its finite points: (index of the peak among
+    them, {fraction: the first step after the peak at which the curve is
+    below fraction x peak, NaN when it never is}). The one rule for "the
+    fall" that fall_step and the sensitivity study share."""
+    steps, y = np.asarray(steps, float), np.asarray(y, float)
+    ok = np.isfinite(y)
+    i = int(np.argmax(np.where(ok, y, -np.inf)))
+    after = ok & (np.arange(len(y)) > i)
+    falls = {}
+    for f in fractions:
+        hit = np.flatnonzero(after & (y < f * y[i]))
+        falls[f] = float(steps[hit[0]]) if len(hit) else np.nan
+    return i, falls
+
+
 def fall_step(da, fraction=0.5):
     """For each run of a [run, step] local-rank curve (one layer, one eps):
     its peak, the step of the peak, the first step after the peak at which it
@@ -158,12 +174,10 @@ def fall_step(da, fraction=0.5):
         ok = np.isfinite(y[r])
         row = {"peak": np.nan, "peak_step": np.nan, "fall_step": np.nan, "final": np.nan, "final_step": np.nan}
         if ok.any():
-            i = int(np.nanargmax(np.where(ok, y[r], -np.inf)))
+            i, falls = peak_and_fall(steps[r], y[r], (fraction,))
             last = int(np.flatnonzero(ok)[-1])
-            row.update(peak=y[r, i], peak_step=steps[r, i], final=y[r, last], final_step=steps[r, last])
-            below = np.flatnonzero(ok & (np.arange(len(ok)) > i) & (y[r] < fraction * y[r, i]))
-            if len(below):
-                row["fall_step"] = steps[r, below[0]]
+            row.update(peak=y[r, i], peak_step=steps[r, i], fall_step=falls[fraction],
+                       final=y[r, last], final_step=steps[r, last])
         rows.append(row)
     out = pd.DataFrame(rows, index=pd.Index(da["run"].values, name="run"))
     cols = {"name": da["name"].values} if "name" in da.coords else {}

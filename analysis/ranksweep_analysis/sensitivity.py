@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .archive import ArchiveError, configs, load, open_h5
-from .helpers import lr_at
+from .helpers import lr_at, peak_and_fall
 
 EPS = 0.01
 # The author's Gaussian reference shape: final local rank of hidden layers 2-4
@@ -67,23 +67,18 @@ def curve_stats(steps, y):
     y = np.asarray(y, float)
     ok = np.isfinite(y)
     steps, y = steps[ok], y[ok]
-    i = int(np.argmax(y))
+    i, falls = peak_and_fall(steps, y, (0.5, 0.75))
     peak = y[i]
     after = np.arange(len(y)) > i
-
-    def below(frac):
-        hit = np.flatnonzero(after & (y < frac * peak))
-        return float(steps[hit[0]]) if len(hit) else math.nan
-
     span = steps[-1] - steps[0]
     last = y[steps >= steps[-1] - span / 5].mean()
     tail = steps >= steps[-1] - 2 * span / 5
     slope = np.polyfit(steps[tail], y[tail], 1)[0] if tail.sum() >= 3 else 0.0
     still = bool(-slope * 2 * span / 5 > STILL * peak)
-    fell = bool(np.any(after & (y < 0.75 * peak)))
+    fell = not math.isnan(falls[0.75])
     near = np.flatnonzero(after & (y <= last + END * peak))
     end = float(steps[near[0]]) if fell and not still and len(near) else math.nan
-    return {"peak": peak, "peak_step": float(steps[i]), "fall_step": below(0.5), "fall_step_75": below(0.75),
+    return {"peak": peak, "peak_step": float(steps[i]), "fall_step": falls[0.5], "fall_step_75": falls[0.75],
             "final": y[-1], "final_over_peak": y[-1] / peak, "plateau": last,
             "still_falling": still, "end_step": end,
             "last_step": float(steps[-1])}
