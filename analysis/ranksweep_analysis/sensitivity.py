@@ -115,6 +115,7 @@ def run_rows(path):
         c = cfg[r]
         widths = [int(w) for w in ds["width"].values[r] if w > 0]
         deep = len(widths)
+        gauss = c["data.kind"] == "gaussian_mixture"
         st = curve_stats(steps, lr.sel(layer=deep).values[r])
         loss = ds["train_loss"].values[r]
         fit = np.flatnonzero(loss < FIT_LOSS)
@@ -122,7 +123,8 @@ def run_rows(path):
         row = {"job": ds.attrs["job_name"], "run": str(ds["name"].values[r]),
                "optimizer": c["train.optimizer"], "lr": c["train.lr"], "weight_decay": c["train.weight_decay"],
                "lr_x_wd": c["train.lr"] * c["train.weight_decay"], "adam_eps": c["train.adam_eps"],
-               "momentum": c["train.momentum"], "batch": c["train.batch"], "noise": c["data.noise"],
+               "momentum": c["train.momentum"], "batch": c["train.batch"], "data": c["data.kind"],
+               "noise": c["data.noise"] if gauss else math.nan,
                "depth": deep, "seed": c["seed"], **prov, "layer": deep, **st,
                "fit_step": float(steps[fit[0]]) if len(fit) else math.nan,
                "n_spikes": len(sp), "first_spike_step": float(sp[0]) if sp else math.nan,
@@ -130,7 +132,7 @@ def run_rows(path):
                "final_train_loss": _last(loss), "final_heldout_acc": _last(ds["heldout_acc"].values[r])}
         for layer in range(2, deep + 1):
             row[f"final_l{layer}"] = _last(lr.sel(layer=layer).values[r])
-        if deep == 4:
+        if deep == 4 and gauss:  # the reference shape is the Gaussian one
             row["reference_distance"] = max(abs(row[f"final_l{k}"] - v) for k, v in zip((2, 3, 4), REFERENCE_FINAL))
         rows.append(row)
     return rows
