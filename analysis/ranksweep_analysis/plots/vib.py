@@ -52,7 +52,7 @@ def final(da):
 
 def data(ds, eps=0.01, theory=False):
     """Tidy numbers: group, beta_vib, layer, final local rank (mean, sd, n),
-    rate and H(Y) - loss (means), and with theory the optimal rank and
+    rate, H(Y) - loss and held-out accuracy (means), and with theory the optimal rank and
     information."""
     b = beta_coord(ds)
     lr = final(H.lr_at(ds, eps))  # [run, layer]
@@ -60,6 +60,7 @@ def data(ds, eps=0.01, theory=False):
         if v not in ds:
             raise ArchiveError(f"{ds.attrs.get('path')}: no metrics/{v}")
     rate, iy = final(ds["rate"]), final(ds["info_y"])
+    acc = final(ds["heldout_acc"]) if "heldout_acc" in ds else None
     by = [c for c in H.group_labels(ds)[1] if c != b] + [b]
     rho = rho_of(ds) if theory else None
     groups = H.seed_groups(ds, by)
@@ -76,6 +77,8 @@ def data(ds, eps=0.01, theory=False):
                    "lr_mean": y[ok].mean(), "lr_sd": y[ok].std(ddof=1) if ok.sum() > 1 else np.nan,
                    "n_seeds": int(ok.sum()),
                    "rate": np.nanmean(rate.values[runs]), "info_y": np.nanmean(iy.values[runs])}
+            if acc is not None:
+                row["heldout_acc"] = np.nanmean(acc.values[runs])
             if rho is not None:
                 row["theory_rank"], row["theory_itx"], row["theory_ity"] = T.optimum(rho, bv)
             rows.append(row)
