@@ -255,7 +255,9 @@ def main(argv=None):
     except ArchiveError as e:
         print(f"sensitivity: {e}", file=sys.stderr)
         return 1
-    t.to_csv(a.csv, index=False, float_format="%.6g")
+    # steps as integers: "%.6g" would round a step past 10^6
+    steps = [c for c in t.columns if c.endswith("_step")]
+    t.astype({c: "Int64" for c in steps}).to_csv(a.csv, index=False, float_format="%.6g")
     for col in ("fall_step_75", "fall_step"):
         b, lo, hi, _, n = loglog_fit(lr_wd_runs(t)["lr_x_wd"], lr_wd_runs(t)[col])
         print(f"{col}: exponent of lr x wd {b:.3f} [{lo:.3f}, {hi:.3f}] over {n} runs")
