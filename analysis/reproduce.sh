@@ -2,7 +2,7 @@
 # Draws every figure from a directory of archives, recognising each archive
 # by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced),
 # gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs,
-# gaussian-paper-long and the sensitivity-* study); each figure is a PNG with
+# gaussian-paper-long, mnist-paper-end and the sensitivity-* study); each figure is a PNG with
 # a CSV of the numbers behind it, both made by the ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
 set -euo pipefail
@@ -28,6 +28,7 @@ fig() {  # KIND ARCHIVE OUT.png [ARGS...]
 
 n=0 failed=0
 sens=()
+ends=()
 shopt -s nullglob
 for a in "$in"/*.h5; do
   job="$("$py" -c 'import sys, ranksweep_analysis as ra
@@ -65,24 +66,30 @@ with ra.open_h5(sys.argv[1]) as f:
       # training loss and local rank at every checkpoint, per run
       "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
       ;;
-    gaussian-paper-long)
-      # the paper job's seed 0 to its fall's end: the curve, its figure, and a
-      # row of the sensitivity table (peak, fall steps, end of the fall)
+    gaussian-paper-long | sensitivity-end | mnist-paper-end)
+      # runs to the fall's end: per layer, their curves (CSV and figure), a row
+      # each in the sensitivity table and, after the loop, the figure of the
+      # deepest layer against step x lr
       fig localrank "$a" "$base-localrank.png" --eps 0.01 || failed=$((failed + 1))
       "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
       sens+=("$a")
+      ends+=("$base.csv")
       ;;
     sensitivity-*)
       # one table over all of them, after the loop
       sens+=("$a")
       ;;
     *)
-      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, gaussian-paper-long, sensitivity-*; skipped"
+      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, gaussian-paper-long, mnist-paper-end, sensitivity-*; skipped"
       continue
       ;;
   esac
   n=$((n + 1))
 done
+if ((${#ends[@]})); then
+  echo "== where the fall ends: ${#ends[@]} archives"
+  "$py" -m ranksweep_analysis.reproduction --fall-end "$out/fall-end.png" "${ends[@]}" || failed=$((failed + 1))
+fi
 if ((${#sens[@]})); then
   echo "== sensitivity study: ${#sens[@]} archives"
   "$py" -m ranksweep_analysis.sensitivity "${sens[@]}" --csv "$out/sensitivity.csv" \

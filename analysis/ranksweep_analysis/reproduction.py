@@ -181,7 +181,7 @@ def vm_numbers(figdir, job, tag):
 
 def spikes_table(archive, eps=0.01):
     """Per run and checkpoint: step, train_loss, the local rank of each layer,
-    and the run's name and Adam eps."""
+    and the run's name, Adam eps and learning rate."""
     from .archive import configs, load
     from .helpers import lr_at
     ds = load(archive)
@@ -196,6 +196,7 @@ def spikes_table(archive, eps=0.01):
         out["eps"] = eps
         out["run"] = str(ds["name"].values[r])
         out["adam_eps"] = cfg[r]["train.adam_eps"]
+        out["lr"] = cfg[r]["train.lr"]
         parts.append(out)
     return pd.concat(parts, ignore_index=True)
 
@@ -454,9 +455,47 @@ def numbers(figdir=FIGDIR):
     return n
 
 
+def fall_end_figure(out, *csvs, base_lr=1e-4):
+    """The deepest layer's local rank of the runs in curve CSVs (`--spikes`
+    tables) against the step, and against the step scaled by lr / base_lr:
+    if the fall's timing goes as 1/lr, runs of one task at different learning
+    rates lie on one curve in the right panel."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    k = 0
+    for path in csvs:
+        d = pd.read_csv(path)
+        job = os.path.basename(path)[:-4]
+        deep = max(c for c in d.columns if c.startswith("lr_layer"))
+        for run, x in d.groupby("run", sort=False):
+            x = x[np.isfinite(x[deep]) & (x["step"] > 0)].sort_values("step")
+            lr = float(x["lr"].iloc[0])
+            style = "--" if "mnist" in job else "-"
+            lab = f"{job} {run}: lr {lr:g}"
+            axs[0].semilogx(x["step"], x[deep], style, color=f"C{k}", lw=1, label=lab)
+            axs[1].semilogx(x["step"] * lr / base_lr, x[deep], style, color=f"C{k}", lw=1)
+            k += 1
+    axs[0].set_xlabel("step")
+    axs[1].set_xlabel(f"step x lr / {base_lr:g}")
+    axs[0].set_ylabel(f"deepest layer's local rank ({deep.replace('lr_', '')}, eps 0.01)")
+    axs[0].legend(fontsize=7)
+    axs[1].set_title("if the timing goes as 1/lr, one task's runs lie on one curve", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     tables = {"--proxies": proxies_table, "--spikes": spikes_table}
+    if argv and argv[0] == "--fall-end":
+        if len(argv) < 3:
+            print("usage: python3 -m ranksweep_analysis.reproduction --fall-end OUT.png CURVES.csv...", file=sys.stderr)
+            return 2
+        fall_end_figure(argv[1], *argv[2:])
+        return 0
     if argv and argv[0] in tables:
         if len(argv) != 3:
             print(f"usage: python3 -m ranksweep_analysis.reproduction {argv[0]} ARCHIVE.h5 OUT.csv", file=sys.stderr)
