@@ -153,6 +153,8 @@ def vm_numbers(figdir, job, tag):
     cols = {"hidden_001": (0.01, 2, "lr_mean"), "hidden_01": (0.1, 2, "lr_mean"),
             "mean_01": (0.1, 3, "lr_mean"), "mean_001": (0.01, 3, "lr_mean"),
             "rate": (0.01, 2, "rate"), "info_y": (0.01, 2, "info_y")}
+    if "heldout_acc" in _csv(figdir, f"{job}-vib.csv"):
+        cols["acc"] = (0.01, 2, "heldout_acc")
     for key, (eps, layer, col) in cols.items():
         for bv, v in zip(betas, vm(figdir, eps, layer, col, job)):
             n[f"{tag}.{bv}.{key}"] = v
@@ -331,6 +333,10 @@ def sens_numbers(figdir):
             if c in row and pd.notna(row[c]):
                 n[f"{k}.{c}"] = float(row[c])
         n[f"{k}.still"] = int(bool(row["still_falling"]))
+        # steps in the paper's learning rate (1e-4): step x lr / 1e-4
+        for c in ("fall_step_75", "fall_step", "end_step"):
+            if pd.notna(row[c]):
+                n[f"{k}.{c}_x_lr"] = float(row[c]) * float(row["lr"]) / 1e-4
     ref = d[d["job"] == "sensitivity-seeds"]
     for c in SENS_COLS:
         if c in ref:
