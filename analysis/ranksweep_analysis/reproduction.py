@@ -310,8 +310,8 @@ def spikes_numbers(figdir):
 # --- the sensitivity study ------------------------------------------------
 
 SENS_COLS = ("peak", "fall_step_75", "fall_step", "final_over_peak", "plateau", "end_step", "n_spikes",
-             "final_l2", "final_l3", "final_l4", "reference_distance", "fit_step", "final_train_loss",
-             "first_spike_step")
+             "final_l2", "final_l3", "final_l4", "reference_distance", "reference_closest",
+             "reference_closest_step", "fit_step", "final_train_loss", "first_spike_step")
 
 
 def sens_label(row):
@@ -350,6 +350,20 @@ def sens_numbers(figdir):
         for i, name in enumerate(("p_lr", "p_lr_lo", "p_lr_hi", "p_wd", "p_wd_lo", "p_wd_hi", "n2")):
             n[f"se.fit{tag}.{name}"] = e[i]
     n["se.shape.min_distance"] = float(d["reference_distance"].min())
+    # the closest approach to the reference shape at any checkpoint: how many
+    # distinct runs (one training run in two jobs counts once) come within 5
+    # (and 7) of it in every layer 2-4
+    same = ["optimizer", "lr", "weight_decay", "adam_eps", "momentum", "batch", "data", "noise", "depth", "seed",
+            "gemm", "blas_kernel"]
+    u = d.sort_values("reference_closest").drop_duplicates(subset=same)  # the longer run's approach
+    n["se.shape.closest_within5"] = int((u["reference_closest"] <= 5).sum())
+    n["se.shape.closest_within7"] = int((u["reference_closest"] <= 7).sum())
+    curve = os.path.join(figdir, "gaussian-paper-long.csv")
+    if os.path.exists(curve):
+        c = pd.read_csv(curve).set_index("step")
+        at = int(d.loc[d["job"] == "gaussian-paper-long", "reference_closest_step"].iloc[0])
+        for layer in (2, 3, 4):
+            n[f"se.long.closest.l{layer}"] = float(c.loc[at, f"lr_layer{layer}"])
     n["se.grid.runs"] = len(g)
     n["se.grid.falling"] = int(np.isfinite(g["fall_step_75"]).sum())
     n["se.runs"] = len(d)
