@@ -167,16 +167,20 @@ def vm_numbers(figdir, job, tag):
     same = np.flatnonzero(hid == hid01)
     n[f"{tag}.hidden_same_from_beta"] = (float(betas[same[0]]) if len(same) and same[0] + len(same) == len(betas)
                                          else math.nan)
-    n[f"{tag}.hidden_diff_1e-3"] = hid[betas.index("0.001")] - hid01[betas.index("0.001")]
+    if "0.001" in betas:
+        n[f"{tag}.hidden_diff_1e-3"] = hid[betas.index("0.001")] - hid01[betas.index("0.001")]
     # monotone in beta: the largest rise from one beta to the next (0 or less: never rises)
     n[f"{tag}.hidden_max_rise"] = float(np.diff(hid).max())
     n[f"{tag}.mean_max_rise"] = float(np.diff(mean01).max())
     n[f"{tag}.rate_max_rise"] = float(np.diff(rate).max())
     n[f"{tag}.betas"] = len(betas)
-    for bv in betas[:2]:
-        f, dr = vm_rate_fall_at_full_rank(figdir, f"beta={bv}", job)
-        n[f"{tag}.{bv}.rate_fall_at_full_rank"] = f
-        n[f"{tag}.{bv}.rank_drop"] = dr
+    info = vm_info(figdir, job)
+    for bv in betas:
+        x = info[f"beta={bv}"]
+        if (x["lr_mean"] >= 255).any():  # the encoder mean reaches full rank
+            f, dr = vm_rate_fall_at_full_rank(figdir, f"beta={bv}", job)
+            n[f"{tag}.{bv}.rate_fall_at_full_rank"] = f
+            n[f"{tag}.{bv}.rank_drop"] = dr
     n[f"{tag}.rate_step0"] = float(vm_info(figdir, job)[f"beta={betas[-1]}"]["proxy_mean"].iloc[0])
     return n
 
