@@ -315,7 +315,7 @@ def spikes_numbers(figdir):
 
 SENS_COLS = ("peak", "fall_step_75", "fall_step", "final_over_peak", "plateau", "end_step", "n_spikes",
              "final_l2", "final_l3", "final_l4", "reference_distance", "reference_closest",
-             "reference_closest_step", "fit_step", "final_train_loss", "first_spike_step")
+             "reference_closest_step", "fit_step", "final_train_loss", "final_heldout_acc", "first_spike_step")
 
 
 def sens_label(row):
