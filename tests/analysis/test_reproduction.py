@@ -272,3 +272,31 @@ def test_reproduction_sensitivity_the_fall_comes_before_the_first_spike():
     i = moved.index[np.isfinite(moved["fall_step_75"])][0]
     moved.loc[i, "first_spike_step"] = moved.loc[i, "fall_step_75"]
     assert not sensitivity.falls_before_spikes(moved)[0]
+
+
+# --- the full vib-mnist grid (analysis/figures/paper/vib-mnist-*.csv) -------
+
+def _never_rises(y):
+    """True when a curve over increasing beta never goes up from one beta to
+    the next."""
+    return bool(np.all(np.diff(np.asarray(y, float)) <= 0))
+
+
+def test_reproduction_vib_mnist_representation_falls_with_beta_hidden_layer_does_not():
+    """reproduction.md, claim (b) on the full grid: the encoder mean's local
+    rank (eps 0.1) and the rate never rise from one beta to the next; the
+    second hidden layer's (eps 0.01) does, above beta 0.01. Controls: the
+    encoder mean with one rise put in fails the first check; the hidden
+    layer cut at beta 0.01 passes it."""
+    fig = reproduction.FIGDIR
+    mean = reproduction.vm(fig, 0.1, 3, job="vib-mnist")
+    rate = reproduction.vm(fig, 0.01, 2, "rate", job="vib-mnist")
+    hidden = reproduction.vm(fig, 0.01, 2, job="vib-mnist")
+    betas = reproduction.vm(fig, 0.01, 2, "beta_vib", job="vib-mnist")
+    assert len(betas) == 13
+    assert _never_rises(mean) and _never_rises(rate)
+    assert not _never_rises(hidden)
+    assert _never_rises(hidden[betas <= 0.01])
+    bumped = mean.copy()
+    bumped[7] = bumped[6] + 1
+    assert not _never_rises(bumped)
