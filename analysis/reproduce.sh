@@ -2,8 +2,9 @@
 # Draws every figure from a directory of archives, recognising each archive
 # by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced),
 # gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs,
-# gaussian-paper-long, mnist-paper-end and the sensitivity-* study); each figure is a PNG with
-# a CSV of the numbers behind it, both made by the ranksweep_analysis package.
+# gaussian-paper-long, mnist-paper-end and the sensitivity-* study); each
+# figure is a PNG with a CSV of the numbers behind it, both made by the
+# ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
 set -euo pipefail
 

@@ -146,8 +146,9 @@ def vm_rate_fall_at_full_rank(figdir, group, job="vib-mnist-reduced"):
 def vm_numbers(figdir, job, tag):
     """The VIB-on-MNIST numbers of one sweep (the reduced one, "vm", or the
     full grid, "vf"): final local rank and information per beta, the falls
-    over beta, where the hidden layer's count stops depending on eps, and the
-    rate's fall at full rank for the two smallest betas."""
+    over beta and the largest rise from one beta to the next, where the hidden
+    layer's count stops depending on eps, and, for every beta whose encoder
+    mean reaches full rank, the rate's fall from there."""
     n = {}
     betas = [f"{b:g}" for b in vm(figdir, 0.01, 2, "beta_vib", job)]
     cols = {"hidden_001": (0.01, 2, "lr_mean"), "hidden_01": (0.1, 2, "lr_mean"),
@@ -181,7 +182,7 @@ def vm_numbers(figdir, job, tag):
             f, dr = vm_rate_fall_at_full_rank(figdir, f"beta={bv}", job)
             n[f"{tag}.{bv}.rate_fall_at_full_rank"] = f
             n[f"{tag}.{bv}.rank_drop"] = dr
-    n[f"{tag}.rate_step0"] = float(vm_info(figdir, job)[f"beta={betas[-1]}"]["proxy_mean"].iloc[0])
+    n[f"{tag}.rate_step0"] = float(info[f"beta={betas[-1]}"]["proxy_mean"].iloc[0])
     return n
 
 
