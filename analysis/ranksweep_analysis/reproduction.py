@@ -133,14 +133,16 @@ def vm_info(figdir, job="vib-mnist-reduced"):
     return {g: x.sort_values("step") for g, x in d.groupby("group", sort=False)}
 
 
-def vm_rate_fall_at_full_rank(figdir, group, job="vib-mnist-reduced"):
-    """Rate at the first checkpoint where the encoder mean's rank is within
-    1 of full (256), over the final rate; and the rank's fall from its
-    maximum to the end."""
-    x = vm_info(figdir, job)[group]
+def vm_rate_fall_at_full_rank(x):
+    """Of one beta's checkpoints (a group of vm_info): the rate at the first
+    checkpoint where the encoder mean's rank is within 1 of full (256), over
+    the final rate; and the rank's fall from its maximum to the end. None when
+    the rank never gets there."""
     r, q = x["lr_mean"].to_numpy(), x["proxy_mean"].to_numpy()
-    i = int(np.flatnonzero(r >= 255)[0])
-    return q[i] / q[-1], r.max() - r[-1]
+    full = np.flatnonzero(r >= 255)
+    if not len(full):
+        return None
+    return q[full[0]] / q[-1], r.max() - r[-1]
 
 
 def vm_numbers(figdir, job, tag):
@@ -156,12 +158,11 @@ def vm_numbers(figdir, job, tag):
             "rate": (0.01, 2, "rate"), "info_y": (0.01, 2, "info_y")}
     if "heldout_acc" in _csv(figdir, f"{job}-vib.csv"):
         cols["acc"] = (0.01, 2, "heldout_acc")
-    for key, (eps, layer, col) in cols.items():
-        for bv, v in zip(betas, vm(figdir, eps, layer, col, job)):
+    y = {key: vm(figdir, eps, layer, col, job) for key, (eps, layer, col) in cols.items()}
+    for key, values in y.items():
+        for bv, v in zip(betas, values):
             n[f"{tag}.{bv}.{key}"] = v
-    hid, hid01 = vm(figdir, 0.01, 2, job=job), vm(figdir, 0.1, 2, job=job)
-    mean01 = vm(figdir, 0.1, 3, job=job)
-    rate = vm(figdir, 0.01, 2, "rate", job)
+    hid, hid01, mean01, rate = y["hidden_001"], y["hidden_01"], y["mean_01"], y["rate"]
     n[f"{tag}.hidden_fall"] = 1 - hid[-1] / hid[0]
     n[f"{tag}.mean_fall"] = 1 - mean01[-1] / mean01[0]
     n[f"{tag}.rate_fall"] = rate[0] / rate[-1]
@@ -177,11 +178,9 @@ def vm_numbers(figdir, job, tag):
     n[f"{tag}.betas"] = len(betas)
     info = vm_info(figdir, job)
     for bv in betas:
-        x = info[f"beta={bv}"]
-        if (x["lr_mean"] >= 255).any():  # the encoder mean reaches full rank
-            f, dr = vm_rate_fall_at_full_rank(figdir, f"beta={bv}", job)
-            n[f"{tag}.{bv}.rate_fall_at_full_rank"] = f
-            n[f"{tag}.{bv}.rank_drop"] = dr
+        got = vm_rate_fall_at_full_rank(info[f"beta={bv}"])
+        if got is not None:
+            n[f"{tag}.{bv}.rate_fall_at_full_rank"], n[f"{tag}.{bv}.rank_drop"] = got
     n[f"{tag}.rate_step0"] = float(info[f"beta={betas[-1]}"]["proxy_mean"].iloc[0])
     return n
 
