@@ -2,9 +2,9 @@
 # Draws every figure from a directory of archives, recognising each archive
 # by its job name (mnist-paper, gaussian-paper, vib-mnist(-reduced),
 # gaussian-ib, quick-demo, the reduced twin-* jobs, the *-spikes jobs,
-# gaussian-paper-long, mnist-paper-end and the sensitivity-* study); each
-# figure is a PNG with a CSV of the numbers behind it, both made by the
-# ranksweep_analysis package.
+# gaussian-paper-long, mnist-paper-end, mnist-paper-long and the sensitivity-*
+# study); each figure is a PNG with a CSV of the numbers behind it, both made
+# by the ranksweep_analysis package.
 # Usage: analysis/reproduce.sh ARCHIVE_DIR [OUT_DIR]   (OUT_DIR defaults to ARCHIVE_DIR/figures)
 set -euo pipefail
 
@@ -67,7 +67,7 @@ with ra.open_h5(sys.argv[1]) as f:
       # training loss and local rank at every checkpoint, per run
       "$py" -m ranksweep_analysis.reproduction --spikes "$a" "$base.csv" || failed=$((failed + 1))
       ;;
-    gaussian-paper-long | sensitivity-end | mnist-paper-end)
+    gaussian-paper-long | sensitivity-end | mnist-paper-end | mnist-paper-long)
       # runs to the fall's end: per layer, their curves (CSV and figure), a row
       # each in the sensitivity table and, after the loop, the figure of the
       # deepest layer against step x lr
@@ -81,7 +81,7 @@ with ra.open_h5(sys.argv[1]) as f:
       sens+=("$a")
       ;;
     *)
-      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, gaussian-paper-long, mnist-paper-end, sensitivity-*; skipped"
+      echo "reproduce: $a: job $job is none of mnist-paper, gaussian-paper, quick-demo, vib-mnist(-reduced), gaussian-ib, twin-*, *-spikes, gaussian-paper-long, mnist-paper-end, mnist-paper-long, sensitivity-*; skipped"
       continue
       ;;
   esac

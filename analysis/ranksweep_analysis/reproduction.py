@@ -65,6 +65,27 @@ def sd_range(figdir, job, layer, lo, hi):
     return float(sd[m].min()), float(sd[m].max())
 
 
+def machines_numbers(figdir, early=14563):
+    """The MNIST job on two machines (mnist-paper: Intel Xeon, OpenBLAS
+    products; mnist-paper-epyc: AMD EPYC, libxsmm products), per layer 2-4:
+    the largest difference of the mean curves up to step `early` and after
+    it (with its step), and the seeds' sd on the first machine there."""
+    n = {}
+    for layer in (2, 3, 4):
+        s, a = curve(figdir, "mnist-paper", layer)
+        s2, b = curve(figdir, "mnist-paper-epyc", layer)
+        if not np.array_equal(s, s2):
+            raise ValueError("mnist-paper and mnist-paper-epyc have different checkpoints")
+        d = np.abs(b - a)
+        k = f"mx.l{layer}"
+        n[k + ".diff_early"] = float(d[s <= early].max())
+        late = np.flatnonzero(s > early)
+        i = late[np.argmax(d[late])]
+        n[k + ".diff_late"], n[k + ".diff_late_step"] = float(d[i]), int(s[i])
+        n[k + ".sd_at_diff_late"] = float(curve(figdir, "mnist-paper", layer, "lr_sd")[1][i])
+    return n
+
+
 def jump_factor(figdir, job, layer, step=19306, since=1000):
     """|change of the mean curve into checkpoint `step`| over the largest
     |change| between neighbouring checkpoints from `since` up to the
@@ -210,8 +231,9 @@ def spikes_table(archive, eps=0.01):
 def proxies_table(archive, eps=0.01):
     """Per run, hidden layer and noise level of an MLP archive with
     /spectrum: the checkpoint of the layer's peak local rank, and at it and at
-    the last checkpoint the local rank, the representation's effective rank
-    and the Gaussian-channel proxy."""
+    the last checkpoint the local rank, the representation's effective rank,
+    its scale (root mean square norm per point, sqrt(sum s_i^2 / N)) and the
+    Gaussian-channel proxy."""
     from .archive import load
     from .helpers import lr_at
     ds = load(archive)
@@ -224,11 +246,14 @@ def proxies_table(archive, eps=0.01):
             ok = np.flatnonzero(np.isfinite(y))
             i, last = int(ok[np.argmax(y[ok])]), int(ok[-1])
             eff = ds["spectrum_effrank"].sel(layer=layer).values[r]
+            sv = ds["spectrum_sv"].sel(layer=layer).values[r]
+            scale = np.sqrt(np.nansum(sv ** 2, axis=-1) / ds["spectrum_npoints"].values[r])
             for k, sigma in enumerate(ds["noise"].values):
                 q = ds["info_proxy"].sel(layer=layer).values[r, :, k]
                 rows.append({"seed": int(ds["seed"].values[r]), "layer": int(layer), "noise": float(sigma),
                              "peak_step": int(steps[i]), "lr_peak": y[i], "lr_final": y[last],
                              "effrank_peak": eff[i], "effrank_final": eff[last],
+                             "scale_peak": scale[i], "scale_final": scale[last],
                              "proxy_peak": q[i], "proxy_final": q[last]})
     return pd.DataFrame(rows)
 
@@ -249,6 +274,10 @@ def proxies_numbers(figdir, job="gaussian-paper", tag="px"):
         n[k + ".effrank_falls"] = int((x["effrank_final"] < x["effrank_peak"]).sum())
         n[k + ".effrank_peak_mean"] = float(x["effrank_peak"].mean())
         n[k + ".effrank_final_mean"] = float(x["effrank_final"].mean())
+        if "scale_peak" in x:
+            growth = x["scale_final"] / x["scale_peak"]
+            n[k + ".scale_growth_min"] = float(growth.min())
+            n[k + ".scale_growth_max"] = float(growth.max())
     info = os.path.join(figdir, f"{job}-info.csv")
     if os.path.exists(info):
         d = pd.read_csv(info)
@@ -262,6 +291,7 @@ def proxies_numbers(figdir, job="gaussian-paper", tag="px"):
             n[k + ".min"], n[k + ".min_step"] = float(q[i]), int(x["step"].iloc[i])
             n[k + ".final"] = float(q[-1])
             n[k + ".lr_at_min"] = float(x["lr_mean"].iloc[i])
+            n[k + ".lr_final"] = float(r[-1])
     return n
 
 
@@ -384,7 +414,11 @@ def sens_numbers(figdir):
 def numbers(figdir=FIGDIR):
     """{key: value} of every number the report marks."""
     n = {}
-    for job, tag in (("gaussian-paper", "gp"), ("mnist-paper", "mn")):
+    jobs = [("gaussian-paper", "gp"), ("mnist-paper", "mn")]
+    # the MNIST job again on another machine and product backend
+    if os.path.exists(os.path.join(figdir, "mnist-paper-epyc-summary.csv")):
+        jobs.append(("mnist-paper-epyc", "me"))
+    for job, tag in jobs:
         s0, _ = curve(figdir, job, 1)
         last = int(s0[-1])
         for layer in (1, 2, 3, 4):
@@ -413,6 +447,8 @@ def numbers(figdir=FIGDIR):
                 n[f"{k}.at_{st}"] = at(figdir, job, layer, st)
         n[tag + ".runs"] = summary_row(figdir, job, 4)["runs"]
         n[tag + ".l4.fall_3_4_median"] = summary_row(figdir, job, 4)["fall_below_0.75_peak_step_median"]
+    if ("mnist-paper-epyc", "me") in jobs:
+        n.update(machines_numbers(figdir))
     # The jump into step 19,306 against the changes between the checkpoints before it.
     n["jump.factor_min"] = min(n[f"{t}.l{l}.jump_factor"] for t in ("gp", "mn") for l in (2, 3, 4))
     # MNIST's mid-training dip: the seed spread before, during and after it.
