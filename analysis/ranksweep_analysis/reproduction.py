@@ -73,6 +73,7 @@ def machines_numbers(figdir, early=14563):
     n = {}
     for layer in (2, 3, 4):
         s, a = curve(figdir, "mnist-paper", layer)
+        _, sd = curve(figdir, "mnist-paper", layer, "lr_sd")
         s2, b = curve(figdir, "mnist-paper-epyc", layer)
         if not np.array_equal(s, s2):
             raise ValueError("mnist-paper and mnist-paper-epyc have different checkpoints")
@@ -82,7 +83,7 @@ def machines_numbers(figdir, early=14563):
         late = np.flatnonzero(s > early)
         i = late[np.argmax(d[late])]
         n[k + ".diff_late"], n[k + ".diff_late_step"] = float(d[i]), int(s[i])
-        n[k + ".sd_at_diff_late"] = float(curve(figdir, "mnist-paper", layer, "lr_sd")[1][i])
+        n[k + ".sd_at_diff_late"] = float(sd[i])
     return n
 
 
@@ -274,10 +275,9 @@ def proxies_numbers(figdir, job="gaussian-paper", tag="px"):
         n[k + ".effrank_falls"] = int((x["effrank_final"] < x["effrank_peak"]).sum())
         n[k + ".effrank_peak_mean"] = float(x["effrank_peak"].mean())
         n[k + ".effrank_final_mean"] = float(x["effrank_final"].mean())
-        if "scale_peak" in x:
-            growth = x["scale_final"] / x["scale_peak"]
-            n[k + ".scale_growth_min"] = float(growth.min())
-            n[k + ".scale_growth_max"] = float(growth.max())
+        growth = x["scale_final"] / x["scale_peak"]
+        n[k + ".scale_growth_min"] = float(growth.min())
+        n[k + ".scale_growth_max"] = float(growth.max())
     info = os.path.join(figdir, f"{job}-info.csv")
     if os.path.exists(info):
         d = pd.read_csv(info)
@@ -414,10 +414,9 @@ def sens_numbers(figdir):
 def numbers(figdir=FIGDIR):
     """{key: value} of every number the report marks."""
     n = {}
-    jobs = [("gaussian-paper", "gp"), ("mnist-paper", "mn")]
-    # the MNIST job again on another machine and product backend
-    if os.path.exists(os.path.join(figdir, "mnist-paper-epyc-summary.csv")):
-        jobs.append(("mnist-paper-epyc", "me"))
+    # the MNIST job again on another machine and product backend, when committed
+    epyc = os.path.exists(os.path.join(figdir, "mnist-paper-epyc-summary.csv"))
+    jobs = [("gaussian-paper", "gp"), ("mnist-paper", "mn")] + ([("mnist-paper-epyc", "me")] if epyc else [])
     for job, tag in jobs:
         s0, _ = curve(figdir, job, 1)
         last = int(s0[-1])
@@ -447,7 +446,7 @@ def numbers(figdir=FIGDIR):
                 n[f"{k}.at_{st}"] = at(figdir, job, layer, st)
         n[tag + ".runs"] = summary_row(figdir, job, 4)["runs"]
         n[tag + ".l4.fall_3_4_median"] = summary_row(figdir, job, 4)["fall_below_0.75_peak_step_median"]
-    if ("mnist-paper-epyc", "me") in jobs:
+    if epyc:
         n.update(machines_numbers(figdir))
     # The jump into step 19,306 against the changes between the checkpoints before it.
     n["jump.factor_min"] = min(n[f"{t}.l{l}.jump_factor"] for t in ("gp", "mn") for l in (2, 3, 4))
