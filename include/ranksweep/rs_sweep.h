@@ -25,6 +25,7 @@ typedef struct {
   int bench_dispatch;    /* >0: hand out this many empty tasks and report the rate */
   const char *reuse;     /* --reuse OLD.h5: copy runs whose resolved configuration matches */
   bool move_aside;       /* --resume on a damaged archive: rename it aside and start anew */
+  bool profile;          /* --profile: where the CPU time went, over all ranks, at the end */
 } rs_sweep_opts;
 
 void rs_sweep_opts_default(rs_sweep_opts *o);

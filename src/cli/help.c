@@ -53,6 +53,9 @@ static const rs_cli_opt run_opts[] = {
     {"bench-dispatch", 0, RS_OPT_BENCH_DISPATCH, "N",
      "benchmark: hand out N empty tasks (1 to 1000000000) and report the dispatcher's rate; "
      "needs no archive"},
+    {"profile", 0, RS_OPT_PROFILE, NULL,
+     "at the end, where the CPU time went, summed over the ranks: training products, the rest "
+     "of training, local ranks, checkpoint metrics, archive writes, spectrum pass, the rest"},
     HELP_OPT,
     END_OPT};
 

@@ -394,6 +394,9 @@ static int run_opt(void *ctx, int id, const char *arg) {
   case RS_OPT_MOVE_ASIDE:
     o->move_aside = true;
     break;
+  case RS_OPT_PROFILE:
+    o->profile = true;
+    break;
   case RS_OPT_REUSE:
     if (!arg[0]) return rs_cli_usage_error("run", "--reuse expects an archive");
     o->reuse = arg;

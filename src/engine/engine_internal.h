@@ -29,6 +29,16 @@ double rs__now(void);
 void rs__sleep_us(long us);
 
 /* ---- the engine's shared state ---- */
+/* The kinds of work of `run --profile` (sweep.c prints them). */
+enum {
+  RS__PROF_TRAIN,    /* training steps, products included */
+  RS__PROF_MEASURE,  /* local ranks of evaluation points */
+  RS__PROF_METRICS,  /* checkpoint metrics */
+  RS__PROF_ARCHIVE,  /* archive writes, finalize and close */
+  RS__PROF_SPECTRUM, /* the spectrum pass (its own reads and writes included) */
+  RS__NPROF
+};
+
 typedef struct {
   int run;
   rs_dataset *data;
@@ -75,12 +85,24 @@ typedef struct rs__engine {
   /* a worker: compute seconds and units not yet reported to rank 0 */
   double acc_train_s, acc_ck_s, acc_train_c, acc_ck_c;
   int64_t acc_train_n;
+  /* this rank's CPU seconds by kind of work over the whole sweep (the
+   * training products' share of training from their share of its wall time,
+   * as their clock is a wall clock); `run --profile` sums and prints them */
+  double prof[RS__NPROF];
+  double prof_train_wall, prof_products_wall;
   /* RANKSWEEP_TRACE_TRAIN=FILE (NULL when unset): every trainer appends
    * "start RUN STEP" where training (re)starts and "at RUN STEP" after each
    * chunk, one write per line (O_APPEND), so a test can count the steps a
    * kill made it retrain. */
   FILE *trace;
 } rs__engine;
+
+/* Adds the CPU seconds since c0 to kind k of the profile; returns the clock now. */
+static inline double rs__prof_add(rs__engine *E, int k, double c0) {
+  double c = rs__cpu();
+  E->prof[k] += c - c0;
+  return c;
+}
 
 /* ---- runs.c: runs, checkpoints and shards ---- */
 bool rs__in_slice(const rs__engine *E, int r);

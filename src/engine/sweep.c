@@ -17,6 +17,7 @@
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
 #include "ranksweep/rs_job.h"
+#include "ranksweep/rs_model.h"
 #include "ranksweep/rs_spectrum_pass.h"
 
 #include "archive_desc.h"
@@ -36,7 +37,10 @@ static int rs__agree(MPI_Comm comm, int err) { return rs_comm_agree_or_abort(com
  * archive (its state slots spent). */
 static int rs__run_done(void *ctx, int run, bool diverged, int64_t last_step) {
   rs__engine *E = ctx;
-  return rs_archive_write_run_done(E->ar, run, diverged, last_step);
+  double a0 = rs__cpu();
+  int err = rs_archive_write_run_done(E->ar, run, diverged, last_step);
+  rs__prof_add(E, RS__PROF_ARCHIVE, a0);
+  return err;
 }
 
 /* Collective: opens or creates the archive, then copies reused runs. */
@@ -101,8 +105,10 @@ static int rs__lead(rs__engine *E, rs__progress *P, bool *complete) {
 
 /* Collective: finalizes and closes the archive (complete: the sweep is). */
 static int rs__close_archive(rs__engine *E, bool complete, int err, bool *printed) {
+  double a0 = rs__cpu();
   int ferr = rs_archive_finalize(E->ar, complete);
   int cerr = rs_archive_close(&E->ar);
+  rs__prof_add(E, RS__PROF_ARCHIVE, a0);
   if (ferr != RS_OK || cerr != RS_OK) {
     /* agreed across ranks where it matters (finalize's room check): one line, from rank 0 */
     if (E->rank == 0) rs_error_print(ferr != RS_OK ? ferr : cerr);
@@ -122,7 +128,9 @@ static int rs__spectrum(rs__engine *E) {
   rs_spectrum_opts_default(&so);
   so.final_only = rs_job_run(E->job, 0)->measure.save_weights != RS_SAVE_ALL;
   so.quiet = E->o->quiet;
+  double c0 = rs__cpu();
   int err = rs__fatal_mpi(E->comm, rs_spectrum_pass(E->comm, E->o->archive, &so));
+  rs__prof_add(E, RS__PROF_SPECTRUM, c0);
   if (err != RS_OK && E->rank == 0) rs_error_print(err);
   return err;
 }
@@ -134,6 +142,41 @@ static void rs__report(rs__engine *E, rs__progress *P, int err, bool complete) {
   if (!E->o->quiet)
     fprintf(stderr, "ranksweep: %s: %s (%d/%d runs done, %.1f s)\n", E->o->archive, state,
             P->runs_done, P->runs_total, rs__now() - P->t_start);
+}
+
+/* --profile (collective): every rank's CPU seconds by kind of work, summed on
+ * rank 0 and printed there. What no kind claims is the rest: start-up, data
+ * loading, the dispatcher's work and waits, MPI. */
+static void rs__profile(rs__engine *E, double cpu0) {
+  enum { N = RS__NPROF + 3 };
+  double mine[N], sum[N];
+  double train_wall = E->prof_train_wall;
+  double share = train_wall > 0 ? E->prof_products_wall / train_wall : 0;
+  for (int k = 0; k < RS__NPROF; k++) mine[k] = E->prof[k];
+  mine[RS__NPROF] = E->prof[RS__PROF_TRAIN] * (share < 1 ? share : 1); /* products */
+  mine[RS__NPROF + 1] = rs__cpu() - cpu0;                              /* whole process */
+  mine[RS__NPROF + 2] = E->rank == 0 ? mine[RS__NPROF + 1] : 0;        /* rank 0 alone */
+  int err = MPI_Reduce(mine, sum, N, MPI_DOUBLE, MPI_SUM, 0, E->comm) == MPI_SUCCESS
+                ? RS_OK
+                : rs_error(RS_EMPI, "MPI_Reduce of the profile failed");
+  if (rs__fatal_mpi(E->comm, err) != RS_OK || E->rank != 0) return;
+  double total = sum[RS__NPROF + 1], known = 0;
+  for (int k = 0; k < RS__NPROF; k++) known += sum[k];
+  struct {
+    const char *name;
+    double s;
+  } row[] = {{"training: matrix products", sum[RS__NPROF]},
+             {"training: the rest of the step", sum[RS__PROF_TRAIN] - sum[RS__NPROF]},
+             {"measurement: local ranks", sum[RS__PROF_MEASURE]},
+             {"checkpoint metrics", sum[RS__PROF_METRICS]},
+             {"archive writes", sum[RS__PROF_ARCHIVE]},
+             {"spectrum pass", sum[RS__PROF_SPECTRUM]},
+             {"dispatch, start-up, data, MPI", total - known}};
+  fprintf(stderr, "ranksweep: profile: %.2f s of CPU over %d rank%s (rank 0: %.2f s)\n", total,
+          E->size, E->size > 1 ? "s" : "", sum[RS__NPROF + 2]);
+  for (size_t i = 0; i < sizeof row / sizeof row[0]; i++)
+    fprintf(stderr, "ranksweep: profile: %-32s %10.2f s %5.1f%%\n", row[i].name, row[i].s,
+            total > 0 ? 100 * row[i].s / total : 0);
 }
 
 static int rs__bench(rs__engine *E) {
@@ -151,7 +194,9 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   rs__progress P = {0};
   bool finish_printed = false; /* the finalize or close error was printed */
   bool complete = false;
+  double cpu0 = rs__cpu();
   rs__fatal_mpi(comm, rs__comm_place(comm, &E.rank, &E.size));
+  rs_gemm_time(o->profile);
   rs_blas_set_threads(o->blas_threads > 0 ? o->blas_threads : 1);
   /* Installed again in case MPI_Init replaced them (main installs them first). */
   rs_sweep_signals_install(o->drain_signal);
@@ -183,6 +228,7 @@ int rs_sweep_run(MPI_Comm comm, const rs_job *job, const rs_sweep_opts *o) {
   err = rs__close_archive(&E, cflag != 0, err, &finish_printed);
   if (err == RS_OK && cflag) err = rs__spectrum(&E);
   if (E.rank == 0) rs__report(&E, &P, err, cflag != 0);
+  if (o->profile) rs__profile(&E, cpu0);
   complete = cflag != 0;
 out:
   if (err != RS_OK && E.rank == 0 && !E.ar && !finish_printed) rs_error_print(err);

@@ -45,6 +45,7 @@ int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard, const double 
   const rs_config *cfg = rs_job_run(E->job, run);
   const rs_archive_run *ri = &E->runs[run];
   rs_dataset *data;
+  double c0 = rs__cpu();
   /* Same floating-point state as the trainer, whichever rank measures. */
   RS_CALL(rs_fpenv_flush_denormals(cfg->train.flush_denormals));
   RS_CALL(rs__dataset(E, run, &data));
@@ -73,7 +74,9 @@ int rs__measure_shard(rs__engine *E, int run, int ckpt, int shard, const double 
                       .counts = E->counts, .spectra = E->spectra,
                       .effrank = E->effrank, .stablerank = E->stablerank};
   RS_CALL(rs_lr_plan_points(E->plan, data->xeval + (size_t)p0 * data->dim, np, 1, &res));
+  double a0 = rs__prof_add(E, RS__PROF_MEASURE, c0);
   RS_CALL(rs_archive_write_shard(E->ar, run, ckpt, shard, p0, np, &res));
+  rs__prof_add(E, RS__PROF_ARCHIVE, a0);
   return RS_OK;
 }
 
@@ -95,12 +98,15 @@ static int rs__train_to(rs__engine *E, rs_trainer *t, int run, int64_t target, v
     int64_t next = target;
     if (s + check < next) next = s + check;
     if (every > 0 && (s / every + 1) * every < next) next = (s / every + 1) * every;
-    double t0 = rs__now(), c0 = rs__cpu();
+    double t0 = rs__now(), c0 = rs__cpu(), g0 = rs_gemm_timed_seconds();
     RS_CALL(rs_trainer_run_to(t, next, diverged));
     if (*diverged) return RS_OK;
-    E->acc_train_s += rs__now() - t0;
-    E->acc_train_c += rs__cpu() - c0;
+    double wall = rs__now() - t0, cpu = rs__prof_add(E, RS__PROF_TRAIN, c0) - c0;
+    E->acc_train_s += wall;
+    E->acc_train_c += cpu;
     E->acc_train_n += next - s;
+    E->prof_train_wall += wall;
+    E->prof_products_wall += rs_gemm_timed_seconds() - g0;
     if (h->chunk) RS_CALL(h->chunk(h->ctx, E));
     /* Periodic states, but none while a handed-off checkpoint may be
      * unmeasured: a resume restarts at or before it, and the two state
@@ -108,8 +114,10 @@ static int rs__train_to(rs__engine *E, rs_trainer *t, int run, int64_t target, v
     bool periodic = every > 0 && next % every == 0 && next != target;
     if (E->pending_run < 0 && (periodic || (every > 0 && E->save_now))) {
       E->save_now = false;
+      double a0 = rs__cpu();
       RS_CALL(rs_trainer_state_save(t, blob));
       RS_CALL(rs_archive_write_state(E->ar, run, next, blob, ri->state_size));
+      rs__prof_add(E, RS__PROF_ARCHIVE, a0);
     }
     rs__trace(E, "at", run, next);
     if (h->progress) RS_CALL(h->progress(h->ctx, E, run, next, false));
@@ -141,13 +149,18 @@ static int rs__at_checkpoint(rs__engine *E, rs_trainer *t, int run, int c, doubl
     RS_CALL(rs__dataset(E, run, &data));
     RS_CALL(rs_trainer_view(t, &v));
     RS_CALL(rs_trainer_metrics(t, cfg, data, &m));
+    double a0 = rs__prof_add(E, RS__PROF_METRICS, c0);
     RS_CALL(rs_archive_write_metrics(E->ar, run, c, &m));
+    rs__prof_add(E, RS__PROF_ARCHIVE, a0);
     E->acc_ck_s += rs__now() - t0;
     E->acc_ck_c += rs__cpu() - c0;
   }
   rs_trainer_get_params(t, params);
-  if (ri->save_weights == RS_SAVE_ALL)
+  if (ri->save_weights == RS_SAVE_ALL) {
+    double a0 = rs__cpu();
     RS_CALL(rs_archive_write_weights(E->ar, run, c, params, ri->nparams));
+    rs__prof_add(E, RS__PROF_ARCHIVE, a0);
+  }
   return h->checkpoint(h->ctx, E, run, c, E->steps[run][c], params, ri->nparams);
 }
 
