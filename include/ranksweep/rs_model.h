@@ -32,11 +32,11 @@ void rs_trainer_gemm_backend(const rs_trainer *t, char *buf, size_t cap);
 /* The instruction set libxsmm generates its kernels for on this CPU (its
  * name: "hsw", "skx", "cpx", ...), or "none" in a build without libxsmm. */
 const char *rs_gemm_libxsmm_arch(void);
-/* `run --profile`: with on, the training products' wall seconds are summed
- * (a monotonic clock around each, about 30 ns a call) for this process;
- * rs_gemm_timed_seconds reads the sum. */
+/* `run --profile`: with on, the training products' wall seconds and FLOPs
+ * are summed for this process (a monotonic clock around each product, about
+ * 30 ns a call); rs_gemm_timed reads the sums. */
 void rs_gemm_time(bool on);
-double rs_gemm_timed_seconds(void);
+double rs_gemm_timed(double *flops);
 void rs_trainer_get_params(const rs_trainer *t, double *out);
 int rs_trainer_set_params(rs_trainer *t, const double *in);
 /* Complete training state (weights, optimiser moments, step, generator

@@ -89,7 +89,7 @@ typedef struct rs__engine {
    * training products' share of training from their share of its wall time,
    * as their clock is a wall clock); `run --profile` sums and prints them */
   double prof[RS__NPROF];
-  double prof_train_wall, prof_products_wall;
+  double prof_train_wall, prof_products_wall, prof_products_flops;
   /* RANKSWEEP_TRACE_TRAIN=FILE (NULL when unset): every trainer appends
    * "start RUN STEP" where training (re)starts and "at RUN STEP" after each
    * chunk, one write per line (O_APPEND), so a test can count the steps a

@@ -148,7 +148,7 @@ static void rs__report(rs__engine *E, rs__progress *P, int err, bool complete) {
  * rank 0 and printed there. What no kind claims is the rest: start-up, data
  * loading, the dispatcher's work and waits, MPI. */
 static void rs__profile(rs__engine *E, double cpu0) {
-  enum { N = RS__NPROF + 3 };
+  enum { N = RS__NPROF + 5 };
   double mine[N], sum[N];
   double train_wall = E->prof_train_wall;
   double share = train_wall > 0 ? E->prof_products_wall / train_wall : 0;
@@ -156,6 +156,8 @@ static void rs__profile(rs__engine *E, double cpu0) {
   mine[RS__NPROF] = E->prof[RS__PROF_TRAIN] * (share < 1 ? share : 1); /* products */
   mine[RS__NPROF + 1] = rs__cpu() - cpu0;                              /* whole process */
   mine[RS__NPROF + 2] = E->rank == 0 ? mine[RS__NPROF + 1] : 0;        /* rank 0 alone */
+  mine[RS__NPROF + 3] = E->prof_products_wall;
+  mine[RS__NPROF + 4] = E->prof_products_flops;
   int err = MPI_Reduce(mine, sum, N, MPI_DOUBLE, MPI_SUM, 0, E->comm) == MPI_SUCCESS
                 ? RS_OK
                 : rs_error(RS_EMPI, "MPI_Reduce of the profile failed");
@@ -177,6 +179,12 @@ static void rs__profile(rs__engine *E, double cpu0) {
   for (size_t i = 0; i < sizeof row / sizeof row[0]; i++)
     fprintf(stderr, "ranksweep: profile: %-32s %10.2f s %5.1f%%\n", row[i].name, row[i].s,
             total > 0 ? 100 * row[i].s / total : 0);
+  if (sum[RS__NPROF + 3] > 0)
+    fprintf(stderr,
+            "ranksweep: profile: training products: %.4g GFLOP in %.3f s inside them: %.1f "
+            "GFLOP/s per rank\n",
+            1e-9 * sum[RS__NPROF + 4], sum[RS__NPROF + 3],
+            1e-9 * sum[RS__NPROF + 4] / sum[RS__NPROF + 3]);
 }
 
 static int rs__bench(rs__engine *E) {

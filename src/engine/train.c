@@ -98,7 +98,7 @@ static int rs__train_to(rs__engine *E, rs_trainer *t, int run, int64_t target, v
     int64_t next = target;
     if (s + check < next) next = s + check;
     if (every > 0 && (s / every + 1) * every < next) next = (s / every + 1) * every;
-    double t0 = rs__now(), c0 = rs__cpu(), g0 = rs_gemm_timed_seconds();
+    double f0, t0 = rs__now(), c0 = rs__cpu(), g0 = rs_gemm_timed(&f0);
     RS_CALL(rs_trainer_run_to(t, next, diverged));
     if (*diverged) return RS_OK;
     double wall = rs__now() - t0, cpu = rs__prof_add(E, RS__PROF_TRAIN, c0) - c0;
@@ -106,7 +106,9 @@ static int rs__train_to(rs__engine *E, rs_trainer *t, int run, int64_t target, v
     E->acc_train_c += cpu;
     E->acc_train_n += next - s;
     E->prof_train_wall += wall;
-    E->prof_products_wall += rs_gemm_timed_seconds() - g0;
+    double f1, g1 = rs_gemm_timed(&f1);
+    E->prof_products_wall += g1 - g0;
+    E->prof_products_flops += f1 - f0;
     if (h->chunk) RS_CALL(h->chunk(h->ctx, E));
     /* Periodic states, but none while a handed-off checkpoint may be
      * unmeasured: a resume restarts at or before it, and the two state

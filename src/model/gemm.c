@@ -54,7 +54,7 @@ static void rs__gemm_run_untimed(const rs__gemm *p, int m, int n, int k, const v
  * the VMs we measured, 7% of an MNIST step at 28 reads; the monotonic clock is
  * read in user space. */
 static bool rs__gemm_timing;
-static double rs__gemm_timed;
+static double rs__gemm_secs, rs__gemm_flops;
 
 static double rs__gemm_clock(void) {
   struct timespec ts;
@@ -64,7 +64,10 @@ static double rs__gemm_clock(void) {
 
 void rs_gemm_time(bool on) { rs__gemm_timing = on; }
 
-double rs_gemm_timed_seconds(void) { return rs__gemm_timed; }
+double rs_gemm_timed(double *flops) {
+  if (flops) *flops = rs__gemm_flops;
+  return rs__gemm_secs;
+}
 
 void rs__gemm_run(const rs__gemm *p, int m, int n, int k, const void *A, const void *B,
                   void *C) {
@@ -74,7 +77,8 @@ void rs__gemm_run(const rs__gemm *p, int m, int n, int k, const void *A, const v
   }
   double t0 = rs__gemm_clock();
   rs__gemm_run_untimed(p, m, n, k, A, B, C);
-  rs__gemm_timed += rs__gemm_clock() - t0;
+  rs__gemm_secs += rs__gemm_clock() - t0;
+  rs__gemm_flops += 2.0 * m * n * k;
 }
 
 void rs__gemm_release(rs__gemm *p) {

@@ -3,7 +3,8 @@
 # Every kind of work is non-negative (the rest is what no kind claims, so a
 # kind counted twice would drive it below zero), the training products are a
 # part of training, the spectrum pass appears exactly when the job has one,
-# the total is the process's own CPU time less its start-up, and profiling
+# the total is the process's own CPU time less its start-up, the products'
+# FLOPs are exactly the job's and their rate is FLOPs over time, and profiling
 # changes no result: the archives equal unprofiled ones.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
@@ -22,6 +23,17 @@ import re, sys
 log, nranks, spectrum = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "yes"
 cpu = float(sys.argv[4]) if len(sys.argv) > 4 else None
 lines = [l for l in open(log) if l.startswith("ranksweep: profile: ")]
+rate = re.match(r"ranksweep: profile: training products: ([0-9.e+]+) GFLOP in ([0-9.]+) s inside them: "
+                r"([0-9.]+) GFLOP/s per rank$", lines.pop().rstrip("\n"))
+assert rate, "no products line"
+gflop, inside, gflops = (float(v) for v in rate.groups())
+# The job's FLOPs: every run has 3 hidden layers of 64 on 12 inputs, 3 classes, batch 32, 1500
+# steps, and 4 runs: 2 x batch x (forward + weight gradient + input gradient but layer 1's).
+w = [12, 64, 64, 64, 3]
+mk = sum(w[i] * w[i + 1] for i in range(4))
+want = 4 * 1500 * 2 * 32 * (3 * mk - w[0] * w[1])
+assert abs(gflop * 1e9 - want) <= 0.001 * want, (gflop, want)
+assert abs(gflops - gflop / inside) <= gflops * (0.0006 / inside + 0.001) and 0.1 < gflops < 1000, (gflop, inside, gflops)
 head = re.match(r"ranksweep: profile: ([0-9.]+) s of CPU over (\d+) ranks? \(rank 0: ([0-9.]+) s\)", lines[0])
 assert head, lines[0]
 total, n, rank0 = float(head[1]), int(head[2]), float(head[3])
