@@ -19,12 +19,10 @@ jobs=("$@")
 bin="$build/src/cli/ranksweep"
 [[ -x $bin ]] || { echo "profile-jobs.sh: $bin not built (ninja -C $build)" >&2; exit 2; }
 mkdir -p "$out"
-export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
-read -r -a launcher <<<"${RANKSWEEP_MPIRUN:-mpirun}"
-[[ $(id -u) -eq 0 && ${launcher[0]} == mpirun ]] && launcher+=(--allow-run-as-root)
+export OPENBLAS_NUM_THREADS=1
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
-echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores," \
-     "load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, 1 OpenBLAS thread per rank, $(git rev-parse --short HEAD)"
 for j in "${jobs[@]}"; do
   yaml="jobs/$j.yaml"

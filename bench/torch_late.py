@@ -8,21 +8,13 @@ saved state. Prints key-value lines like bench_late.
 Usage: OPENBLAS_NUM_THREADS=1 torch_late.py IMAGES.gz LABELS.gz [late=120000] [window=2000] [threads=1]
 """
 import copy
-import gzip
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from torch_mnist import paper_mlp, read_idx
 
 
 def main():
@@ -39,20 +31,7 @@ def main():
     x = torch.tensor((images[pick].reshape(1000, -1) / 255.0 - 0.1307) / 0.3081,
                      dtype=torch.float32)
     y = torch.tensor(labels[pick].astype(np.int64))
-    sizes = [784, 200, 200, 200, 200, 10]
-    layers = []
-    for i in range(len(sizes) - 1):
-        lin = torch.nn.Linear(sizes[i], sizes[i + 1])
-        torch.nn.init.normal_(lin.weight, 0.0, (1.0 / sizes[i]) ** 0.5)
-        torch.nn.init.zeros_(lin.bias)
-        layers.append(lin)
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01},
-                             {"params": biases, "weight_decay": 0.0}], lr=1e-4)
+    model, _, opt = paper_mlp(init_normal=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     state = {"step": 0, "perm": None}
     nb = 1000 // 64

@@ -16,9 +16,7 @@ sides draw different images and initial weights).
 
 Usage: OPENBLAS_NUM_THREADS=1 torch_run.py IMAGES.gz LABELS.gz [STEPS=1000000]
 """
-import gzip
 import os
-import struct
 import sys
 import time
 
@@ -26,13 +24,7 @@ import numpy as np
 import torch
 import functorch
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from torch_mnist import paper_mlp, read_idx
 
 
 def checkpoints(steps, n=50):
@@ -54,23 +46,7 @@ def main():
                       dtype=torch.float32)
     ys = torch.tensor(labels[pick].astype(np.int64))
     x, y, xh, yh = xs[:1000], ys[:1000], xs[1000:], ys[1000:]
-    sizes = [784, 200, 200, 200, 200, 10]
-    lins = []
-    for i in range(len(sizes) - 1):
-        lin = torch.nn.Linear(sizes[i], sizes[i + 1])
-        torch.nn.init.normal_(lin.weight, 0.0, (1.0 / sizes[i]) ** 0.5)
-        torch.nn.init.zeros_(lin.bias)
-        lins.append(lin)
-    layers = []
-    for i, lin in enumerate(lins):
-        layers.append(lin)
-        if i < len(lins) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01},
-                             {"params": biases, "weight_decay": 0.0}], lr=1e-4, foreach=True)
+    model, lins, opt = paper_mlp(init_normal=True, foreach=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     eps = [0.1, 0.01, 0.001]
     points = xh[:128].double()

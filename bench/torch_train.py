@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from torch_mnist import SIZES, paper_mlp
+
 
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
@@ -27,18 +29,7 @@ def main():
     if fast:
         torch.set_flush_denormal(True)
     torch.manual_seed(0)
-    sizes = [784, 200, 200, 200, 200, 10]
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    opt = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01},
-                             {"params": biases, "weight_decay": 0.0}], lr=1e-4,
-                            **({"foreach": True} if fast else {}))
+    model, _, opt = paper_mlp(init_normal=False, foreach=fast)
     n, batch = 1000, 64
     X = torch.randn(n, 784)
     Y = torch.randint(0, 10, (n,))
@@ -58,8 +49,8 @@ def main():
     # The matrix products of one step: forward x W^T, backward G^T A (all
     # layers) and G W (all but the first layer).
     ws = [l.weight.detach().clone() for l in model if isinstance(l, torch.nn.Linear)]
-    acts = [torch.randn(batch, s) for s in sizes]
-    outs = [torch.empty(batch, s) for s in sizes]
+    acts = [torch.randn(batch, s) for s in SIZES]
+    outs = [torch.empty(batch, s) for s in SIZES]
     dws = [torch.empty_like(w) for w in ws]
 
     def floor():

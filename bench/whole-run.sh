@@ -19,12 +19,9 @@ out="${5:-$(mktemp -d /tmp/whole-run.XXXXXX)}"
 for x in "$a" "$b"; do [[ -x $x ]] || { echo "whole-run.sh: $x is not an executable" >&2; exit 2; }; done
 [[ -f $job ]] || { echo "whole-run.sh: $job: no such job file" >&2; exit 2; }
 mkdir -p "$out"
-export OMPI_MCA_rmaps_base_oversubscribe=1
-read -r -a launcher <<<"${RANKSWEEP_MPIRUN:-mpirun}"
-[[ $(id -u) -eq 0 && ${launcher[0]} == mpirun ]] && launcher+=(--allow-run-as-root)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores," \
-     "load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, 1 rank and 1 thread per side, job $job, slice $slice"
 pids=()
 for side in a b; do

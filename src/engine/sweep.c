@@ -148,43 +148,43 @@ static void rs__report(rs__engine *E, rs__progress *P, int err, bool complete) {
  * rank 0 and printed there. What no kind claims is the rest: start-up, data
  * loading, the dispatcher's work and waits, MPI. */
 static void rs__profile(rs__engine *E, double cpu0) {
-  enum { N = RS__NPROF + 5 };
+  /* after the kinds: the products' CPU share, the process, rank 0 alone, and
+   * the products' wall seconds and FLOPs */
+  enum { PRODUCTS = RS__NPROF, TOTAL, RANK0, PWALL, PFLOPS, N };
   double mine[N], sum[N];
-  double train_wall = E->prof_train_wall;
-  double share = train_wall > 0 ? E->prof_products_wall / train_wall : 0;
+  double share = E->prof_train_wall > 0 ? E->prof_products_wall / E->prof_train_wall : 0;
   for (int k = 0; k < RS__NPROF; k++) mine[k] = E->prof[k];
-  mine[RS__NPROF] = E->prof[RS__PROF_TRAIN] * (share < 1 ? share : 1); /* products */
-  mine[RS__NPROF + 1] = rs__cpu() - cpu0;                              /* whole process */
-  mine[RS__NPROF + 2] = E->rank == 0 ? mine[RS__NPROF + 1] : 0;        /* rank 0 alone */
-  mine[RS__NPROF + 3] = E->prof_products_wall;
-  mine[RS__NPROF + 4] = E->prof_products_flops;
+  mine[PRODUCTS] = E->prof[RS__PROF_TRAIN] * (share < 1 ? share : 1);
+  mine[TOTAL] = rs__cpu() - cpu0;
+  mine[RANK0] = E->rank == 0 ? mine[TOTAL] : 0;
+  mine[PWALL] = E->prof_products_wall;
+  mine[PFLOPS] = E->prof_products_flops;
   int err = MPI_Reduce(mine, sum, N, MPI_DOUBLE, MPI_SUM, 0, E->comm) == MPI_SUCCESS
                 ? RS_OK
                 : rs_error(RS_EMPI, "MPI_Reduce of the profile failed");
   if (rs__fatal_mpi(E->comm, err) != RS_OK || E->rank != 0) return;
-  double total = sum[RS__NPROF + 1], known = 0;
+  double known = 0;
   for (int k = 0; k < RS__NPROF; k++) known += sum[k];
   struct {
     const char *name;
     double s;
-  } row[] = {{"training: matrix products", sum[RS__NPROF]},
-             {"training: the rest of the step", sum[RS__PROF_TRAIN] - sum[RS__NPROF]},
+  } row[] = {{"training: matrix products", sum[PRODUCTS]},
+             {"training: the rest of the step", sum[RS__PROF_TRAIN] - sum[PRODUCTS]},
              {"measurement: local ranks", sum[RS__PROF_MEASURE]},
              {"checkpoint metrics", sum[RS__PROF_METRICS]},
              {"archive writes", sum[RS__PROF_ARCHIVE]},
              {"spectrum pass", sum[RS__PROF_SPECTRUM]},
-             {"dispatch, start-up, data, MPI", total - known}};
-  fprintf(stderr, "ranksweep: profile: %.2f s of CPU over %d rank%s (rank 0: %.2f s)\n", total,
-          E->size, E->size > 1 ? "s" : "", sum[RS__NPROF + 2]);
+             {"dispatch, start-up, data, MPI", sum[TOTAL] - known}};
+  fprintf(stderr, "ranksweep: profile: %.2f s of CPU over %d rank%s (rank 0: %.2f s)\n",
+          sum[TOTAL], E->size, E->size > 1 ? "s" : "", sum[RANK0]);
   for (size_t i = 0; i < sizeof row / sizeof row[0]; i++)
     fprintf(stderr, "ranksweep: profile: %-32s %10.2f s %5.1f%%\n", row[i].name, row[i].s,
-            total > 0 ? 100 * row[i].s / total : 0);
-  if (sum[RS__NPROF + 3] > 0)
+            sum[TOTAL] > 0 ? 100 * row[i].s / sum[TOTAL] : 0);
+  if (sum[PWALL] > 0)
     fprintf(stderr,
             "ranksweep: profile: training products: %.4g GFLOP in %.3f s inside them: %.1f "
             "GFLOP/s per rank\n",
-            1e-9 * sum[RS__NPROF + 4], sum[RS__NPROF + 3],
-            1e-9 * sum[RS__NPROF + 4] / sum[RS__NPROF + 3]);
+            1e-9 * sum[PFLOPS], sum[PWALL], 1e-9 * sum[PFLOPS] / sum[PWALL]);
 }
 
 static int rs__bench(rs__engine *E) {
