@@ -14,6 +14,7 @@
 
 void rs__cost_add(rs__progress *P, int r, int kind, double secs, double cpu, double units) {
   if (units <= 0 || secs < 0 || r < 0 || !P->shape) return;
+  P->cpu_sum[kind] += cpu;
   rs__shape *sh = &P->shape[P->shape_of[r]];
   /* Exponentially weighted: what came before fades with a time constant of
    * RS__COST_TAU seconds of this kind's compute, so the rate follows a
@@ -130,6 +131,7 @@ static void rs__status_info_fill(const rs__engine *E, const rs__progress *P, con
                          .steps_done = rs__steps_done(E, P), .steps_total = P->steps_total,
                          .wbytes_in = E->wbytes_in, .wbytes_out = E->wbytes_out,
                          .rate = P->rate, .elapsed = rs__now() - P->t_start, .eta = eta};
+  for (int k = 0; k < RS__NCOST; k++) s->cpu_sum[k] = P->cpu_sum[k];
   for (int i = 0; P->shape && i < P->nshape && i < 8; i++) {
     const rs__shape *sh = &P->shape[i];
     rs__status_cost *c = &s->cost[s->ncost++];

@@ -41,6 +41,7 @@ struct rs__progress {
   int nshape;
   int64_t *pts_left; /* per run: evaluation points still to measure */
   int64_t *ck_left;  /* per run: checkpoints whose metrics are still to compute */
+  double cpu_sum[RS__NCOST]; /* CPU seconds of all workers by kind, this invocation */
 };
 
 /* Counts what the masks say is done and sets up the cost model (rank 0). */

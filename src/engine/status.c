@@ -89,6 +89,11 @@ static void rs__status_body(FILE *f, const rs__status_info *s) {
           (long long)s->ckpts_total, (long long)s->steps_done, (long long)s->steps_total,
           s->rate, s->elapsed, s->eta, s->ranks, rs__peak_rss_kb(), (long long)s->wbytes_in,
           (long long)s->wbytes_out);
+  /* Where the workers' CPU time has gone so far in this invocation. */
+  fprintf(f,
+          " \"cpu_seconds_training\": %.3f, \"cpu_seconds_local_ranks\": %.3f,"
+          " \"cpu_seconds_checkpoint_metrics\": %.3f,\n",
+          s->cpu_sum[0], s->cpu_sum[1], s->cpu_sum[2]);
   /* The ETA's cost model, per run shape (first 8): measured and planned
    * seconds per training step, evaluation point and checkpoint's metrics. */
   fputs(" \"cost_model\": [", f);

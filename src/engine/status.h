@@ -27,6 +27,7 @@ typedef struct {
   int runs_done, runs_total, runs_training, ranks;
   int64_t ckpts_done, ckpts_total, steps_done, steps_total, wbytes_in, wbytes_out;
   double rate, elapsed, eta;
+  double cpu_sum[3]; /* CPU seconds so far of training, local ranks, checkpoint metrics */
   int ncost; /* the first 8 shapes */
   rs__status_cost cost[8];
 } rs__status_info;

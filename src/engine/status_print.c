@@ -144,7 +144,7 @@ static bool rs__jvalue(rs__jr *j) {
 typedef struct {
   char state[32], archive[RS_PATH_MAX], job[256], host[256], updated[64], kernel[64];
   double pid, updated_unix, interval, runs_done, runs_total, runs_training, ck_done, ck_total,
-      steps_done, steps_total, rate, elapsed, eta, ranks;
+      steps_done, steps_total, rate, elapsed, eta, ranks, cpu_train, cpu_points, cpu_ckpt;
 } rs__status;
 
 /* One member's value: into s when it is one the summary uses (and must
@@ -161,7 +161,9 @@ static bool rs__status_member(rs__jr *j, const char *key, rs__status *s, const c
       {"checkpoints_done", &s->ck_done}, {"checkpoints_total", &s->ck_total},
       {"steps_done", &s->steps_done}, {"steps_total", &s->steps_total},
       {"steps_per_second", &s->rate}, {"elapsed_seconds", &s->elapsed},
-      {"eta_seconds", &s->eta}, {"ranks", &s->ranks}};
+      {"eta_seconds", &s->eta}, {"ranks", &s->ranks},
+      {"cpu_seconds_training", &s->cpu_train}, {"cpu_seconds_local_ranks", &s->cpu_points},
+      {"cpu_seconds_checkpoint_metrics", &s->cpu_ckpt}};
   for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
     if (!strcmp(key, strs[k].k)) {
       if (rs__jstring(j, strs[k].dst, strs[k].cap)) return true;
@@ -303,6 +305,13 @@ static void rs__status_summary(const rs__status *s, const char *live, double age
   fprintf(out, "checkpoints  %.0f/%.0f measured\n", s->ck_done, s->ck_total);
   fprintf(out, "steps        %.0f/%.0f (%.0f steps/s)\n", s->steps_done, s->steps_total, s->rate);
   fprintf(out, "elapsed      %s on %.0f ranks\n", el, s->ranks);
+  double cpu = s->cpu_train + s->cpu_points + s->cpu_ckpt;
+  if (cpu > 0) {
+    char t[32];
+    rs__dur(cpu, t, sizeof t);
+    fprintf(out, "CPU          %s: training %.0f%%, local ranks %.0f%%, checkpoint metrics %.0f%%\n",
+            t, 100 * s->cpu_train / cpu, 100 * s->cpu_points / cpu, 100 * s->cpu_ckpt / cpu);
+  }
   if (!strcmp(live, "alive")) fprintf(out, "remaining    %s (estimate)\n", eta);
   if (s->kernel[0]) fprintf(out, "BLAS kernel  %s\n", s->kernel);
 }

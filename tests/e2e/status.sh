@@ -20,11 +20,17 @@ assert d["archive"].startswith('we"ird\\dir\x01'), d["archive"]
 assert d["state"] == "complete", d["state"]
 assert d["host"] == socket.gethostname(), d["host"]
 assert isinstance(d["pid"], int) and d["pid"] > 0
+# the workers' CPU by kind: every kind ran, and 2 workers cannot spend more than 2 x elapsed
+cpu = [d["cpu_seconds_" + k] for k in ("training", "local_ranks", "checkpoint_metrics")]
+assert all(c > 0 for c in cpu), cpu
+assert sum(cpu) <= (d["ranks"] - 1) * d["elapsed_seconds"] + 0.5, (cpu, d["elapsed_seconds"])
 PYEOF
-then ok "status file is valid JSON with the exact job name, host and pid"
+then ok "status file is valid JSON with the exact job name, host and pid, and the CPU by kind"
 else bad "status file not valid JSON"; fi
 out=$("$RS" status "$A") && grep -q '^state        complete' <<<"$out" &&
-  grep -q '^runs         4/4 done' <<<"$out" && ok "readable summary" || bad "readable summary: $out"
+  grep -q '^runs         4/4 done' <<<"$out" &&
+  grep -Eq '^CPU          .*: training [0-9]+%, local ranks [0-9]+%, checkpoint metrics [0-9]+%$' <<<"$out" &&
+  ok "readable summary" || bad "readable summary: $out"
 "$RS" status --json "$A" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["observed"]=="finished"' &&
   ok "--json is JSON with observed=finished" || bad "--json"
 
