@@ -60,7 +60,7 @@ teardown() {
   if ((rc != 0)); then
     echo "---- test failed (exit $rc); diagnostics from $work ----" >&2
     local f
-    for f in "$work"/*.out "$state"/log/slurmctld.log "$state"/log/slurmd.log "$state"/jobcomp.txt; do
+    for f in "$work"/*.out "$work"/*/*.out "$state"/log/slurmctld.log "$state"/log/slurmd.log "$state"/jobcomp.txt; do
       [[ -f "$f" ]] || continue
       echo "---- $f (last 40 lines) ----" >&2
       tail -n 40 "$f" >&2
