@@ -11,10 +11,9 @@ import copy
 import sys
 import time
 
-import numpy as np
 import torch
 
-from torch_mnist import paper_mlp, read_idx
+from torch_mnist import mnist_sample, paper_mlp
 
 
 def main():
@@ -25,12 +24,7 @@ def main():
     threads = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    images, labels = read_idx(sys.argv[1]), read_idx(sys.argv[2])
-    pick = rng.choice(len(labels), 1000, replace=False)
-    x = torch.tensor((images[pick].reshape(1000, -1) / 255.0 - 0.1307) / 0.3081,
-                     dtype=torch.float32)
-    y = torch.tensor(labels[pick].astype(np.int64))
+    x, y = mnist_sample(sys.argv[1], sys.argv[2], 1000)
     model, _, opt = paper_mlp(init_normal=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     state = {"step": 0, "perm": None}

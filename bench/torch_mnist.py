@@ -18,6 +18,15 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def mnist_sample(images_path, labels_path, n):
+    """n images drawn without replacement (NumPy generator seeded 0), normalised
+    as the paper's job (mean 0.1307, std 0.3081): float32 inputs, int64 labels."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    pick = np.random.default_rng(0).choice(len(labels), n, replace=False)
+    x = torch.tensor((images[pick].reshape(n, -1) / 255.0 - 0.1307) / 0.3081, dtype=torch.float32)
+    return x, torch.tensor(labels[pick].astype(np.int64))
+
+
 def paper_mlp(init_normal=True, foreach=False):
     """(model, its Linear layers, AdamW): N(0, 1/fan_in) weights and zero biases
     as the paper's job (init_normal), else torch's default initialisation;

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import functorch
 
-from torch_mnist import paper_mlp, read_idx
+from torch_mnist import mnist_sample, paper_mlp
 
 
 def checkpoints(steps, n=50):
@@ -39,12 +39,7 @@ def main():
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    images, labels = read_idx(sys.argv[1]), read_idx(sys.argv[2])
-    pick = rng.choice(len(labels), 2000, replace=False)
-    xs = torch.tensor((images[pick].reshape(2000, -1) / 255.0 - 0.1307) / 0.3081,
-                      dtype=torch.float32)
-    ys = torch.tensor(labels[pick].astype(np.int64))
+    xs, ys = mnist_sample(sys.argv[1], sys.argv[2], 2000)
     x, y, xh, yh = xs[:1000], ys[:1000], xs[1000:], ys[1000:]
     model, lins, opt = paper_mlp(init_normal=True, foreach=True)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -153,9 +153,8 @@ static int rs__at_checkpoint(rs__engine *E, rs_trainer *t, int run, int c, doubl
     RS_CALL(rs_trainer_metrics(t, cfg, data, &m));
     double a0 = rs__prof_add(E, RS__PROF_METRICS, c0);
     RS_CALL(rs_archive_write_metrics(E->ar, run, c, &m));
-    rs__prof_add(E, RS__PROF_ARCHIVE, a0);
+    E->acc_ck_c += rs__prof_add(E, RS__PROF_ARCHIVE, a0) - c0;
     E->acc_ck_s += rs__now() - t0;
-    E->acc_ck_c += rs__cpu() - c0;
   }
   rs_trainer_get_params(t, params);
   if (ri->save_weights == RS_SAVE_ALL) {
