@@ -4,11 +4,13 @@
  * backend (train.gemm) side by side in one run, rounds alternating; with the
  * core's measured peak (a 2048^3 OpenBLAS sgemm/dgemm) and each product alone.
  * Usage: bench_train [threads=1] [steps=2000] [float32|float64] [both|step|floor]
- *                    [adamw|sgd] [rows=1000] [backends=openblas,libxsmm]
+ *                    [adamw|sgd] [rows=1000] [backends=openblas,libxsmm] [mlp|vib]
  * (step / floor: run only that part, e.g. under `perf stat -e cycles:u`;
  * sgd: plain SGD instead of the paper's AdamW, to separate the optimiser's
  * share of the step from the rest of the non-GEMM work; rows: the training
- * set's size, 60000 for MNIST's, whose batch rows come from main memory). */
+ * set's size, 60000 for MNIST's, whose batch rows come from main memory;
+ * vib: the step of jobs/vib-mnist.yaml instead, encoder 784-1024-1024, K 256,
+ * batch 100, Adam, beta 1e-3; "adamw|sgd" is then ignored). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,10 +141,12 @@ int main(int argc, char **argv) {
   int rows = argc > 6 ? atoi(argv[6]) : 1000;
   char list[128];
   snprintf(list, sizeof list, "%s", argc > 7 ? argv[7] : "openblas,libxsmm");
+  bool vib = argc > 8 && strcmp(argv[8], "vib") == 0;
   bool do_step = strcmp(mode, "floor") != 0, do_floor = strcmp(mode, "step") != 0;
   if (threads < 1 || steps < 10 || rows < 64) {
     fprintf(stderr, "usage: bench_train [threads>=1] [steps>=10] [float32|float64] "
-                    "[both|step|floor] [adamw|sgd] [rows>=64] [backends=openblas,libxsmm]\n");
+                    "[both|step|floor] [adamw|sgd] [rows>=64] [backends=openblas,libxsmm] "
+                    "[mlp|vib]\n");
     return 2;
   }
   openblas_set_num_threads(threads);
@@ -156,6 +160,22 @@ int main(int argc, char **argv) {
   c.train.steps = 1000000;
   c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
   c.train.flush_denormals = true; /* as every job by default (the fixture zeroes it) */
+  if (vib) { /* jobs/vib-mnist.yaml */
+    const int vw[2] = {1024, 1024};
+    fixture_config(&c, 2, vw);
+    c.model.kind = RS_MODEL_VIB;
+    c.model.latent = 256;
+    c.model.eval_samples = 12;
+    c.train.optimizer = RS_OPT_ADAM;
+    c.train.lr = 1e-4;
+    c.train.beta1 = 0.5;
+    c.train.weight_decay = 0;
+    c.train.beta = 1e-3;
+    c.train.batch = 100;
+    c.train.steps = 1000000;
+    c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+    c.train.flush_denormals = true;
+  }
   rs_dataset *d = fixture_data(1, rows, 784, 10, 0, 1.0);
   enum { MAXS = 3, ROUNDS = 21 };
   static side sides[MAXS];
@@ -209,8 +229,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   const char *core = getenv("OPENBLAS_CORETYPE");
-  printf("ranksweep train step: 784-200x4-10 relu batch 64 %s %s\n", sgd ? "sgd" : "adamw",
-         f64 ? "float64" : "float32");
+  if (vib)
+    printf("ranksweep train step: vib 784-1024-1024-(256) relu batch 100 adam %s\n",
+           f64 ? "float64" : "float32");
+  else
+    printf("ranksweep train step: 784-200x4-10 relu batch 64 %s %s\n", sgd ? "sgd" : "adamw",
+           f64 ? "float64" : "float32");
   printf("threads %d\n", threads);
   printf("training_rows %d\n", rows);
   printf("openblas_get_config %s\n", openblas_get_config());
@@ -229,7 +253,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < ns; i++)
     if (!strcmp(sides[i].name, "libxsmm")) xsmm_floor = median(sides[i].fc, ROUNDS);
-  printf("step_flops %.0f (the 14 products of one step)\n", flops);
+  printf("step_flops %.0f (the products of one step)\n", flops);
   for (int i = 0; i < ns; i++) {
     side *S = &sides[i];
     char b[96];
@@ -254,8 +278,9 @@ int main(int argc, char **argv) {
     printf("ratio_cpu_step_over_floor %.3f\n", sc / fc);
     if (xsmm_floor > 0)
       printf("ratio_cpu_step_over_libxsmm_floor %.3f (target <= 1.3)\n", sc / xsmm_floor);
-    printf("step_gflops %.1f (products' FLOPs / step CPU time), %.0f%% of peak\n",
-           flops / sc / 1e9, 100 * flops / sc / 1e9 / peak);
+    if (do_step) /* (a floor-only run has no step time) */
+      printf("step_gflops %.1f (products' FLOPs / step CPU time), %.0f%% of peak\n",
+             flops / sc / 1e9, 100 * flops / sc / 1e9 / peak);
     printf("products_gflops %.1f (in the floor), %.0f%% of peak (target >= 60%%)\n",
            flops / fc / 1e9, 100 * flops / fc / 1e9 / peak);
     printf("final_loss %.6f\n", rs_trainer_last_loss(S->t));
