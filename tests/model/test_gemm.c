@@ -19,9 +19,12 @@ typedef struct {
   int m, n, k;
 } prod;
 
-/* The step's three layouts at MNIST sizes, a VIB decoder's, and odd sizes. */
+/* The step's three layouts at MNIST sizes, a VIB decoder's, a VIB encoder's
+ * forward product (100 rows, a power-of-two row length for the transposes),
+ * and odd sizes. */
 static const prod PRODS[] = {
     {false, true, 64, 200, 784}, {true, false, 200, 784, 64}, {false, false, 64, 200, 200},
+    {false, true, 100, 1024, 784},
     {false, true, 64, 10, 200},  {true, false, 10, 200, 64},  {false, false, 64, 200, 10},
     {false, true, 13, 7, 5},     {true, false, 7, 5, 13},     {false, false, 5, 13, 7},
 };
