@@ -286,11 +286,19 @@ static double *vib_head(const rs_netview *v, const double *x, int n, double *a, 
     int k = v->sizes[l - 1], m = l < Lh ? v->sizes[l] : 2 * K;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0, a, k, v->W[l], k,
                 0.0, b, m);
-    for (int i = 0; i < n; i++)
-      for (int j = 0; j < m; j++) {
-        double p = b[(size_t)i * m + j] + v->b[l][j];
-        b[(size_t)i * m + j] = l < Lh ? act64(v->act, p) : p;
-      }
+    for (int i = 0; i < n; i++) {
+      double *row = b + (size_t)i * m;
+      const double *bias = v->b[l];
+      if (l == Lh)
+        for (int j = 0; j < m; j++) row[j] += bias[j];
+      else if (v->act == RS_ACT_RELU) /* (the common case, in vector lanes) */
+        for (int j = 0; j < m; j++) {
+          double p = row[j] + bias[j];
+          row[j] = p > 0 ? p : 0;
+        }
+      else
+        for (int j = 0; j < m; j++) row[j] = act64(v->act, row[j] + bias[j]);
+    }
     double *t = a;
     a = b;
     b = t;
@@ -306,13 +314,15 @@ static int vib_maxw(const rs_netview *v) {
 
 static double softplus64(double s) { return s > 0 ? s + log1p(exp(-s)) : log1p(exp(s)); }
 
-/* KL(N(mu, sigma^2) || N(0, I)) of one head row (2K values). */
-static double head_kl(const double *h, int K) {
+/* sigma of one head row (2K values: mu, then the pre-std s). */
+static void head_sigma(const double *h, int K, double *sig) {
+  for (int k = 0; k < K; k++) sig[k] = softplus64(h[K + k] - RS__VIB_SHIFT);
+}
+
+/* KL(N(mu, sigma^2) || N(0, I)) of one head row, given its sigma. */
+static double head_kl(const double *h, const double *sig, int K) {
   double kl = 0;
-  for (int k = 0; k < K; k++) {
-    double mu = h[k], sig = softplus64(h[K + k] - RS__VIB_SHIFT);
-    kl += 0.5 * (mu * mu + sig * sig - 1.0) - log(sig);
-  }
+  for (int k = 0; k < K; k++) kl += 0.5 * (h[k] * h[k] + sig[k] * sig[k] - 1.0) - log(sig[k]);
   return kl;
 }
 
@@ -327,12 +337,22 @@ int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
     free(b);
     return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
   }
+  double *sig = malloc((size_t)K * sizeof(double));
+  if (!sig) {
+    free(a);
+    free(b);
+    return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
+  }
   const double *h = vib_head(v, x, n, a, b);
   double kl = 0;
-  for (int i = 0; i < n; i++) kl += head_kl(h + (size_t)i * 2 * K, K);
+  for (int i = 0; i < n; i++) {
+    head_sigma(h + (size_t)i * 2 * K, K, sig);
+    kl += head_kl(h + (size_t)i * 2 * K, sig, K);
+  }
   *mean_kl = kl / n;
   free(a);
   free(b);
+  free(sig);
   return RS_OK;
 }
 
@@ -354,23 +374,33 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   const double *Wd = v->W[v->nlayers], *bd = v->b[v->nlayers];
   size_t cn = (size_t)(n < RS__EVAL_CHUNK ? n : RS__EVAL_CHUNK);
   double *a = malloc(cn * maxw * sizeof(double)), *b = malloc(cn * maxw * sizeof(double));
-  double *z = malloc((size_t)K * sizeof(double)), *o = malloc((size_t)O * sizeof(double));
+  /* z: one point's latent samples (samples x K); ob: their decoder outputs
+   * (samples x O); WdT: the decoder's weights transposed (K x O), so that the
+   * outputs of all samples accumulate k by k in vector lanes, each output's
+   * sum in the same order as a dot product over k (same values, bit for bit,
+   * without FMA contraction, which ISO C11 leaves off). */
+  double *z = malloc((size_t)samples * K * sizeof(double));
+  double *ob = malloc((size_t)samples * O * sizeof(double));
+  double *WdT = malloc((size_t)K * O * sizeof(double));
   double *pr = malloc((size_t)O * sizeof(double));
   /* One point's noise for all its samples, and its sigma, computed once: the
    * sigma depends on the point alone, and drawing the samples x K normals in
    * one call lets the generator batch its blocks (same values, same order). */
   double *en = malloc((size_t)samples * K * sizeof(double));
   double *sg = malloc((size_t)K * sizeof(double));
-  if (!a || !b || !z || !o || !pr || !en || !sg) {
+  if (!a || !b || !z || !ob || !WdT || !pr || !en || !sg) {
     free(a);
     free(b);
     free(z);
-    free(o);
+    free(ob);
+    free(WdT);
     free(pr);
     free(en);
     free(sg);
     return rs_error(RS_ENOMEM, "vib evaluation: out of memory");
   }
+  for (int j = 0; j < O; j++)
+    for (int k = 0; k < K; k++) WdT[(size_t)k * O + j] = Wd[(size_t)j * K + k];
   double lsum = 0, klsum = 0;
   int64_t correct = 0;
   for (int r0 = 0; r0 < n; r0 += RS__EVAL_CHUNK) {
@@ -378,18 +408,25 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
     const double *H = vib_head(v, x + (size_t)r0 * d0, rn, a, b);
     for (int i = 0; i < rn; i++) {
       const double *h = H + (size_t)i * 2 * K;
-      klsum += head_kl(h, K);
+      head_sigma(h, K, sg);
+      klsum += head_kl(h, sg, K);
       for (int j = 0; j < O; j++) pr[j] = 0;
-      for (int k = 0; k < K; k++) sg[k] = softplus64(h[K + k] - RS__VIB_SHIFT);
       rs_rng_normals(r, (size_t)samples * K, en);
       for (int s = 0; s < samples; s++) {
         const double *e = en + (size_t)s * K;
-        for (int k = 0; k < K; k++) z[k] = h[k] + sg[k] * e[k];
-        for (int j = 0; j < O; j++) {
-          double t = bd[j];
-          for (int k = 0; k < K; k++) t += Wd[(size_t)j * K + k] * z[k];
-          o[j] = t;
+        double *zs = z + (size_t)s * K, *os = ob + (size_t)s * O;
+        for (int k = 0; k < K; k++) zs[k] = h[k] + sg[k] * e[k];
+        for (int j = 0; j < O; j++) os[j] = bd[j];
+      }
+      for (int k = 0; k < K; k++) {
+        const double *w = WdT + (size_t)k * O;
+        for (int s = 0; s < samples; s++) {
+          double zk = z[(size_t)s * K + k], *os = ob + (size_t)s * O;
+          for (int j = 0; j < O; j++) os[j] += w[j] * zk;
         }
+      }
+      for (int s = 0; s < samples; s++) {
+        const double *o = ob + (size_t)s * O;
         size_t row = (size_t)(r0 + i) * O;
         if (vm->gauss) {
           double nll = 0.5 * O * log(2 * M_PI);
@@ -430,7 +467,8 @@ static int vib_eval_set(const vib_model *vm, const rs_netview *v, const double *
   free(a);
   free(b);
   free(z);
-  free(o);
+  free(ob);
+  free(WdT);
   free(pr);
   free(en);
   free(sg);
