@@ -9,7 +9,10 @@
  * default 200), `fail_at K` (exit 1 when global unit K would start; tests the error path),
  * `drain_at K` (act as if SIGUSR1 arrived once K units are done, in a run that started with fewer;
  * a deterministic drain for tests without a cluster), `exit0_at K` (stop once K units are done and
- * exit 0 with work remaining, as a launcher did after one of its nodes died). Each step hands
+ * exit 0 with work remaining, as a launcher did after one of its nodes died), `crash_starts N` (the
+ * first N launches die of SIGSEGV on rank 0 before reading or writing STATE, as Open MPI has been
+ * seen to crash in MPI_Init; counted in STATE.crashes), `segv_at K` (rank 0 dies of SIGSEGV when
+ * global unit K would start, after STATE was written: a crash in the sweep). Each step hands
  * one unit to each rank; after a step rank 0 rewrites STATE atomically (tmp, fsync, rename) as
  *   done D total T sum S runs R
  * (S = sum of the global indices of finished units, R = number of runs that touched the file), so a
@@ -19,6 +22,7 @@
  * STATE.error beside STATE); exit 1 without a state file. */
 #include <mpi.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,7 +73,7 @@ static void logmsg(const char *fmt, ...)
 }
 
 typedef struct {
-    long units, unit_ms, fail_at, drain_at, exit0_at;
+    long units, unit_ms, fail_at, drain_at, exit0_at, crash_starts, segv_at;
 } job_t;
 
 static int read_job(const char *path, job_t *job)
@@ -79,6 +83,8 @@ static int read_job(const char *path, job_t *job)
     job->fail_at = -1;
     job->drain_at = -1;
     job->exit0_at = -1;
+    job->crash_starts = 0;
+    job->segv_at = -1;
     FILE *f = fopen(path, "r");
     if (!f) {
         logmsg("error: cannot open job file %s: %s", path, strerror(errno));
@@ -105,9 +111,13 @@ static int read_job(const char *path, job_t *job)
             job->drain_at = value;
         } else if (strcmp(key, "exit0_at") == 0) {
             job->exit0_at = value;
+        } else if (strcmp(key, "crash_starts") == 0) {
+            job->crash_starts = value;
+        } else if (strcmp(key, "segv_at") == 0) {
+            job->segv_at = value;
         } else {
-            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at, drain_at, exit0_at)",
-                   path, line, key);
+            logmsg("error: %s:%d: unknown key '%s' (expected units, unit_ms, fail_at, drain_at, "
+                   "exit0_at, crash_starts, segv_at)", path, line, key);
             rc = EXIT_ERROR;
         }
     }
@@ -131,6 +141,34 @@ static int read_state(const char *path, progress_t *p)
     int n = fscanf(f, "done %ld total %ld sum %ld runs %ld", &p->done, &p->total, &p->sum, &p->runs);
     fclose(f);
     return n == 4 ? 0 : -1;
+}
+
+/* crash_starts: the number of launches that crashed so far, from STATE.crashes; if fewer than
+ * `limit`, records one more and dies of SIGSEGV (rank 0 only, before STATE is touched). */
+static void crash_at_start(const char *state_path, long limit)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.crashes", state_path);
+    long n = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW);
+    if (fd >= 0) {
+        char buf[32] = {0};
+        if (read(fd, buf, sizeof buf - 1) > 0)
+            n = strtol(buf, NULL, 10);
+        close(fd);
+    }
+    if (n >= limit)
+        return;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "%ld\n", n + 1);
+        if (write(fd, buf, (size_t)len) != len)
+            logmsg("warning: cannot record the crash in %s", path);
+        close(fd);
+    }
+    logmsg("crashing at start (crash_starts: %ld of %ld)", n + 1, limit);
+    raise(SIGSEGV);
 }
 
 static int write_state(const char *path, const progress_t *p)
@@ -204,6 +242,8 @@ static int run(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     progress_t p = {0, total, 0, 0};
     int err = 0;
+    if (g_rank == 0 && job.crash_starts > 0)
+        crash_at_start(state_path, job.crash_starts);
     if (g_rank == 0) {
         int s = read_state(state_path, &p);
         if (s == 0 && !resume) {
@@ -260,6 +300,11 @@ static int run(int argc, char **argv)
                     fclose(m);
             }
             return EXIT_ERROR;
+        }
+        if (g_rank == 0 && job.segv_at >= 0 && job.segv_at >= first_global
+            && job.segv_at < first_global + step * slice_n) {
+            logmsg("crashing at unit %ld (segv_at)", job.segv_at);
+            raise(SIGSEGV);
         }
         if (job.exit0_at >= 0 && p.done >= job.exit0_at) {
             logmsg("stopping at unit %ld/%ld with work remaining, exit 0 (exit0_at)", p.done, total);

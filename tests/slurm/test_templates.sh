@@ -2,7 +2,7 @@
 # Checks the batch templates without a cluster: syntax, the #SBATCH conventions of docs/guide.md, "Running on a SLURM cluster"
 # promises, the common part being identical in both templates, and the exit-code logic when run
 # outside SLURM (LAUNCHER=mpirun with the stand-in fake_sweep.c): 0 complete, 3 drained (no
-# requeue possible), 1 propagated, 2 for bad settings.
+# requeue possible), 1 propagated, 2 for bad settings, one more launch after a start-up crash.
 set -euo pipefail
 
 src_root="${RANKSWEEP_SOURCE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -72,6 +72,27 @@ run_template "$main" JOB=fail.txt ARCHIVE=f.state
 expect 1 'ranksweep failed with exit code 1; not requeueing' "failure"
 grep -q 'resubmit this script to resume' "$work/log" && fail "a failed sweep was called resumable"
 ok "failure -> exit 1 propagated"
+
+# A rank that crashes before the sweep writes anything (as Open MPI 4.1 has under srun --mpi=pmix,
+# in MPI_Init): launched once more, and it completes; twice: the crash is reported, exit 139; a
+# crash after the sweep started (its status changed) is never relaunched.
+printf 'units 6\nunit_ms 10\ncrash_starts 1\n' >crash1.txt
+run_template "$main" JOB=crash1.txt ARCHIVE=c1.state
+expect 0 'a rank died of signal 11 before the sweep started \(launcher exit 139; c1.state untouched\): a start-up failure, launching once more' "start-up crash once"
+grep -q 'sweep complete: c1.state (exit 0)' "$work/log" || { cat "$work/log" >&2; fail "start-up crash once: not completed"; }
+[[ "$(cat c1.state)" == "done 6 total 6 sum 15 runs 1" && "$(cat c1.state.crashes)" == 1 ]] \
+  || fail "state after a start-up crash: $(cat c1.state), crashes $(cat c1.state.crashes)"
+printf 'units 6\nunit_ms 10\ncrash_starts 2\n' >crash2.txt
+run_template "$main" JOB=crash2.txt ARCHIVE=c2.state
+expect 139 'ranksweep failed with exit code 139; not requeueing' "start-up crash twice"
+[[ "$(grep -c 'launching once more' "$work/log")" == 1 && ! -e c2.state && "$(cat c2.state.crashes)" == 2 ]] \
+  || { cat "$work/log" >&2; fail "start-up crash twice: relaunched other than once"; }
+printf 'units 6\nunit_ms 10\nsegv_at 3\n' >segv.txt
+run_template "$main" JOB=segv.txt ARCHIVE=s.state
+expect 139 'ranksweep failed with exit code 139; not requeueing' "crash in the sweep"
+grep -q 'launching once more' "$work/log" && { cat "$work/log" >&2; fail "a crash after the start was relaunched"; }
+[[ "$(cat s.state)" == "done 2 total 6 sum 1 runs 1" ]] || fail "state after a crash in the sweep: $(cat s.state)"
+ok "a crash before the sweep starts -> launched once more (completes; a second crash -> exit 139); a crash later -> exit 139, no relaunch"
 
 # The launcher exits 0 with work remaining (as srun did after a node died): the archive's status,
 # not the exit code, decides; outside SLURM nothing can requeue, so exit 3 and say so.
