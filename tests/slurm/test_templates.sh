@@ -87,12 +87,19 @@ run_template "$main" JOB=crash2.txt ARCHIVE=c2.state
 expect 139 'ranksweep failed with exit code 139; not requeueing' "start-up crash twice"
 [[ "$(grep -c 'launching once more' "$work/log")" == 1 && ! -e c2.state && "$(cat c2.state.crashes)" == 2 ]] \
   || { cat "$work/log" >&2; fail "start-up crash twice: relaunched other than once"; }
+# The same on a resumed archive (a drained one, whose status does not change until the sweep runs).
+run_template "$main" JOB=drain.txt ARCHIVE=r.state
+expect 3 'not running under SLURM' "drain before a start-up crash"
+printf 'units 6\nunit_ms 10\ncrash_starts 1\n' >crashr.txt
+run_template "$main" JOB=crashr.txt ARCHIVE=r.state
+expect 0 'r.state untouched\): a start-up failure, launching once more' "start-up crash on a resumed archive"
+[[ "$(cat r.state)" == "done 6 total 6 sum 15 runs 2" ]] || fail "state after a resumed start-up crash: $(cat r.state)"
 printf 'units 6\nunit_ms 10\nsegv_at 3\n' >segv.txt
 run_template "$main" JOB=segv.txt ARCHIVE=s.state
 expect 139 'ranksweep failed with exit code 139; not requeueing' "crash in the sweep"
 grep -q 'launching once more' "$work/log" && { cat "$work/log" >&2; fail "a crash after the start was relaunched"; }
 [[ "$(cat s.state)" == "done 2 total 6 sum 1 runs 1" ]] || fail "state after a crash in the sweep: $(cat s.state)"
-ok "a crash before the sweep starts -> launched once more (completes; a second crash -> exit 139); a crash later -> exit 139, no relaunch"
+ok "a crash before the sweep starts -> launched once more (completes, fresh or resumed; a second crash -> exit 139); a crash later -> exit 139, no relaunch"
 
 # The launcher exits 0 with work remaining (as srun did after a node died): the archive's status,
 # not the exit code, decides; outside SLURM nothing can requeue, so exit 3 and say so.
