@@ -2,7 +2,8 @@
 # The multi-node scenarios on one emulated cluster of 3 nodes (scripts/slurm-cluster.sh with
 # RANKSWEEP_SLURM_NODES=3: each node its own network and UTS namespace, hostname node1..node3, its
 # own /tmp and slurmd; the work directory is the shared file system). Jobs take 2 nodes x 2 ranks;
-# MPI between nodes is forced onto TCP (OMPI_MCA_btl=tcp,self: no shared memory) and the bytes on
+# MPI between nodes is forced onto TCP (OMPI_MCA_btl=tcp,vader,self: shared memory only within a
+# node, as on a real cluster; docs/cluster.md, "Start-up crashes", says why not tcp,self) and the bytes on
 # the veth links are counted. Every archive is compared (tests/e2e/compare_archives.py) with a
 # reference made by plain mpirun on this host outside SLURM.
 #   A  srun --mpi=pmix: equal, provenance names node1 and node2, `ranksweep status` works from
@@ -97,7 +98,7 @@ k="$(awk '$1 == "bridge" {sub(/^rsbr/, "", $2); print $2}' "$state/run/net")"
 names="$(srun -N 2 -n 2 hostname | sort | tr '\n' ' ')"
 [[ "$names" == "node1 node2 " ]] || fail "srun -N 2 -n 2 hostname printed '$names'"
 ok "3 emulated nodes up; srun -N 2 -n 2 hostname prints: $names"
-export OMPI_MCA_btl=tcp,self
+export OMPI_MCA_btl=tcp,vader,self
 # More ranks than cores: a rank waiting in MPI yields its core instead of spinning, or ScaLAPACK's
 # many small broadcasts between nodes wait for the scheduler (minutes instead of seconds).
 export OMPI_MCA_mpi_yield_when_idle=1
@@ -158,7 +159,7 @@ same ref-small.h5 A/a.h5
 h="$(hosts_of A/a.h5)"
 [[ "$h" == *node1* && "$h" == *node2* ]] || fail "provenance hosts: '$h'"
 (((b1 - b0) > 100000)) || fail "only $((b1 - b0)) bytes crossed node2's link during the sweep"
-ok "srun --mpi=pmix, 2 nodes x 2 ranks, btl tcp,self: equal to the 1-host reference; hosts '$h';" \
+ok "srun --mpi=pmix, 2 nodes x 2 ranks, btl tcp,vader,self: equal to the 1-host reference; hosts '$h';" \
   "$((b1 - b0)) bytes over node2's veth"
 timed "A (srun 2x2, status, second writer)" "$tA"
 
