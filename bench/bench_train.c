@@ -150,32 +150,28 @@ int main(int argc, char **argv) {
     return 2;
   }
   openblas_set_num_threads(threads);
-  const int widths[4] = {200, 200, 200, 200};
+  const int widths[4] = {200, 200, 200, 200}, vw[2] = {1024, 1024};
   rs_config c;
-  fixture_config(&c, 4, widths);
-  c.train.optimizer = sgd ? RS_OPT_SGD : RS_OPT_ADAMW;
-  c.train.lr = 1e-4;
-  c.train.weight_decay = 0.01;
-  c.train.batch = 64;
-  c.train.steps = 1000000;
-  c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
-  c.train.flush_denormals = true; /* as every job by default (the fixture zeroes it) */
   if (vib) { /* jobs/vib-mnist.yaml */
-    const int vw[2] = {1024, 1024};
     fixture_config(&c, 2, vw);
     c.model.kind = RS_MODEL_VIB;
     c.model.latent = 256;
     c.model.eval_samples = 12;
     c.train.optimizer = RS_OPT_ADAM;
-    c.train.lr = 1e-4;
     c.train.beta1 = 0.5;
     c.train.weight_decay = 0;
     c.train.beta = 1e-3;
     c.train.batch = 100;
-    c.train.steps = 1000000;
-    c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
-    c.train.flush_denormals = true;
+  } else {
+    fixture_config(&c, 4, widths);
+    c.train.optimizer = sgd ? RS_OPT_SGD : RS_OPT_ADAMW;
+    c.train.weight_decay = 0.01;
+    c.train.batch = 64;
   }
+  c.train.lr = 1e-4;
+  c.train.steps = 1000000;
+  c.train.precision = f64 ? RS_PREC_FLOAT64 : RS_PREC_FLOAT32;
+  c.train.flush_denormals = true; /* as every job by default (the fixture zeroes it) */
   rs_dataset *d = fixture_data(1, rows, 784, 10, 0, 1.0);
   enum { MAXS = 3, ROUNDS = 21 };
   static side sides[MAXS];

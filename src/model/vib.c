@@ -332,15 +332,11 @@ int rs_vib_kl(const rs_netview *v, const double *x, int n, double *mean_kl) {
   int K = v->sizes[v->nmeasure], maxw = vib_maxw(v);
   double *a = malloc((size_t)n * maxw * sizeof(double));
   double *b = malloc((size_t)n * maxw * sizeof(double));
-  if (!a || !b) {
-    free(a);
-    free(b);
-    return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
-  }
   double *sig = malloc((size_t)K * sizeof(double));
-  if (!sig) {
+  if (!a || !b || !sig) {
     free(a);
     free(b);
+    free(sig);
     return rs_error(RS_ENOMEM, "rs_vib_kl: out of memory");
   }
   const double *h = vib_head(v, x, n, a, b);
