@@ -63,7 +63,8 @@ void rs_config_cost_io(const rs_config *c, const rs_run_io *io, rs_run_cost *out
 /* `plan` options: ranks > 1 adds the wall time on that many ranks (one
  * dispatcher, ranks - 1 workers) and a SLURM --time with headroom.
  * calibrate, when set, may correct each run's modelled costs (the CLI times
- * training steps on the machine it runs on); it is called once per run not
+ * a training step, two points' local rank and a checkpoint's metrics of
+ * each run shape on the machine it runs on); it is called once per run not
  * reused, with the run's data dimensions (NULL: the estimate).
  * io, when set, gives run r's data dimensions from its data files and
  * returns true (false: unknown, the plan takes rs_config_io's estimate).

@@ -1,23 +1,28 @@
 /* `plan`'s calibration on the machine it runs on. The cost model's rates were
  * fitted on one CPU; another CPU's matrix products can be several times slower
  * or faster, and not by the same factor for every shape (on an AMD EPYC of the
- * Zen generation, the model was 2x to 5x low). So for every distinct training
- * shape of the job (up to a time budget) the plan trains a copy of the run on
- * random data of the same dimensions for a fraction of a second, one BLAS
- * thread, and scales that run's modelled costs (training step, measurement,
- * checkpoint metrics) by measured / modelled step time. Shapes beyond the
- * budget, or whose step would take too long to time, take the median factor
- * of the measured ones; small shapes keep the model. */
+ * Zen generation, the model was 2x to 5x low), nor by the same factor for the
+ * training step, the local-rank measurement (LAPACK, float64) and the
+ * checkpoint metrics. So for every distinct run shape of the job (up to a
+ * time budget) the plan trains a copy of the run on random data of the same
+ * dimensions for a fraction of a second, one BLAS thread, then measures the
+ * local rank of two points and the checkpoint metrics on a small data set of
+ * those weights, and scales that run's three modelled costs each by its own
+ * measured / modelled ratio. Shapes beyond the budget, or whose step would
+ * take too long to time, take the median ratios of the measured ones; small
+ * shapes keep the model. */
 #include "plan_probe.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ranksweep/rs_data.h"
 #include "ranksweep/rs_error.h"
 #include "ranksweep/rs_fpenv.h"
+#include "ranksweep/rs_measure.h"
 #include "ranksweep/rs_model.h"
 #include "ranksweep/rs_rng.h"
 
@@ -27,6 +32,8 @@
 #define PROBE_MAX_STEPS 20000
 /* Untimed first: page faults, BLAS buffers, caches. */
 #define PROBE_WARM_S 0.02
+/* Evaluation points whose local rank is timed per shape. */
+#define PROBE_POINTS 2
 /* All shapes together; the modelled steps timed: from the shortest whose
  * cost is mostly matrix products (below, a step is mostly per-call overhead,
  * which these short runs measured up to twice too high on Zen while the model
@@ -53,27 +60,99 @@ static int probe_data(const rs_config *c, const rs_run_io *iop, rs_dataset **out
   d->outputs = io.outputs;
   d->classification = io.classification;
   d->ntrain = c->train.batch * 4;
-  size_t n = (size_t)d->ntrain;
-  d->xtrain = malloc(n * (size_t)d->dim * sizeof(double));
-  if (io.classification) d->ltrain = malloc(n * sizeof(int));
-  else d->ytrain = calloc(n * (size_t)d->outputs, sizeof(double));
-  if (!d->xtrain || (io.classification ? !d->ltrain : !d->ytrain))
+  d->nheld = c->train.batch * 2; /* for the checkpoint metrics: a copy of the first rows */
+  size_t n = (size_t)d->ntrain, nh = (size_t)d->nheld, dim = (size_t)d->dim;
+  size_t nout = (size_t)d->outputs;
+  d->xtrain = malloc(n * dim * sizeof(double));
+  d->xheld = malloc(nh * dim * sizeof(double));
+  if (io.classification) {
+    d->ltrain = malloc(n * sizeof(int));
+    d->lheld = malloc(nh * sizeof(int));
+  } else {
+    d->ytrain = calloc(n * nout, sizeof(double));
+    d->yheld = calloc(nh * nout, sizeof(double));
+  }
+  if (!d->xtrain || !d->xheld ||
+      (io.classification ? !d->ltrain || !d->lheld : !d->ytrain || !d->yheld))
     return rs_error(RS_ENOMEM, "plan: out of memory for the calibration data");
   rs_rng r;
   rs_rng_init(&r, 1, RS_STREAM_DATA, 0);
-  for (size_t i = 0; i < n * (size_t)d->dim; i++) d->xtrain[i] = rs_rng_normal(&r);
-  for (size_t i = 0; i < n && d->ltrain; i++) d->ltrain[i] = (int)(i % (size_t)d->outputs);
+  for (size_t i = 0; i < n * dim; i++) d->xtrain[i] = rs_rng_normal(&r);
+  for (size_t i = 0; i < n && d->ltrain; i++) d->ltrain[i] = (int)(i % nout);
+  memcpy(d->xheld, d->xtrain, nh * dim * sizeof(double));
+  if (d->lheld) memcpy(d->lheld, d->ltrain, nh * sizeof(int));
   return RS_OK;
 }
 
-/* CPU seconds of one training step of c's shape on this thread, or a
- * negative value when it could not be timed (out of memory, divergence). */
-static double probe_step(const rs_config *c0, const rs_run_io *io) {
+/* CPU seconds of the local rank of one evaluation point of t's weights,
+ * with the weight factorisations shared by the run's points, as in a
+ * checkpoint; negative when it could not be timed. */
+static double probe_point(rs_trainer *t, const rs_config *c, const rs_dataset *d) {
+  rs_netview v;
+  if (rs_trainer_view(t, &v) != RS_OK || v.nmeasure < 1) return -1;
+  int L = v.nmeasure, P = PROBE_POINTS < d->ntrain ? PROBE_POINTS : d->ntrain;
+  size_t spec = 0;
+  for (int l = 1; l <= L; l++) spec += (size_t)P * rs_spectrum_len(&v, l);
+  int32_t *counts = malloc(sizeof(int32_t) * (size_t)L * P * (c->measure.neps + 1));
+  double *spectra = malloc(sizeof(double) * spec);
+  double *er = malloc(sizeof(double) * (size_t)L * P), *sr = malloc(sizeof(double) * (size_t)L * P);
+  double sec = -1;
+  if (counts && spectra && er && sr) {
+    rs_lr_points res = {.neps = c->measure.neps, .eps = c->measure.eps, .counts = counts,
+                        .spectra = spectra, .effrank = er, .stablerank = sr};
+    rs_lr_plan *plan = NULL;
+    double t0 = cpu_now();
+    if (rs_lr_plan_create(&v, &plan) == RS_OK) {
+      double create = cpu_now() - t0;
+      /* untimed first: the first LAPACK calls' workspaces and page faults,
+       * which a checkpoint's many points share */
+      if (rs_lr_plan_points(plan, d->xtrain, 1, 1, &res) == RS_OK) {
+        double t1 = cpu_now();
+        if (rs_lr_plan_points(plan, d->xtrain, P, 1, &res) == RS_OK) {
+          int points = c->measure.points > 0 ? c->measure.points : 1;
+          sec = (cpu_now() - t1) / P + create / points;
+        }
+      }
+    }
+    rs_lr_plan_destroy(&plan);
+  }
+  free(counts);
+  free(spectra);
+  free(er);
+  free(sr);
+  return sec;
+}
+
+/* CPU seconds of one checkpoint's metrics for c's data sizes: the weight
+ * part (norms and ranks) as timed, the evaluation part scaled from the
+ * probe's small data set by the number of points evaluated (the training
+ * and held-out sets alike; a VIB draws eval_samples latents for every point
+ * of both, here as in the run); negative when it could not be timed. */
+static double probe_ckpt(rs_trainer *t, const rs_config *c, const rs_dataset *d) {
+  rs_netview v;
+  rs_ckpt_metrics m;
+  if (rs_trainer_view(t, &v) != RS_OK) return -1;
+  double t0 = cpu_now();
+  if (rs_checkpoint_weight_metrics(&v, c->measure.neps, c->measure.eps, &m) != RS_OK) return -1;
+  double t1 = cpu_now();
+  if (rs_trainer_metrics(t, c, d, &m) != RS_OK) return -1;
+  double weights = t1 - t0, evals = cpu_now() - t1 - weights;
+  if (evals < 0) evals = 0;
+  return weights + evals * ((double)c->data.train_size + c->data.heldout_size) /
+                       ((double)d->ntrain + d->nheld);
+}
+
+/* CPU seconds of one training step of c's shape on this thread, then of one
+ * evaluation point's measurement and one checkpoint's metrics with the
+ * weights it reached (each negative when it could not be timed: out of
+ * memory, divergence). */
+static void probe_run(const rs_config *c0, const rs_run_io *io, double *step, double *point,
+                      double *ckpt) {
   rs_config c = *c0;
   c.train.steps = INT64_MAX / 2; /* schedules stay in their first phase */
   rs_dataset *d = NULL;
   rs_trainer *t = NULL;
-  double sec = -1;
+  *step = *point = *ckpt = -1;
   if (probe_data(&c, io, &d) == RS_OK && rs_trainer_create(&c, d, &t) == RS_OK) {
     bool div = false;
     int64_t s = 0;
@@ -90,12 +169,15 @@ static double probe_step(const rs_config *c0, const rs_run_io *io) {
       el = cpu_now() - t0;
       chunk *= 2;
     }
-    if (!div && n > 0) sec = el / n;
+    if (!div && n > 0) {
+      *step = el / n;
+      if (c.measure.points > 0) *point = probe_point(t, &c, d);
+      *ckpt = probe_ckpt(t, &c, d);
+    }
   }
   rs_trainer_destroy(&t);
   rs_dataset_destroy(&d);
   rs_error_clear();
-  return sec;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -103,14 +185,29 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double median_factor(const rs_plan_probe *p) {
+/* The median of the timed shapes' factors for cost w; 0 when none. */
+static double median_factor(const rs_plan_probe *p, int w) {
   double f[RS_PLAN_PROBE_MAX];
   int n = 0;
   for (int i = 0; i < p->n; i++)
-    if (p->e[i].factor > 0) f[n++] = p->e[i].factor;
-  if (n == 0) return 1.0;
+    if (p->e[i].factor[w] > 0) f[n++] = p->e[i].factor[w];
+  if (n == 0) return 0;
   qsort(f, (size_t)n, sizeof f[0], cmp_double);
   return n % 2 ? f[n / 2] : 0.5 * (f[n / 2 - 1] + f[n / 2]);
+}
+
+/* The factor for cost w of a run whose shape is e: its own where timed; the
+ * model for a small shape; else the timed shapes' median, and for a point or
+ * a checkpoint timed nowhere, the training step's factor (the shape's own,
+ * else the median). */
+static double factor_for(const rs_plan_probe *p, const rs_plan_probe_entry *e, int w) {
+  if (e && e->factor[RS_PROBE_STEP] < 0) return 1.0;
+  if (e && e->factor[w] > 0) return e->factor[w];
+  double m = median_factor(p, w);
+  if (m > 0) return m;
+  if (e && e->factor[RS_PROBE_STEP] > 0) return e->factor[RS_PROBE_STEP];
+  m = median_factor(p, RS_PROBE_STEP);
+  return m > 0 ? m : 1.0;
 }
 
 /* Runs of the same shape have the same modelled costs, which serve as key. */
@@ -128,52 +225,66 @@ int rs_plan_probe_calibrate(void *ctx, const rs_config *c, const rs_run_io *io, 
   if (!e && p->n < RS_PLAN_PROBE_MAX) {
     e = &p->e[p->n++];
     e->model = *k;
-    e->factor = 0;
+    for (int w = 0; w < RS_PROBE_COSTS; w++) e->measured[w] = e->factor[w] = 0;
     if (k->step < PROBE_MIN_STEP_S) {
-      e->factor = -1; /* small: the model as it is */
+      for (int w = 0; w < RS_PROBE_COSTS; w++) e->factor[w] = -1; /* small: the model */
     } else if (p->spent < PROBE_BUDGET_S && k->step <= PROBE_MAX_STEP_S) {
       int threads = rs_blas_threads();
       rs_blas_set_threads(1);
-      double t0 = cpu_now(), s = probe_step(c, io);
+      double t0 = cpu_now(), *m = e->measured;
+      probe_run(c, io, &m[RS_PROBE_STEP], &m[RS_PROBE_POINT], &m[RS_PROBE_CKPT]);
       rs_blas_set_threads(threads);
       p->spent += cpu_now() - t0;
-      if (s > 0 && k->step > 0) {
-        e->measured_step = s;
-        e->factor = s / k->step;
+      if (m[RS_PROBE_STEP] > 0 && k->step > 0) {
+        e->factor[RS_PROBE_STEP] = m[RS_PROBE_STEP] / k->step;
+        if (m[RS_PROBE_POINT] > 0 && k->point > 0)
+          e->factor[RS_PROBE_POINT] = m[RS_PROBE_POINT] / k->point;
+        if (m[RS_PROBE_CKPT] > 0 && k->ckpt > 0)
+          e->factor[RS_PROBE_CKPT] = m[RS_PROBE_CKPT] / k->ckpt;
         p->nmeasured++;
       }
     }
   }
-  double f = e && e->factor > 0 ? e->factor : e && e->factor < 0 ? 1.0 : median_factor(p);
-  k->step *= f;
-  k->point *= f;
-  k->ckpt *= f;
+  k->step *= factor_for(p, e, RS_PROBE_STEP);
+  k->point *= factor_for(p, e, RS_PROBE_POINT);
+  k->ckpt *= factor_for(p, e, RS_PROBE_CKPT);
   return RS_OK;
+}
+
+/* "0.44" or "0.41 to 0.47": cost w's factor over the timed shapes. */
+static void print_range(const rs_plan_probe *p, int w, FILE *out) {
+  double lo = INFINITY, hi = 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->e[i].factor[w] > 0) {
+      if (p->e[i].factor[w] < lo) lo = p->e[i].factor[w];
+      if (p->e[i].factor[w] > hi) hi = p->e[i].factor[w];
+    }
+  if (hi == 0) fprintf(out, "not timed");
+  else if (hi / lo < 1.005) fprintf(out, "%.2f", lo);
+  else fprintf(out, "%.2f to %.2f", lo, hi);
 }
 
 void rs_plan_probe_print(const rs_plan_probe *p, FILE *out) {
   if (p->n == 0) return;
-  double lo = INFINITY, hi = 0;
-  for (int i = 0; i < p->n; i++)
-    if (p->e[i].factor > 0) {
-      if (p->e[i].factor < lo) lo = p->e[i].factor;
-      if (p->e[i].factor > hi) hi = p->e[i].factor;
-    }
   int small = 0;
-  for (int i = 0; i < p->n; i++) small += p->e[i].factor < 0;
+  for (int i = 0; i < p->n; i++) small += p->e[i].factor[RS_PROBE_STEP] < 0;
   fprintf(out, "calibrated on this machine: ");
   if (p->nmeasured == 0) {
     fprintf(out, "%s\n", small == p->n ? "not needed (every run's step is under 0.1 ms)"
                                         : "no training step could be timed; the model as it is");
     return;
   }
-  fprintf(out, "%d of the job's %d run shape%s trained for %.1f s of CPU in all (random\n"
-               "  data, 1 BLAS thread); measured / modelled step time ",
-          p->nmeasured, p->n, p->n == 1 ? "" : "s", p->spent);
-  if (hi / lo < 1.005) fprintf(out, "%.2f", lo);
-  else fprintf(out, "%.2f to %.2f", lo, hi);
-  fprintf(out, ", which scales each run's\n  training, measurement and checkpoint costs above%s\n",
-          p->nmeasured + small < p->n ? " (the shapes not timed: by the median)" : "");
+  fprintf(out, "%d of the job's %d run shape%s timed for %.1f s of CPU in all (training on\n"
+               "  random data, then %d points' local rank and one checkpoint's metrics, 1 BLAS\n"
+               "  thread); measured / modelled step time ",
+          p->nmeasured, p->n, p->n == 1 ? "" : "s", p->spent, PROBE_POINTS);
+  print_range(p, RS_PROBE_STEP, out);
+  fprintf(out, ", per point ");
+  print_range(p, RS_PROBE_POINT, out);
+  fprintf(out, ", per checkpoint ");
+  print_range(p, RS_PROBE_CKPT, out);
+  fprintf(out, ",\n  which scale each run's training, measurement and checkpoint costs above%s\n",
+          p->nmeasured + small < p->n ? " (the shapes not timed: by the medians)" : "");
   if (small)
     fprintf(out, "  (%d shape%s with steps under 0.1 ms: the model as it is)\n", small,
             small == 1 ? "" : "s");

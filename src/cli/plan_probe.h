@@ -1,5 +1,6 @@
 /* `plan`'s calibration on this machine (plan_probe.c): times a few training
- * steps of each distinct run shape and scales the plan's modelled costs. */
+ * steps, two points' local rank and one checkpoint's metrics of each distinct
+ * run shape and scales the plan's three modelled costs by what it measured. */
 #ifndef RS_CLI_PLAN_PROBE_H
 #define RS_CLI_PLAN_PROBE_H
 
@@ -9,10 +10,18 @@
 
 #define RS_PLAN_PROBE_MAX 64
 
+/* The three costs of rs_run_cost, in that order. */
+enum { RS_PROBE_STEP, RS_PROBE_POINT, RS_PROBE_CKPT, RS_PROBE_COSTS };
+
 typedef struct {
-  rs_run_cost model;    /* the shape's modelled costs (its key) */
-  double measured_step; /* CPU seconds of one step measured here */
-  double factor;        /* measured / modelled step; 0: not timed */
+  rs_run_cost model; /* the shape's modelled costs (its key) */
+  /* CPU seconds measured here: a training step, one evaluation point's
+   * local rank (its share of the weight factorisations included), one
+   * checkpoint's metrics at the run's data sizes */
+  double measured[RS_PROBE_COSTS];
+  /* measured / modelled; 0: not timed; -1 (all three): a small shape, the
+   * model as it is */
+  double factor[RS_PROBE_COSTS];
 } rs_plan_probe_entry;
 
 typedef struct {

@@ -65,14 +65,15 @@ for j in "$RANKSWEEP_SOURCE_ROOT"/jobs/*.yaml "$E2E"/*.yaml; do
 done
 ok "every shipped job file still plans"
 
-# The plan's machine correction: a paper-sized shape is timed here (a factor
-# that could be anything positive, and is printed), a tiny one is not.
+# The plan's machine correction: a paper-sized shape is timed here (its
+# training step, two points' local rank and a checkpoint's metrics: three
+# factors that could be anything positive, and are printed), a tiny one is not.
 out=$("$RS" plan "$RANKSWEEP_SOURCE_ROOT/jobs/gaussian-paper.yaml" 2> /dev/null)
-f=$(sed -n "s/.*measured \/ modelled step time \([0-9.]*\),.*/\1/p" <<< "$out")
-if grep -q "^calibrated on this machine: 1 of the job's 1 run shape trained" <<< "$out" &&
-  awk -v f="$f" 'BEGIN { exit !(f > 0) }'; then
-  ok "plan gaussian-paper: its run shape timed here, step factor $f"
-else bad "plan gaussian-paper: no calibration paragraph"; tail -5 <<< "$out"; fi
+factors=$(sed -n "s/.*measured \/ modelled step time \([0-9.]*\), per point \([0-9.]*\), per checkpoint \([0-9.]*\),.*/\1 \2 \3/p" <<< "$out")
+if grep -q "^calibrated on this machine: 1 of the job's 1 run shape timed" <<< "$out" &&
+  awk -v f="$factors" 'BEGIN { n = split(f, a, " "); exit !(n == 3 && a[1] > 0 && a[2] > 0 && a[3] > 0) }'; then
+  ok "plan gaussian-paper: its run shape timed here, factors (step, point, checkpoint) $factors"
+else bad "plan gaussian-paper: no calibration paragraph with three factors"; tail -6 <<< "$out"; fi
 if "$RS" plan "$RANKSWEEP_SOURCE_ROOT/jobs/quick.yaml" 2> /dev/null |
   grep -q "^calibrated on this machine: not needed"; then
   ok "plan quick: steps under 0.1 ms keep the model"
