@@ -131,6 +131,38 @@ static void rs__philox8(uint64_t pos, uint32_t c2, uint32_t c3, const uint32_t k
   rs__philox8_scalar(pos, c2, c3, key, out);
 }
 
+/* out[j] = sqrt(-2 lg[j]) * cs[j], j < m <= 8; lg <= 0, so the root is of
+ * a value >= 0 (or -0.0) and IEEE-exact in either form. */
+static void rs__box_muller8_scalar(const double *lg, const double *cs, double *out, size_t m) {
+  for (size_t j = 0; j < m; j++) out[j] = sqrt(-2.0 * lg[j]) * cs[j];
+}
+
+#ifdef RS__PHILOX_AVX2
+__attribute__((target("avx2"))) static void rs__box_muller8_avx2(const double *lg,
+                                                                 const double *cs, double *out,
+                                                                 size_t m) {
+  if (m < 8) {
+    rs__box_muller8_scalar(lg, cs, out, m);
+    return;
+  }
+  const __m256d m2 = _mm256_set1_pd(-2.0);
+  for (int h = 0; h < 8; h += 4) {
+    __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(m2, _mm256_loadu_pd(lg + h)));
+    _mm256_storeu_pd(out + h, _mm256_mul_pd(r, _mm256_loadu_pd(cs + h)));
+  }
+}
+#endif
+
+static void rs__box_muller8(const double *lg, const double *cs, double *out, size_t m) {
+#ifdef RS__PHILOX_AVX2
+  if (__builtin_cpu_supports("avx2")) {
+    rs__box_muller8_avx2(lg, cs, out, m);
+    return;
+  }
+#endif
+  rs__box_muller8_scalar(lg, cs, out, m);
+}
+
 void rs_rng_normals(rs_rng *r, size_t n, double *out) {
   size_t i = 0;
   /* A stream part-way into a block pairs its words across blocks: draw those
@@ -146,12 +178,19 @@ void rs_rng_normals(rs_rng *r, size_t n, double *out) {
     uint64_t pos = (uint64_t)r->ctr[0] | (uint64_t)r->ctr[1] << 32;
     rs__philox8(pos, r->ctr[2], r->ctr[3], r->key, w);
     size_t m = n - i < 8 ? n - i : 8;
+    /* The libm calls one by one, the rest (words to uniforms, the square
+     * root, the product) over all 8 lanes: the same IEEE operations in the
+     * same order, so the same bits, without the square root's latency on
+     * every call. */
+    double lg[8], cs[8];
     for (size_t j = 0; j < m; j++) {
       uint64_t a = (uint64_t)w[0][j] << 32 | w[1][j], b = (uint64_t)w[2][j] << 32 | w[3][j];
       double u1 = 1.0 - (double)(a >> 11) * 0x1.0p-53;
       double u2 = (double)(b >> 11) * 0x1.0p-53;
-      out[i + j] = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+      lg[j] = log(u1);
+      cs[j] = cos(2.0 * M_PI * u2);
     }
+    rs__box_muller8(lg, cs, out + i, m);
     /* The state a caller may persist: the last block in buf, as after the calls. */
     for (int q = 0; q < 4; q++) r->buf[q] = w[q][m - 1];
     pos += m;

@@ -22,6 +22,7 @@ typedef struct {
   bool gauss;          /* Gaussian decoder: log-stds (nout) at lsoff, last */
   size_t lsoff;
   void *eps, *z, *dz;  /* cap x K */
+  void *sig;           /* cap x K: the step's sigma = softplus(s - shift), kept for its gradient */
   double *eps64;       /* cap x K: a float32 step's normals before rounding */
   void *logits, *gd;   /* cap x nout */
   rs__gemm dfwd, ddw, ddx; /* decoder products: z Wd^T, gd^T z, gd Wd */
@@ -70,6 +71,7 @@ static void vib_destroy(rs__model *base) {
   rs__gemm_release(&v->ddx);
   free(v->eps);
   free(v->eps64);
+  free(v->sig);
   free(v->z);
   free(v->dz);
   free(v->logits);
@@ -231,11 +233,12 @@ int rs__vib_create(const rs_config *cfg, const rs_dataset *data, int batch_cap,
   size_t bk = (size_t)batch_cap * (size_t)v->K, bo = (size_t)batch_cap * (size_t)v->nout;
   v->eps = calloc(bk, es);
   v->eps64 = calloc(bk, sizeof(double));
+  v->sig = calloc(bk, es);
   v->z = calloc(bk, es);
   v->dz = calloc(bk, es);
   v->logits = calloc(bo, es);
   v->gd = calloc(bo, es);
-  if (!v->eps || !v->eps64 || !v->z || !v->dz || !v->logits || !v->gd) {
+  if (!v->eps || !v->eps64 || !v->sig || !v->z || !v->dz || !v->logits || !v->gd) {
     vib_destroy(&v->base);
     return rs_error(RS_ENOMEM, "model: out of memory for batch buffers");
   }

@@ -54,12 +54,12 @@ RS__CLONES static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *g
   }
   S(forward)(m, params, nb);
   const REAL *restrict H = m->A[m->L];
-  REAL *restrict z = v->z;
+  REAL *restrict z = v->z, *restrict sigs = v->sig;
   double kl = 0;
   for (int i = 0; i < nb; i++)
     for (int k = 0; k < K; k++) {
       REAL mu = H[(size_t)i * K2 + k], s = H[(size_t)i * K2 + K + k];
-      REAL sig = S(softplus)(s - (REAL)RS__VIB_SHIFT);
+      REAL sig = sigs[(size_t)i * K + k] = S(softplus)(s - (REAL)RS__VIB_SHIFT);
       z[(size_t)i * K + k] = mu + sig * eps[(size_t)i * K + k];
       kl += (double)((REAL)0.5 * (mu * mu + sig * sig - (REAL)1) - LOG(sig));
     }
@@ -95,7 +95,8 @@ RS__CLONES static int S(vib_loss_grad)(vib_model *v, const REAL *params, REAL *g
   for (int i = 0; i < nb; i++)
     for (int k = 0; k < K; k++) {
       REAL mu = H[(size_t)i * K2 + k], x = H[(size_t)i * K2 + K + k] - (REAL)RS__VIB_SHIFT;
-      REAL sig = S(softplus)(x), sg = (REAL)1 / ((REAL)1 + EXP(-x));
+      /* sigma as the forward pass computed it (the same bits) */
+      REAL sig = sigs[(size_t)i * K + k], sg = (REAL)1 / ((REAL)1 + EXP(-x));
       REAL d = dz[(size_t)i * K + k];
       G[(size_t)i * K2 + k] = d + bnb * mu;
       G[(size_t)i * K2 + K + k] = (d * eps[(size_t)i * K + k] + bnb * (sig - (REAL)1 / sig)) * sg;
