@@ -178,10 +178,10 @@ void rs_rng_normals(rs_rng *r, size_t n, double *out) {
     uint64_t pos = (uint64_t)r->ctr[0] | (uint64_t)r->ctr[1] << 32;
     rs__philox8(pos, r->ctr[2], r->ctr[3], r->key, w);
     size_t m = n - i < 8 ? n - i : 8;
-    /* The libm calls one by one, the rest (words to uniforms, the square
-     * root, the product) over all 8 lanes: the same IEEE operations in the
-     * same order, so the same bits, without the square root's latency on
-     * every call. */
+    /* The libm calls one value at a time, then the square roots and the
+     * products over all 8 values in vector lanes: the same IEEE operations
+     * in the same order, so the same bits, without a square root's latency
+     * between consecutive calls. */
     double lg[8], cs[8];
     for (size_t j = 0; j < m; j++) {
       uint64_t a = (uint64_t)w[0][j] << 32 | w[1][j], b = (uint64_t)w[2][j] << 32 | w[3][j];
