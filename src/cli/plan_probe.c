@@ -84,15 +84,14 @@ static int probe_data(const rs_config *c, const rs_run_io *iop, rs_dataset **out
   return RS_OK;
 }
 
-/* CPU seconds of the local rank of one evaluation point of t's weights,
+/* CPU seconds of the local rank of one evaluation point of v's weights,
  * with the weight factorisations shared by the run's points, as in a
  * checkpoint; negative when it could not be timed. */
-static double probe_point(rs_trainer *t, const rs_config *c, const rs_dataset *d) {
-  rs_netview v;
-  if (rs_trainer_view(t, &v) != RS_OK || v.nmeasure < 1) return -1;
-  int L = v.nmeasure, P = PROBE_POINTS < d->ntrain ? PROBE_POINTS : d->ntrain;
+static double probe_point(const rs_netview *v, const rs_config *c, const rs_dataset *d) {
+  if (v->nmeasure < 1) return -1;
+  int L = v->nmeasure, P = PROBE_POINTS < d->ntrain ? PROBE_POINTS : d->ntrain;
   size_t spec = 0;
-  for (int l = 1; l <= L; l++) spec += (size_t)P * rs_spectrum_len(&v, l);
+  for (int l = 1; l <= L; l++) spec += (size_t)P * rs_spectrum_len(v, l);
   int32_t *counts = malloc(sizeof(int32_t) * (size_t)L * P * (c->measure.neps + 1));
   double *spectra = malloc(sizeof(double) * spec);
   double *er = malloc(sizeof(double) * (size_t)L * P), *sr = malloc(sizeof(double) * (size_t)L * P);
@@ -102,7 +101,7 @@ static double probe_point(rs_trainer *t, const rs_config *c, const rs_dataset *d
                         .spectra = spectra, .effrank = er, .stablerank = sr};
     rs_lr_plan *plan = NULL;
     double t0 = cpu_now();
-    if (rs_lr_plan_create(&v, &plan) == RS_OK) {
+    if (rs_lr_plan_create(v, &plan) == RS_OK) {
       double create = cpu_now() - t0;
       /* untimed first: the first LAPACK calls' workspaces and page faults,
        * which a checkpoint's many points share */
@@ -128,13 +127,13 @@ static double probe_point(rs_trainer *t, const rs_config *c, const rs_dataset *d
  * probe's small data set by the number of points evaluated (the training
  * and held-out sets alike; a VIB draws eval_samples latents for every point
  * of both, here as in the run); negative when it could not be timed. */
-static double probe_ckpt(rs_trainer *t, const rs_config *c, const rs_dataset *d) {
-  rs_netview v;
+static double probe_ckpt(rs_trainer *t, const rs_netview *v, const rs_config *c,
+                         const rs_dataset *d) {
   rs_ckpt_metrics m;
-  if (rs_trainer_view(t, &v) != RS_OK) return -1;
   double t0 = cpu_now();
-  if (rs_checkpoint_weight_metrics(&v, c->measure.neps, c->measure.eps, &m) != RS_OK) return -1;
+  if (rs_checkpoint_weight_metrics(v, c->measure.neps, c->measure.eps, &m) != RS_OK) return -1;
   double t1 = cpu_now();
+  /* the whole checkpoint, the weight part again: the difference is the evaluation */
   if (rs_trainer_metrics(t, c, d, &m) != RS_OK) return -1;
   double weights = t1 - t0, evals = cpu_now() - t1 - weights;
   if (evals < 0) evals = 0;
@@ -169,10 +168,13 @@ static void probe_run(const rs_config *c0, const rs_run_io *io, double *step, do
       el = cpu_now() - t0;
       chunk *= 2;
     }
+    rs_netview v;
     if (!div && n > 0) {
       *step = el / n;
-      if (c.measure.points > 0) *point = probe_point(t, &c, d);
-      *ckpt = probe_ckpt(t, &c, d);
+      if (rs_trainer_view(t, &v) == RS_OK) { /* valid until the next call on t */
+        if (c.measure.points > 0) *point = probe_point(&v, &c, d);
+        *ckpt = probe_ckpt(t, &v, &c, d);
+      }
     }
   }
   rs_trainer_destroy(&t);
@@ -225,13 +227,13 @@ int rs_plan_probe_calibrate(void *ctx, const rs_config *c, const rs_run_io *io, 
   if (!e && p->n < RS_PLAN_PROBE_MAX) {
     e = &p->e[p->n++];
     e->model = *k;
-    for (int w = 0; w < RS_PROBE_COSTS; w++) e->measured[w] = e->factor[w] = 0;
+    for (int w = 0; w < RS_PROBE_COSTS; w++) e->factor[w] = 0;
     if (k->step < PROBE_MIN_STEP_S) {
       for (int w = 0; w < RS_PROBE_COSTS; w++) e->factor[w] = -1; /* small: the model */
     } else if (p->spent < PROBE_BUDGET_S && k->step <= PROBE_MAX_STEP_S) {
       int threads = rs_blas_threads();
       rs_blas_set_threads(1);
-      double t0 = cpu_now(), *m = e->measured;
+      double t0 = cpu_now(), m[RS_PROBE_COSTS];
       probe_run(c, io, &m[RS_PROBE_STEP], &m[RS_PROBE_POINT], &m[RS_PROBE_CKPT]);
       rs_blas_set_threads(threads);
       p->spent += cpu_now() - t0;

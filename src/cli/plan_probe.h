@@ -15,12 +15,10 @@ enum { RS_PROBE_STEP, RS_PROBE_POINT, RS_PROBE_CKPT, RS_PROBE_COSTS };
 
 typedef struct {
   rs_run_cost model; /* the shape's modelled costs (its key) */
-  /* CPU seconds measured here: a training step, one evaluation point's
-   * local rank (its share of the weight factorisations included), one
-   * checkpoint's metrics at the run's data sizes */
-  double measured[RS_PROBE_COSTS];
-  /* measured / modelled; 0: not timed; -1 (all three): a small shape, the
-   * model as it is */
+  /* measured here / modelled: CPU seconds of a training step, of one
+   * evaluation point's local rank (its share of the weight factorisations
+   * included), of one checkpoint's metrics at the run's data sizes; 0: not
+   * timed; -1 (all three): a small shape, the model as it is */
   double factor[RS_PROBE_COSTS];
 } rs_plan_probe_entry;
 
